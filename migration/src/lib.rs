@@ -1,0 +1,54 @@
+//! mama's schema, one change per file. This crate never depends on the mama crate.
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_create_admins;
+mod m20261122_000002_create_admin_sessions;
+mod m20261122_000003_create_login_throttle;
+mod m20261122_000004_create_app_state;
+mod m20261122_000005_create_users;
+mod m20261122_000006_create_services;
+mod m20261122_000007_create_user_models;
+mod m20261122_000008_create_user_services;
+mod m20261122_000009_create_models;
+mod m20261122_000010_create_api_clients;
+mod m20261122_000011_create_sync_jobs;
+mod m20261122_000012_create_audit_events;
+mod m20261122_000013_create_audit_targets;
+
+/// The ordered list of migrations.
+pub struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261122_000001_create_admins::Migration),
+            Box::new(m20261122_000002_create_admin_sessions::Migration),
+            Box::new(m20261122_000003_create_login_throttle::Migration),
+            Box::new(m20261122_000004_create_app_state::Migration),
+            Box::new(m20261122_000005_create_users::Migration),
+            Box::new(m20261122_000006_create_services::Migration),
+            Box::new(m20261122_000007_create_user_models::Migration),
+            Box::new(m20261122_000008_create_user_services::Migration),
+            Box::new(m20261122_000009_create_models::Migration),
+            Box::new(m20261122_000010_create_api_clients::Migration),
+            Box::new(m20261122_000011_create_sync_jobs::Migration),
+            Box::new(m20261122_000012_create_audit_events::Migration),
+            Box::new(m20261122_000013_create_audit_targets::Migration),
+        ]
+    }
+}
+
+/// Creates a plain (non-unique) index; the name is derived from table and columns.
+pub(crate) fn index<T: Iden + Clone + 'static>(table: T, cols: &[T]) -> IndexCreateStatement {
+    let name = format!(
+        "idx_{}_{}",
+        table.to_string(),
+        cols.iter().map(|c| c.to_string()).collect::<Vec<_>>().join("_")
+    );
+    let mut stmt = Index::create();
+    stmt.name(name).table(table).if_not_exists();
+    for c in cols {
+        stmt.col(c.clone());
+    }
+    stmt.to_owned()
+}

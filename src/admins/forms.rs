@@ -1,0 +1,126 @@
+//! Admin-side forms, validated into field-level messages.
+use serde::Deserialize;
+use validator::Validate;
+
+use super::{Role, password};
+use crate::web::FormErrors;
+
+/// Usernames are stored trimmed and lower-case.
+pub fn normalise_username(raw: &str) -> String {
+    raw.trim().to_lowercase()
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    pub username: String,
+    #[serde(default)]
+    pub password: String,
+}
+
+impl LoginForm {
+    pub fn check(&self) -> FormErrors {
+        let mut e = FormErrors::default();
+        if self.username.trim().is_empty() {
+            e.add("username", "Enter your username.");
+        } else if self.username.chars().count() > 64 {
+            e.add("username", "A username has at most 64 characters.");
+        }
+        if self.password.is_empty() {
+            e.add("password", "Enter your password.");
+        } else if self.password.chars().count() > 1024 {
+            e.add("password", "That password is too long.");
+        }
+        e
+    }
+}
+
+#[derive(Debug, Deserialize, Validate)]
+pub struct ChangePasswordForm {
+    #[serde(default)]
+    #[validate(length(min = 1, message = "Enter your current password."))]
+    pub current_password: String,
+    #[serde(default)]
+    pub new_password: String,
+    #[serde(default)]
+    pub confirm_password: String,
+}
+
+/// Checks a new password and its confirmation against the policy.
+pub fn check_new_password(
+    e: &mut FormErrors,
+    field: &str,
+    new: &str,
+    confirm: &str,
+    username: &str,
+) {
+    if new.is_empty() {
+        e.add(field, "Enter a new password.");
+    } else if let Some(why) = password::policy_violation(new, username) {
+        e.add(field, format!("The new password {why}."));
+    }
+    if new != confirm {
+        e.add("confirm_password", "The two passwords do not match.");
+    }
+}
+
+impl ChangePasswordForm {
+    pub fn check(&self, username: &str) -> FormErrors {
+        let mut e = match self.validate() {
+            Ok(()) => FormErrors::default(),
+            Err(errs) => FormErrors::from_validator(&errs),
+        };
+        check_new_password(&mut e, "new_password", &self.new_password, &self.confirm_password, username);
+        if e.is_empty() && self.new_password == self.current_password {
+            e.add("new_password", "The new password must differ from the current one.");
+        }
+        e
+    }
+}
+
+#[derive(Debug, Default, Deserialize, Validate)]
+pub struct NewAdminForm {
+    #[serde(default)]
+    #[validate(
+        length(min = 1, max = 64, message = "A username has 1 to 64 characters."),
+        custom(function = "username_chars", message = "Use only letters, digits and . _ @ -")
+    )]
+    pub username: String,
+    #[serde(default)]
+    pub role: String,
+    #[serde(default)]
+    pub password: String,
+    #[serde(default)]
+    pub confirm_password: String,
+}
+
+fn username_chars(u: &str) -> Result<(), validator::ValidationError> {
+    let ok = u
+        .trim()
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '-'));
+    if ok { Ok(()) } else { Err(validator::ValidationError::new("chars")) }
+}
+
+impl NewAdminForm {
+    pub fn check(&self) -> (FormErrors, Option<Role>) {
+        let mut e = match self.validate() {
+            Ok(()) => FormErrors::default(),
+            Err(errs) => FormErrors::from_validator(&errs),
+        };
+        let role = Role::parse(&self.role);
+        if role.is_none() {
+            e.add("role", "Choose a role.");
+        }
+        check_new_password(&mut e, "password", &self.password, &self.confirm_password, &self.username);
+        (e, role)
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ResetPasswordForm {
+    #[serde(default)]
+    pub password: String,
+    #[serde(default)]
+    pub confirm_password: String,
+}

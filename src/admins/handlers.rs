@@ -1,0 +1,253 @@
+//! `/account/password` for everyone; `/admins…` for super admins only.
+use actix_session::Session;
+use actix_web::{HttpResponse, get, http::StatusCode, post, web};
+use sea_orm::TransactionTrait;
+use secrecy::SecretString;
+
+use super::{
+    Role,
+    forms::{ChangePasswordForm, NewAdminForm, ResetPasswordForm, check_new_password, normalise_username},
+    login::NoFields,
+    password, queries,
+    views::{AdminRow, DeletePage, ListPage, NewPage, PasswordPage, ResetPage},
+};
+use crate::{
+    audit::{Action, AuditCtx, Outcome},
+    entities::admin,
+    error::AppError,
+    startup::AppData,
+    web::{CsrfForm, CurrentAdmin, Flash, FormErrors, PageCtx, pages::html, see_other, session},
+};
+
+#[get("/account/password", name = "account.password.view")]
+pub async fn password_form(admin: CurrentAdmin, session: Session, audit: AuditCtx) -> Result<PasswordPage, AppError> {
+    audit.action(Action::PasswordView);
+    Ok(PasswordPage {
+        forced: admin.must_change_password,
+        ctx: PageCtx::new(&session, &admin, "account"),
+        errors: FormErrors::default(),
+    })
+}
+
+#[post("/account/password", name = "account.password.change")]
+pub async fn change_password(
+    admin: CurrentAdmin,
+    session: Session,
+    audit: AuditCtx,
+    data: web::Data<AppData>,
+    CsrfForm(form): CsrfForm<ChangePasswordForm>,
+) -> Result<HttpResponse, AppError> {
+    audit.action(Action::PasswordChange);
+    let mut errors = form.check(&admin.username);
+    let current = queries::find(&data.db, admin.id).await?.ok_or(AppError::LoginRequired)?;
+    if !form.current_password.is_empty()
+        && !password::verify(SecretString::from(form.current_password.clone()), Some(current.password_hash))
+            .await
+            .map_err(AppError::Internal)?
+    {
+        errors.add("current_password", "The current password is not correct.");
+    }
+    if !errors.is_empty() {
+        audit.outcome(Outcome::Invalid);
+        audit.detail("fields", errors.to_json());
+        let page = PasswordPage {
+            forced: admin.must_change_password,
+            ctx: PageCtx::new(&session, &admin, "account"),
+            errors,
+        };
+        return html(StatusCode::UNPROCESSABLE_ENTITY, &page);
+    }
+    let hash = password::hash(SecretString::from(form.new_password)).await.map_err(AppError::Internal)?;
+    let txn = data.db.begin().await?;
+    queries::set_password(&txn, admin.id, hash, false).await?;
+    let ended = queries::end_other_sessions(&txn, admin.id, &admin.session_id).await?;
+    audit.detail("other_sessions_ended", ended);
+    audit.commit(txn, StatusCode::SEE_OTHER).await?;
+    session::push_flash(&session, Flash::success("Your password has been changed."));
+    Ok(see_other("/users"))
+}
+
+#[get("/admins", name = "admin.list")]
+pub async fn list(admin: CurrentAdmin, session: Session, audit: AuditCtx, data: web::Data<AppData>) -> Result<ListPage, AppError> {
+    audit.action(Action::AdminList);
+    admin.require_super_admin()?;
+    let admins = queries::list(&data.db).await?;
+    audit.detail("count", admins.len());
+    Ok(ListPage {
+        admins: admins.iter().map(|a| AdminRow::from(a, admin.id)).collect(),
+        ctx: PageCtx::new(&session, &admin, "admins"),
+    })
+}
+
+#[get("/admins/new", name = "admin.view")]
+pub async fn new_form(admin: CurrentAdmin, session: Session, audit: AuditCtx) -> Result<NewPage, AppError> {
+    audit.action(Action::AdminView);
+    admin.require_super_admin()?;
+    Ok(NewPage {
+        ctx: PageCtx::new(&session, &admin, "admins"),
+        username: String::new(),
+        role: "admin".into(),
+        errors: FormErrors::default(),
+        roles: Role::ALL,
+    })
+}
+
+#[post("/admins", name = "admin.create")]
+pub async fn create(
+    admin: CurrentAdmin,
+    session: Session,
+    audit: AuditCtx,
+    data: web::Data<AppData>,
+    CsrfForm(form): CsrfForm<NewAdminForm>,
+) -> Result<HttpResponse, AppError> {
+    audit.action(Action::AdminCreate);
+    admin.require_super_admin()?;
+    let username = normalise_username(&form.username);
+    let (mut errors, role) = form.check();
+    if errors.is_empty() && queries::find_by_username(&data.db, &username).await?.is_some() {
+        errors.add("username", "An account with this username already exists.");
+    }
+    audit.detail("username", username.chars().take(64).collect::<String>());
+    audit.detail("role", form.role.chars().take(32).collect::<String>());
+    let (Some(role), true) = (role, errors.is_empty()) else {
+        audit.outcome(Outcome::Invalid);
+        audit.detail("fields", errors.to_json());
+        let page = NewPage {
+            ctx: PageCtx::new(&session, &admin, "admins"),
+            username: form.username.chars().take(64).collect(),
+            role: form.role,
+            errors,
+            roles: Role::ALL,
+        };
+        return html(StatusCode::UNPROCESSABLE_ENTITY, &page);
+    };
+    let hash = password::hash(SecretString::from(form.password)).await.map_err(AppError::Internal)?;
+    let txn = data.db.begin().await?;
+    let created = queries::create(&txn, &username, hash, role, true).await?;
+    audit.detail("admin_id", created.id);
+    audit.detail("after", serde_json::json!({"username": username, "role": role.as_str(), "must_change_password": true}));
+    audit.commit(txn, StatusCode::SEE_OTHER).await?;
+    session::push_flash(&session, Flash::success(format!(
+        "Created {} `{username}`. They must choose a new password at first login.",
+        role.label().to_lowercase()
+    )));
+    Ok(see_other("/admins"))
+}
+
+async fn target(data: &AppData, id: i32, audit: &AuditCtx) -> Result<admin::Model, AppError> {
+    let t = queries::find(&data.db, id).await?.ok_or(AppError::NotFound)?;
+    audit.detail("admin_id", t.id);
+    audit.detail("username", t.username.clone());
+    Ok(t)
+}
+
+/// Why `me` may not delete `target`, if they may not.
+async fn deletion_refusal(data: &AppData, me: &CurrentAdmin, target: &admin::Model) -> Result<Option<&'static str>, AppError> {
+    if target.id == me.id {
+        return Ok(Some("You cannot delete your own account."));
+    }
+    if target.role == Role::SuperAdmin.as_str() && queries::count_role(&data.db, Role::SuperAdmin).await? <= 1 {
+        return Ok(Some("This is the last super admin; it cannot be deleted."));
+    }
+    Ok(None)
+}
+
+#[get("/admins/{id}/delete", name = "admin.view")]
+pub async fn delete_form(
+    admin: CurrentAdmin,
+    session: Session,
+    audit: AuditCtx,
+    data: web::Data<AppData>,
+    id: web::Path<i32>,
+) -> Result<DeletePage, AppError> {
+    audit.action(Action::AdminView);
+    admin.require_super_admin()?;
+    let t = target(&data, *id, &audit).await?;
+    let refusal = deletion_refusal(&data, &admin, &t).await?.unwrap_or_default().to_string();
+    Ok(DeletePage {
+        target: AdminRow::from(&t, admin.id),
+        ctx: PageCtx::new(&session, &admin, "admins"),
+        refusal,
+    })
+}
+
+#[post("/admins/{id}/delete", name = "admin.delete")]
+pub async fn delete(
+    admin: CurrentAdmin,
+    session: Session,
+    audit: AuditCtx,
+    data: web::Data<AppData>,
+    id: web::Path<i32>,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    audit.action(Action::AdminDelete);
+    admin.require_super_admin()?;
+    let t = target(&data, *id, &audit).await?;
+    if let Some(why) = deletion_refusal(&data, &admin, &t).await? {
+        return Err(AppError::Conflict(why.to_string()));
+    }
+    let txn = data.db.begin().await?;
+    let ended = queries::end_all_sessions(&txn, t.id).await?;
+    queries::delete(&txn, t.id).await?;
+    audit.detail("before", serde_json::json!({"username": t.username, "role": t.role}));
+    audit.detail("sessions_ended", ended);
+    audit.commit(txn, StatusCode::SEE_OTHER).await?;
+    session::push_flash(&session, Flash::success(format!("Deleted `{}`; their sessions have ended.", t.username)));
+    Ok(see_other("/admins"))
+}
+
+#[get("/admins/{id}/password", name = "admin.view")]
+pub async fn reset_form(
+    admin: CurrentAdmin,
+    session: Session,
+    audit: AuditCtx,
+    data: web::Data<AppData>,
+    id: web::Path<i32>,
+) -> Result<ResetPage, AppError> {
+    audit.action(Action::AdminView);
+    admin.require_super_admin()?;
+    let t = target(&data, *id, &audit).await?;
+    Ok(ResetPage {
+        target: AdminRow::from(&t, admin.id),
+        ctx: PageCtx::new(&session, &admin, "admins"),
+        errors: FormErrors::default(),
+    })
+}
+
+#[post("/admins/{id}/password", name = "admin.password.reset")]
+pub async fn reset(
+    admin: CurrentAdmin,
+    session: Session,
+    audit: AuditCtx,
+    data: web::Data<AppData>,
+    id: web::Path<i32>,
+    CsrfForm(form): CsrfForm<ResetPasswordForm>,
+) -> Result<HttpResponse, AppError> {
+    audit.action(Action::AdminPasswordReset);
+    admin.require_super_admin()?;
+    let t = target(&data, *id, &audit).await?;
+    let mut errors = FormErrors::default();
+    check_new_password(&mut errors, "password", &form.password, &form.confirm_password, &t.username);
+    if !errors.is_empty() {
+        audit.outcome(Outcome::Invalid);
+        audit.detail("fields", errors.to_json());
+        let page = ResetPage {
+            target: AdminRow::from(&t, admin.id),
+            ctx: PageCtx::new(&session, &admin, "admins"),
+            errors,
+        };
+        return html(StatusCode::UNPROCESSABLE_ENTITY, &page);
+    }
+    let hash = password::hash(SecretString::from(form.password)).await.map_err(AppError::Internal)?;
+    let txn = data.db.begin().await?;
+    queries::set_password(&txn, t.id, hash, true).await?;
+    let ended = queries::end_all_sessions(&txn, t.id).await?;
+    audit.detail("sessions_ended", ended);
+    audit.detail("after", serde_json::json!({"must_change_password": true, "unlocked": true}));
+    audit.commit(txn, StatusCode::SEE_OTHER).await?;
+    session::push_flash(&session, Flash::success(format!(
+        "Reset the password of `{}`. They must choose a new one at their next login.",
+        t.username
+    )));
+    Ok(see_other("/admins"))
+}

@@ -1,0 +1,141 @@
+//! Login and logout, with throttling per account (lockout) and per client IP
+//! (exponential back-off). Every attempt is one audit event.
+use actix_session::Session;
+use actix_web::{HttpResponse, get, http::StatusCode, http::header, post, web};
+use chrono::Utc;
+use sea_orm::TransactionTrait;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use super::{forms::LoginForm, forms::normalise_username, password, queries, views::LoginPage};
+use crate::{
+    audit::{Action, Actor, AuditCtx, Outcome},
+    crypto::{random_token, sha256_hex},
+    error::AppError,
+    startup::AppData,
+    web::{CsrfForm, CurrentAdmin, Flash, FormErrors, PageCtx, pages::html, see_other, session},
+};
+
+#[get("/login", name = "auth.login.view")]
+pub async fn login_form(session: Session, audit: AuditCtx) -> Result<LoginPage, AppError> {
+    audit.action(Action::LoginView);
+    Ok(LoginPage {
+        ctx: PageCtx::anonymous(&session),
+        username: String::new(),
+        errors: FormErrors::default(),
+        notice: String::new(),
+    })
+}
+
+fn page(session: &Session, username: &str, errors: FormErrors, notice: &str) -> LoginPage {
+    LoginPage {
+        ctx: PageCtx::anonymous(session),
+        username: username.chars().take(64).collect(),
+        errors,
+        notice: notice.to_string(),
+    }
+}
+
+#[post("/login", name = "auth.login.failure")]
+pub async fn login(
+    session: Session,
+    audit: AuditCtx,
+    data: web::Data<AppData>,
+    CsrfForm(form): CsrfForm<LoginForm>,
+) -> Result<HttpResponse, AppError> {
+    audit.action(Action::LoginFailure);
+    let errors = form.check();
+    if !errors.is_empty() {
+        audit.outcome(Outcome::Invalid);
+        audit.detail("fields", errors.to_json());
+        return html(StatusCode::UNPROCESSABLE_ENTITY, &page(&session, &form.username, errors, ""));
+    }
+    let username = normalise_username(&form.username);
+    audit.detail("username", username.clone());
+    let s = &data.settings;
+    let ip = audit.client_ip().unwrap_or("unknown").to_string();
+    let now = Utc::now();
+
+    if let Some(until) = queries::ip_throttle(&data.db, &ip).await?.and_then(|t| t.blocked_until)
+        && until > now
+    {
+        let wait = (until - now).num_seconds().max(1);
+        audit.action(Action::LoginThrottled);
+        audit.outcome(Outcome::Denied);
+        audit.detail("retry_after_s", wait);
+        let notice = format!("Too many failed logins from your address. Try again in {wait} seconds.");
+        let mut res = html(StatusCode::TOO_MANY_REQUESTS, &page(&session, &username, FormErrors::default(), &notice))?;
+        res.headers_mut().insert(header::RETRY_AFTER, wait.into());
+        return Ok(res);
+    }
+
+    let admin = queries::find_by_username(&data.db, &username).await?;
+    let locked = admin.as_ref().and_then(|a| a.locked_until).is_some_and(|t| t > now);
+    let secret = SecretString::from(form.password);
+    let ok = if locked {
+        false
+    } else {
+        password::verify(secret, admin.as_ref().map(|a| a.password_hash.clone()))
+            .await
+            .map_err(AppError::Internal)?
+    };
+
+    if !ok {
+        let txn = data.db.begin().await?;
+        let mut notice = "Wrong username or password.";
+        let mut status = StatusCode::UNAUTHORIZED;
+        if locked {
+            audit.action(Action::LoginLocked);
+            notice = "This account is locked after too many failed logins. Try again later, or ask a super admin to reset its password.";
+            status = StatusCode::FORBIDDEN;
+        } else if let Some(a) = &admin
+            && queries::record_failure(&txn, a, s.login_max_failures, s.login_lockout).await?
+        {
+            audit.action(Action::Lockout);
+            audit.detail("locked_for_s", s.login_lockout.as_secs());
+            notice = "Too many failed logins: this account is now locked for a while.";
+        }
+        if admin.is_none() {
+            audit.detail("unknown_username", true);
+        }
+        if let Some(until) = queries::ip_failure(&txn, &ip, s.login_ip_free_failures, s.login_ip_max_backoff).await? {
+            audit.detail("ip_blocked_for_s", (until - Utc::now()).num_seconds().max(1));
+        }
+        audit.outcome(Outcome::Denied);
+        audit.commit(txn, status).await?;
+        return html(status, &page(&session, &username, FormErrors::default(), notice));
+    }
+
+    let admin = admin.expect("verified against a real hash");
+    let token = random_token();
+    let txn = data.db.begin().await?;
+    queries::record_success(&txn, &admin).await?;
+    queries::ip_success(&txn, &ip).await?;
+    queries::create_session(&txn, &sha256_hex(&token), admin.id, audit.client_ip(), audit.user_agent()).await?;
+    audit.set_actor(Actor::Admin { id: admin.id, username: admin.username.clone() });
+    audit.action(Action::LoginSuccess);
+    audit.outcome(Outcome::Success);
+    audit.commit(txn, StatusCode::SEE_OTHER).await?;
+    session::start(&session, &token);
+    Ok(see_other(if admin.must_change_password { "/account/password" } else { "/users" }))
+}
+
+#[derive(Deserialize)]
+pub struct NoFields {}
+
+#[post("/logout", name = "auth.logout")]
+pub async fn logout(
+    admin: CurrentAdmin,
+    session: Session,
+    audit: AuditCtx,
+    data: web::Data<AppData>,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    audit.action(Action::Logout);
+    let txn = data.db.begin().await?;
+    queries::delete_session(&txn, &admin.session_id).await?;
+    audit.commit(txn, StatusCode::SEE_OTHER).await?;
+    session::end(&session);
+    session::push_flash(&session, Flash::info("You have logged out."));
+    Ok(see_other("/login"))
+}

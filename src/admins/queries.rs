@@ -1,0 +1,232 @@
+//! Admin accounts, sessions and login throttling in the database.
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, sea_query::Expr,
+};
+
+use super::Role;
+use crate::entities::{admin, admin_session, login_throttle};
+
+pub async fn find_by_username(
+    db: &impl ConnectionTrait,
+    username: &str,
+) -> Result<Option<admin::Model>, DbErr> {
+    admin::Entity::find()
+        .filter(admin::Column::Username.eq(username))
+        .one(db)
+        .await
+}
+
+pub async fn find(db: &impl ConnectionTrait, id: i32) -> Result<Option<admin::Model>, DbErr> {
+    admin::Entity::find_by_id(id).one(db).await
+}
+
+pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<admin::Model>, DbErr> {
+    admin::Entity::find()
+        .order_by_asc(admin::Column::Username)
+        .all(db)
+        .await
+}
+
+pub async fn count_role(db: &impl ConnectionTrait, role: Role) -> Result<u64, DbErr> {
+    admin::Entity::find()
+        .filter(admin::Column::Role.eq(role.as_str()))
+        .count(db)
+        .await
+}
+
+pub async fn create(
+    db: &impl ConnectionTrait,
+    username: &str,
+    password_hash: String,
+    role: Role,
+    must_change_password: bool,
+) -> Result<admin::Model, DbErr> {
+    let now = Utc::now();
+    admin::ActiveModel {
+        username: Set(username.to_string()),
+        password_hash: Set(password_hash),
+        role: Set(role.as_str().to_string()),
+        must_change_password: Set(must_change_password),
+        failed_logins: Set(0),
+        locked_until: Set(None),
+        last_login_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+}
+
+pub async fn delete(db: &impl ConnectionTrait, id: i32) -> Result<(), DbErr> {
+    end_all_sessions(db, id).await?;
+    admin::Entity::delete_by_id(id).exec(db).await?;
+    Ok(())
+}
+
+/// Sets a new password hash; `must_change` forces a change at next login. Unlocks.
+pub async fn set_password(
+    db: &impl ConnectionTrait,
+    id: i32,
+    password_hash: String,
+    must_change: bool,
+) -> Result<(), DbErr> {
+    admin::Entity::update_many()
+        .col_expr(admin::Column::PasswordHash, Expr::value(password_hash))
+        .col_expr(admin::Column::MustChangePassword, Expr::value(must_change))
+        .col_expr(admin::Column::FailedLogins, Expr::value(0))
+        .col_expr(admin::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(admin::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(admin::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Records a failed login; returns true when this failure locks the account.
+pub async fn record_failure(
+    db: &impl ConnectionTrait,
+    a: &admin::Model,
+    max_failures: i32,
+    lockout: std::time::Duration,
+) -> Result<bool, DbErr> {
+    let failures = a.failed_logins + 1;
+    let locks = failures >= max_failures;
+    let mut am: admin::ActiveModel = a.clone().into();
+    if locks {
+        am.failed_logins = Set(0);
+        am.locked_until = Set(Some(Utc::now() + lockout));
+    } else {
+        am.failed_logins = Set(failures);
+    }
+    am.updated_at = Set(Utc::now());
+    am.update(db).await?;
+    Ok(locks)
+}
+
+pub async fn record_success(db: &impl ConnectionTrait, a: &admin::Model) -> Result<(), DbErr> {
+    let mut am: admin::ActiveModel = a.clone().into();
+    am.failed_logins = Set(0);
+    am.locked_until = Set(None);
+    am.last_login_at = Set(Some(Utc::now()));
+    am.update(db).await?;
+    Ok(())
+}
+
+// ---- sessions ----
+
+pub async fn create_session(
+    db: &impl ConnectionTrait,
+    id: &str,
+    admin_id: i32,
+    client_ip: Option<&str>,
+    user_agent: Option<&str>,
+) -> Result<(), DbErr> {
+    let now = Utc::now();
+    admin_session::ActiveModel {
+        id: Set(id.to_string()),
+        admin_id: Set(admin_id),
+        created_at: Set(now),
+        last_seen_at: Set(now),
+        client_ip: Set(client_ip.map(str::to_string)),
+        user_agent: Set(user_agent.map(|u| u.chars().take(256).collect())),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn session_with_admin(
+    db: &impl ConnectionTrait,
+    id: &str,
+) -> Result<Option<(admin_session::Model, admin::Model)>, DbErr> {
+    let Some(s) = admin_session::Entity::find_by_id(id).one(db).await? else {
+        return Ok(None);
+    };
+    Ok(find(db, s.admin_id).await?.map(|a| (s, a)))
+}
+
+pub async fn touch_session(
+    db: &impl ConnectionTrait,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    admin_session::Entity::update_many()
+        .col_expr(admin_session::Column::LastSeenAt, Expr::value(now))
+        .filter(admin_session::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn delete_session(db: &impl ConnectionTrait, id: &str) -> Result<(), DbErr> {
+    admin_session::Entity::delete_by_id(id).exec(db).await?;
+    Ok(())
+}
+
+pub async fn end_all_sessions(db: &impl ConnectionTrait, admin_id: i32) -> Result<u64, DbErr> {
+    Ok(admin_session::Entity::delete_many()
+        .filter(admin_session::Column::AdminId.eq(admin_id))
+        .exec(db)
+        .await?
+        .rows_affected)
+}
+
+pub async fn end_other_sessions(
+    db: &impl ConnectionTrait,
+    admin_id: i32,
+    keep: &str,
+) -> Result<u64, DbErr> {
+    Ok(admin_session::Entity::delete_many()
+        .filter(admin_session::Column::AdminId.eq(admin_id))
+        .filter(admin_session::Column::Id.ne(keep))
+        .exec(db)
+        .await?
+        .rows_affected)
+}
+
+// ---- per-IP throttling ----
+
+pub async fn ip_throttle(
+    db: &impl ConnectionTrait,
+    ip: &str,
+) -> Result<Option<login_throttle::Model>, DbErr> {
+    login_throttle::Entity::find_by_id(ip).one(db).await
+}
+
+/// Counts a failure from `ip`; beyond `free` failures, blocks for 1 s, 2 s, 4 s, …
+/// up to `max_backoff`. Returns the block end, if any.
+pub async fn ip_failure(
+    db: &impl ConnectionTrait,
+    ip: &str,
+    free: i32,
+    max_backoff: std::time::Duration,
+) -> Result<Option<DateTime<Utc>>, DbErr> {
+    let now = Utc::now();
+    let existing = ip_throttle(db, ip).await?;
+    let failures = existing.as_ref().map_or(0, |r| r.failures) + 1;
+    let blocked_until = (failures > free).then(|| {
+        let exp = (failures - free - 1).clamp(0, 30) as u32;
+        let secs = 2u64.saturating_pow(exp).min(max_backoff.as_secs().max(1));
+        now + std::time::Duration::from_secs(secs)
+    });
+    let am = login_throttle::ActiveModel {
+        client_ip: Set(ip.to_string()),
+        failures: Set(failures),
+        blocked_until: Set(blocked_until),
+        updated_at: Set(now),
+    };
+    if existing.is_some() {
+        am.update(db).await?;
+    } else {
+        am.insert(db).await?;
+    }
+    Ok(blocked_until)
+}
+
+pub async fn ip_success(db: &impl ConnectionTrait, ip: &str) -> Result<(), DbErr> {
+    login_throttle::Entity::delete_by_id(ip).exec(db).await?;
+    Ok(())
+}

@@ -1,0 +1,86 @@
+//! Admin pages.
+use askama::Template;
+use askama_web::WebTemplate;
+
+use super::Role;
+use crate::{entities::admin, web::{FormErrors, PageCtx}};
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admins/login.html")]
+pub struct LoginPage {
+    pub ctx: PageCtx,
+    pub username: String,
+    pub errors: FormErrors,
+    /// A message about the whole form (wrong credentials, lockout).
+    pub notice: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admins/password.html")]
+pub struct PasswordPage {
+    pub ctx: PageCtx,
+    pub forced: bool,
+    pub errors: FormErrors,
+}
+
+pub struct AdminRow {
+    pub id: i32,
+    pub username: String,
+    pub role: &'static str,
+    pub must_change_password: bool,
+    pub locked: bool,
+    pub last_login: String,
+    pub created: String,
+    pub is_self: bool,
+}
+
+impl AdminRow {
+    pub fn from(a: &admin::Model, me: i32) -> Self {
+        let now = chrono::Utc::now();
+        AdminRow {
+            id: a.id,
+            username: a.username.clone(),
+            role: Role::parse(&a.role).map_or("?", Role::label),
+            must_change_password: a.must_change_password,
+            locked: a.locked_until.is_some_and(|t| t > now),
+            last_login: a
+                .last_login_at
+                .map_or("never".into(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
+            created: a.created_at.format("%Y-%m-%d").to_string(),
+            is_self: a.id == me,
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admins/list.html")]
+pub struct ListPage {
+    pub ctx: PageCtx,
+    pub admins: Vec<AdminRow>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admins/new.html")]
+pub struct NewPage {
+    pub ctx: PageCtx,
+    pub username: String,
+    pub role: String,
+    pub errors: FormErrors,
+    pub roles: [Role; 3],
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admins/delete.html")]
+pub struct DeletePage {
+    pub ctx: PageCtx,
+    pub target: AdminRow,
+    pub refusal: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admins/reset.html")]
+pub struct ResetPage {
+    pub ctx: PageCtx,
+    pub target: AdminRow,
+    pub errors: FormErrors,
+}

@@ -1,0 +1,132 @@
+//! An audit event and the one function that stores it.
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait};
+use serde_json::Value;
+
+use super::{Action, Outcome};
+use crate::entities::{audit_event, audit_target};
+
+/// Who did it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    Anonymous,
+    Admin { id: i32, username: String },
+    ApiClient { id: i32, name: String },
+    /// mama itself: the sync worker, a CLI command run by an operator.
+    System(String),
+}
+
+impl Actor {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Actor::Anonymous => "anonymous",
+            Actor::Admin { .. } => "admin",
+            Actor::ApiClient { .. } => "api_client",
+            Actor::System(_) => "system",
+        }
+    }
+    fn id(&self) -> Option<String> {
+        match self {
+            Actor::Admin { id, .. } | Actor::ApiClient { id, .. } => Some(id.to_string()),
+            _ => None,
+        }
+    }
+    fn name(&self) -> Option<String> {
+        match self {
+            Actor::Admin { username, .. } => Some(username.clone()),
+            Actor::ApiClient { name, .. } => Some(name.clone()),
+            Actor::System(name) => Some(name.clone()),
+            Actor::Anonymous => None,
+        }
+    }
+}
+
+/// One audit event. Build it, then [`insert`] it; never put a secret in it.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub occurred_at: DateTime<Utc>,
+    pub request_id: String,
+    pub actor: Actor,
+    pub action: Action,
+    pub outcome: Outcome,
+    pub http_status: Option<u16>,
+    pub duration_us: i64,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub method: Option<String>,
+    pub path: Option<String>,
+    /// The external user IDs read or written.
+    pub targets: Vec<String>,
+    pub details: Value,
+}
+
+impl Event {
+    /// A bare event for work that is not an HTTP request (worker, CLI).
+    pub fn system(actor: &str, action: Action, outcome: Outcome) -> Self {
+        Event {
+            occurred_at: Utc::now(),
+            request_id: crate::crypto::random_id(),
+            actor: Actor::System(actor.to_string()),
+            action,
+            outcome,
+            http_status: None,
+            duration_us: 0,
+            client_ip: None,
+            user_agent: None,
+            method: None,
+            path: None,
+            targets: vec![],
+            details: Value::Object(Default::default()),
+        }
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
+
+/// Stores the event (and its target index rows) on `conn`, which may be a
+/// transaction: a write and its event then commit or roll back together.
+pub async fn insert(conn: &impl ConnectionTrait, ev: &Event) -> Result<i64, DbErr> {
+    let mut targets = ev.targets.clone();
+    targets.sort();
+    targets.dedup();
+    let row = audit_event::ActiveModel {
+        occurred_at: Set(ev.occurred_at),
+        request_id: Set(ev.request_id.clone()),
+        actor_kind: Set(ev.actor.kind().to_string()),
+        actor_id: Set(ev.actor.id()),
+        actor_name: Set(ev.actor.name().map(|n| truncate(&n, 128))),
+        action: Set(ev.action.as_str().to_string()),
+        outcome: Set(ev.outcome.as_str().to_string()),
+        http_status: Set(ev.http_status.map(i32::from)),
+        duration_us: Set(ev.duration_us),
+        client_ip: Set(ev.client_ip.as_deref().map(|s| truncate(s, 64))),
+        user_agent: Set(ev.user_agent.as_deref().map(|s| truncate(s, 256))),
+        method: Set(ev.method.clone()),
+        path: Set(ev.path.as_deref().map(|s| truncate(s, 2048))),
+        target_count: Set(targets.len() as i32),
+        targets: Set(serde_json::to_string(&ev.targets).unwrap_or_else(|_| "[]".into())),
+        details: Set(ev.details.to_string()),
+        ..Default::default()
+    };
+    let id = audit_event::Entity::insert(row)
+        .exec(conn)
+        .await?
+        .last_insert_id;
+    for chunk in targets.chunks(1000) {
+        let rows = chunk.iter().map(|u| audit_target::ActiveModel {
+            user_id: Set(truncate(u, 128)),
+            event_id: Set(id),
+        });
+        audit_target::Entity::insert_many(rows).exec(conn).await?;
+    }
+    Ok(id)
+}

@@ -1,0 +1,341 @@
+//! The request-scoped recorder and the middleware that makes every request
+//! produce exactly one audit event.
+//!
+//! A handler says what the request was (`ctx.action(..)`, targets, details). A
+//! handler that writes stores its event inside its own transaction with
+//! [`AuditCtx::commit`]; for every other request the middleware stores the event
+//! after the handler ran. If that fails, the caller gets 503 instead of the page:
+//! nothing is served unrecorded.
+use std::{
+    cell::RefCell,
+    future::{Ready, ready},
+    rc::Rc,
+    time::Instant,
+};
+
+use actix_web::{
+    FromRequest, HttpMessage, HttpRequest, HttpResponse,
+    body::{BoxBody, MessageBody},
+    dev::{Payload, ServiceRequest, ServiceResponse},
+    http::{StatusCode, header},
+    middleware::Next,
+    web,
+};
+use chrono::Utc;
+use sea_orm::{DatabaseTransaction, TransactionTrait};
+use serde_json::{Map, Value};
+
+use super::{Action, Actor, Event, Outcome, insert};
+use crate::{error::AppError, error::ErrorBody, startup::AppData};
+
+/// Paths that carry no user information and are not audited: static assets and the
+/// liveness/readiness probes a load balancer polls (they still get an X-Request-Id).
+pub fn is_exempt(path: &str) -> bool {
+    path.starts_with("/static/") || path == "/healthz" || path == "/readyz" || path == "/favicon.ico"
+}
+
+struct Pending {
+    actor: Actor,
+    action: Option<Action>,
+    outcome: Option<Outcome>,
+    targets: Vec<String>,
+    details: Map<String, Value>,
+    recorded: bool,
+}
+
+struct Inner {
+    request_id: String,
+    started: Instant,
+    occurred_at: chrono::DateTime<Utc>,
+    client_ip: Option<String>,
+    user_agent: Option<String>,
+    method: String,
+    path: String,
+    pending: RefCell<Pending>,
+}
+
+/// What is known so far about the current request's audit event.
+#[derive(Clone)]
+pub struct AuditCtx(Rc<Inner>);
+
+impl AuditCtx {
+    fn new(req: &HttpRequest, trust_proxy_headers: bool) -> Self {
+        let client_ip = if trust_proxy_headers {
+            req.connection_info().realip_remote_addr().map(strip_port)
+        } else {
+            req.peer_addr().map(|a| a.ip().to_string())
+        };
+        let user_agent = req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let path = match req.query_string() {
+            "" => req.path().to_string(),
+            q => format!("{}?{}", req.path(), q),
+        };
+        AuditCtx(Rc::new(Inner {
+            request_id: crate::crypto::random_id(),
+            started: Instant::now(),
+            occurred_at: Utc::now(),
+            client_ip,
+            user_agent,
+            method: req.method().to_string(),
+            path,
+            pending: RefCell::new(Pending {
+                actor: Actor::Anonymous,
+                action: None,
+                outcome: None,
+                targets: vec![],
+                details: Map::new(),
+                recorded: false,
+            }),
+        }))
+    }
+
+    /// The recorder of `req` (created by the middleware).
+    pub fn of(req: &HttpRequest) -> AuditCtx {
+        if let Some(ctx) = req.extensions().get::<AuditCtx>() {
+            return ctx.clone();
+        }
+        let trust = req
+            .app_data::<web::Data<AppData>>()
+            .is_some_and(|d| d.settings.trust_proxy_headers);
+        let ctx = AuditCtx::new(req, trust);
+        req.extensions_mut().insert(ctx.clone());
+        ctx
+    }
+
+    pub fn request_id(&self) -> &str {
+        &self.0.request_id
+    }
+    pub fn client_ip(&self) -> Option<&str> {
+        self.0.client_ip.as_deref()
+    }
+    pub fn user_agent(&self) -> Option<&str> {
+        self.0.user_agent.as_deref()
+    }
+    pub fn actor(&self) -> Actor {
+        self.0.pending.borrow().actor.clone()
+    }
+    pub fn set_actor(&self, actor: Actor) {
+        self.0.pending.borrow_mut().actor = actor;
+    }
+    /// Names what this request is. The last call wins.
+    pub fn action(&self, action: Action) {
+        self.0.pending.borrow_mut().action = Some(action);
+    }
+    /// Names what this request is unless the handler already did.
+    pub fn default_action(&self, action: Action) {
+        self.0.pending.borrow_mut().action.get_or_insert(action);
+    }
+    /// Overrides the outcome the status would imply (e.g. a re-rendered form).
+    pub fn outcome(&self, outcome: Outcome) {
+        self.0.pending.borrow_mut().outcome = Some(outcome);
+    }
+    /// The external user IDs this request read or wrote.
+    pub fn targets(&self, targets: Vec<String>) {
+        self.0.pending.borrow_mut().targets = targets;
+    }
+    /// Adds one entry to the details object. Never pass a secret.
+    pub fn detail(&self, key: &str, value: impl Into<Value>) {
+        self.0
+            .pending
+            .borrow_mut()
+            .details
+            .insert(key.to_string(), value.into());
+    }
+
+    /// The event as it stands, for a response with `status`.
+    pub fn event(&self, status: StatusCode) -> Event {
+        let p = self.0.pending.borrow();
+        let action = p.action.unwrap_or(if status == StatusCode::NOT_FOUND {
+            Action::NotFound
+        } else {
+            Action::Request
+        });
+        Event {
+            occurred_at: self.0.occurred_at,
+            request_id: self.0.request_id.clone(),
+            actor: p.actor.clone(),
+            action,
+            outcome: p
+                .outcome
+                .unwrap_or_else(|| Outcome::from_status(status.as_u16())),
+            http_status: Some(status.as_u16()),
+            duration_us: self.0.started.elapsed().as_micros() as i64,
+            client_ip: self.0.client_ip.clone(),
+            user_agent: self.0.user_agent.clone(),
+            method: Some(self.0.method.clone()),
+            path: Some(self.0.path.clone()),
+            targets: p.targets.clone(),
+            details: Value::Object(p.details.clone()),
+        }
+    }
+
+    /// Stores this request's event in `txn` and commits: the write and its event
+    /// land together or not at all. `status` is what the handler is about to answer.
+    pub async fn commit(&self, txn: DatabaseTransaction, status: StatusCode) -> Result<(), AppError> {
+        let ev = self.event(status);
+        insert(&txn, &ev)
+            .await
+            .map_err(|e| AppError::Unavailable(anyhow::anyhow!("audit insert failed: {e}")))?;
+        txn.commit()
+            .await
+            .map_err(|e| AppError::Unavailable(anyhow::anyhow!("commit failed: {e}")))?;
+        self.0.pending.borrow_mut().recorded = true;
+        Ok(())
+    }
+
+    fn recorded(&self) -> bool {
+        self.0.pending.borrow().recorded
+    }
+}
+
+fn strip_port(addr: &str) -> String {
+    // "1.2.3.4:5678" → "1.2.3.4"; "[::1]:80" → "::1"; bare IPv6 stays as is.
+    if let Some(rest) = addr.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest).to_string();
+    }
+    match addr.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') && port.chars().all(|c| c.is_ascii_digit()) => {
+            host.to_string()
+        }
+        _ => addr.to_string(),
+    }
+}
+
+impl FromRequest for AuditCtx {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Self, Self::Error>>;
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Ok(AuditCtx::of(req)))
+    }
+}
+
+fn is_api(path: &str) -> bool {
+    path.starts_with("/api/")
+}
+
+/// The middleware: request ID, one audit event, error rendering, one log line.
+pub async fn audit_middleware(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let path = req.path().to_string();
+    let data = req.app_data::<web::Data<AppData>>().cloned();
+    let trust = data.as_ref().is_some_and(|d| d.settings.trust_proxy_headers);
+    let ctx = AuditCtx::new(req.request(), trust);
+    req.extensions_mut().insert(ctx.clone());
+    let htmx = req.headers().contains_key("hx-request");
+    let request = req.request().clone();
+
+    let res = match next.call(req).await {
+        Ok(res) => res.map_into_boxed_body(),
+        // An error raised by an inner middleware rather than a handler: still one event.
+        Err(e) => ServiceResponse::new(request, e.error_response()),
+    };
+    let status = res.status();
+    let (http_req, mut response) = res.into_parts();
+    // Every route is named after its action, so a request refused before its
+    // handler ran (login required, CSRF, forbidden) still records the right action.
+    if let Some(action) = http_req.match_name().and_then(Action::parse) {
+        ctx.default_action(action);
+    }
+
+    let error_body = response.extensions().get::<ErrorBody>().cloned();
+    if let Some(body) = error_body {
+        ctx.outcome(body.outcome);
+        if status.is_redirection() {
+            if htmx {
+                let loc = response.headers().get(header::LOCATION).cloned();
+                if let Some(loc) = loc {
+                    response.headers_mut().insert(
+                        header::HeaderName::from_static("hx-redirect"),
+                        loc,
+                    );
+                }
+            }
+        } else {
+            response = render_error(&path, status, &body, ctx.request_id(), response);
+        }
+    }
+
+    let mut response = if ctx.recorded() || is_exempt(&path) {
+        response
+    } else {
+        match store(&data, &ctx, status).await {
+            Ok(()) => response,
+            Err(e) => {
+                tracing::error!(request_id = ctx.request_id(), error = %e, "audit event could not be stored; answering 503");
+                let err = AppError::Unavailable(anyhow::anyhow!("audit store unavailable"));
+                let body = ErrorBody {
+                    code: err.code(),
+                    message: "The service is temporarily unavailable (the audit trail cannot be written). Nothing was changed.".into(),
+                    details: serde_json::json!({}),
+                    outcome: Outcome::Error,
+                };
+                let fresh = HttpResponse::ServiceUnavailable().finish();
+                render_error(&path, StatusCode::SERVICE_UNAVAILABLE, &body, ctx.request_id(), fresh)
+            }
+        }
+    };
+    response.headers_mut().insert(
+        header::HeaderName::from_static("x-request-id"),
+        header::HeaderValue::from_str(ctx.request_id()).expect("hex is a valid header value"),
+    );
+    let ev = ctx.event(response.status());
+    tracing::info!(
+        request_id = ctx.request_id(),
+        method = ev.method.as_deref().unwrap_or(""),
+        path = %path,
+        status = response.status().as_u16(),
+        action = ev.action.as_str(),
+        outcome = ev.outcome.as_str(),
+        actor = ev.actor.kind(),
+        duration_ms = ev.duration_us as f64 / 1000.0,
+        "request"
+    );
+    Ok(ServiceResponse::new(http_req, response))
+}
+
+async fn store(
+    data: &Option<web::Data<AppData>>,
+    ctx: &AuditCtx,
+    status: StatusCode,
+) -> Result<(), anyhow::Error> {
+    let data = data.as_ref().ok_or_else(|| anyhow::anyhow!("no app data"))?;
+    let ev = ctx.event(status);
+    let txn = data.db.begin().await?;
+    insert(&txn, &ev).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Replaces `response`'s body with the HTML page or JSON error body, keeping headers.
+fn render_error(
+    path: &str,
+    status: StatusCode,
+    body: &ErrorBody,
+    request_id: &str,
+    response: HttpResponse,
+) -> HttpResponse {
+    let mut out = HttpResponse::build(status);
+    for (k, v) in response.headers() {
+        out.insert_header((k.clone(), v.clone()));
+    }
+    if is_api(path) {
+        out.content_type("application/json").body(
+            serde_json::json!({"error": {
+                "code": body.code,
+                "message": body.message,
+                "details": body.details,
+                "request_id": request_id,
+            }})
+            .to_string(),
+        )
+    } else {
+        let html = crate::web::pages::error_page(status, &body.message, request_id);
+        out.content_type("text/html; charset=utf-8").body(html)
+    }
+}

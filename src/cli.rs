@@ -1,0 +1,30 @@
+//! The command line: `mama [serve]`, `mama migrate up|down [N]|status`.
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "mama", version, about = "LiteLLM virtual keys for an organisation")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the web UI and API (the default).
+    Serve,
+    /// Manage the database schema by hand.
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MigrateAction {
+    /// Apply every pending migration.
+    Up,
+    /// Roll back the last N migrations (default 1).
+    Down { n: Option<u32> },
+    /// List migrations and whether each is applied.
+    Status,
+}

@@ -1,0 +1,330 @@
+//! Settings from the environment. Secrets are `SecretString`s and every secret
+//! also has a `NAME_FILE` variant; development secrets are generated once into a
+//! local file with a loud warning.
+use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
+
+use anyhow::{Context, bail};
+use base64::{Engine, engine::general_purpose::STANDARD};
+use secrecy::{ExposeSecret, SecretBox, SecretString};
+
+/// 64 bytes for the cookie signing/encryption key, 32 for AES-256-GCM.
+pub struct Secrets {
+    pub session_key: SecretBox<Vec<u8>>,
+    pub encryption_key: SecretBox<[u8; 32]>,
+}
+
+impl fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secrets([redacted])")
+    }
+}
+
+/// Everything mama reads from its environment.
+#[derive(Debug)]
+pub struct Settings {
+    pub database_url: DatabaseUrl,
+    pub bind: SocketAddr,
+    pub secrets: Secrets,
+    pub secure_cookies: bool,
+    pub trust_proxy_headers: bool,
+    pub session_idle_timeout: Duration,
+    pub session_max_lifetime: Duration,
+    pub login_max_failures: i32,
+    pub login_lockout: Duration,
+    pub login_ip_free_failures: i32,
+    pub login_ip_max_backoff: Duration,
+    pub migrate_on_start: bool,
+    pub db_max_connections: u32,
+    pub litellm: Option<LiteLlmSettings>,
+}
+
+/// Connection to the LiteLLM proxy (absent: mama still works, jobs wait).
+#[derive(Debug, Clone)]
+pub struct LiteLlmSettings {
+    pub base_url: String,
+    pub master_key: SecretString,
+    pub timeout: Duration,
+}
+
+/// A database URL whose `Debug`/`Display` never shows its password.
+#[derive(Clone)]
+pub struct DatabaseUrl(SecretString);
+
+impl DatabaseUrl {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(SecretString::from(url.into()))
+    }
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+    pub fn is_postgres(&self) -> bool {
+        self.expose().starts_with("postgres")
+    }
+    /// The URL with any password replaced by `***`.
+    pub fn redacted(&self) -> String {
+        let url = self.expose();
+        match (url.find("://"), url.rfind('@')) {
+            (Some(s), Some(at)) if at > s => {
+                let creds = &url[s + 3..at];
+                match creds.find(':') {
+                    Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                    None => url.to_string(),
+                }
+            }
+            _ => url.to_string(),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({})", self.redacted())
+    }
+}
+
+/// The SQLite file used when `DATABASE_URL` is not set.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://mama.db?mode=rwc";
+pub const DEFAULT_DEV_SECRETS_FILE: &str = ".mama-dev-secrets";
+
+impl Settings {
+    /// Reads the process environment (after `.env`, if present).
+    pub fn from_env() -> anyhow::Result<Self> {
+        let _ = dotenvy::dotenv();
+        let env = Env(|k| std::env::var(k).ok());
+        Self::from_lookup(&env)
+    }
+
+    fn from_lookup<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> anyhow::Result<Self> {
+        let database_url = DatabaseUrl::new(
+            env.secret("DATABASE_URL")?
+                .map(|s| s.expose_secret().to_string())
+                .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
+        );
+        let bind: SocketAddr = env
+            .get("MAMA_BIND")
+            .unwrap_or_else(|| "127.0.0.1:8080".into())
+            .parse()
+            .context("MAMA_BIND must be host:port, e.g. 127.0.0.1:8080")?;
+        let secrets = load_secrets(env)?;
+        let litellm = match env.get("LITELLM_BASE_URL").filter(|s| !s.trim().is_empty()) {
+            None => None,
+            Some(base_url) => Some(LiteLlmSettings {
+                base_url: base_url.trim_end_matches('/').to_string(),
+                master_key: env.secret("LITELLM_MASTER_KEY")?.context(
+                    "LITELLM_BASE_URL is set but LITELLM_MASTER_KEY (or LITELLM_MASTER_KEY_FILE) is not",
+                )?,
+                timeout: Duration::from_secs(env.parse("LITELLM_TIMEOUT_SECS", 10)?),
+            }),
+        };
+        Ok(Settings {
+            database_url,
+            bind,
+            secrets,
+            secure_cookies: env.flag("MAMA_SECURE_COOKIES", false)?,
+            trust_proxy_headers: env.flag("MAMA_TRUST_PROXY_HEADERS", false)?,
+            session_idle_timeout: Duration::from_secs(
+                env.parse("MAMA_SESSION_IDLE_TIMEOUT_SECS", 30 * 60)?,
+            ),
+            session_max_lifetime: Duration::from_secs(
+                env.parse("MAMA_SESSION_MAX_LIFETIME_SECS", 8 * 3600)?,
+            ),
+            login_max_failures: env.parse("MAMA_LOGIN_MAX_FAILURES", 5)?,
+            login_lockout: Duration::from_secs(env.parse("MAMA_LOGIN_LOCKOUT_SECS", 15 * 60)?),
+            login_ip_free_failures: env.parse("MAMA_LOGIN_IP_FREE_FAILURES", 10)?,
+            login_ip_max_backoff: Duration::from_secs(
+                env.parse("MAMA_LOGIN_IP_MAX_BACKOFF_SECS", 15 * 60)?,
+            ),
+            migrate_on_start: env.flag("MAMA_MIGRATE_ON_START", true)?,
+            db_max_connections: env.parse("MAMA_DB_MAX_CONNECTIONS", 16)?,
+            litellm,
+        })
+    }
+
+    /// Settings for tests and tools: fresh random secrets, everything else default.
+    pub fn for_tests(database_url: &str) -> Self {
+        let env = Env(|k: &str| match k {
+            "MAMA_SECRET_KEY" => Some(STANDARD.encode(random_bytes::<64>())),
+            "MAMA_ENCRYPTION_KEY" => Some(STANDARD.encode(random_bytes::<32>())),
+            _ => None,
+        });
+        let mut s = Self::from_lookup(&env).expect("test settings are valid");
+        s.database_url = DatabaseUrl::new(database_url);
+        s.bind = "127.0.0.1:0".parse().expect("valid address");
+        s
+    }
+}
+
+struct Env<F: Fn(&str) -> Option<String>>(F);
+
+impl<F: Fn(&str) -> Option<String>> Env<F> {
+    fn get(&self, key: &str) -> Option<String> {
+        (self.0)(key)
+    }
+
+    /// `NAME`, or the trimmed contents of the file named by `NAME_FILE`.
+    fn secret(&self, key: &str) -> anyhow::Result<Option<SecretString>> {
+        if let Some(v) = self.get(key).filter(|v| !v.is_empty()) {
+            return Ok(Some(SecretString::from(v)));
+        }
+        match self.get(&format!("{key}_FILE")).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(path) => {
+                let v = std::fs::read_to_string(&path)
+                    .with_context(|| format!("cannot read {key}_FILE ({path})"))?;
+                Ok(Some(SecretString::from(v.trim().to_string())))
+            }
+        }
+    }
+
+    fn parse<T: std::str::FromStr>(&self, key: &str, default: T) -> anyhow::Result<T> {
+        match self.get(key).filter(|v| !v.trim().is_empty()) {
+            None => Ok(default),
+            Some(v) => v
+                .trim()
+                .parse()
+                .map_err(|_| anyhow::anyhow!("{key} has an invalid value: {v:?}")),
+        }
+    }
+
+    fn flag(&self, key: &str, default: bool) -> anyhow::Result<bool> {
+        match self.get(key).map(|v| v.trim().to_ascii_lowercase()) {
+            None => Ok(default),
+            Some(v) if v.is_empty() => Ok(default),
+            Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => Ok(true),
+            Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => Ok(false),
+            Some(v) => bail!("{key} must be true or false, got {v:?}"),
+        }
+    }
+}
+
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    rand::fill(&mut b);
+    b
+}
+
+fn decode_key<const N: usize>(name: &str, value: &SecretString) -> anyhow::Result<[u8; N]> {
+    let raw = STANDARD
+        .decode(value.expose_secret().trim())
+        .map_err(|_| anyhow::anyhow!("{name} must be base64 (e.g. `openssl rand -base64 {N}`)"))?;
+    raw.try_into()
+        .map_err(|_| anyhow::anyhow!("{name} must decode to exactly {N} bytes"))
+}
+
+fn load_secrets<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> anyhow::Result<Secrets> {
+    let session = env.secret("MAMA_SECRET_KEY")?;
+    let encryption = env.secret("MAMA_ENCRYPTION_KEY")?;
+    let (session, encryption) = match (session, encryption) {
+        (Some(s), Some(e)) => (s, e),
+        (None, None) => {
+            if env.flag("MAMA_REQUIRE_SECRETS", false)? {
+                bail!("MAMA_REQUIRE_SECRETS is set: provide MAMA_SECRET_KEY and MAMA_ENCRYPTION_KEY (or their _FILE variants)");
+            }
+            let path = PathBuf::from(
+                env.get("MAMA_DEV_SECRETS_FILE")
+                    .unwrap_or_else(|| DEFAULT_DEV_SECRETS_FILE.into()),
+            );
+            dev_secrets(&path)?
+        }
+        _ => bail!(
+            "set both MAMA_SECRET_KEY and MAMA_ENCRYPTION_KEY (or neither, for development)"
+        ),
+    };
+    Ok(Secrets {
+        session_key: SecretBox::new(Box::new(
+            decode_key::<64>("MAMA_SECRET_KEY", &session)?.to_vec(),
+        )),
+        encryption_key: SecretBox::new(Box::new(decode_key::<32>(
+            "MAMA_ENCRYPTION_KEY",
+            &encryption,
+        )?)),
+    })
+}
+
+/// Reads, or creates once, the development secrets file.
+fn dev_secrets(path: &PathBuf) -> anyhow::Result<(SecretString, SecretString)> {
+    if !path.exists() {
+        let body = format!(
+            "# mama development secrets, generated once. NOT FOR PRODUCTION.\n\
+             # Losing MAMA_ENCRYPTION_KEY makes every stored key unreadable.\n\
+             MAMA_SECRET_KEY={}\nMAMA_ENCRYPTION_KEY={}\n",
+            STANDARD.encode(random_bytes::<64>()),
+            STANDARD.encode(random_bytes::<32>())
+        );
+        write_private(path, &body)
+            .with_context(|| format!("cannot write development secrets to {}", path.display()))?;
+        tracing::warn!(
+            file = %path.display(),
+            "GENERATED DEVELOPMENT SECRETS. Set MAMA_SECRET_KEY and MAMA_ENCRYPTION_KEY in production."
+        );
+    } else {
+        tracing::warn!(
+            file = %path.display(),
+            "Using development secrets from a local file. Set MAMA_SECRET_KEY and MAMA_ENCRYPTION_KEY in production."
+        );
+    }
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let find = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")))
+            .map(|v| SecretString::from(v.trim().to_string()))
+            .with_context(|| format!("{} lacks {name}", path.display()))
+    };
+    Ok((find("MAMA_SECRET_KEY")?, find("MAMA_ENCRYPTION_KEY")?))
+}
+
+fn write_private(path: &PathBuf, body: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)?.write_all(body.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_url_never_shows_its_password() {
+        let url = DatabaseUrl::new("postgres://mama:hunter2@db:5432/mama");
+        assert_eq!(format!("{url:?}"), "DatabaseUrl(postgres://mama:***@db:5432/mama)");
+        assert!(!url.redacted().contains("hunter2"));
+    }
+
+    #[test]
+    fn secrets_come_from_file_variants() {
+        let dir = std::env::temp_dir().join(format!("mama-cfg-{}", hex::encode(random_bytes::<6>())));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("enc");
+        std::fs::write(&f, format!("{}\n", STANDARD.encode([7u8; 32]))).unwrap();
+        let fpath = f.display().to_string();
+        let sk = STANDARD.encode([1u8; 64]);
+        let env = Env(move |k: &str| match k {
+            "MAMA_SECRET_KEY" => Some(sk.clone()),
+            "MAMA_ENCRYPTION_KEY_FILE" => Some(fpath.clone()),
+            _ => None,
+        });
+        let s = Settings::from_lookup(&env).unwrap();
+        assert_eq!(s.secrets.encryption_key.expose_secret(), &[7u8; 32]);
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.session_idle_timeout, Duration::from_secs(1800));
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable() {
+        let env = Env(|k: &str| match k {
+            "MAMA_SECRET_KEY" => Some(STANDARD.encode([1u8; 64])),
+            "MAMA_ENCRYPTION_KEY" => Some(STANDARD.encode([1u8; 32])),
+            "MAMA_SESSION_IDLE_TIMEOUT_SECS" => Some("soon".into()),
+            _ => None,
+        });
+        let err = Settings::from_lookup(&env).unwrap_err().to_string();
+        assert!(err.contains("MAMA_SESSION_IDLE_TIMEOUT_SECS"), "{err}");
+    }
+}

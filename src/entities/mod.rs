@@ -1,0 +1,14 @@
+//! SeaORM entities, one file per table; data only.
+pub mod admin;
+pub mod admin_session;
+pub mod api_client;
+pub mod app_state;
+pub mod audit_event;
+pub mod audit_target;
+pub mod login_throttle;
+pub mod model;
+pub mod service;
+pub mod sync_job;
+pub mod user;
+pub mod user_model;
+pub mod user_service;

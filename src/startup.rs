@@ -1,0 +1,114 @@
+//! `Application::build(Settings)`: connect, migrate, seed, wire the scopes, bind.
+use std::{net::TcpListener, sync::Arc};
+
+use actix_session::{SessionMiddleware, config::CookieContentSecurity, storage::CookieSessionStore};
+use actix_web::{
+    App, HttpRequest, HttpServer,
+    cookie::{Key, SameSite},
+    dev::Server,
+    middleware::{Compress, from_fn},
+    web,
+};
+use sea_orm::DatabaseConnection;
+use secrecy::ExposeSecret;
+
+use crate::{admins, audit, config::Settings, crypto::KeyCipher, db, error::AppError, health, users, web as ui};
+
+/// Shared by every handler.
+pub struct AppData {
+    pub db: DatabaseConnection,
+    pub settings: Arc<Settings>,
+    pub cipher: KeyCipher,
+}
+
+/// A bound, not yet running server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    pub db: DatabaseConnection,
+}
+
+impl Application {
+    /// Connects, migrates (unless disabled), seeds the super admin once, binds.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        if settings.migrate_on_start {
+            db::migrate_up(&settings.database_url).await?;
+        }
+        let conn = db::connect(&settings.database_url, settings.db_max_connections).await?;
+        db::with_migration_lock(&settings.database_url, |c| async move {
+            admins::seed::seed_super_admin(&c)
+                .await
+                .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))
+        })
+        .await?;
+        admins::password::warm_up();
+        let listener = TcpListener::bind(settings.bind)?;
+        let port = listener.local_addr()?.port();
+        tracing::info!(address = %listener.local_addr()?, database = %settings.database_url.redacted(), "mama listening");
+        let data = web::Data::new(AppData {
+            db: conn.clone(),
+            cipher: KeyCipher::new(&settings.secrets.encryption_key),
+            settings: Arc::new(settings),
+        });
+        let server = build_server(listener, data)?;
+        Ok(Application { port, server, db: conn })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn bad_request(msg: String) -> actix_web::Error {
+    AppError::BadRequest(msg).into()
+}
+
+/// The HTTP server with every route and middleware.
+pub fn build_server(listener: TcpListener, data: web::Data<AppData>) -> std::io::Result<Server> {
+    let key = Key::from(data.settings.secrets.session_key.expose_secret());
+    let secure = data.settings.secure_cookies;
+    let server = HttpServer::new(move || {
+        let session = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
+            .cookie_name("mama_session".into())
+            .cookie_secure(secure)
+            .cookie_http_only(true)
+            .cookie_same_site(SameSite::Strict)
+            .cookie_content_security(CookieContentSecurity::Private)
+            .build();
+        App::new()
+            .app_data(data.clone())
+            .app_data(web::FormConfig::default().limit(4 << 20))
+            .app_data(web::PayloadConfig::new(4 << 20))
+            .app_data(web::QueryConfig::default().error_handler(|e, _| bad_request(format!("bad query string: {e}"))))
+            .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
+            .app_data(web::JsonConfig::default().limit(4 << 20).error_handler(|e, _| bad_request(format!("bad JSON body: {e}"))))
+            // Order: the last `wrap` runs first. Headers outermost, then the audit
+            // recorder (which sees the final status), then the session.
+            .wrap(session)
+            .wrap(from_fn(audit::audit_middleware))
+            .wrap(Compress::default())
+            .wrap(ui::headers::security_headers())
+            .service(ui::assets::serve)
+            .configure(health::routes)
+            .configure(admins::routes)
+            .configure(users::routes)
+            .configure(audit::routes)
+            .route("/", web::get().to(home))
+            .default_service(web::to(not_found))
+    })
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
+async fn home() -> actix_web::HttpResponse {
+    ui::see_other("/users")
+}
+
+async fn not_found(_req: HttpRequest) -> Result<actix_web::HttpResponse, AppError> {
+    Err(AppError::NotFound)
+}

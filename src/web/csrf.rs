@@ -1,0 +1,41 @@
+//! `CsrfForm<T>`: the only way a UI handler reads a form. It checks the
+//! synchronizer token in `csrf_token` against the session before parsing `T`,
+//! so no state-changing form can forget the check.
+use actix_session::SessionExt;
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+
+use crate::{crypto::constant_time_eq, error::AppError};
+
+/// A form whose CSRF token matched.
+pub struct CsrfForm<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let body = web::Bytes::from_request(&req, payload);
+        Box::pin(async move {
+            let bytes = body.await.map_err(|_| {
+                AppError::PayloadTooLarge("the form is too large or could not be read".into())
+            })?;
+            let pairs: Vec<(String, String)> = serde_html_form::from_bytes(&bytes)
+                .map_err(|_| AppError::BadRequest("the form could not be read".into()))?;
+            let submitted = pairs
+                .iter()
+                .find(|(k, _)| k == "csrf_token")
+                .map(|(_, v)| v.as_str());
+            let expected = super::session::expected_csrf(&req.get_session());
+            match (submitted, expected) {
+                (Some(s), Some(e)) if constant_time_eq(s, &e) => {}
+                _ => return Err(AppError::Csrf),
+            }
+            serde_html_form::from_bytes::<T>(&bytes)
+                .map(CsrfForm)
+                .map_err(|e| AppError::BadRequest(format!("the form is malformed: {e}")))
+        })
+    }
+}

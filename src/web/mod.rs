@@ -1,0 +1,23 @@
+//! UI plumbing: the typed session, the guards, CSRF, the context every page gets,
+//! embedded static assets and security headers.
+pub mod assets;
+pub mod auth;
+pub mod csrf;
+pub mod form_errors;
+pub mod headers;
+pub mod pages;
+pub mod session;
+
+pub use auth::CurrentAdmin;
+pub use csrf::CsrfForm;
+pub use form_errors::FormErrors;
+pub use pages::{Flash, PageCtx};
+
+use actix_web::{HttpResponse, http::header};
+
+/// 303 See Other to `location` (the answer to every successful form POST).
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
+}

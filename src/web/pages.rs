@@ -1,0 +1,132 @@
+//! The context every page gets (navigation by role, CSRF token, flashes) and the
+//! error pages.
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use askama::Template;
+use serde::{Deserialize, Serialize};
+
+use super::{CurrentAdmin, session};
+use crate::admins::Role;
+
+/// A one-time message shown on the next page.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Flash {
+    /// `info`, `success` or `error`.
+    pub level: String,
+    pub text: String,
+}
+
+impl Flash {
+    pub fn info(text: impl Into<String>) -> Self {
+        Flash { level: "info".into(), text: text.into() }
+    }
+    pub fn success(text: impl Into<String>) -> Self {
+        Flash { level: "success".into(), text: text.into() }
+    }
+    pub fn error(text: impl Into<String>) -> Self {
+        Flash { level: "error".into(), text: text.into() }
+    }
+}
+
+/// Who is looking at the page.
+#[derive(Debug, Clone)]
+pub struct NavUser {
+    pub username: String,
+    pub role: Role,
+    pub must_change_password: bool,
+}
+
+/// What `base.html` needs.
+#[derive(Debug, Clone)]
+pub struct PageCtx {
+    pub user: Option<NavUser>,
+    pub csrf_token: String,
+    pub flashes: Vec<Flash>,
+    /// The nav entry to highlight.
+    pub active: &'static str,
+}
+
+impl PageCtx {
+    pub fn new(session: &Session, admin: &CurrentAdmin, active: &'static str) -> Self {
+        PageCtx {
+            user: Some(NavUser {
+                username: admin.username.clone(),
+                role: admin.role,
+                must_change_password: admin.must_change_password,
+            }),
+            csrf_token: session::csrf_token(session),
+            flashes: session::take_flashes(session),
+            active,
+        }
+    }
+
+    pub fn anonymous(session: &Session) -> Self {
+        PageCtx {
+            user: None,
+            csrf_token: session::csrf_token(session),
+            flashes: session::take_flashes(session),
+            active: "",
+        }
+    }
+
+    fn role(&self) -> Option<Role> {
+        self.user.as_ref().filter(|u| !u.must_change_password).map(|u| u.role)
+    }
+    pub fn is_super_admin(&self) -> bool {
+        self.role() == Some(Role::SuperAdmin)
+    }
+    pub fn is_manager(&self) -> bool {
+        matches!(self.role(), Some(Role::SuperAdmin | Role::Admin))
+    }
+    pub fn can_read_audit(&self) -> bool {
+        self.role().is_some()
+    }
+    pub fn nav_class(&self, entry: &str) -> &'static str {
+        if self.active == entry { "active" } else { "" }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "errors/error.html")]
+struct ErrorPage<'a> {
+    ctx: PageCtx,
+    status: u16,
+    title: &'a str,
+    message: &'a str,
+    request_id: &'a str,
+}
+
+/// The friendly page for an error status.
+pub fn error_page(status: StatusCode, message: &str, request_id: &str) -> String {
+    let title = match status.as_u16() {
+        403 => "Not allowed",
+        404 => "Page not found",
+        429 => "Too many requests",
+        503 => "Temporarily unavailable",
+        s if s >= 500 => "Something went wrong",
+        _ => "That did not work",
+    };
+    let message = match status.as_u16() {
+        404 => "There is no page at this address.",
+        500 => "An unexpected error occurred. It has been logged; quote the request ID when you report it.",
+        _ => message,
+    };
+    let page = ErrorPage {
+        ctx: PageCtx { user: None, csrf_token: String::new(), flashes: vec![], active: "" },
+        status: status.as_u16(),
+        title,
+        message,
+        request_id,
+    };
+    page.render().unwrap_or_else(|_| format!("{} {}", status.as_u16(), title))
+}
+
+/// Renders `page` with `status` (forms re-rendered with errors answer 422).
+pub fn html(status: StatusCode, page: &impl Template) -> Result<actix_web::HttpResponse, crate::error::AppError> {
+    let body = page
+        .render()
+        .map_err(|e| crate::error::AppError::Internal(e.into()))?;
+    Ok(actix_web::HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(body))
+}

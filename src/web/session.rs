@@ -1,0 +1,58 @@
+//! What mama keeps in the (encrypted, signed) session cookie: the session token
+//! whose hash names the server-side session row, the CSRF token, flash messages.
+use actix_session::Session;
+
+use super::Flash;
+use crate::crypto::random_token;
+
+const SID: &str = "sid";
+const CSRF: &str = "csrf";
+const FLASH: &str = "flash";
+
+/// The CSRF token of this browser session, created on first use.
+pub fn csrf_token(session: &Session) -> String {
+    match session.get::<String>(CSRF) {
+        Ok(Some(t)) => t,
+        _ => {
+            let t = random_token();
+            let _ = session.insert(CSRF, &t);
+            t
+        }
+    }
+}
+
+pub fn expected_csrf(session: &Session) -> Option<String> {
+    session.get::<String>(CSRF).ok().flatten()
+}
+
+pub fn sid(session: &Session) -> Option<String> {
+    session.get::<String>(SID).ok().flatten()
+}
+
+/// Starts a logged-in session: a fresh cookie, a fresh token and CSRF token.
+pub fn start(session: &Session, sid: &str) {
+    session.purge();
+    session.renew();
+    let _ = session.insert(SID, sid);
+    let _ = session.insert(CSRF, random_token());
+}
+
+/// Forgets the login but keeps the cookie for a flash message.
+pub fn end(session: &Session) {
+    session.remove(SID);
+    let _ = session.insert(CSRF, random_token());
+}
+
+pub fn push_flash(session: &Session, flash: Flash) {
+    let mut all: Vec<Flash> = session.get(FLASH).ok().flatten().unwrap_or_default();
+    all.push(flash);
+    let _ = session.insert(FLASH, all);
+}
+
+pub fn take_flashes(session: &Session) -> Vec<Flash> {
+    let all: Vec<Flash> = session.get(FLASH).ok().flatten().unwrap_or_default();
+    if !all.is_empty() {
+        session.remove(FLASH);
+    }
+    all
+}

@@ -12,6 +12,8 @@ pub struct Cli {
 pub enum Command {
     /// Serve the web UI and API (the default).
     Serve,
+    /// Exit 0 when the local server answers /healthz (for container health checks).
+    Healthcheck,
     /// Manage the database schema by hand.
     Migrate {
         #[command(subcommand)]

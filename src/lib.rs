@@ -8,6 +8,7 @@ pub mod db;
 pub mod entities;
 pub mod error;
 pub mod health;
+pub mod litellm;
 pub mod startup;
 pub mod telemetry;
 pub mod users;

@@ -86,10 +86,10 @@ pub fn build_server(listener: TcpListener, data: web::Data<AppData>) -> std::io:
             .app_data(web::QueryConfig::default().error_handler(|e, _| bad_request(format!("bad query string: {e}"))))
             .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
             .app_data(web::JsonConfig::default().limit(4 << 20).error_handler(|e, _| bad_request(format!("bad JSON body: {e}"))))
-            // Order: the last `wrap` runs first. Headers outermost, then the audit
-            // recorder (which sees the final status), then the session.
-            .wrap(session)
+            // The last `wrap` runs first: headers, compression, session, then the
+            // audit recorder, innermost, so it sees every routed request's final status.
             .wrap(from_fn(audit::audit_middleware))
+            .wrap(session)
             .wrap(Compress::default())
             .wrap(ui::headers::security_headers())
             .service(ui::assets::serve)

@@ -228,12 +228,15 @@ pub async fn audit_middleware(
     let ctx = AuditCtx::new(req.request(), trust);
     req.extensions_mut().insert(ctx.clone());
     let htmx = req.headers().contains_key("hx-request");
-    let request = req.request().clone();
 
+    // Only the router is inside this middleware, and it turns every handler and
+    // extractor error into a response, so an `Err` here is a bug worth logging.
     let res = match next.call(req).await {
         Ok(res) => res.map_into_boxed_body(),
-        // An error raised by an inner middleware rather than a handler: still one event.
-        Err(e) => ServiceResponse::new(request, e.error_response()),
+        Err(e) => {
+            tracing::error!(request_id = ctx.request_id(), error = %e, "unexpected service error");
+            return Err(e);
+        }
     };
     let status = res.status();
     let (http_req, mut response) = res.into_parts();

@@ -18,9 +18,10 @@ impl FormErrors {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
-    /// `aria-invalid` value for a field.
-    pub fn invalid(&self, field: &str) -> &'static str {
-        if self.has(field) { "true" } else { "false" }
+    /// ` aria-invalid="true"` for a field with an error (render with `|safe`), else
+    /// nothing: Pico CSS paints `aria-invalid="false"` green, which would be noise.
+    pub fn aria(&self, field: &str) -> &'static str {
+        if self.has(field) { " aria-invalid=\"true\"" } else { "" }
     }
     pub fn fields(&self) -> Vec<&str> {
         self.0.keys().map(String::as_str).collect()

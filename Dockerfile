@@ -1,0 +1,27 @@
+# syntax=docker/dockerfile:1
+# Multi-stage build of the release binary into a small runtime image.
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY migration ./migration
+COPY src ./src
+COPY templates ./templates
+COPY static ./static
+RUN cargo build --release --locked --bin mama && strip target/release/mama
+
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --home /data mama \
+ && mkdir -p /data && chown mama /data
+COPY --from=build /src/target/release/mama /usr/local/bin/mama
+USER mama
+WORKDIR /data
+VOLUME ["/data"]
+ENV MAMA_BIND=0.0.0.0:8080 \
+    DATABASE_URL=sqlite:///data/mama.db?mode=rwc \
+    MAMA_DEV_SECRETS_FILE=/data/.mama-dev-secrets
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=3s CMD ["/usr/local/bin/mama", "healthcheck"]
+ENTRYPOINT ["/usr/local/bin/mama"]
+CMD ["serve"]

@@ -1,0 +1,96 @@
+//! User changes shared by the web pages, the CLI and tests. Each function runs on
+//! the caller's transaction and queues the LiteLLM sync in it.
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+
+use crate::{
+    crypto::KeyCipher,
+    entities::{service, user, user_model, user_service},
+    litellm::{keys, outbox},
+};
+
+/// A user to create (already validated).
+#[derive(Debug, Clone, Default)]
+pub struct NewUser {
+    pub user_id: String,
+    pub organisation: String,
+    pub key_alias: Option<String>,
+    pub models: Vec<String>,
+    /// Service names; each must exist in the catalogue.
+    pub services: Vec<String>,
+    pub extra: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    #[error("unknown service: {0}")]
+    UnknownService(String),
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// Creates the user with a new mama-made key and queues its creation in LiteLLM.
+pub async fn create_user(conn: &impl ConnectionTrait, cipher: &KeyCipher, new: NewUser, batch_id: Option<&str>) -> Result<user::Model, CreateError> {
+    let service_ids = service_ids(conn, &new.services).await?;
+    let key = keys::generate();
+    let stored = keys::seal(cipher, &key);
+    drop(key);
+    let now = Utc::now();
+    let model = user::ActiveModel {
+        user_id: Set(new.user_id.clone()),
+        organisation: Set(new.organisation),
+        key_ciphertext: Set(stored.ciphertext),
+        key_sha256: Set(stored.sha256),
+        key_hint: Set(stored.hint),
+        key_alias: Set(new.key_alias),
+        extra: Set(new.extra),
+        sync_state: Set(outbox::STATE_PENDING.to_string()),
+        sync_error: Set(None),
+        synced_at: Set(None),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    let mut models = new.models;
+    models.sort();
+    models.dedup();
+    if !models.is_empty() {
+        user_model::Entity::insert_many(models.into_iter().map(|m| user_model::ActiveModel { user_id: Set(model.id), model: Set(m) }))
+            .exec(conn)
+            .await?;
+    }
+    if !service_ids.is_empty() {
+        user_service::Entity::insert_many(service_ids.into_iter().map(|s| user_service::ActiveModel { user_id: Set(model.id), service_id: Set(s) }))
+            .exec(conn)
+            .await?;
+    }
+    outbox::enqueue_upsert(conn, std::slice::from_ref(&model.user_id), batch_id).await?;
+    Ok(model)
+}
+
+/// Resolves service names to IDs (sorted, deduplicated); an unknown name is an error.
+pub async fn service_ids(conn: &impl ConnectionTrait, names: &[String]) -> Result<Vec<i32>, CreateError> {
+    if names.is_empty() {
+        return Ok(vec![]);
+    }
+    let found = service::Entity::find().filter(service::Column::Name.is_in(names.iter().cloned())).all(conn).await?;
+    for n in names {
+        if !found.iter().any(|s| &s.name == n) {
+            return Err(CreateError::UnknownService(n.clone()));
+        }
+    }
+    let mut ids: Vec<i32> = found.iter().map(|s| s.id).collect();
+    ids.sort();
+    ids.dedup();
+    Ok(ids)
+}
+
+/// Deletes the user and queues the deletion of its key in LiteLLM.
+pub async fn delete_user(conn: &impl ConnectionTrait, u: &user::Model, batch_id: Option<&str>) -> Result<(), DbErr> {
+    outbox::enqueue_delete(conn, &u.user_id, &u.key_sha256, batch_id).await?;
+    user::Entity::delete_by_id(u.id).exec(conn).await?;
+    Ok(())
+}

@@ -1,0 +1,237 @@
+//! Spawns mama on a random port with a fresh database, and drives it like a browser.
+//!
+//! Database: a new SQLite file per test, or, when `MAMA_TEST_DATABASE_URL` points at
+//! PostgreSQL, a new uniquely named database on that server.
+#![allow(dead_code)]
+
+use std::sync::Once;
+
+use mama::{config::Settings, entities::audit_event, startup::Application};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, EntityTrait, QueryOrder, Statement};
+
+pub const STRONG_PASSWORD: &str = "a perfectly long passphrase 42";
+
+static INIT: Once = Once::new();
+
+/// Logs go to the test output only with `TEST_LOG=1`.
+fn init_tracing() {
+    INIT.call_once(|| {
+        if std::env::var("TEST_LOG").is_ok() {
+            mama::telemetry::init();
+        }
+    });
+}
+
+pub fn rand_suffix() -> String {
+    mama::crypto::random_base62(10).to_lowercase()
+}
+
+/// A fresh database URL for one test.
+pub async fn fresh_database_url() -> String {
+    match std::env::var("MAMA_TEST_DATABASE_URL") {
+        Ok(base) if base.starts_with("postgres") => {
+            let name = format!("mama_t_{}", rand_suffix());
+            let admin = Database::connect(&base).await.expect("connect to MAMA_TEST_DATABASE_URL");
+            admin
+                .execute_raw(Statement::from_string(admin.get_database_backend(), format!("CREATE DATABASE \"{name}\"")))
+                .await
+                .expect("create test database");
+            let _ = admin.close().await;
+            let (prefix, _) = base.rsplit_once('/').expect("URL has a database name");
+            format!("{prefix}/{name}")
+        }
+        _ => {
+            let dir = std::env::temp_dir().join("mama-tests");
+            std::fs::create_dir_all(&dir).unwrap();
+            format!("sqlite://{}/{}.db?mode=rwc", dir.display(), rand_suffix())
+        }
+    }
+}
+
+pub struct TestApp {
+    pub addr: String,
+    pub port: u16,
+    pub db: DatabaseConnection,
+    pub database_url: String,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Spawns mama with settings adjusted by `tweak` (short timeouts, small limits …).
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    init_tracing();
+    let database_url = fresh_database_url().await;
+    let mut settings = Settings::for_tests(&database_url);
+    tweak(&mut settings);
+    let app = Application::build(settings).await.expect("mama builds");
+    let port = app.port();
+    let db = app.db.clone();
+    tokio::spawn(app.run_until_stopped());
+    TestApp { addr: format!("http://127.0.0.1:{port}"), port, db, database_url }
+}
+
+impl TestApp {
+    /// A new browser with an empty cookie jar.
+    pub fn browser(&self) -> Browser {
+        Browser {
+            addr: self.addr.clone(),
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            csrf: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// A browser logged in as the seeded super admin, whose password was changed
+    /// to [`STRONG_PASSWORD`].
+    pub async fn super_admin(&self) -> Browser {
+        let b = self.browser();
+        let r = b.login("admin", "admin").await;
+        assert_eq!(r.status(), 303);
+        assert_eq!(location(&r), "/account/password");
+        let r = b
+            .post_form(
+                "/account/password",
+                &[("current_password", "admin"), ("new_password", STRONG_PASSWORD), ("confirm_password", STRONG_PASSWORD)],
+            )
+            .await;
+        assert_eq!(r.status(), 303, "password change failed: {}", r.text().await.unwrap_or_default());
+        b
+    }
+
+    /// Creates an account through the UI (as `sa`) and returns a browser logged in
+    /// as it, with its forced password change done.
+    pub async fn account(&self, sa: &Browser, username: &str, role: &str) -> Browser {
+        let r = sa
+            .post_form(
+                "/admins",
+                &[("username", username), ("role", role), ("password", "initial passphrase 1"), ("confirm_password", "initial passphrase 1")],
+            )
+            .await;
+        assert_eq!(r.status(), 303, "create {username}: {}", r.text().await.unwrap_or_default());
+        let b = self.browser();
+        assert_eq!(location(&b.login(username, "initial passphrase 1").await), "/account/password");
+        let r = b
+            .post_form(
+                "/account/password",
+                &[("current_password", "initial passphrase 1"), ("new_password", STRONG_PASSWORD), ("confirm_password", STRONG_PASSWORD)],
+            )
+            .await;
+        assert_eq!(r.status(), 303);
+        b
+    }
+
+    /// Every audit event, oldest first.
+    pub async fn events(&self) -> Vec<audit_event::Model> {
+        audit_event::Entity::find()
+            .order_by_asc(audit_event::Column::Id)
+            .all(&self.db)
+            .await
+            .unwrap()
+    }
+
+    pub async fn event_for(&self, request_id: &str) -> audit_event::Model {
+        let all: Vec<_> = self.events().await.into_iter().filter(|e| e.request_id == request_id).collect();
+        assert_eq!(all.len(), 1, "exactly one event for request {request_id}, got {all:?}");
+        all.into_iter().next().unwrap()
+    }
+
+    /// Runs raw SQL on the test database.
+    pub async fn sql(&self, sql: &str) {
+        self.db
+            .execute_raw(Statement::from_string(self.db.get_database_backend(), sql.to_string()))
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+}
+
+pub fn location(r: &reqwest::Response) -> String {
+    r.headers().get("location").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default()
+}
+
+pub fn request_id(r: &reqwest::Response) -> String {
+    r.headers().get("x-request-id").expect("X-Request-Id header").to_str().unwrap().to_string()
+}
+
+/// Scrapes the CSRF token out of a page.
+pub fn scrape_csrf(html: &str) -> Option<String> {
+    let i = html.find("name=\"csrf_token\" value=\"")? + "name=\"csrf_token\" value=\"".len();
+    Some(html[i..].split('"').next()?.to_string())
+}
+
+/// A cookie jar plus the CSRF token of the last page it saw.
+pub struct Browser {
+    pub addr: String,
+    pub client: reqwest::Client,
+    csrf: std::sync::Mutex<Option<String>>,
+}
+
+impl Browser {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.addr, path)
+    }
+
+    /// GET; remembers the page's CSRF token.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// GET and return status and body (remembering the CSRF token).
+    pub async fn page(&self, path: &str) -> (u16, String) {
+        let r = self.get(path).await;
+        let status = r.status().as_u16();
+        let body = r.text().await.unwrap();
+        if let Some(t) = scrape_csrf(&body) {
+            *self.csrf.lock().unwrap() = Some(t);
+        }
+        (status, body)
+    }
+
+    pub async fn csrf(&self) -> String {
+        if let Some(t) = self.csrf.lock().unwrap().clone() {
+            return t;
+        }
+        let (_, body) = self.page("/login").await;
+        scrape_csrf(&body).expect("login page has a CSRF token")
+    }
+
+    pub fn forget_csrf(&self) {
+        *self.csrf.lock().unwrap() = None;
+    }
+
+    /// POSTs a form with the right CSRF token.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let token = self.csrf().await;
+        let mut all: Vec<(&str, &str)> = vec![("csrf_token", token.as_str())];
+        all.extend_from_slice(fields);
+        let r = self.post_raw(path, &all).await;
+        if path == "/login" || path == "/logout" {
+            self.forget_csrf(); // the token rotates with the session
+        }
+        r
+    }
+
+    /// POSTs exactly these fields (no CSRF token added).
+    pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let body = serde_html_form::to_string(fields).unwrap();
+        self.client
+            .post(self.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> reqwest::Response {
+        self.post_form("/login", &[("username", username), ("password", password)]).await
+    }
+
+    pub async fn logout(&self) -> reqwest::Response {
+        self.post_form("/logout", &[]).await
+    }
+}

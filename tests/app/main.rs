@@ -1,0 +1,4 @@
+//! mama's one integration-test binary: one module per feature.
+mod helpers;
+
+mod startup;

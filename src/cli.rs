@@ -2,7 +2,11 @@
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "mama", version, about = "LiteLLM virtual keys for an organisation")]
+#[command(
+    name = "mama",
+    version,
+    about = "LiteLLM virtual keys for an organisation"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,

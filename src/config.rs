@@ -218,7 +218,9 @@ fn load_secrets<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> anyhow::Result<S
         (Some(s), Some(e)) => (s, e),
         (None, None) => {
             if env.flag("MAMA_REQUIRE_SECRETS", false)? {
-                bail!("MAMA_REQUIRE_SECRETS is set: provide MAMA_SECRET_KEY and MAMA_ENCRYPTION_KEY (or their _FILE variants)");
+                bail!(
+                    "MAMA_REQUIRE_SECRETS is set: provide MAMA_SECRET_KEY and MAMA_ENCRYPTION_KEY (or their _FILE variants)"
+                );
             }
             let path = PathBuf::from(
                 env.get("MAMA_DEV_SECRETS_FILE")
@@ -226,9 +228,9 @@ fn load_secrets<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> anyhow::Result<S
             );
             dev_secrets(&path)?
         }
-        _ => bail!(
-            "set both MAMA_SECRET_KEY and MAMA_ENCRYPTION_KEY (or neither, for development)"
-        ),
+        _ => {
+            bail!("set both MAMA_SECRET_KEY and MAMA_ENCRYPTION_KEY (or neither, for development)")
+        }
     };
     Ok(Secrets {
         session_key: SecretBox::new(Box::new(
@@ -263,8 +265,8 @@ fn dev_secrets(path: &PathBuf) -> anyhow::Result<(SecretString, SecretString)> {
             "Using development secrets from a local file. Set MAMA_SECRET_KEY and MAMA_ENCRYPTION_KEY in production."
         );
     }
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let find = |name: &str| {
         text.lines()
             .find_map(|l| l.strip_prefix(&format!("{name}=")))
@@ -293,13 +295,17 @@ mod tests {
     #[test]
     fn a_database_url_never_shows_its_password() {
         let url = DatabaseUrl::new("postgres://mama:hunter2@db:5432/mama");
-        assert_eq!(format!("{url:?}"), "DatabaseUrl(postgres://mama:***@db:5432/mama)");
+        assert_eq!(
+            format!("{url:?}"),
+            "DatabaseUrl(postgres://mama:***@db:5432/mama)"
+        );
         assert!(!url.redacted().contains("hunter2"));
     }
 
     #[test]
     fn secrets_come_from_file_variants() {
-        let dir = std::env::temp_dir().join(format!("mama-cfg-{}", hex::encode(random_bytes::<6>())));
+        let dir =
+            std::env::temp_dir().join(format!("mama-cfg-{}", hex::encode(random_bytes::<6>())));
         std::fs::create_dir_all(&dir).unwrap();
         let f = dir.join("enc");
         std::fs::write(&f, format!("{}\n", STANDARD.encode([7u8; 32]))).unwrap();

@@ -91,7 +91,10 @@ impl KeyCipher {
             return Err(DecryptError);
         }
         let nonce = Nonce::try_from(&raw[..12]).map_err(|_| DecryptError)?;
-        let plain = self.0.decrypt(&nonce, &raw[12..]).map_err(|_| DecryptError)?;
+        let plain = self
+            .0
+            .decrypt(&nonce, &raw[12..])
+            .map_err(|_| DecryptError)?;
         String::from_utf8(plain)
             .map(SecretString::from)
             .map_err(|_| DecryptError)

@@ -13,7 +13,10 @@ pub async fn healthz() -> HttpResponse {
 pub async fn readyz(data: web::Data<AppData>) -> HttpResponse {
     let db = &data.db;
     let ok = db
-        .execute_raw(Statement::from_string(db.get_database_backend(), "SELECT 1"))
+        .execute_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT 1",
+        ))
         .await
         .is_ok();
     if ok {

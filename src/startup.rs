@@ -1,7 +1,9 @@
 //! `Application::build(Settings)`: connect, migrate, seed, wire the scopes, bind.
 use std::{net::TcpListener, sync::Arc};
 
-use actix_session::{SessionMiddleware, config::CookieContentSecurity, storage::CookieSessionStore};
+use actix_session::{
+    SessionMiddleware, config::CookieContentSecurity, storage::CookieSessionStore,
+};
 use actix_web::{
     App, HttpRequest, HttpServer,
     cookie::{Key, SameSite},
@@ -12,13 +14,41 @@ use actix_web::{
 use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
 
-use crate::{admins, audit, config::Settings, crypto::KeyCipher, db, error::AppError, health, users, web as ui};
+use crate::{
+    admins, audit, config::Settings, crypto::KeyCipher, db, error::AppError, health, users,
+    web as ui,
+};
 
 /// Shared by every handler.
 pub struct AppData {
     pub db: DatabaseConnection,
     pub settings: Arc<Settings>,
     pub cipher: KeyCipher,
+    /// Banners every page shows (e.g. "LiteLLM is not configured").
+    pub notices: Arc<SystemNotices>,
+}
+
+/// Process-wide conditions admins must see on every page, keyed by topic.
+#[derive(Debug, Default)]
+pub struct SystemNotices(std::sync::RwLock<std::collections::BTreeMap<&'static str, String>>);
+
+impl SystemNotices {
+    /// Sets (`Some`) or clears (`None`) the notice about `topic`.
+    pub fn set(&self, topic: &'static str, text: Option<String>) {
+        let mut map = self.0.write().unwrap_or_else(|e| e.into_inner());
+        match text {
+            Some(t) => map.insert(topic, t),
+            None => map.remove(topic),
+        };
+    }
+    pub fn list(&self) -> Vec<String> {
+        self.0
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
 }
 
 /// A bound, not yet running server.
@@ -48,10 +78,15 @@ impl Application {
         let data = web::Data::new(AppData {
             db: conn.clone(),
             cipher: KeyCipher::new(&settings.secrets.encryption_key),
+            notices: Arc::new(SystemNotices::default()),
             settings: Arc::new(settings),
         });
         let server = build_server(listener, data)?;
-        Ok(Application { port, server, db: conn })
+        Ok(Application {
+            port,
+            server,
+            db: conn,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -83,9 +118,16 @@ pub fn build_server(listener: TcpListener, data: web::Data<AppData>) -> std::io:
             .app_data(data.clone())
             .app_data(web::FormConfig::default().limit(4 << 20))
             .app_data(web::PayloadConfig::new(4 << 20))
-            .app_data(web::QueryConfig::default().error_handler(|e, _| bad_request(format!("bad query string: {e}"))))
+            .app_data(
+                web::QueryConfig::default()
+                    .error_handler(|e, _| bad_request(format!("bad query string: {e}"))),
+            )
             .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
-            .app_data(web::JsonConfig::default().limit(4 << 20).error_handler(|e, _| bad_request(format!("bad JSON body: {e}"))))
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(4 << 20)
+                    .error_handler(|e, _| bad_request(format!("bad JSON body: {e}"))),
+            )
             // The last `wrap` runs first: headers, compression, session, then the
             // audit recorder, innermost, so it sees every routed request's final status.
             .wrap(from_fn(audit::audit_middleware))

@@ -43,7 +43,10 @@ pub(crate) fn index<T: Iden + Clone + 'static>(table: T, cols: &[T]) -> IndexCre
     let name = format!(
         "idx_{}_{}",
         table.to_string(),
-        cols.iter().map(|c| c.to_string()).collect::<Vec<_>>().join("_")
+        cols.iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join("_")
     );
     let mut stmt = Index::create();
     stmt.name(name).table(table).if_not_exists();

@@ -30,8 +30,11 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(crate::index(AdminSessions::Table, &[AdminSessions::AdminId]))
-            .await
+        m.create_index(crate::index(
+            AdminSessions::Table,
+            &[AdminSessions::AdminId],
+        ))
+        .await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {

@@ -16,7 +16,11 @@ impl MigrationTrait for Migration {
                 .if_not_exists()
                 .col(integer(UserModels::UserId))
                 .col(string_len(UserModels::Model, 256))
-                .primary_key(Index::create().col(UserModels::UserId).col(UserModels::Model))
+                .primary_key(
+                    Index::create()
+                        .col(UserModels::UserId)
+                        .col(UserModels::Model),
+                )
                 .foreign_key(
                     ForeignKey::create()
                         .name("fk_user_models_user")

@@ -42,7 +42,8 @@ impl MigrationTrait for Migration {
             vec![AuditEvents::ActorName, AuditEvents::Id],
             vec![AuditEvents::Outcome, AuditEvents::Id],
         ] {
-            m.create_index(crate::index(AuditEvents::Table, &cols)).await?;
+            m.create_index(crate::index(AuditEvents::Table, &cols))
+                .await?;
         }
         Ok(())
     }

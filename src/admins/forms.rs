@@ -70,9 +70,18 @@ impl ChangePasswordForm {
             Ok(()) => FormErrors::default(),
             Err(errs) => FormErrors::from_validator(&errs),
         };
-        check_new_password(&mut e, "new_password", &self.new_password, &self.confirm_password, username);
+        check_new_password(
+            &mut e,
+            "new_password",
+            &self.new_password,
+            &self.confirm_password,
+            username,
+        );
         if e.is_empty() && self.new_password == self.current_password {
-            e.add("new_password", "The new password must differ from the current one.");
+            e.add(
+                "new_password",
+                "The new password must differ from the current one.",
+            );
         }
         e
     }
@@ -83,7 +92,10 @@ pub struct NewAdminForm {
     #[serde(default)]
     #[validate(
         length(min = 1, max = 64, message = "A username has 1 to 64 characters."),
-        custom(function = "username_chars", message = "Use only letters, digits and . _ @ -")
+        custom(
+            function = "username_chars",
+            message = "Use only letters, digits and . _ @ -"
+        )
     )]
     pub username: String,
     #[serde(default)]
@@ -99,7 +111,11 @@ fn username_chars(u: &str) -> Result<(), validator::ValidationError> {
         .trim()
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '-'));
-    if ok { Ok(()) } else { Err(validator::ValidationError::new("chars")) }
+    if ok {
+        Ok(())
+    } else {
+        Err(validator::ValidationError::new("chars"))
+    }
 }
 
 impl NewAdminForm {
@@ -112,7 +128,13 @@ impl NewAdminForm {
         if role.is_none() {
             e.add("role", "Choose a role.");
         }
-        check_new_password(&mut e, "password", &self.password, &self.confirm_password, &self.username);
+        check_new_password(
+            &mut e,
+            "password",
+            &self.password,
+            &self.confirm_password,
+            &self.username,
+        );
         (e, role)
     }
 }

@@ -6,7 +6,9 @@ use secrecy::SecretString;
 
 use super::{
     Role,
-    forms::{ChangePasswordForm, NewAdminForm, ResetPasswordForm, check_new_password, normalise_username},
+    forms::{
+        ChangePasswordForm, NewAdminForm, ResetPasswordForm, check_new_password, normalise_username,
+    },
     login::NoFields,
     password, queries,
     views::{AdminRow, DeletePage, ListPage, NewPage, PasswordPage, ResetPage},
@@ -20,7 +22,11 @@ use crate::{
 };
 
 #[get("/account/password", name = "account.password.view")]
-pub async fn password_form(admin: CurrentAdmin, session: Session, audit: AuditCtx) -> Result<PasswordPage, AppError> {
+pub async fn password_form(
+    admin: CurrentAdmin,
+    session: Session,
+    audit: AuditCtx,
+) -> Result<PasswordPage, AppError> {
     audit.action(Action::PasswordView);
     Ok(PasswordPage {
         forced: admin.must_change_password,
@@ -39,11 +45,16 @@ pub async fn change_password(
 ) -> Result<HttpResponse, AppError> {
     audit.action(Action::PasswordChange);
     let mut errors = form.check(&admin.username);
-    let current = queries::find(&data.db, admin.id).await?.ok_or(AppError::LoginRequired)?;
+    let current = queries::find(&data.db, admin.id)
+        .await?
+        .ok_or(AppError::LoginRequired)?;
     if !form.current_password.is_empty()
-        && !password::verify(SecretString::from(form.current_password.clone()), Some(current.password_hash))
-            .await
-            .map_err(AppError::Internal)?
+        && !password::verify(
+            SecretString::from(form.current_password.clone()),
+            Some(current.password_hash),
+        )
+        .await
+        .map_err(AppError::Internal)?
     {
         errors.add("current_password", "The current password is not correct.");
     }
@@ -57,7 +68,9 @@ pub async fn change_password(
         };
         return html(StatusCode::UNPROCESSABLE_ENTITY, &page);
     }
-    let hash = password::hash(SecretString::from(form.new_password)).await.map_err(AppError::Internal)?;
+    let hash = password::hash(SecretString::from(form.new_password))
+        .await
+        .map_err(AppError::Internal)?;
     let txn = data.db.begin().await?;
     queries::set_password(&txn, admin.id, hash, false).await?;
     let ended = queries::end_other_sessions(&txn, admin.id, &admin.session_id).await?;
@@ -68,7 +81,12 @@ pub async fn change_password(
 }
 
 #[get("/admins", name = "admin.list")]
-pub async fn list(admin: CurrentAdmin, session: Session, audit: AuditCtx, data: web::Data<AppData>) -> Result<ListPage, AppError> {
+pub async fn list(
+    admin: CurrentAdmin,
+    session: Session,
+    audit: AuditCtx,
+    data: web::Data<AppData>,
+) -> Result<ListPage, AppError> {
     audit.action(Action::AdminList);
     admin.require_super_admin()?;
     let admins = queries::list(&data.db).await?;
@@ -80,7 +98,11 @@ pub async fn list(admin: CurrentAdmin, session: Session, audit: AuditCtx, data: 
 }
 
 #[get("/admins/new", name = "admin.view")]
-pub async fn new_form(admin: CurrentAdmin, session: Session, audit: AuditCtx) -> Result<NewPage, AppError> {
+pub async fn new_form(
+    admin: CurrentAdmin,
+    session: Session,
+    audit: AuditCtx,
+) -> Result<NewPage, AppError> {
     audit.action(Action::AdminView);
     admin.require_super_admin()?;
     Ok(NewPage {
@@ -104,7 +126,11 @@ pub async fn create(
     admin.require_super_admin()?;
     let username = normalise_username(&form.username);
     let (mut errors, role) = form.check();
-    if errors.is_empty() && queries::find_by_username(&data.db, &username).await?.is_some() {
+    if errors.is_empty()
+        && queries::find_by_username(&data.db, &username)
+            .await?
+            .is_some()
+    {
         errors.add("username", "An account with this username already exists.");
     }
     audit.detail("username", username.chars().take(64).collect::<String>());
@@ -121,32 +147,45 @@ pub async fn create(
         };
         return html(StatusCode::UNPROCESSABLE_ENTITY, &page);
     };
-    let hash = password::hash(SecretString::from(form.password)).await.map_err(AppError::Internal)?;
+    let hash = password::hash(SecretString::from(form.password))
+        .await
+        .map_err(AppError::Internal)?;
     let txn = data.db.begin().await?;
     let created = queries::create(&txn, &username, hash, role, true).await?;
     audit.detail("admin_id", created.id);
     audit.detail("after", serde_json::json!({"username": username, "role": role.as_str(), "must_change_password": true}));
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
-    session::push_flash(&session, Flash::success(format!(
-        "Created {} `{username}`. They must choose a new password at first login.",
-        role.label().to_lowercase()
-    )));
+    session::push_flash(
+        &session,
+        Flash::success(format!(
+            "Created {} `{username}`. They must choose a new password at first login.",
+            role.label().to_lowercase()
+        )),
+    );
     Ok(see_other("/admins"))
 }
 
 async fn target(data: &AppData, id: i32, audit: &AuditCtx) -> Result<admin::Model, AppError> {
-    let t = queries::find(&data.db, id).await?.ok_or(AppError::NotFound)?;
+    let t = queries::find(&data.db, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     audit.detail("admin_id", t.id);
     audit.detail("username", t.username.clone());
     Ok(t)
 }
 
 /// Why `me` may not delete `target`, if they may not.
-async fn deletion_refusal(data: &AppData, me: &CurrentAdmin, target: &admin::Model) -> Result<Option<&'static str>, AppError> {
+async fn deletion_refusal(
+    data: &AppData,
+    me: &CurrentAdmin,
+    target: &admin::Model,
+) -> Result<Option<&'static str>, AppError> {
     if target.id == me.id {
         return Ok(Some("You cannot delete your own account."));
     }
-    if target.role == Role::SuperAdmin.as_str() && queries::count_role(&data.db, Role::SuperAdmin).await? <= 1 {
+    if target.role == Role::SuperAdmin.as_str()
+        && queries::count_role(&data.db, Role::SuperAdmin).await? <= 1
+    {
         return Ok(Some("This is the last super admin; it cannot be deleted."));
     }
     Ok(None)
@@ -163,7 +202,10 @@ pub async fn delete_form(
     audit.action(Action::AdminView);
     admin.require_super_admin()?;
     let t = target(&data, *id, &audit).await?;
-    let refusal = deletion_refusal(&data, &admin, &t).await?.unwrap_or_default().to_string();
+    let refusal = deletion_refusal(&data, &admin, &t)
+        .await?
+        .unwrap_or_default()
+        .to_string();
     Ok(DeletePage {
         target: AdminRow::from(&t, admin.id),
         ctx: PageCtx::new(&session, &admin, "admins"),
@@ -189,10 +231,19 @@ pub async fn delete(
     let txn = data.db.begin().await?;
     let ended = queries::end_all_sessions(&txn, t.id).await?;
     queries::delete(&txn, t.id).await?;
-    audit.detail("before", serde_json::json!({"username": t.username, "role": t.role}));
+    audit.detail(
+        "before",
+        serde_json::json!({"username": t.username, "role": t.role}),
+    );
     audit.detail("sessions_ended", ended);
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
-    session::push_flash(&session, Flash::success(format!("Deleted `{}`; their sessions have ended.", t.username)));
+    session::push_flash(
+        &session,
+        Flash::success(format!(
+            "Deleted `{}`; their sessions have ended.",
+            t.username
+        )),
+    );
     Ok(see_other("/admins"))
 }
 
@@ -227,7 +278,13 @@ pub async fn reset(
     admin.require_super_admin()?;
     let t = target(&data, *id, &audit).await?;
     let mut errors = FormErrors::default();
-    check_new_password(&mut errors, "password", &form.password, &form.confirm_password, &t.username);
+    check_new_password(
+        &mut errors,
+        "password",
+        &form.password,
+        &form.confirm_password,
+        &t.username,
+    );
     if !errors.is_empty() {
         audit.outcome(Outcome::Invalid);
         audit.detail("fields", errors.to_json());
@@ -238,16 +295,24 @@ pub async fn reset(
         };
         return html(StatusCode::UNPROCESSABLE_ENTITY, &page);
     }
-    let hash = password::hash(SecretString::from(form.password)).await.map_err(AppError::Internal)?;
+    let hash = password::hash(SecretString::from(form.password))
+        .await
+        .map_err(AppError::Internal)?;
     let txn = data.db.begin().await?;
     queries::set_password(&txn, t.id, hash, true).await?;
     let ended = queries::end_all_sessions(&txn, t.id).await?;
     audit.detail("sessions_ended", ended);
-    audit.detail("after", serde_json::json!({"must_change_password": true, "unlocked": true}));
+    audit.detail(
+        "after",
+        serde_json::json!({"must_change_password": true, "unlocked": true}),
+    );
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
-    session::push_flash(&session, Flash::success(format!(
-        "Reset the password of `{}`. They must choose a new one at their next login.",
-        t.username
-    )));
+    session::push_flash(
+        &session,
+        Flash::success(format!(
+            "Reset the password of `{}`. They must choose a new one at their next login.",
+            t.username
+        )),
+    );
     Ok(see_other("/admins"))
 }

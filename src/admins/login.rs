@@ -48,7 +48,10 @@ pub async fn login(
     if !errors.is_empty() {
         audit.outcome(Outcome::Invalid);
         audit.detail("fields", errors.to_json());
-        return html(StatusCode::UNPROCESSABLE_ENTITY, &page(&session, &form.username, errors, ""));
+        return html(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &page(&session, &form.username, errors, ""),
+        );
     }
     let username = normalise_username(&form.username);
     audit.detail("username", username.clone());
@@ -56,21 +59,30 @@ pub async fn login(
     let ip = audit.client_ip().unwrap_or("unknown").to_string();
     let now = Utc::now();
 
-    if let Some(until) = queries::ip_throttle(&data.db, &ip).await?.and_then(|t| t.blocked_until)
+    if let Some(until) = queries::ip_throttle(&data.db, &ip)
+        .await?
+        .and_then(|t| t.blocked_until)
         && until > now
     {
         let wait = (until - now).num_seconds().max(1);
         audit.action(Action::LoginThrottled);
         audit.outcome(Outcome::Denied);
         audit.detail("retry_after_s", wait);
-        let notice = format!("Too many failed logins from your address. Try again in {wait} seconds.");
-        let mut res = html(StatusCode::TOO_MANY_REQUESTS, &page(&session, &username, FormErrors::default(), &notice))?;
+        let notice =
+            format!("Too many failed logins from your address. Try again in {wait} seconds.");
+        let mut res = html(
+            StatusCode::TOO_MANY_REQUESTS,
+            &page(&session, &username, FormErrors::default(), &notice),
+        )?;
         res.headers_mut().insert(header::RETRY_AFTER, wait.into());
         return Ok(res);
     }
 
     let admin = queries::find_by_username(&data.db, &username).await?;
-    let locked = admin.as_ref().and_then(|a| a.locked_until).is_some_and(|t| t > now);
+    let locked = admin
+        .as_ref()
+        .and_then(|a| a.locked_until)
+        .is_some_and(|t| t > now);
     let secret = SecretString::from(form.password);
     let ok = if locked {
         false
@@ -98,12 +110,20 @@ pub async fn login(
         if admin.is_none() {
             audit.detail("unknown_username", true);
         }
-        if let Some(until) = queries::ip_failure(&txn, &ip, s.login_ip_free_failures, s.login_ip_max_backoff).await? {
-            audit.detail("ip_blocked_for_s", (until - Utc::now()).num_seconds().max(1));
+        if let Some(until) =
+            queries::ip_failure(&txn, &ip, s.login_ip_free_failures, s.login_ip_max_backoff).await?
+        {
+            audit.detail(
+                "ip_blocked_for_s",
+                (until - Utc::now()).num_seconds().max(1),
+            );
         }
         audit.outcome(Outcome::Denied);
         audit.commit(txn, status).await?;
-        return html(status, &page(&session, &username, FormErrors::default(), notice));
+        return html(
+            status,
+            &page(&session, &username, FormErrors::default(), notice),
+        );
     }
 
     let admin = admin.expect("verified against a real hash");
@@ -111,13 +131,27 @@ pub async fn login(
     let txn = data.db.begin().await?;
     queries::record_success(&txn, &admin).await?;
     queries::ip_success(&txn, &ip).await?;
-    queries::create_session(&txn, &sha256_hex(&token), admin.id, audit.client_ip(), audit.user_agent()).await?;
-    audit.set_actor(Actor::Admin { id: admin.id, username: admin.username.clone() });
+    queries::create_session(
+        &txn,
+        &sha256_hex(&token),
+        admin.id,
+        audit.client_ip(),
+        audit.user_agent(),
+    )
+    .await?;
+    audit.set_actor(Actor::Admin {
+        id: admin.id,
+        username: admin.username.clone(),
+    });
     audit.action(Action::LoginSuccess);
     audit.outcome(Outcome::Success);
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
     session::start(&session, &token);
-    Ok(see_other(if admin.must_change_password { "/account/password" } else { "/users" }))
+    Ok(see_other(if admin.must_change_password {
+        "/account/password"
+    } else {
+        "/users"
+    }))
 }
 
 #[derive(Deserialize)]

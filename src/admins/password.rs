@@ -39,7 +39,9 @@ fn hash_blocking(password: &str) -> String {
 
 fn verify_blocking(password: &str, phc: &str) -> bool {
     match PasswordHash::new(phc) {
-        Ok(parsed) => argon2().verify_password(password.as_bytes(), &parsed).is_ok(),
+        Ok(parsed) => argon2()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
         Err(_) => false,
     }
 }
@@ -101,13 +103,35 @@ mod tests {
     #[test]
     fn the_policy_names_each_rule() {
         assert!(COMMON.len() >= 1000, "ship at least the top 1,000");
-        assert_eq!(policy_violation("short", "bob"), Some("must be at least 8 characters long"));
+        assert_eq!(
+            policy_violation("short", "bob"),
+            Some("must be at least 8 characters long")
+        );
         assert!(policy_violation(&"x".repeat(129), "bob").is_some());
-        assert!(policy_violation(&"é".repeat(64), "bob").is_none(), "64 characters are allowed");
-        assert!(policy_violation("password", "bob").unwrap().contains("common"));
-        assert!(policy_violation("12345678", "bob").unwrap().contains("common"));
-        assert!(policy_violation("alice-the-admin", "Alice-the-Admin").unwrap().contains("username"));
+        assert!(
+            policy_violation(&"é".repeat(64), "bob").is_none(),
+            "64 characters are allowed"
+        );
+        assert!(
+            policy_violation("password", "bob")
+                .unwrap()
+                .contains("common")
+        );
+        assert!(
+            policy_violation("12345678", "bob")
+                .unwrap()
+                .contains("common")
+        );
+        assert!(
+            policy_violation("alice-the-admin", "Alice-the-Admin")
+                .unwrap()
+                .contains("username")
+        );
         assert_eq!(policy_violation("a long enough phrase", "bob"), None);
-        assert_eq!(policy_violation("lowercaseonly", "bob"), None, "no composition rules");
+        assert_eq!(
+            policy_violation("lowercaseonly", "bob"),
+            None,
+            "no composition rules"
+        );
     }
 }

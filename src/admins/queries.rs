@@ -77,7 +77,10 @@ pub async fn set_password(
         .col_expr(admin::Column::PasswordHash, Expr::value(password_hash))
         .col_expr(admin::Column::MustChangePassword, Expr::value(must_change))
         .col_expr(admin::Column::FailedLogins, Expr::value(0))
-        .col_expr(admin::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(
+            admin::Column::LockedUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
         .col_expr(admin::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(admin::Column::Id.eq(id))
         .exec(db)

@@ -1,7 +1,9 @@
 //! Seeds the super admin `admin`/`admin` exactly once per installation: a marker in
 //! `app_state` remembers it, so renaming or re-passwording it never re-seeds.
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, TransactionSession, TransactionTrait};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, EntityTrait, TransactionSession, TransactionTrait,
+};
 use secrecy::SecretString;
 
 use super::{Role, queries};
@@ -15,7 +17,11 @@ const MARKER: &str = "super_admin_seeded";
 /// Returns true when the super admin was created by this call.
 pub async fn seed_super_admin(db: &impl TransactionTrait) -> anyhow::Result<bool> {
     let txn = db.begin().await?;
-    if app_state::Entity::find_by_id(MARKER).one(&txn).await?.is_some() {
+    if app_state::Entity::find_by_id(MARKER)
+        .one(&txn)
+        .await?
+        .is_some()
+    {
         return Ok(false);
     }
     let hash = super::password::hash(SecretString::from("admin".to_string())).await?;
@@ -31,6 +37,8 @@ pub async fn seed_super_admin(db: &impl TransactionTrait) -> anyhow::Result<bool
     ev.details = serde_json::json!({"username": "admin", "role": "super_admin", "must_change_password": true});
     crate::audit::insert(&txn, &ev).await?;
     txn.commit().await?;
-    tracing::warn!("seeded the super admin `admin` with the documented default password; it must be changed at first login");
+    tracing::warn!(
+        "seeded the super admin `admin` with the documented default password; it must be changed at first login"
+    );
     Ok(true)
 }

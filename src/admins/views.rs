@@ -3,7 +3,10 @@ use askama::Template;
 use askama_web::WebTemplate;
 
 use super::Role;
-use crate::{entities::admin, web::{FormErrors, PageCtx}};
+use crate::{
+    entities::admin,
+    web::{FormErrors, PageCtx},
+};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "admins/login.html")]
@@ -43,9 +46,9 @@ impl AdminRow {
             role: Role::parse(&a.role).map_or("?", Role::label),
             must_change_password: a.must_change_password,
             locked: a.locked_until.is_some_and(|t| t > now),
-            last_login: a
-                .last_login_at
-                .map_or("never".into(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
+            last_login: a.last_login_at.map_or("never".into(), |t| {
+                t.format("%Y-%m-%d %H:%M UTC").to_string()
+            }),
             created: a.created_at.format("%Y-%m-%d").to_string(),
             is_self: a.id == me,
         }

@@ -10,8 +10,14 @@ use crate::entities::{audit_event, audit_target};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
     Anonymous,
-    Admin { id: i32, username: String },
-    ApiClient { id: i32, name: String },
+    Admin {
+        id: i32,
+        username: String,
+    },
+    ApiClient {
+        id: i32,
+        name: String,
+    },
     /// mama itself: the sync worker, a CLI command run by an operator.
     System(String),
 }

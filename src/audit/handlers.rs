@@ -6,7 +6,12 @@ use askama_web::WebTemplate;
 use serde::Deserialize;
 
 use super::{Action, AuditCtx, queries};
-use crate::{entities::audit_event, error::AppError, startup::AppData, web::{CurrentAdmin, PageCtx}};
+use crate::{
+    entities::audit_event,
+    error::AppError,
+    startup::AppData,
+    web::{CurrentAdmin, PageCtx},
+};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "audit/list.html")]
@@ -34,7 +39,13 @@ pub async fn list(
     audit.action(Action::AuditList);
     admin.require_audit_reader()?;
     let events = queries::page(&data.db, q.before, PAGE).await?;
-    let next_before = (events.len() as u64 == PAGE).then(|| events.last().map(|e| e.id)).flatten();
+    let next_before = (events.len() as u64 == PAGE)
+        .then(|| events.last().map(|e| e.id))
+        .flatten();
     audit.detail("count", events.len());
-    Ok(ListPage { ctx: PageCtx::new(&session, &admin, "audit"), events, next_before })
+    Ok(ListPage {
+        ctx: PageCtx::new(&session, &admin, "audit"),
+        events,
+        next_before,
+    })
 }

@@ -1,13 +1,80 @@
-//! Reading the audit trail (keyset pagination on the event ID, newest first).
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+//! Reading the audit trail: filters and keyset pagination on the event ID
+//! (newest first, `id < cursor`), never OFFSET. Shared by `/audit`, the export
+//! and `GET /api/v1/audit/events`.
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::Query,
+};
 
-use crate::entities::audit_event;
+use crate::entities::{audit_event, audit_target};
 
-/// Up to `limit` events older than `before` (or the newest), newest first.
-pub async fn page(db: &impl ConnectionTrait, before: Option<i64>, limit: u64) -> Result<Vec<audit_event::Model>, DbErr> {
-    let mut q = audit_event::Entity::find().order_by_desc(audit_event::Column::Id).limit(limit);
+/// What an auditor filters on. Every field is optional.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    /// Actor name (admin username, API client name, system actor).
+    pub actor: Option<String>,
+    /// Exact action texts (any of).
+    pub actions: Vec<String>,
+    /// An external user ID among the event's targets.
+    pub target_user: Option<String>,
+    pub outcome: Option<String>,
+    pub request_id: Option<String>,
+}
+
+/// Up to `limit` events matching `f` with `id < before` (or the newest), newest first.
+pub async fn search(
+    db: &impl ConnectionTrait,
+    f: &AuditFilter,
+    before: Option<i64>,
+    limit: u64,
+) -> Result<Vec<audit_event::Model>, DbErr> {
+    use audit_event::Column as C;
+    let mut q = audit_event::Entity::find()
+        .order_by_desc(C::Id)
+        .limit(limit);
     if let Some(b) = before {
-        q = q.filter(audit_event::Column::Id.lt(b));
+        q = q.filter(C::Id.lt(b));
+    }
+    if let Some(s) = f.since {
+        q = q.filter(C::OccurredAt.gte(s));
+    }
+    if let Some(u) = f.until {
+        q = q.filter(C::OccurredAt.lt(u));
+    }
+    if let Some(a) = &f.actor {
+        q = q.filter(C::ActorName.eq(a.clone()));
+    }
+    if !f.actions.is_empty() {
+        q = q.filter(C::Action.is_in(f.actions.clone()));
+    }
+    if let Some(o) = &f.outcome {
+        q = q.filter(C::Outcome.eq(o.clone()));
+    }
+    if let Some(r) = &f.request_id {
+        q = q.filter(C::RequestId.eq(r.clone()));
+    }
+    if let Some(user) = &f.target_user {
+        q = q.filter(
+            C::Id.in_subquery(
+                Query::select()
+                    .column(audit_target::Column::EventId)
+                    .from(audit_target::Entity)
+                    .and_where(audit_target::Column::UserId.eq(user.clone()))
+                    .to_owned(),
+            ),
+        );
     }
     q.all(db).await
+}
+
+/// Up to `limit` events older than `before` (or the newest), newest first.
+pub async fn page(
+    db: &impl ConnectionTrait,
+    before: Option<i64>,
+    limit: u64,
+) -> Result<Vec<audit_event::Model>, DbErr> {
+    search(db, &AuditFilter::default(), before, limit).await
 }

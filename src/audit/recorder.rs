@@ -31,7 +31,10 @@ use crate::{error::AppError, error::ErrorBody, startup::AppData};
 /// Paths that carry no user information and are not audited: static assets and the
 /// liveness/readiness probes a load balancer polls (they still get an X-Request-Id).
 pub fn is_exempt(path: &str) -> bool {
-    path.starts_with("/static/") || path == "/healthz" || path == "/readyz" || path == "/favicon.ico"
+    path.starts_with("/static/")
+        || path == "/healthz"
+        || path == "/readyz"
+        || path == "/favicon.ico"
 }
 
 struct Pending {
@@ -175,7 +178,11 @@ impl AuditCtx {
 
     /// Stores this request's event in `txn` and commits: the write and its event
     /// land together or not at all. `status` is what the handler is about to answer.
-    pub async fn commit(&self, txn: DatabaseTransaction, status: StatusCode) -> Result<(), AppError> {
+    pub async fn commit(
+        &self,
+        txn: DatabaseTransaction,
+        status: StatusCode,
+    ) -> Result<(), AppError> {
         let ev = self.event(status);
         insert(&txn, &ev)
             .await
@@ -224,7 +231,9 @@ pub async fn audit_middleware(
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let path = req.path().to_string();
     let data = req.app_data::<web::Data<AppData>>().cloned();
-    let trust = data.as_ref().is_some_and(|d| d.settings.trust_proxy_headers);
+    let trust = data
+        .as_ref()
+        .is_some_and(|d| d.settings.trust_proxy_headers);
     let ctx = AuditCtx::new(req.request(), trust);
     req.extensions_mut().insert(ctx.clone());
     let htmx = req.headers().contains_key("hx-request");
@@ -253,10 +262,9 @@ pub async fn audit_middleware(
             if htmx {
                 let loc = response.headers().get(header::LOCATION).cloned();
                 if let Some(loc) = loc {
-                    response.headers_mut().insert(
-                        header::HeaderName::from_static("hx-redirect"),
-                        loc,
-                    );
+                    response
+                        .headers_mut()
+                        .insert(header::HeaderName::from_static("hx-redirect"), loc);
                 }
             }
         } else {
@@ -279,7 +287,13 @@ pub async fn audit_middleware(
                     outcome: Outcome::Error,
                 };
                 let fresh = HttpResponse::ServiceUnavailable().finish();
-                render_error(&path, StatusCode::SERVICE_UNAVAILABLE, &body, ctx.request_id(), fresh)
+                render_error(
+                    &path,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &body,
+                    ctx.request_id(),
+                    fresh,
+                )
             }
         }
     };
@@ -307,7 +321,9 @@ async fn store(
     ctx: &AuditCtx,
     status: StatusCode,
 ) -> Result<(), anyhow::Error> {
-    let data = data.as_ref().ok_or_else(|| anyhow::anyhow!("no app data"))?;
+    let data = data
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("no app data"))?;
     let ev = ctx.event(status);
     let txn = data.db.begin().await?;
     insert(&txn, &ev).await?;

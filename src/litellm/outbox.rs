@@ -33,13 +33,20 @@ impl Op {
         }
     }
     pub fn parse(s: &str) -> Option<Op> {
-        [Op::Upsert, Op::Delete, Op::Rotate].into_iter().find(|o| o.as_str() == s)
+        [Op::Upsert, Op::Delete, Op::Rotate]
+            .into_iter()
+            .find(|o| o.as_str() == s)
     }
 }
 
 pub const STATE_PENDING: &str = "pending";
 
-fn job(user_ref: &str, op: Op, payload: serde_json::Value, batch_id: Option<&str>) -> sync_job::ActiveModel {
+fn job(
+    user_ref: &str,
+    op: Op,
+    payload: serde_json::Value,
+    batch_id: Option<&str>,
+) -> sync_job::ActiveModel {
     let now = Utc::now();
     sync_job::ActiveModel {
         user_ref: Set(user_ref.to_string()),
@@ -59,9 +66,14 @@ fn job(user_ref: &str, op: Op, payload: serde_json::Value, batch_id: Option<&str
     }
 }
 
-async fn insert_jobs(conn: &impl ConnectionTrait, jobs: Vec<sync_job::ActiveModel>) -> Result<(), DbErr> {
+async fn insert_jobs(
+    conn: &impl ConnectionTrait,
+    jobs: Vec<sync_job::ActiveModel>,
+) -> Result<(), DbErr> {
     for chunk in jobs.chunks(500) {
-        sync_job::Entity::insert_many(chunk.to_vec()).exec(conn).await?;
+        sync_job::Entity::insert_many(chunk.to_vec())
+            .exec(conn)
+            .await?;
     }
     Ok(())
 }
@@ -79,23 +91,58 @@ async fn mark_pending(conn: &impl ConnectionTrait, user_refs: &[String]) -> Resu
 }
 
 /// Queues "make LiteLLM match" for these users (by external ID) and marks them pending.
-pub async fn enqueue_upsert(conn: &impl ConnectionTrait, user_refs: &[String], batch_id: Option<&str>) -> Result<(), DbErr> {
+pub async fn enqueue_upsert(
+    conn: &impl ConnectionTrait,
+    user_refs: &[String],
+    batch_id: Option<&str>,
+) -> Result<(), DbErr> {
     if user_refs.is_empty() {
         return Ok(());
     }
-    let jobs = user_refs.iter().map(|u| job(u, Op::Upsert, serde_json::json!({}), batch_id)).collect();
+    let jobs = user_refs
+        .iter()
+        .map(|u| job(u, Op::Upsert, serde_json::json!({}), batch_id))
+        .collect();
     insert_jobs(conn, jobs).await?;
     mark_pending(conn, user_refs).await
 }
 
 /// Queues the deletion of a key from LiteLLM (the user row may already be gone).
-pub async fn enqueue_delete(conn: &impl ConnectionTrait, user_ref: &str, key_sha256: &str, batch_id: Option<&str>) -> Result<(), DbErr> {
-    insert_jobs(conn, vec![job(user_ref, Op::Delete, serde_json::json!({"key_sha256": key_sha256}), batch_id)]).await
+pub async fn enqueue_delete(
+    conn: &impl ConnectionTrait,
+    user_ref: &str,
+    key_sha256: &str,
+    batch_id: Option<&str>,
+) -> Result<(), DbErr> {
+    insert_jobs(
+        conn,
+        vec![job(
+            user_ref,
+            Op::Delete,
+            serde_json::json!({"key_sha256": key_sha256}),
+            batch_id,
+        )],
+    )
+    .await
 }
 
 /// Queues a rotation: the new key is already stored on the user; `old_key_sha256`
 /// is deleted from LiteLLM once the new key is in place.
-pub async fn enqueue_rotate(conn: &impl ConnectionTrait, user_ref: &str, old_key_sha256: &str, batch_id: Option<&str>) -> Result<(), DbErr> {
-    insert_jobs(conn, vec![job(user_ref, Op::Rotate, serde_json::json!({"old_key_sha256": old_key_sha256}), batch_id)]).await?;
+pub async fn enqueue_rotate(
+    conn: &impl ConnectionTrait,
+    user_ref: &str,
+    old_key_sha256: &str,
+    batch_id: Option<&str>,
+) -> Result<(), DbErr> {
+    insert_jobs(
+        conn,
+        vec![job(
+            user_ref,
+            Op::Rotate,
+            serde_json::json!({"old_key_sha256": old_key_sha256}),
+            batch_id,
+        )],
+    )
+    .await?;
     mark_pending(conn, &[user_ref.to_string()]).await
 }

@@ -22,7 +22,12 @@ struct ListPage {
 }
 
 #[get("/users", name = "user.list")]
-pub async fn list(admin: CurrentAdmin, session: Session, audit: AuditCtx, data: web::Data<AppData>) -> Result<HttpResponse, AppError> {
+pub async fn list(
+    admin: CurrentAdmin,
+    session: Session,
+    audit: AuditCtx,
+    data: web::Data<AppData>,
+) -> Result<HttpResponse, AppError> {
     audit.action(Action::UserList);
     if admin.role == Role::Auditor {
         // Auditors land here after login (the /login contract); their page is /audit.
@@ -32,5 +37,12 @@ pub async fn list(admin: CurrentAdmin, session: Session, audit: AuditCtx, data: 
     let (users, total) = queries::first_page(&data.db, 100).await?;
     audit.targets(users.iter().map(|u| u.user_id.clone()).collect());
     audit.detail("total", total);
-    html(actix_web::http::StatusCode::OK, &ListPage { ctx: PageCtx::new(&session, &admin, "users"), users, total })
+    html(
+        actix_web::http::StatusCode::OK,
+        &ListPage {
+            ctx: PageCtx::new(&session, &admin, "users"),
+            users,
+            total,
+        },
+    )
 }

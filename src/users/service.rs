@@ -1,7 +1,10 @@
 //! User changes shared by the web pages, the CLI and tests. Each function runs on
 //! the caller's transaction and queues the LiteLLM sync in it.
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
+    QueryFilter,
+};
 
 use crate::{
     crypto::KeyCipher,
@@ -30,7 +33,12 @@ pub enum CreateError {
 }
 
 /// Creates the user with a new mama-made key and queues its creation in LiteLLM.
-pub async fn create_user(conn: &impl ConnectionTrait, cipher: &KeyCipher, new: NewUser, batch_id: Option<&str>) -> Result<user::Model, CreateError> {
+pub async fn create_user(
+    conn: &impl ConnectionTrait,
+    cipher: &KeyCipher,
+    new: NewUser,
+    batch_id: Option<&str>,
+) -> Result<user::Model, CreateError> {
     let service_ids = service_ids(conn, &new.services).await?;
     let key = keys::generate();
     let stored = keys::seal(cipher, &key);
@@ -58,25 +66,39 @@ pub async fn create_user(conn: &impl ConnectionTrait, cipher: &KeyCipher, new: N
     models.sort();
     models.dedup();
     if !models.is_empty() {
-        user_model::Entity::insert_many(models.into_iter().map(|m| user_model::ActiveModel { user_id: Set(model.id), model: Set(m) }))
-            .exec(conn)
-            .await?;
+        user_model::Entity::insert_many(models.into_iter().map(|m| user_model::ActiveModel {
+            user_id: Set(model.id),
+            model: Set(m),
+        }))
+        .exec(conn)
+        .await?;
     }
     if !service_ids.is_empty() {
-        user_service::Entity::insert_many(service_ids.into_iter().map(|s| user_service::ActiveModel { user_id: Set(model.id), service_id: Set(s) }))
-            .exec(conn)
-            .await?;
+        user_service::Entity::insert_many(service_ids.into_iter().map(|s| {
+            user_service::ActiveModel {
+                user_id: Set(model.id),
+                service_id: Set(s),
+            }
+        }))
+        .exec(conn)
+        .await?;
     }
     outbox::enqueue_upsert(conn, std::slice::from_ref(&model.user_id), batch_id).await?;
     Ok(model)
 }
 
 /// Resolves service names to IDs (sorted, deduplicated); an unknown name is an error.
-pub async fn service_ids(conn: &impl ConnectionTrait, names: &[String]) -> Result<Vec<i32>, CreateError> {
+pub async fn service_ids(
+    conn: &impl ConnectionTrait,
+    names: &[String],
+) -> Result<Vec<i32>, CreateError> {
     if names.is_empty() {
         return Ok(vec![]);
     }
-    let found = service::Entity::find().filter(service::Column::Name.is_in(names.iter().cloned())).all(conn).await?;
+    let found = service::Entity::find()
+        .filter(service::Column::Name.is_in(names.iter().cloned()))
+        .all(conn)
+        .await?;
     for n in names {
         if !found.iter().any(|s| &s.name == n) {
             return Err(CreateError::UnknownService(n.clone()));
@@ -89,7 +111,11 @@ pub async fn service_ids(conn: &impl ConnectionTrait, names: &[String]) -> Resul
 }
 
 /// Deletes the user and queues the deletion of its key in LiteLLM.
-pub async fn delete_user(conn: &impl ConnectionTrait, u: &user::Model, batch_id: Option<&str>) -> Result<(), DbErr> {
+pub async fn delete_user(
+    conn: &impl ConnectionTrait,
+    u: &user::Model,
+    batch_id: Option<&str>,
+) -> Result<(), DbErr> {
     outbox::enqueue_delete(conn, &u.user_id, &u.key_sha256, batch_id).await?;
     user::Entity::delete_by_id(u.id).exec(conn).await?;
     Ok(())

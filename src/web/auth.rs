@@ -24,6 +24,8 @@ pub struct CurrentAdmin {
     pub must_change_password: bool,
     /// The hash of this session's token (its row ID).
     pub session_id: String,
+    /// System-wide banners to show on every page.
+    pub notices: Vec<String>,
 }
 
 impl CurrentAdmin {
@@ -68,7 +70,10 @@ impl FromRequest for CurrentAdmin {
             let Some((row, admin)) = queries::session_with_admin(&data.db, &sid).await? else {
                 // Logged out elsewhere, password changed, or the admin was deleted.
                 session::end(&browser);
-                session::push_flash(&browser, Flash::info("Your session has ended. Please log in again."));
+                session::push_flash(
+                    &browser,
+                    Flash::info("Your session has ended. Please log in again."),
+                );
                 return Err(AppError::LoginRequired);
             };
             let now = Utc::now();
@@ -80,7 +85,10 @@ impl FromRequest for CurrentAdmin {
             {
                 queries::delete_session(&data.db, &sid).await?;
                 session::end(&browser);
-                session::push_flash(&browser, Flash::info("Your session expired. Please log in again."));
+                session::push_flash(
+                    &browser,
+                    Flash::info("Your session expired. Please log in again."),
+                );
                 AuditCtx::of(&req).detail("session", "expired");
                 return Err(AppError::LoginRequired);
             }
@@ -105,6 +113,7 @@ impl FromRequest for CurrentAdmin {
                 role,
                 must_change_password: admin.must_change_password,
                 session_id: sid,
+                notices: data.notices.list(),
             })
         })
     }

@@ -7,7 +7,9 @@ pub struct FormErrors(BTreeMap<String, String>);
 
 impl FormErrors {
     pub fn add(&mut self, field: &str, message: impl Into<String>) {
-        self.0.entry(field.to_string()).or_insert_with(|| message.into());
+        self.0
+            .entry(field.to_string())
+            .or_insert_with(|| message.into());
     }
     pub fn has(&self, field: &str) -> bool {
         self.0.contains_key(field)
@@ -21,7 +23,11 @@ impl FormErrors {
     /// ` aria-invalid="true"` for a field with an error (render with `|safe`), else
     /// nothing: Pico CSS paints `aria-invalid="false"` green, which would be noise.
     pub fn aria(&self, field: &str) -> &'static str {
-        if self.has(field) { " aria-invalid=\"true\"" } else { "" }
+        if self.has(field) {
+            " aria-invalid=\"true\""
+        } else {
+            ""
+        }
     }
     pub fn fields(&self) -> Vec<&str> {
         self.0.keys().map(String::as_str).collect()

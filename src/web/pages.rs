@@ -18,13 +18,22 @@ pub struct Flash {
 
 impl Flash {
     pub fn info(text: impl Into<String>) -> Self {
-        Flash { level: "info".into(), text: text.into() }
+        Flash {
+            level: "info".into(),
+            text: text.into(),
+        }
     }
     pub fn success(text: impl Into<String>) -> Self {
-        Flash { level: "success".into(), text: text.into() }
+        Flash {
+            level: "success".into(),
+            text: text.into(),
+        }
     }
     pub fn error(text: impl Into<String>) -> Self {
-        Flash { level: "error".into(), text: text.into() }
+        Flash {
+            level: "error".into(),
+            text: text.into(),
+        }
     }
 }
 
@@ -44,6 +53,8 @@ pub struct PageCtx {
     pub flashes: Vec<Flash>,
     /// The nav entry to highlight.
     pub active: &'static str,
+    /// System-wide banners (LiteLLM unreachable …).
+    pub notices: Vec<String>,
 }
 
 impl PageCtx {
@@ -57,6 +68,7 @@ impl PageCtx {
             csrf_token: session::csrf_token(session),
             flashes: session::take_flashes(session),
             active,
+            notices: admin.notices.clone(),
         }
     }
 
@@ -66,11 +78,15 @@ impl PageCtx {
             csrf_token: session::csrf_token(session),
             flashes: session::take_flashes(session),
             active: "",
+            notices: vec![],
         }
     }
 
     fn role(&self) -> Option<Role> {
-        self.user.as_ref().filter(|u| !u.must_change_password).map(|u| u.role)
+        self.user
+            .as_ref()
+            .filter(|u| !u.must_change_password)
+            .map(|u| u.role)
     }
     pub fn is_super_admin(&self) -> bool {
         self.role() == Some(Role::SuperAdmin)
@@ -108,21 +124,33 @@ pub fn error_page(status: StatusCode, message: &str, request_id: &str) -> String
     };
     let message = match status.as_u16() {
         404 => "There is no page at this address.",
-        500 => "An unexpected error occurred. It has been logged; quote the request ID when you report it.",
+        500 => {
+            "An unexpected error occurred. It has been logged; quote the request ID when you report it."
+        }
         _ => message,
     };
     let page = ErrorPage {
-        ctx: PageCtx { user: None, csrf_token: String::new(), flashes: vec![], active: "" },
+        ctx: PageCtx {
+            user: None,
+            csrf_token: String::new(),
+            flashes: vec![],
+            active: "",
+            notices: vec![],
+        },
         status: status.as_u16(),
         title,
         message,
         request_id,
     };
-    page.render().unwrap_or_else(|_| format!("{} {}", status.as_u16(), title))
+    page.render()
+        .unwrap_or_else(|_| format!("{} {}", status.as_u16(), title))
 }
 
 /// Renders `page` with `status` (forms re-rendered with errors answer 422).
-pub fn html(status: StatusCode, page: &impl Template) -> Result<actix_web::HttpResponse, crate::error::AppError> {
+pub fn html(
+    status: StatusCode,
+    page: &impl Template,
+) -> Result<actix_web::HttpResponse, crate::error::AppError> {
     let body = page
         .render()
         .map_err(|e| crate::error::AppError::Internal(e.into()))?;

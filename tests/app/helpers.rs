@@ -31,9 +31,14 @@ pub async fn fresh_database_url() -> String {
     match std::env::var("MAMA_TEST_DATABASE_URL") {
         Ok(base) if base.starts_with("postgres") => {
             let name = format!("mama_t_{}", rand_suffix());
-            let admin = Database::connect(&base).await.expect("connect to MAMA_TEST_DATABASE_URL");
+            let admin = Database::connect(&base)
+                .await
+                .expect("connect to MAMA_TEST_DATABASE_URL");
             admin
-                .execute_raw(Statement::from_string(admin.get_database_backend(), format!("CREATE DATABASE \"{name}\"")))
+                .execute_raw(Statement::from_string(
+                    admin.get_database_backend(),
+                    format!("CREATE DATABASE \"{name}\""),
+                ))
                 .await
                 .expect("create test database");
             let _ = admin.close().await;
@@ -69,7 +74,12 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let port = app.port();
     let db = app.db.clone();
     tokio::spawn(app.run_until_stopped());
-    TestApp { addr: format!("http://127.0.0.1:{port}"), port, db, database_url }
+    TestApp {
+        addr: format!("http://127.0.0.1:{port}"),
+        port,
+        db,
+        database_url,
+    }
 }
 
 impl TestApp {
@@ -96,10 +106,19 @@ impl TestApp {
         let r = b
             .post_form(
                 "/account/password",
-                &[("current_password", "admin"), ("new_password", STRONG_PASSWORD), ("confirm_password", STRONG_PASSWORD)],
+                &[
+                    ("current_password", "admin"),
+                    ("new_password", STRONG_PASSWORD),
+                    ("confirm_password", STRONG_PASSWORD),
+                ],
             )
             .await;
-        assert_eq!(r.status(), 303, "password change failed: {}", r.text().await.unwrap_or_default());
+        assert_eq!(
+            r.status(),
+            303,
+            "password change failed: {}",
+            r.text().await.unwrap_or_default()
+        );
         b
     }
 
@@ -109,16 +128,33 @@ impl TestApp {
         let r = sa
             .post_form(
                 "/admins",
-                &[("username", username), ("role", role), ("password", "initial passphrase 1"), ("confirm_password", "initial passphrase 1")],
+                &[
+                    ("username", username),
+                    ("role", role),
+                    ("password", "initial passphrase 1"),
+                    ("confirm_password", "initial passphrase 1"),
+                ],
             )
             .await;
-        assert_eq!(r.status(), 303, "create {username}: {}", r.text().await.unwrap_or_default());
+        assert_eq!(
+            r.status(),
+            303,
+            "create {username}: {}",
+            r.text().await.unwrap_or_default()
+        );
         let b = self.browser();
-        assert_eq!(location(&b.login(username, "initial passphrase 1").await), "/account/password");
+        assert_eq!(
+            location(&b.login(username, "initial passphrase 1").await),
+            "/account/password"
+        );
         let r = b
             .post_form(
                 "/account/password",
-                &[("current_password", "initial passphrase 1"), ("new_password", STRONG_PASSWORD), ("confirm_password", STRONG_PASSWORD)],
+                &[
+                    ("current_password", "initial passphrase 1"),
+                    ("new_password", STRONG_PASSWORD),
+                    ("confirm_password", STRONG_PASSWORD),
+                ],
             )
             .await;
         assert_eq!(r.status(), 303);
@@ -135,26 +171,46 @@ impl TestApp {
     }
 
     pub async fn event_for(&self, request_id: &str) -> audit_event::Model {
-        let all: Vec<_> = self.events().await.into_iter().filter(|e| e.request_id == request_id).collect();
-        assert_eq!(all.len(), 1, "exactly one event for request {request_id}, got {all:?}");
+        let all: Vec<_> = self
+            .events()
+            .await
+            .into_iter()
+            .filter(|e| e.request_id == request_id)
+            .collect();
+        assert_eq!(
+            all.len(),
+            1,
+            "exactly one event for request {request_id}, got {all:?}"
+        );
         all.into_iter().next().unwrap()
     }
 
     /// Runs raw SQL on the test database.
     pub async fn sql(&self, sql: &str) {
         self.db
-            .execute_raw(Statement::from_string(self.db.get_database_backend(), sql.to_string()))
+            .execute_raw(Statement::from_string(
+                self.db.get_database_backend(),
+                sql.to_string(),
+            ))
             .await
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
 }
 
 pub fn location(r: &reqwest::Response) -> String {
-    r.headers().get("location").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default()
+    r.headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default()
 }
 
 pub fn request_id(r: &reqwest::Response) -> String {
-    r.headers().get("x-request-id").expect("X-Request-Id header").to_str().unwrap().to_string()
+    r.headers()
+        .get("x-request-id")
+        .expect("X-Request-Id header")
+        .to_str()
+        .unwrap()
+        .to_string()
 }
 
 /// Scrapes the CSRF token out of a page.
@@ -228,7 +284,8 @@ impl Browser {
     }
 
     pub async fn login(&self, username: &str, password: &str) -> reqwest::Response {
-        self.post_form("/login", &[("username", username), ("password", password)]).await
+        self.post_form("/login", &[("username", username), ("password", password)])
+            .await
     }
 
     pub async fn logout(&self) -> reqwest::Response {

@@ -1,0 +1,76 @@
+//! Headless Chromium through ChromeDriver (`WEBDRIVER_URL`). Screenshots go to
+//! `target/screenshots/` in the source tree.
+#![allow(dead_code)]
+
+use fantoccini::{Client, ClientBuilder, Locator};
+
+/// True when `component` should run; false (skip) when it is not configured,
+/// unless `MAMA_TEST_REQUIRE_ALL` is set, which makes a missing component fail.
+pub fn component_available(var: &str, component: &str) -> bool {
+    if std::env::var(var).is_ok_and(|v| !v.is_empty()) {
+        return true;
+    }
+    if std::env::var("MAMA_TEST_REQUIRE_ALL").is_ok_and(|v| v == "1") {
+        panic!("{component} is required (MAMA_TEST_REQUIRE_ALL=1) but {var} is not set");
+    }
+    eprintln!("skipping: {component} not configured ({var} unset)");
+    false
+}
+
+/// A new headless Chromium session, or `None` when no WebDriver is configured.
+pub async fn browser() -> Option<Client> {
+    if !component_available("WEBDRIVER_URL", "a WebDriver (chromedriver)") {
+        return None;
+    }
+    let url = std::env::var("WEBDRIVER_URL").unwrap();
+    let profile =
+        std::env::temp_dir().join(format!("mama-chrome-{}", crate::helpers::rand_suffix()));
+    let caps = serde_json::json!({"browserName": "chrome", "goog:chromeOptions": {
+        "binary": std::env::var("CHROMIUM_BINARY").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+        "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", "--window-size=1280,900",
+                 format!("--user-data-dir={}", profile.display())]}});
+    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps.as_object().unwrap().clone())
+        .connect(&url)
+        .await
+        .expect("connect to WEBDRIVER_URL");
+    Some(client)
+}
+
+/// Saves a screenshot as `target/screenshots/<name>.png`.
+pub async fn screenshot(c: &Client, name: &str) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = c.screenshot().await.expect("screenshot");
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+pub async fn fill(c: &Client, id: &str, value: &str) {
+    let el = c
+        .find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("#{id}: {e}"));
+    el.clear().await.unwrap();
+    el.send_keys(value).await.unwrap();
+}
+
+pub async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+/// The page's visible text.
+pub async fn text(c: &Client) -> String {
+    c.find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}

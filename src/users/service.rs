@@ -120,3 +120,25 @@ pub async fn delete_user(
     user::Entity::delete_by_id(u.id).exec(conn).await?;
     Ok(())
 }
+
+/// Gives the user a new mama-made key and queues the rotation in LiteLLM (the new
+/// key is created there, then the old one deleted). Returns the new key's hint.
+pub async fn rotate_key(
+    conn: &impl ConnectionTrait,
+    cipher: &KeyCipher,
+    u: &user::Model,
+    batch_id: Option<&str>,
+) -> Result<String, DbErr> {
+    let key = keys::generate();
+    let stored = keys::seal(cipher, &key);
+    drop(key);
+    let mut am: user::ActiveModel = u.clone().into();
+    am.key_ciphertext = Set(stored.ciphertext);
+    am.key_sha256 = Set(stored.sha256);
+    am.key_hint = Set(stored.hint.clone());
+    am.version = Set(u.version + 1);
+    am.updated_at = Set(Utc::now());
+    am.update(conn).await?;
+    outbox::enqueue_rotate(conn, &u.user_id, &u.key_sha256, batch_id).await?;
+    Ok(stored.hint)
+}

@@ -34,12 +34,43 @@ pub async fn migrate_up(url: &DatabaseUrl) -> Result<(), DbErr> {
     with_migration_lock(url, |db| async move { Migrator::up(&db, None).await }).await
 }
 
-/// Runs `f` on a single connection holding the migration lock (PostgreSQL).
+/// The file that stands for the advisory lock on SQLite (`mama.db.migrate-lock`).
+fn sqlite_lock_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    if path.is_empty() || path.starts_with(":memory:") {
+        return None;
+    }
+    Some(std::path::PathBuf::from(format!("{path}.migrate-lock")))
+}
+
+/// Runs `f` on a single connection holding the migration lock: a PostgreSQL
+/// advisory lock, or on SQLite an exclusive lock on a file beside the database
+/// (several processes may start on one file, e.g. in tests).
 pub async fn with_migration_lock<F, Fut, T>(url: &DatabaseUrl, f: F) -> Result<T, DbErr>
 where
     F: FnOnce(DatabaseConnection) -> Fut,
     Fut: std::future::Future<Output = Result<T, DbErr>>,
 {
+    let _file_lock = match sqlite_lock_path(url.expose()) {
+        None => None,
+        Some(path) => Some(
+            tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(&path)?;
+                file.lock()?;
+                Ok(file)
+            })
+            .await
+            .map_err(|e| DbErr::Custom(e.to_string()))?
+            .map_err(|e| DbErr::Custom(format!("cannot take the migration lock file: {e}")))?,
+        ),
+    };
     let db = connect(url, 1).await?;
     if url.is_postgres() {
         db.execute_raw(Statement::from_string(

@@ -158,7 +158,7 @@ pub async fn create(
     session::push_flash(
         &session,
         Flash::success(format!(
-            "Created {} `{username}`. They must choose a new password at first login.",
+            "Created {} “{username}”. They must choose a new password at first login.",
             role.label().to_lowercase()
         )),
     );
@@ -240,7 +240,7 @@ pub async fn delete(
     session::push_flash(
         &session,
         Flash::success(format!(
-            "Deleted `{}`; their sessions have ended.",
+            "Deleted “{}”; their sessions have ended.",
             t.username
         )),
     );
@@ -310,7 +310,7 @@ pub async fn reset(
     session::push_flash(
         &session,
         Flash::success(format!(
-            "Reset the password of `{}`. They must choose a new one at their next login.",
+            "Reset the password of “{}”. They must choose a new one at their next login.",
             t.username
         )),
     );

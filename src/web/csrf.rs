@@ -33,6 +33,14 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
                 (Some(s), Some(e)) if constant_time_eq(s, &e) => {}
                 _ => return Err(AppError::Csrf),
             }
+            // PostgreSQL cannot store NUL in text; refuse it here for every form, by name.
+            if let Some((field, _)) = pairs.iter().find(|(_, v)| v.contains('\0')) {
+                let field: String = field.chars().take(64).collect();
+                return Err(AppError::validation(
+                    &field,
+                    "must not contain NUL characters",
+                ));
+            }
             serde_html_form::from_bytes::<T>(&bytes)
                 .map(CsrfForm)
                 .map_err(|e| AppError::BadRequest(format!("the form is malformed: {e}")))

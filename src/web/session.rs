@@ -31,7 +31,8 @@ pub fn sid(session: &Session) -> Option<String> {
 
 /// Starts a logged-in session: a fresh cookie, a fresh token and CSRF token.
 pub fn start(session: &Session, sid: &str) {
-    session.purge();
+    // Not `purge()`: a purged session ignores every later insert.
+    session.clear();
     session.renew();
     let _ = session.insert(SID, sid);
     let _ = session.insert(CSRF, random_token());

@@ -66,8 +66,14 @@ pub async fn spawn_app() -> TestApp {
 
 /// Spawns mama with settings adjusted by `tweak` (short timeouts, small limits …).
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
-    init_tracing();
     let database_url = fresh_database_url().await;
+    spawn_app_on(&database_url, tweak).await
+}
+
+/// Spawns mama on an existing database (a second instance, or a restart).
+pub async fn spawn_app_on(database_url: &str, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    init_tracing();
+    let database_url = database_url.to_string();
     let mut settings = Settings::for_tests(&database_url);
     tweak(&mut settings);
     let app = Application::build(settings).await.expect("mama builds");
@@ -85,13 +91,15 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
 impl TestApp {
     /// A new browser with an empty cookie jar.
     pub fn browser(&self) -> Browser {
+        let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
         Browser {
             addr: self.addr.clone(),
             client: reqwest::Client::builder()
-                .cookie_store(true)
+                .cookie_provider(jar.clone())
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),
+            jar,
             csrf: std::sync::Mutex::new(None),
         }
     }
@@ -223,12 +231,22 @@ pub fn scrape_csrf(html: &str) -> Option<String> {
 pub struct Browser {
     pub addr: String,
     pub client: reqwest::Client,
+    pub jar: std::sync::Arc<reqwest::cookie::Jar>,
     csrf: std::sync::Mutex<Option<String>>,
 }
 
 impl Browser {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.addr, path)
+    }
+
+    /// The `Cookie` header this browser sends (to replay it elsewhere).
+    pub fn cookie_header(&self) -> String {
+        use reqwest::cookie::CookieStore;
+        self.jar
+            .cookies(&self.addr.parse().unwrap())
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default()
     }
 
     /// GET; remembers the page's CSRF token.
@@ -284,6 +302,7 @@ impl Browser {
     }
 
     pub async fn login(&self, username: &str, password: &str) -> reqwest::Response {
+        self.forget_csrf(); // a fresh login page, as a person would load it
         self.post_form("/login", &[("username", username), ("password", password)])
             .await
     }

@@ -1,5 +1,11 @@
 //! mama's one integration-test binary: one module per feature.
 mod helpers;
-
-mod startup;
 mod webdriver;
+
+mod account;
+mod admins;
+mod audit_core;
+mod browser;
+mod login;
+mod pages;
+mod startup;

@@ -17,3 +17,60 @@ async fn a_fresh_start_serves_the_login_page_with_a_request_id() {
     assert_eq!(ev.action, "auth.login.view");
     assert_eq!(ev.outcome, "success");
 }
+
+#[tokio::test]
+async fn the_super_admin_is_seeded_once_even_after_a_rename() {
+    let app = spawn_app().await;
+    app.sql("UPDATE admins SET username = 'root'").await;
+    let again = spawn_app_on(&app.database_url, |_| {}).await;
+    let all = mama::admins::queries::list(&again.db).await.unwrap();
+    assert_eq!(
+        all.iter().map(|a| a.username.as_str()).collect::<Vec<_>>(),
+        vec!["root"]
+    );
+    let seeds = app
+        .events()
+        .await
+        .into_iter()
+        .filter(|e| e.action == "admin.create" && e.actor_kind == "system")
+        .count();
+    assert_eq!(seeds, 1);
+}
+
+#[tokio::test]
+async fn several_instances_can_start_on_one_database_at_once() {
+    let url = fresh_database_url().await;
+    let (a, b, c) = tokio::join!(
+        spawn_app_on(&url, |_| {}),
+        spawn_app_on(&url, |_| {}),
+        spawn_app_on(&url, |_| {})
+    );
+    for app in [&a, &b, &c] {
+        assert_eq!(app.browser().get("/login").await.status(), 200);
+    }
+    assert_eq!(
+        mama::admins::queries::list(&a.db).await.unwrap().len(),
+        1,
+        "seeded exactly once"
+    );
+}
+
+#[tokio::test]
+async fn health_and_readiness_answer() {
+    let app = spawn_app().await;
+    let b = app.browser();
+    let r = b.get("/healthz").await;
+    assert_eq!(r.status(), 200);
+    let r = b.get("/readyz").await;
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["database"], "ok");
+}
+
+#[tokio::test]
+async fn the_root_sends_a_visitor_to_the_users_page_or_the_login() {
+    let app = spawn_app().await;
+    let b = app.browser();
+    assert_eq!(location(&b.get("/").await), "/users");
+    assert_eq!(location(&b.get("/users").await), "/login");
+}

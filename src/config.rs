@@ -86,6 +86,26 @@ impl fmt::Debug for DatabaseUrl {
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://mama.db?mode=rwc";
 pub const DEFAULT_DEV_SECRETS_FILE: &str = ".mama-dev-secrets";
 
+/// Just the database URL (for commands that need nothing else, e.g. `mama migrate`).
+pub fn database_url_from_env() -> anyhow::Result<DatabaseUrl> {
+    let _ = dotenvy::dotenv();
+    let env = Env(|k| std::env::var(k).ok());
+    Ok(DatabaseUrl::new(
+        env.secret("DATABASE_URL")?
+            .map(|s| s.expose_secret().to_string())
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
+    ))
+}
+
+/// Just the bind address (for `mama healthcheck`).
+pub fn bind_from_env() -> anyhow::Result<SocketAddr> {
+    let _ = dotenvy::dotenv();
+    std::env::var("MAMA_BIND")
+        .unwrap_or_else(|_| "127.0.0.1:8080".into())
+        .parse()
+        .context("MAMA_BIND must be host:port, e.g. 127.0.0.1:8080")
+}
+
 impl Settings {
     /// Reads the process environment (after `.env`, if present).
     pub fn from_env() -> anyhow::Result<Self> {
@@ -320,6 +340,30 @@ mod tests {
         assert_eq!(s.secrets.encryption_key.expose_secret(), &[7u8; 32]);
         assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
         assert_eq!(s.session_idle_timeout, Duration::from_secs(1800));
+    }
+
+    #[test]
+    fn development_secrets_are_generated_once_and_then_reused() {
+        let dir =
+            std::env::temp_dir().join(format!("mama-dev-{}", hex::encode(random_bytes::<6>())));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("secrets");
+        let (a, b) = dev_secrets(&path).unwrap();
+        let (c, d) = dev_secrets(&path).unwrap();
+        assert_eq!(
+            (a.expose_secret(), b.expose_secret()),
+            (c.expose_secret(), d.expose_secret())
+        );
+        assert_eq!(decode_key::<64>("k", &a).unwrap().len(), 64);
+        assert_eq!(decode_key::<32>("k", &b).unwrap().len(), 32);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
     }
 
     #[test]

@@ -30,7 +30,7 @@ async fn main() -> anyhow::Result<()> {
             std::process::exit(if ok { 0 } else { 1 });
         }
         Command::Migrate { action } => {
-            let url = settings.database_url;
+            let url = mama::config::database_url_from_env()?;
             mama::db::with_migration_lock(&url, |db| async move {
                 match action {
                     MigrateAction::Up => Migrator::up(&db, None).await,

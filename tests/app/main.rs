@@ -6,6 +6,7 @@ mod account;
 mod admins;
 mod audit_core;
 mod browser;
+mod cli;
 mod login;
 mod pages;
 mod startup;

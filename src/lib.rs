@@ -9,6 +9,7 @@ pub mod entities;
 pub mod error;
 pub mod health;
 pub mod litellm;
+pub mod metrics;
 pub mod startup;
 pub mod telemetry;
 pub mod users;

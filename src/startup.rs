@@ -26,6 +26,7 @@ pub struct AppData {
     pub cipher: KeyCipher,
     /// Banners every page shows (e.g. "LiteLLM is not configured").
     pub notices: Arc<SystemNotices>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Process-wide conditions admins must see on every page, keyed by topic.
@@ -79,6 +80,7 @@ impl Application {
             db: conn.clone(),
             cipher: KeyCipher::new(&settings.secrets.encryption_key),
             notices: Arc::new(SystemNotices::default()),
+            metrics: Arc::new(crate::metrics::Metrics::default()),
             settings: Arc::new(settings),
         });
         let server = build_server(listener, data)?;
@@ -136,6 +138,7 @@ pub fn build_server(listener: TcpListener, data: web::Data<AppData>) -> std::io:
             .wrap(ui::headers::security_headers())
             .service(ui::assets::serve)
             .configure(health::routes)
+            .service(crate::metrics::metrics)
             .configure(admins::routes)
             .configure(users::routes)
             .configure(audit::routes)

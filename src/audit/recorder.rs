@@ -32,9 +32,7 @@ use crate::{error::AppError, error::ErrorBody, startup::AppData};
 /// liveness/readiness probes a load balancer polls (they still get an X-Request-Id).
 pub fn is_exempt(path: &str) -> bool {
     path.starts_with("/static/")
-        || path == "/healthz"
-        || path == "/readyz"
-        || path == "/favicon.ico"
+        || matches!(path, "/healthz" | "/readyz" | "/metrics" | "/favicon.ico")
 }
 
 struct Pending {
@@ -278,6 +276,9 @@ pub async fn audit_middleware(
         match store(&data, &ctx, status).await {
             Ok(()) => response,
             Err(e) => {
+                if let Some(d) = &data {
+                    d.metrics.record_audit_failure();
+                }
                 tracing::error!(request_id = ctx.request_id(), error = %e, "audit event could not be stored; answering 503");
                 let err = AppError::Unavailable(anyhow::anyhow!("audit store unavailable"));
                 let body = ErrorBody {
@@ -301,6 +302,9 @@ pub async fn audit_middleware(
         header::HeaderName::from_static("x-request-id"),
         header::HeaderValue::from_str(ctx.request_id()).expect("hex is a valid header value"),
     );
+    if let Some(d) = &data {
+        d.metrics.record_status(response.status().as_u16());
+    }
     let ev = ctx.event(response.status());
     tracing::info!(
         request_id = ctx.request_id(),

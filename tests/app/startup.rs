@@ -68,6 +68,26 @@ async fn health_and_readiness_answer() {
 }
 
 #[tokio::test]
+async fn metrics_count_requests_and_read_the_queues() {
+    let app = spawn_app().await;
+    let b = app.browser();
+    b.get("/login").await;
+    b.get("/nothing").await;
+    let r = b.get("/metrics").await;
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains("mama_http_requests_total{class=\"2xx\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("mama_http_requests_total{class=\"4xx\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("mama_database_up 1"), "{text}");
+}
+
+#[tokio::test]
 async fn the_root_sends_a_visitor_to_the_users_page_or_the_login() {
     let app = spawn_app().await;
     let b = app.browser();

@@ -54,7 +54,6 @@ pub async fn login(
         );
     }
     let username = normalise_username(&form.username);
-    audit.detail("username", username.clone());
     let s = &data.settings;
     let ip = audit.client_ip().unwrap_or("unknown").to_string();
     let now = Utc::now();
@@ -79,6 +78,15 @@ pub async fn login(
     }
 
     let admin = queries::find_by_username(&data.db, &username).await?;
+    // People type passwords into the username field: an unknown username is
+    // recorded only as a short hash, which still correlates repeated attempts.
+    match &admin {
+        Some(a) => audit.detail("username", a.username.clone()),
+        None => audit.detail(
+            "unknown_username_sha256",
+            sha256_hex(&username)[..16].to_string(),
+        ),
+    }
     let locked = admin
         .as_ref()
         .and_then(|a| a.locked_until)
@@ -106,9 +114,6 @@ pub async fn login(
             audit.action(Action::Lockout);
             audit.detail("locked_for_s", s.login_lockout.as_secs());
             notice = "Too many failed logins: this account is now locked for a while.";
-        }
-        if admin.is_none() {
-            audit.detail("unknown_username", true);
         }
         if let Some(until) =
             queries::ip_failure(&txn, &ip, s.login_ip_free_failures, s.login_ip_max_backoff).await?

@@ -266,10 +266,10 @@ async fn bad_login_input_names_the_field_and_never_fails() {
 
 #[tokio::test]
 async fn a_session_expires_after_the_idle_timeout_and_says_so() {
-    let app = spawn_app_with(|s| s.session_idle_timeout = Duration::from_secs(1)).await;
+    let app = spawn_app_with(|s| s.session_idle_timeout = Duration::from_secs(3)).await;
     let b = app.super_admin().await;
     assert_eq!(b.get("/users").await.status(), 200);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tokio::time::sleep(Duration::from_millis(3500)).await;
     let r = b.get("/users").await;
     assert_eq!(
         (r.status().as_u16(), location(&r).as_str()),
@@ -282,29 +282,58 @@ async fn a_session_expires_after_the_idle_timeout_and_says_so() {
         303,
         "the expired session stays ended"
     );
+    assert!(
+        app.events()
+            .await
+            .iter()
+            .any(|e| e.details.contains("\"session\":\"expired\""))
+    );
+}
+
+/// Ages this browser's session row by `idle` and `age` (no waiting, so no flakiness).
+async fn age_sessions(app: &TestApp, idle_secs: i64, age_secs: i64) {
+    use mama::entities::admin_session;
+    use sea_orm::{EntityTrait, sea_query::Expr};
+    let now = chrono::Utc::now();
+    admin_session::Entity::update_many()
+        .col_expr(
+            admin_session::Column::LastSeenAt,
+            Expr::value(now - chrono::Duration::seconds(idle_secs)),
+        )
+        .col_expr(
+            admin_session::Column::CreatedAt,
+            Expr::value(now - chrono::Duration::seconds(age_secs)),
+        )
+        .exec(&app.db)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn activity_keeps_a_session_alive_until_its_absolute_lifetime() {
-    let app = spawn_app_with(|s| {
-        s.session_idle_timeout = Duration::from_secs(1);
-        s.session_max_lifetime = Duration::from_secs(3);
-    })
-    .await;
+    // Defaults: 30 min idle, 8 h absolute.
+    let app = spawn_app().await;
     let b = app.super_admin().await;
-    for _ in 0..4 {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        assert_eq!(
-            b.get("/users").await.status(),
-            200,
-            "activity within the idle timeout"
-        );
-    }
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    age_sessions(&app, 29 * 60, 7 * 3600).await;
+    assert_eq!(
+        b.get("/users").await.status(),
+        200,
+        "29 idle minutes, 7 hours old: alive"
+    );
+    age_sessions(&app, 5, 8 * 3600 + 60).await;
     let r = b.get("/users").await;
     assert_eq!(
         (r.status().as_u16(), location(&r).as_str()),
-        (303, "/login")
+        (303, "/login"),
+        "past the absolute lifetime"
+    );
+    let b = app.browser();
+    assert_eq!(location(&b.login("admin", STRONG_PASSWORD).await), "/users");
+    age_sessions(&app, 31 * 60, 3600).await;
+    assert_eq!(
+        location(&b.get("/users").await),
+        "/login",
+        "31 idle minutes"
     );
 }
 

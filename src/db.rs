@@ -91,3 +91,16 @@ where
     let _ = db.close().await;
     result
 }
+
+/// Begins a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`: it
+/// waits (busy timeout) for the write lock up front instead of failing with
+/// SQLITE_BUSY when a read inside it is later upgraded to a write while another
+/// connection has committed. PostgreSQL ignores the mode.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction, DbErr> {
+    use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}

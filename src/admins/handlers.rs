@@ -1,7 +1,6 @@
 //! `/account/password` for everyone; `/admins…` for super admins only.
 use actix_session::Session;
 use actix_web::{HttpResponse, get, http::StatusCode, post, web};
-use sea_orm::TransactionTrait;
 use secrecy::SecretString;
 
 use super::{
@@ -71,7 +70,7 @@ pub async fn change_password(
     let hash = password::hash(SecretString::from(form.new_password))
         .await
         .map_err(AppError::Internal)?;
-    let txn = data.db.begin().await?;
+    let txn = crate::db::begin_write(&data.db).await?;
     queries::set_password(&txn, admin.id, hash, false).await?;
     let ended = queries::end_other_sessions(&txn, admin.id, &admin.session_id).await?;
     audit.detail("other_sessions_ended", ended);
@@ -150,7 +149,7 @@ pub async fn create(
     let hash = password::hash(SecretString::from(form.password))
         .await
         .map_err(AppError::Internal)?;
-    let txn = data.db.begin().await?;
+    let txn = crate::db::begin_write(&data.db).await?;
     let created = queries::create(&txn, &username, hash, role, true).await?;
     audit.detail("admin_id", created.id);
     audit.detail("after", serde_json::json!({"username": username, "role": role.as_str(), "must_change_password": true}));
@@ -228,7 +227,7 @@ pub async fn delete(
     if let Some(why) = deletion_refusal(&data, &admin, &t).await? {
         return Err(AppError::Conflict(why.to_string()));
     }
-    let txn = data.db.begin().await?;
+    let txn = crate::db::begin_write(&data.db).await?;
     let ended = queries::end_all_sessions(&txn, t.id).await?;
     queries::delete(&txn, t.id).await?;
     audit.detail(
@@ -298,7 +297,7 @@ pub async fn reset(
     let hash = password::hash(SecretString::from(form.password))
         .await
         .map_err(AppError::Internal)?;
-    let txn = data.db.begin().await?;
+    let txn = crate::db::begin_write(&data.db).await?;
     queries::set_password(&txn, t.id, hash, true).await?;
     let ended = queries::end_all_sessions(&txn, t.id).await?;
     audit.detail("sessions_ended", ended);

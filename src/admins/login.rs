@@ -3,7 +3,6 @@
 use actix_session::Session;
 use actix_web::{HttpResponse, get, http::StatusCode, http::header, post, web};
 use chrono::Utc;
-use sea_orm::TransactionTrait;
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -101,7 +100,7 @@ pub async fn login(
     };
 
     if !ok {
-        let txn = data.db.begin().await?;
+        let txn = crate::db::begin_write(&data.db).await?;
         let mut notice = "Wrong username or password.";
         let mut status = StatusCode::UNAUTHORIZED;
         if locked {
@@ -133,7 +132,7 @@ pub async fn login(
 
     let admin = admin.expect("verified against a real hash");
     let token = random_token();
-    let txn = data.db.begin().await?;
+    let txn = crate::db::begin_write(&data.db).await?;
     queries::record_success(&txn, &admin).await?;
     queries::ip_success(&txn, &ip).await?;
     queries::create_session(
@@ -171,7 +170,7 @@ pub async fn logout(
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     audit.action(Action::Logout);
-    let txn = data.db.begin().await?;
+    let txn = crate::db::begin_write(&data.db).await?;
     queries::delete_session(&txn, &admin.session_id).await?;
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
     session::end(&session);

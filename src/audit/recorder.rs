@@ -22,7 +22,7 @@ use actix_web::{
     web,
 };
 use chrono::Utc;
-use sea_orm::{DatabaseTransaction, TransactionTrait};
+use sea_orm::DatabaseTransaction;
 use serde_json::{Map, Value};
 
 use super::{Action, Actor, Event, Outcome, insert};
@@ -329,7 +329,7 @@ async fn store(
         .as_ref()
         .ok_or_else(|| anyhow::anyhow!("no app data"))?;
     let ev = ctx.event(status);
-    let txn = data.db.begin().await?;
+    let txn = crate::db::begin_write(&data.db).await?;
     insert(&txn, &ev).await?;
     txn.commit().await?;
     Ok(())

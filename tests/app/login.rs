@@ -427,9 +427,23 @@ async fn a_cookie_planted_before_login_is_not_logged_in_afterwards() {
     b.csrf().await;
     let planted = b.cookie_header();
     assert!(planted.contains("mama_session="));
-    assert_eq!(location(&b.login("admin", "admin").await), "/account/password");
+    assert_eq!(
+        location(&b.login("admin", "admin").await),
+        "/account/password"
+    );
     assert_ne!(b.cookie_header(), planted, "a new session at login");
-    let raw = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let r = raw.get(b.url("/account/password")).header("cookie", &planted).send().await.unwrap();
-    assert_eq!((r.status().as_u16(), location(&r).as_str()), (303, "/login"));
+    let raw = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = raw
+        .get(b.url("/account/password"))
+        .header("cookie", &planted)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status().as_u16(), location(&r).as_str()),
+        (303, "/login")
+    );
 }

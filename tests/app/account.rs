@@ -62,15 +62,7 @@ async fn each_password_rule_is_enforced_with_a_message_naming_the_field() {
     let sa = &b;
     // The username itself is refused ("admin" is too short anyway; use a longer name).
     let r = sa
-        .post_form(
-            "/admins",
-            &[
-                ("username", "longusername"),
-                ("role", "admin"),
-                ("password", "longusername"),
-                ("confirm_password", "longusername"),
-            ],
-        )
+        .create_account("longusername", "admin", "longusername")
         .await;
     assert_eq!(r.status(), 422);
     assert!(r.text().await.unwrap().contains("same as the username"));

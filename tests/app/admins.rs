@@ -13,15 +13,7 @@ async fn a_super_admin_creates_an_admin_who_must_change_the_initial_password() {
     let app = spawn_app().await;
     let sa = app.super_admin().await;
     let r = sa
-        .post_form(
-            "/admins",
-            &[
-                ("username", " Alice "),
-                ("role", "admin"),
-                ("password", "initial passphrase 1"),
-                ("confirm_password", "initial passphrase 1"),
-            ],
-        )
+        .create_account(" Alice ", "admin", "initial passphrase 1")
         .await;
     assert_eq!(
         (r.status().as_u16(), location(&r).as_str()),
@@ -52,17 +44,7 @@ async fn a_super_admin_creates_an_admin_who_must_change_the_initial_password() {
         "/account/password"
     );
     // A duplicate username is refused at its field.
-    let r = sa
-        .post_form(
-            "/admins",
-            &[
-                ("username", "ALICE"),
-                ("role", "auditor"),
-                ("password", STRONG_PASSWORD),
-                ("confirm_password", STRONG_PASSWORD),
-            ],
-        )
-        .await;
+    let r = sa.create_account("ALICE", "auditor", STRONG_PASSWORD).await;
     assert_eq!(r.status(), 422);
     assert!(r.text().await.unwrap().contains("already exists"));
 }
@@ -93,17 +75,7 @@ async fn bad_input_on_the_new_account_form_is_named_and_writes_nothing() {
         ("bob", "admin", "qwertyuiop", "most commonly used"),
     ];
     for (u, role, pw, msg) in cases {
-        let r = sa
-            .post_form(
-                "/admins",
-                &[
-                    ("username", u),
-                    ("role", role),
-                    ("password", pw),
-                    ("confirm_password", pw),
-                ],
-            )
-            .await;
+        let r = sa.create_account(u, role, pw).await;
         assert_eq!(r.status(), 422, "{msg}");
         let rid = request_id(&r);
         let body = r.text().await.unwrap();

@@ -97,10 +97,7 @@ async fn a_read_whose_event_cannot_be_stored_answers_503() {
     let app = spawn_app().await;
     let sa = app.super_admin().await;
     assert_eq!(sa.get("/admins").await.status(), 200);
-    app.sql("ALTER TABLE audit_targets RENAME TO audit_targets_off")
-        .await;
-    app.sql("ALTER TABLE audit_events RENAME TO audit_events_off")
-        .await;
+    app.break_audit_store().await;
     let r = sa.get("/admins").await;
     assert_eq!(r.status(), 503);
     request_id(&r);
@@ -120,21 +117,8 @@ async fn a_write_whose_event_cannot_be_stored_is_rolled_back() {
     sa.page("/admins/new").await;
     let b = app.browser();
     b.csrf().await;
-    app.sql("ALTER TABLE audit_targets RENAME TO audit_targets_off")
-        .await;
-    app.sql("ALTER TABLE audit_events RENAME TO audit_events_off")
-        .await;
-    let r = sa
-        .post_form(
-            "/admins",
-            &[
-                ("username", "ghost"),
-                ("role", "admin"),
-                ("password", STRONG_PASSWORD),
-                ("confirm_password", STRONG_PASSWORD),
-            ],
-        )
-        .await;
+    app.break_audit_store().await;
+    let r = sa.create_account("ghost", "admin", STRONG_PASSWORD).await;
     assert_eq!(r.status(), 503);
     assert!(
         mama::admins::queries::find_by_username(&app.db, "ghost")
@@ -156,21 +140,8 @@ async fn a_write_whose_event_cannot_be_stored_is_rolled_back() {
         .unwrap()
         .unwrap();
     assert_eq!(a.failed_logins, 0);
-    app.sql("ALTER TABLE audit_events_off RENAME TO audit_events")
-        .await;
-    app.sql("ALTER TABLE audit_targets_off RENAME TO audit_targets")
-        .await;
-    let r = sa
-        .post_form(
-            "/admins",
-            &[
-                ("username", "ghost"),
-                ("role", "admin"),
-                ("password", STRONG_PASSWORD),
-                ("confirm_password", STRONG_PASSWORD),
-            ],
-        )
-        .await;
+    app.restore_audit_store().await;
+    let r = sa.create_account("ghost", "admin", STRONG_PASSWORD).await;
     assert_eq!(r.status(), 303, "works again once the store is back");
 }
 

@@ -111,16 +111,7 @@ impl TestApp {
         let r = b.login("admin", "admin").await;
         assert_eq!(r.status(), 303);
         assert_eq!(location(&r), "/account/password");
-        let r = b
-            .post_form(
-                "/account/password",
-                &[
-                    ("current_password", "admin"),
-                    ("new_password", STRONG_PASSWORD),
-                    ("confirm_password", STRONG_PASSWORD),
-                ],
-            )
-            .await;
+        let r = b.change_password("admin", STRONG_PASSWORD).await;
         assert_eq!(
             r.status(),
             303,
@@ -134,15 +125,7 @@ impl TestApp {
     /// as it, with its forced password change done.
     pub async fn account(&self, sa: &Browser, username: &str, role: &str) -> Browser {
         let r = sa
-            .post_form(
-                "/admins",
-                &[
-                    ("username", username),
-                    ("role", role),
-                    ("password", "initial passphrase 1"),
-                    ("confirm_password", "initial passphrase 1"),
-                ],
-            )
+            .create_account(username, role, "initial passphrase 1")
             .await;
         assert_eq!(
             r.status(),
@@ -156,14 +139,7 @@ impl TestApp {
             "/account/password"
         );
         let r = b
-            .post_form(
-                "/account/password",
-                &[
-                    ("current_password", "initial passphrase 1"),
-                    ("new_password", STRONG_PASSWORD),
-                    ("confirm_password", STRONG_PASSWORD),
-                ],
-            )
+            .change_password("initial passphrase 1", STRONG_PASSWORD)
             .await;
         assert_eq!(r.status(), 303);
         b
@@ -191,6 +167,21 @@ impl TestApp {
             "exactly one event for request {request_id}, got {all:?}"
         );
         all.into_iter().next().unwrap()
+    }
+
+    /// Makes every audit insert fail (the tables are renamed away).
+    pub async fn break_audit_store(&self) {
+        self.sql("ALTER TABLE audit_targets RENAME TO audit_targets_off")
+            .await;
+        self.sql("ALTER TABLE audit_events RENAME TO audit_events_off")
+            .await;
+    }
+
+    pub async fn restore_audit_store(&self) {
+        self.sql("ALTER TABLE audit_events_off RENAME TO audit_events")
+            .await;
+        self.sql("ALTER TABLE audit_targets_off RENAME TO audit_targets")
+            .await;
     }
 
     /// Runs raw SQL on the test database.
@@ -305,6 +296,32 @@ impl Browser {
         self.forget_csrf(); // a fresh login page, as a person would load it
         self.post_form("/login", &[("username", username), ("password", password)])
             .await
+    }
+
+    /// Posts the password form (the confirmation equals the new password).
+    pub async fn change_password(&self, current: &str, new: &str) -> reqwest::Response {
+        let fields = [
+            ("current_password", current),
+            ("new_password", new),
+            ("confirm_password", new),
+        ];
+        self.post_form("/account/password", &fields).await
+    }
+
+    /// Posts the new-account form (the confirmation equals the password).
+    pub async fn create_account(
+        &self,
+        username: &str,
+        role: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        let fields = [
+            ("username", username),
+            ("role", role),
+            ("password", password),
+            ("confirm_password", password),
+        ];
+        self.post_form("/admins", &fields).await
     }
 
     pub async fn logout(&self) -> reqwest::Response {

@@ -19,17 +19,7 @@ async fn the_seeded_admin_must_change_its_password_before_anything_else() {
             r.status()
         );
     }
-    let r = b
-        .post_form(
-            "/admins",
-            &[
-                ("username", "eve"),
-                ("role", "admin"),
-                ("password", STRONG_PASSWORD),
-                ("confirm_password", STRONG_PASSWORD),
-            ],
-        )
-        .await;
+    let r = b.create_account("eve", "admin", STRONG_PASSWORD).await;
     assert_eq!(
         (r.status().as_u16(), location(&r).as_str()),
         (303, "/account/password")
@@ -45,16 +35,7 @@ async fn the_seeded_admin_must_change_its_password_before_anything_else() {
     assert_eq!(status, 200);
     assert!(body.contains("You must choose a new password"));
 
-    let r = b
-        .post_form(
-            "/account/password",
-            &[
-                ("current_password", "admin"),
-                ("new_password", STRONG_PASSWORD),
-                ("confirm_password", STRONG_PASSWORD),
-            ],
-        )
-        .await;
+    let r = b.change_password("admin", STRONG_PASSWORD).await;
     assert_eq!(
         (r.status().as_u16(), location(&r).as_str()),
         (303, "/users")

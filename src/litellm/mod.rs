@@ -1,6 +1,7 @@
 //! Everything about the LiteLLM proxy: mama-made keys, the outbox of changes
 //! LiteLLM must learn of, the typed client, the sync worker, the model catalogue,
 //! reconcile, and the `/sync` and `/models` pages.
+pub mod cli;
 pub mod client;
 mod handlers;
 pub mod keys;

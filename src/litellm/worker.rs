@@ -163,10 +163,24 @@ impl Worker {
                 Ok(self.client.delete(&[h], &ctx).await?)
             }
             Op::Rotate => {
+                // The old key still holds the alias (unique in LiteLLM), so: create the
+                // new key without it, delete the old key, then give the new one the
+                // alias. Each step is safe to repeat after a crash.
                 let old = hash_in("old_key_sha256")?;
-                self.upsert(job).await?;
-                let ctx = CallCtx::user(&job.user_ref, None, Some(job.id));
-                Ok(self.client.delete(&[old], &ctx).await?)
+                let Some((u, spec)) = queries::desired(&self.db, &job.user_ref).await? else {
+                    let ctx = CallCtx::user(&job.user_ref, None, Some(job.id));
+                    return Ok(self.client.delete(&[old], &ctx).await?);
+                };
+                let ctx = CallCtx::user(&u.user_id, spec.key_alias.as_deref(), Some(job.id));
+                if old != u.key_sha256 {
+                    let bare = super::KeySpec {
+                        key_alias: None,
+                        ..spec.clone()
+                    };
+                    self.ensure(&u, &bare, &ctx).await?;
+                    self.client.delete(&[old], &ctx).await?;
+                }
+                self.ensure(&u, &spec, &ctx).await
             }
         }
     }
@@ -177,13 +191,24 @@ impl Worker {
             return Ok(()); // deleted since; its delete job removes the key
         };
         let ctx = CallCtx::user(&u.user_id, spec.key_alias.as_deref(), Some(job.id));
-        match self.client.update(&u.key_sha256, &spec, &ctx).await {
+        self.ensure(&u, &spec, &ctx).await
+    }
+
+    /// `/key/update` with the full spec; when LiteLLM does not know the key,
+    /// `/key/generate` with mama's key value.
+    async fn ensure(
+        &self,
+        u: &crate::entities::user::Model,
+        spec: &super::KeySpec,
+        ctx: &CallCtx,
+    ) -> Result<(), JobError> {
+        match self.client.update(&u.key_sha256, spec, ctx).await {
             Ok(()) => Ok(()),
             Err(e) if e.is_not_found() => {
                 let key = self.cipher.decrypt(&u.key_ciphertext).map_err(|e| {
                     JobError::Bad(format!("{e}"))
                 })?;
-                self.client.generate(&key, &spec, &ctx).await?;
+                self.client.generate(&key, spec, ctx).await?;
                 Ok(())
             }
             Err(e) => Err(e.into()),

@@ -8,4 +8,5 @@ mod audit_core;
 mod browser;
 mod login;
 mod pages;
+mod litellm;
 mod startup;

@@ -9,7 +9,7 @@
 use std::{sync::Arc, time::Duration};
 
 use chrono::Utc;
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, TransactionTrait};
 use tokio::sync::{Notify, Semaphore};
 
 use super::{
@@ -101,10 +101,19 @@ impl Worker {
 
     async fn run_one(&self, job: sync_job::Model) {
         let result = self.perform(&job).await;
+        // The job's result and the user's state change together (a kill between
+        // them must not leave a done job with a pending user).
+        let txn = match self.db.begin().await {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(job = job.id, error = %e, "could not record a sync job's result");
+                return;
+            }
+        };
         let stored = match &result {
             Ok(()) => {
                 self.notices.set(NOTICE, None);
-                queries::finish(&self.db, &job, &self.id).await
+                queries::finish(&txn, &job, &self.id).await
             }
             Err(e) => {
                 let msg = e.to_string();
@@ -123,8 +132,12 @@ impl Worker {
                 }
                 let at = retry.then(|| Utc::now() + self.backoff(job.attempts));
                 tracing::warn!(job = job.id, user = %job.user_ref, op = %job.operation, attempt = job.attempts + 1, retry = retry, error = %msg, "sync job failed");
-                queries::fail(&self.db, &job, &self.id, &msg, at).await
+                queries::fail(&txn, &job, &self.id, &msg, at).await
             }
+        };
+        let stored = match stored {
+            Ok(()) => txn.commit().await,
+            Err(e) => Err(e),
         };
         if let Err(e) = stored {
             // The lease expires and another run picks the job up again (idempotent).

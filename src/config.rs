@@ -162,9 +162,7 @@ impl Settings {
                 lease: Duration::from_secs(env.parse("LITELLM_SYNC_LEASE_SECS", 60)?),
                 base_backoff: Duration::from_millis(env.parse("LITELLM_SYNC_BACKOFF_MS", 1000)?),
                 max_backoff: Duration::from_secs(env.parse("LITELLM_SYNC_MAX_BACKOFF_SECS", 300)?),
-                models_refresh: Duration::from_secs(
-                    env.parse("LITELLM_MODELS_REFRESH_SECS", 300)?,
-                ),
+                models_refresh: Duration::from_secs(env.parse("LITELLM_MODELS_REFRESH_SECS", 300)?),
                 worker_enabled: env.flag("LITELLM_SYNC_WORKER", true)?,
             },
         })

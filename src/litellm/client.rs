@@ -422,11 +422,9 @@ impl LiteLlm {
                         token: Some(h),
                         ..Default::default()
                     }),
-                    v => out.push(serde_json::from_value(v).map_err(|e| {
-                        LlmError::Malformed {
-                            status: 200,
-                            detail: truncate(&e.to_string(), 200),
-                        }
+                    v => out.push(serde_json::from_value(v).map_err(|e| LlmError::Malformed {
+                        status: 200,
+                        detail: truncate(&e.to_string(), 200),
                     })?),
                 }
             }

@@ -68,7 +68,11 @@ async fn status_view(data: &AppData) -> Result<StatusView, AppError> {
         .await?
         .into_iter()
         .map(|b| BatchRow {
-            percent: if b.total > 0 { (b.done + b.failed) * 100 / b.total } else { 100 },
+            percent: if b.total > 0 {
+                (b.done + b.failed) * 100 / b.total
+            } else {
+                100
+            },
             batch_id: b.batch_id,
             total: b.total,
             done: b.done,
@@ -148,7 +152,10 @@ pub async fn retry_all(
 ) -> Result<HttpResponse, AppError> {
     audit.action(Action::SyncRetry);
     admin.require_manager()?;
-    let only = form.user_id.filter(|u| !u.trim().is_empty()).map(|u| vec![u]);
+    let only = form
+        .user_id
+        .filter(|u| !u.trim().is_empty())
+        .map(|u| vec![u]);
     let txn = data.db.begin().await?;
     let users = queries::retry_failed(&txn, only.as_deref()).await?;
     audit.targets(users.clone());
@@ -157,7 +164,10 @@ pub async fn retry_all(
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
     session::push_flash(
         &session,
-        Flash::success(format!("{} user(s) queued for another attempt.", users.len())),
+        Flash::success(format!(
+            "{} user(s) queued for another attempt.",
+            users.len()
+        )),
     );
     Ok(see_other("/sync"))
 }
@@ -173,7 +183,10 @@ struct ReconcilePage {
 
 fn litellm_or_unavailable(data: &AppData) -> Result<super::LiteLlm, AppError> {
     super::client(data).ok_or_else(|| {
-        AppError::Conflict("LiteLLM is not configured (LITELLM_BASE_URL); there is nothing to compare with.".into())
+        AppError::Conflict(
+            "LiteLLM is not configured (LITELLM_BASE_URL); there is nothing to compare with."
+                .into(),
+        )
     })
 }
 
@@ -199,7 +212,11 @@ pub async fn reconcile_page(
     audit.detail("unknown", report.unknown.len());
     audit.targets(report.drift.iter().map(|d| d.user_id.clone()).collect());
     let unknown_shown = report.unknown.iter().take(50).cloned().collect();
-    let status = if error.is_empty() { StatusCode::OK } else { StatusCode::BAD_GATEWAY };
+    let status = if error.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_GATEWAY
+    };
     html(
         status,
         &ReconcilePage {
@@ -331,7 +348,9 @@ pub async fn models_refresh(
             audit.detail("error", e.to_string());
             session::push_flash(
                 &session,
-                Flash::error(format!("LiteLLM did not answer ({e}); the last known list is kept.")),
+                Flash::error(format!(
+                    "LiteLLM did not answer ({e}); the last known list is kept."
+                )),
             );
         }
     }

@@ -79,7 +79,8 @@ pub fn start(data: &web::Data<AppData>) {
     }
     let (db, notices) = (data.db.clone(), data.notices.clone());
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(sync.models_refresh.max(std::time::Duration::from_secs(1)));
+        let mut tick =
+            tokio::time::interval(sync.models_refresh.max(std::time::Duration::from_secs(1)));
         loop {
             tick.tick().await;
             if let Err(e) = models::refresh(&client, &db, &notices).await {

@@ -120,9 +120,18 @@ pub async fn finish(
     let now = Utc::now();
     sync_job::Entity::update_many()
         .col_expr(sync_job::Column::State, Expr::value(STATE_DONE))
-        .col_expr(sync_job::Column::LeaseOwner, Expr::value(Option::<String>::None))
-        .col_expr(sync_job::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
-        .col_expr(sync_job::Column::LastError, Expr::value(Option::<String>::None))
+        .col_expr(
+            sync_job::Column::LeaseOwner,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            sync_job::Column::LeaseUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(
+            sync_job::Column::LastError,
+            Expr::value(Option::<String>::None),
+        )
         .col_expr(sync_job::Column::FinishedAt, Expr::value(now))
         .col_expr(sync_job::Column::UpdatedAt, Expr::value(now))
         .filter(sync_job::Column::Id.eq(job.id))
@@ -181,9 +190,18 @@ pub async fn fail(
     sync_job::Entity::update_many()
         .col_expr(sync_job::Column::State, Expr::value(state))
         .col_expr(sync_job::Column::Attempts, Expr::value(job.attempts + 1))
-        .col_expr(sync_job::Column::NextAttemptAt, Expr::value(retry_at.unwrap_or(now)))
-        .col_expr(sync_job::Column::LeaseOwner, Expr::value(Option::<String>::None))
-        .col_expr(sync_job::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(
+            sync_job::Column::NextAttemptAt,
+            Expr::value(retry_at.unwrap_or(now)),
+        )
+        .col_expr(
+            sync_job::Column::LeaseOwner,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            sync_job::Column::LeaseUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
         .col_expr(sync_job::Column::LastError, Expr::value(error))
         .col_expr(sync_job::Column::UpdatedAt, Expr::value(now))
         .filter(sync_job::Column::Id.eq(job.id))
@@ -362,7 +380,11 @@ pub async fn batches(conn: &impl ConnectionTrait, limit: u64) -> Result<Vec<Batc
          SUM(CASE WHEN state = ? THEN 1 ELSE 0 END) AS failed \
          FROM sync_jobs WHERE batch_id IS NOT NULL GROUP BY batch_id \
          ORDER BY MAX(id) DESC LIMIT ?",
-        vec![STATE_DONE.into(), STATE_FAILED.into(), (limit as i64).into()],
+        vec![
+            STATE_DONE.into(),
+            STATE_FAILED.into(),
+            (limit as i64).into(),
+        ],
     ))
     .all(conn)
     .await

@@ -130,6 +130,11 @@ pub async fn compare(
 /// Queues an upsert for every drifted user (on the caller's transaction).
 pub async fn repair(conn: &impl ConnectionTrait, report: &Report) -> Result<Vec<String>, DbErr> {
     let users: Vec<String> = report.drift.iter().map(|d| d.user_id.clone()).collect();
-    outbox::enqueue_upsert(conn, &users, Some(&format!("reconcile-{}", &crate::crypto::random_id()[..8]))).await?;
+    outbox::enqueue_upsert(
+        conn,
+        &users,
+        Some(&format!("reconcile-{}", &crate::crypto::random_id()[..8])),
+    )
+    .await?;
     Ok(users)
 }

@@ -71,15 +71,14 @@ impl Worker {
             // Wait until at least one slot is free, then fill the free slots.
             drop(sem.clone().acquire_owned().await);
             let free = sem.available_permits();
-            let jobs =
-                match queries::claim(&self.db, &self.id, free, self.settings.lease).await {
-                    Ok(j) => j,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "claiming sync jobs failed");
-                        tokio::time::sleep(self.settings.poll_interval).await;
-                        continue;
-                    }
-                };
+            let jobs = match queries::claim(&self.db, &self.id, free, self.settings.lease).await {
+                Ok(j) => j,
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming sync jobs failed");
+                    tokio::time::sleep(self.settings.poll_interval).await;
+                    continue;
+                }
+            };
             let full = jobs.len() >= free;
             for job in jobs {
                 let permit = match sem.clone().acquire_owned().await {
@@ -149,7 +148,10 @@ impl Worker {
     fn backoff(&self, attempts: i32) -> chrono::Duration {
         let base = self.settings.base_backoff.as_millis() as u64;
         let cap = self.settings.max_backoff.as_millis() as u64;
-        let exp = base.saturating_mul(1u64 << attempts.clamp(0, 30)).min(cap).max(1);
+        let exp = base
+            .saturating_mul(1u64 << attempts.clamp(0, 30))
+            .min(cap)
+            .max(1);
         let mut b = [0u8; 8];
         rand::fill(&mut b);
         let jitter = u64::from_le_bytes(b) % (exp / 2 + 1);
@@ -218,9 +220,10 @@ impl Worker {
         match self.client.update(&u.key_sha256, spec, ctx).await {
             Ok(()) => Ok(()),
             Err(e) if e.is_not_found() => {
-                let key = self.cipher.decrypt(&u.key_ciphertext).map_err(|e| {
-                    JobError::Bad(format!("{e}"))
-                })?;
+                let key = self
+                    .cipher
+                    .decrypt(&u.key_ciphertext)
+                    .map_err(|e| JobError::Bad(format!("{e}")))?;
                 self.client.generate(&key, spec, ctx).await?;
                 Ok(())
             }

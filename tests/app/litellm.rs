@@ -88,9 +88,12 @@ async fn set_models_and_alias(app: &TestApp, user_id: &str, models: &[&str], ali
     let txn = app.db.begin().await.unwrap();
     let b = txn.get_database_backend();
     let run = |sql: String| Statement::from_string(b, sql);
-    txn.execute_raw(run(format!("DELETE FROM user_models WHERE user_id = {}", u.id)))
-        .await
-        .unwrap();
+    txn.execute_raw(run(format!(
+        "DELETE FROM user_models WHERE user_id = {}",
+        u.id
+    )))
+    .await
+    .unwrap();
     for m in models {
         txn.execute_raw(run(format!(
             "INSERT INTO user_models (user_id, model) VALUES ({}, '{m}')",
@@ -164,7 +167,11 @@ async fn assert_no_secret_in_audit(app: &TestApp, secrets: &[String]) {
     for ev in rows {
         let text = format!("{ev:?}");
         for s in secrets {
-            assert!(!text.contains(s.as_str()), "a secret leaked into audit event {}", ev.id);
+            assert!(
+                !text.contains(s.as_str()),
+                "a secret leaked into audit event {}",
+                ev.id
+            );
         }
     }
 }
@@ -175,7 +182,13 @@ async fn all_keys(app: &TestApp, cipher: &KeyCipher) -> Vec<String> {
         .await
         .unwrap()
         .into_iter()
-        .map(|u| cipher.decrypt(&u.key_ciphertext).unwrap().expose_secret().to_string())
+        .map(|u| {
+            cipher
+                .decrypt(&u.key_ciphertext)
+                .unwrap()
+                .expose_secret()
+                .to_string()
+        })
         .collect()
 }
 
@@ -224,8 +237,16 @@ async fn a_new_user_reaches_litellm_with_exactly_the_models_alias_metadata_and_u
         .into_iter()
         .filter(|e| e.action.starts_with("litellm.key."))
         .collect();
-    assert!(calls.iter().any(|e| e.action == "litellm.key.generate" && e.outcome == "success"));
-    assert!(calls.iter().all(|e| e.actor_kind == "system" && e.http_status.is_some()));
+    assert!(
+        calls
+            .iter()
+            .any(|e| e.action == "litellm.key.generate" && e.outcome == "success")
+    );
+    assert!(
+        calls
+            .iter()
+            .all(|e| e.actor_kind == "system" && e.http_status.is_some())
+    );
     let mut secrets = all_keys(&app, &cipher).await;
     secrets.push(master.clone());
     assert_no_secret_in_audit(&app, &secrets).await;
@@ -260,10 +281,19 @@ async fn replacing_adding_and_removing_models_and_changing_the_alias_leave_the_e
     assert_eq!(sorted(&info["models"]), vec!["embeddings", "fast-chat"]);
     assert_eq!(info["key_alias"], json!(new_alias));
     // add one, then remove one: the full list is always sent
-    set_models_and_alias(&app, &uid, &["fast-chat", "embeddings", "all-team-models"], Some(&new_alias)).await;
+    set_models_and_alias(
+        &app,
+        &uid,
+        &["fast-chat", "embeddings", "all-team-models"],
+        Some(&new_alias),
+    )
+    .await;
     drain(&app).await;
     let info = litellm_info(&base, &master, &hash).await.unwrap();
-    assert_eq!(sorted(&info["models"]), vec!["all-team-models", "embeddings", "fast-chat"]);
+    assert_eq!(
+        sorted(&info["models"]),
+        vec!["all-team-models", "embeddings", "fast-chat"]
+    );
     set_models_and_alias(&app, &uid, &["embeddings"], None).await;
     drain(&app).await;
     let info = litellm_info(&base, &master, &hash).await.unwrap();
@@ -306,7 +336,11 @@ async fn a_taken_alias_fails_with_litellms_message_and_nothing_is_lost_until_it_
     assert_eq!(second.sync_state, "failed");
     let err = second.sync_error.clone().unwrap();
     assert!(err.contains("already exists"), "{err}");
-    assert!(litellm_info(&base, &master, &second.key_sha256).await.is_none());
+    assert!(
+        litellm_info(&base, &master, &second.key_sha256)
+            .await
+            .is_none()
+    );
     // The /sync page lists it with LiteLLM's message.
     let (status, body) = sa.page("/sync").await;
     assert_eq!(status, 200);
@@ -325,7 +359,9 @@ async fn a_taken_alias_fails_with_litellms_message_and_nothing_is_lost_until_it_
     drain(&app).await;
     let second = find_user(&app, &format!("second-{sfx}")).await;
     assert_eq!(second.sync_state, "synced");
-    let info = litellm_info(&base, &master, &second.key_sha256).await.unwrap();
+    let info = litellm_info(&base, &master, &second.key_sha256)
+        .await
+        .unwrap();
     assert_eq!(info["key_alias"], json!(format!("mama-second-{sfx}")));
     let _ = reqwest::Client::new()
         .post(format!("{base}/key/delete"))
@@ -356,13 +392,20 @@ async fn rotation_makes_a_new_key_that_works_and_the_old_one_is_gone_from_litell
     drain(&app).await;
     let old = find_user(&app, &uid).await;
     let txn = app.db.begin().await.unwrap();
-    service::rotate_key(&txn, &cipher, &old, None).await.unwrap();
+    service::rotate_key(&txn, &cipher, &old, None)
+        .await
+        .unwrap();
     txn.commit().await.unwrap();
     drain(&app).await;
     let new = find_user(&app, &uid).await;
     assert_ne!(new.key_sha256, old.key_sha256);
     assert_eq!(new.sync_state, "synced");
-    assert!(litellm_info(&base, &master, &old.key_sha256).await.is_none(), "old key deleted");
+    assert!(
+        litellm_info(&base, &master, &old.key_sha256)
+            .await
+            .is_none(),
+        "old key deleted"
+    );
     let info = litellm_info(&base, &master, &new.key_sha256).await.unwrap();
     assert_eq!(info["key_alias"], json!(format!("mama-carol-{sfx}")));
     // The new key itself is accepted by the proxy.
@@ -551,12 +594,18 @@ async fn with_litellm_down_200_changed_users_wait_pending_and_all_arrive_when_it
         .unwrap();
     assert_eq!(pending.len(), 200, "all 200 wait as pending");
     assert!(
-        pending.iter().any(|u| u.sync_error.as_deref().is_some_and(|e| e.contains("unreachable"))),
+        pending.iter().any(|u| u
+            .sync_error
+            .as_deref()
+            .is_some_and(|e| e.contains("unreachable"))),
         "the pending users show why"
     );
     let sa = app.super_admin().await;
     let (_, body) = sa.page("/sync").await;
-    assert!(body.contains("LiteLLM is unreachable"), "the banner says so");
+    assert!(
+        body.contains("LiteLLM is unreachable"),
+        "the banner says so"
+    );
     gw.up().await;
     drain(&app).await;
     let users = user::Entity::find().all(&app.db).await.unwrap();
@@ -575,7 +624,10 @@ async fn with_litellm_down_200_changed_users_wait_pending_and_all_arrive_when_it
 
 #[tokio::test]
 async fn timeouts_server_errors_and_malformed_answers_end_as_retried_jobs_with_a_readable_error() {
-    use wiremock::{Mock, MockServer, ResponseTemplate, matchers::{method, path}};
+    use wiremock::{
+        Mock, MockServer, ResponseTemplate,
+        matchers::{method, path},
+    };
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/v1/models"))
@@ -589,9 +641,19 @@ async fn timeouts_server_errors_and_malformed_answers_end_as_retried_jobs_with_a
         ))
         .mount(&server)
         .await;
-    let (app, cipher) = app_with_litellm(&server.uri(), "sk-test-master", Duration::from_millis(500)).await;
+    let (app, cipher) =
+        app_with_litellm(&server.uri(), "sk-test-master", Duration::from_millis(500)).await;
     let uid = format!("frank-{}", rand_suffix());
-    create(&app, &cipher, NewUser { user_id: uid.clone(), organisation: "X".into(), ..Default::default() }).await;
+    create(
+        &app,
+        &cipher,
+        NewUser {
+            user_id: uid.clone(),
+            organisation: "X".into(),
+            ..Default::default()
+        },
+    )
+    .await;
     let job_of = |db: sea_orm::DatabaseConnection, uid: String| async move {
         sync_job::Entity::find()
             .filter(sync_job::Column::UserRef.eq(uid))
@@ -611,7 +673,10 @@ async fn timeouts_server_errors_and_malformed_answers_end_as_retried_jobs_with_a
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            panic!("no retried job with error containing {want:?}: {:?}", job_of(db, uid).await);
+            panic!(
+                "no retried job with error containing {want:?}: {:?}",
+                job_of(db, uid).await
+            );
         }
     };
     let j = wait_for("database is on fire").await;
@@ -645,7 +710,10 @@ async fn timeouts_server_errors_and_malformed_answers_end_as_retried_jobs_with_a
     let j = wait_for("timed out").await;
     assert_eq!(j.state, "pending");
     let u = find_user(&app, &uid).await;
-    assert_eq!(u.sync_state, "pending", "the user waits, with the reason shown");
+    assert_eq!(
+        u.sync_state, "pending",
+        "the user waits, with the reason shown"
+    );
     assert!(u.sync_error.is_some());
     // Each failed call was audited with LiteLLM's error.
     let evs = app.events().await;
@@ -661,7 +729,16 @@ async fn timeouts_server_errors_and_malformed_answers_end_as_retried_jobs_with_a
 async fn without_litellm_mama_works_keeps_changes_pending_and_says_so() {
     let (app, cipher) = app_without_litellm().await;
     let uid = format!("gina-{}", rand_suffix());
-    create(&app, &cipher, NewUser { user_id: uid.clone(), organisation: "X".into(), ..Default::default() }).await;
+    create(
+        &app,
+        &cipher,
+        NewUser {
+            user_id: uid.clone(),
+            organisation: "X".into(),
+            ..Default::default()
+        },
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(find_user(&app, &uid).await.sync_state, "pending");
     let sa = app.super_admin().await;
@@ -673,7 +750,9 @@ async fn without_litellm_mama_works_keeps_changes_pending_and_says_so() {
     assert_eq!(status, 200);
     assert!(body.contains("all-team-models") && body.contains("all-proxy-models"));
     // An auditor may not see or act on the sync queue.
-    let aud = app.account(&sa, &format!("aud{}", rand_suffix()), "auditor").await;
+    let aud = app
+        .account(&sa, &format!("aud{}", rand_suffix()), "auditor")
+        .await;
     assert_eq!(aud.get("/sync").await.status(), 403);
     let r = aud.post_form("/sync/retry", &[]).await;
     assert_eq!(r.status(), 403);
@@ -695,7 +774,11 @@ async fn the_model_catalogue_is_fetched_cached_and_kept_when_litellm_is_unreacha
     assert!(names.contains(&"fast-chat".to_string()));
     let red = mama::litellm::models::unavailable_among(
         &app.db,
-        &["gpt-4o".into(), "retired-model".into(), "all-team-models".into()],
+        &[
+            "gpt-4o".into(),
+            "retired-model".into(),
+            "all-team-models".into(),
+        ],
     )
     .await
     .unwrap();
@@ -704,7 +787,10 @@ async fn the_model_catalogue_is_fetched_cached_and_kept_when_litellm_is_unreacha
     let r = sa.post_form("/models/refresh", &[]).await;
     assert_eq!(r.status(), 303);
     let (_, body) = sa.page("/models").await;
-    assert!(body.contains("data-model=\"gpt-4o\""), "the last known list stays");
+    assert!(
+        body.contains("data-model=\"gpt-4o\""),
+        "the last known list stays"
+    );
     assert!(body.contains("the last known list is kept"), "{body}");
 }
 
@@ -764,7 +850,10 @@ async fn after_kill_9_with_jobs_in_flight_a_restart_completes_every_job_once_in_
             .env("LITELLM_SYNC_CONCURRENCY", "4")
             .env("LITELLM_SYNC_LEASE_SECS", "2")
             .env("LITELLM_SYNC_POLL_MS", "50")
-            .env("RUST_LOG", "debug,sqlx=warn,sea_orm=warn,hyper=info,reqwest=info")
+            .env(
+                "RUST_LOG",
+                "debug,sqlx=warn,sea_orm=warn,hyper=info,reqwest=info",
+            )
             .stdout(out.try_clone().unwrap())
             .stderr(out)
             .spawn()
@@ -816,4 +905,76 @@ async fn after_kill_9_with_jobs_in_flight_a_restart_completes_every_job_once_in_
     }
     assert_no_secret_in_audit(&app, &secrets).await;
     let _ = std::fs::remove_file(&log);
+}
+
+#[tokio::test]
+async fn an_admin_sees_the_sync_queue_retries_a_failure_and_sees_the_model_catalogue() {
+    use crate::webdriver::{browser, click, fill, screenshot, text};
+    use fantoccini::Locator;
+    let Some(c) = browser().await else { return };
+    let (app, cipher) = app_without_litellm().await;
+    app.super_admin().await; // the forced password change is done
+    let sfx = rand_suffix();
+    for i in 0..3 {
+        create(
+            &app,
+            &cipher,
+            NewUser {
+                user_id: format!("web{i}-{sfx}"),
+                organisation: "X".into(),
+                ..Default::default()
+            },
+        )
+        .await;
+    }
+    // One of them failed for good, as a taken alias would.
+    app.sql(&format!(
+        "UPDATE sync_jobs SET state = 'failed', attempts = 1, last_error = 'LiteLLM 400: Key with alias ''x'' already exists.' WHERE user_ref = 'web1-{sfx}'"
+    ))
+    .await;
+    app.sql(&format!(
+        "UPDATE users SET sync_state = 'failed' WHERE user_id = 'web1-{sfx}'"
+    ))
+    .await;
+    mama::litellm::models::store(&app.db, &["gpt-4o".into(), "fast-chat".into()])
+        .await
+        .unwrap();
+    mama::litellm::models::store(&app.db, &["gpt-4o".into()])
+        .await
+        .unwrap();
+    c.goto(&format!("{}/login", app.addr)).await.unwrap();
+    fill(&c, "username", "admin").await;
+    fill(&c, "password", STRONG_PASSWORD).await;
+    click(&c, "#submit").await;
+    c.wait().for_element(Locator::Id("whoami")).await.unwrap();
+    c.goto(&format!("{}/sync", app.addr)).await.unwrap();
+    c.wait().for_element(Locator::Id("failed")).await.unwrap();
+    let body = text(&c).await;
+    assert!(body.contains("LiteLLM is not configured"), "{body}");
+    assert!(body.contains("already exists"));
+    screenshot(&c, "litellm-01-sync-with-a-failure").await;
+    click(&c, "#failed button[type=submit]").await;
+    c.wait()
+        .for_element(Locator::Id("no-failed"))
+        .await
+        .unwrap();
+    let body = text(&c).await;
+    assert!(
+        body.contains("1 user(s) queued for another attempt"),
+        "{body}"
+    );
+    screenshot(&c, "litellm-02-sync-after-retry").await;
+    assert_eq!(
+        find_user(&app, &format!("web1-{sfx}")).await.sync_state,
+        "pending"
+    );
+    c.goto(&format!("{}/models", app.addr)).await.unwrap();
+    c.wait().for_element(Locator::Id("models")).await.unwrap();
+    let body = text(&c).await;
+    assert!(
+        body.contains("no longer offered") && body.contains("all-team-models"),
+        "{body}"
+    );
+    screenshot(&c, "litellm-03-models").await;
+    c.close().await.unwrap();
 }

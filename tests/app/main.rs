@@ -6,7 +6,7 @@ mod account;
 mod admins;
 mod audit_core;
 mod browser;
+mod litellm;
 mod login;
 mod pages;
-mod litellm;
 mod startup;

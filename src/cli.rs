@@ -23,6 +23,11 @@ pub enum Command {
         #[command(subcommand)]
         action: MigrateAction,
     },
+    /// LiteLLM: reconcile mama's keys with the proxy, benchmark the sync.
+    Litellm {
+        #[command(subcommand)]
+        action: crate::litellm::cli::LitellmCommand,
+    },
 }
 
 #[derive(Subcommand, Debug)]

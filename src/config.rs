@@ -36,6 +36,25 @@ pub struct Settings {
     pub migrate_on_start: bool,
     pub db_max_connections: u32,
     pub litellm: Option<LiteLlmSettings>,
+    pub sync: SyncSettings,
+}
+
+/// The sync worker and the model catalogue (`LITELLM_SYNC_*`, `LITELLM_MODELS_REFRESH_SECS`).
+#[derive(Debug, Clone)]
+pub struct SyncSettings {
+    /// Jobs sent to LiteLLM at once by this instance.
+    pub concurrency: usize,
+    /// How often an idle worker looks for due jobs.
+    pub poll_interval: Duration,
+    /// How long a claimed job belongs to its worker before another may take it.
+    pub lease: Duration,
+    /// First retry delay; doubles per attempt (with jitter) up to `max_backoff`.
+    pub base_backoff: Duration,
+    pub max_backoff: Duration,
+    /// How often the model catalogue is fetched again.
+    pub models_refresh: Duration,
+    /// Run the worker in this process (off for tools that only enqueue).
+    pub worker_enabled: bool,
 }
 
 /// Connection to the LiteLLM proxy (absent: mama still works, jobs wait).
@@ -157,6 +176,15 @@ impl Settings {
             migrate_on_start: env.flag("MAMA_MIGRATE_ON_START", true)?,
             db_max_connections: env.parse("MAMA_DB_MAX_CONNECTIONS", 16)?,
             litellm,
+            sync: SyncSettings {
+                concurrency: env.parse::<usize>("LITELLM_SYNC_CONCURRENCY", 8)?.max(1),
+                poll_interval: Duration::from_millis(env.parse("LITELLM_SYNC_POLL_MS", 500)?),
+                lease: Duration::from_secs(env.parse("LITELLM_SYNC_LEASE_SECS", 60)?),
+                base_backoff: Duration::from_millis(env.parse("LITELLM_SYNC_BACKOFF_MS", 1000)?),
+                max_backoff: Duration::from_secs(env.parse("LITELLM_SYNC_MAX_BACKOFF_SECS", 300)?),
+                models_refresh: Duration::from_secs(env.parse("LITELLM_MODELS_REFRESH_SECS", 300)?),
+                worker_enabled: env.flag("LITELLM_SYNC_WORKER", true)?,
+            },
         })
     }
 

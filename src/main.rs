@@ -10,16 +10,17 @@ use migration::{Migrator, MigratorTrait};
 async fn main() -> anyhow::Result<()> {
     mama::telemetry::init();
     let cli = Cli::parse();
-    let settings = Settings::from_env()?;
+    // Each command reads only what it needs: `migrate` and `healthcheck` must not
+    // create development secrets as a side effect.
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
-            Application::build(settings)
+            Application::build(Settings::from_env()?)
                 .await?
                 .run_until_stopped()
                 .await?
         }
         Command::Healthcheck => {
-            let port = settings.bind.port();
+            let port = mama::config::bind_from_env()?.port();
             let url = format!("http://127.0.0.1:{port}/healthz");
             let ok = reqwest::Client::new()
                 .get(&url)
@@ -28,6 +29,9 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .is_ok_and(|r| r.status().is_success());
             std::process::exit(if ok { 0 } else { 1 });
+        }
+        Command::Litellm { action } => {
+            mama::litellm::cli::run(Settings::from_env()?, action).await?
         }
         Command::Migrate { action } => {
             let url = mama::config::database_url_from_env()?;

@@ -83,6 +83,7 @@ impl Application {
             metrics: Arc::new(crate::metrics::Metrics::default()),
             settings: Arc::new(settings),
         });
+        crate::litellm::start(&data);
         let server = build_server(listener, data)?;
         Ok(Application {
             port,
@@ -142,6 +143,7 @@ pub fn build_server(listener: TcpListener, data: web::Data<AppData>) -> std::io:
             .configure(admins::routes)
             .configure(users::routes)
             .configure(audit::routes)
+            .configure(crate::litellm::routes)
             .route("/", web::get().to(home))
             .default_service(web::to(not_found))
     })

@@ -1,5 +1,102 @@
 //! Everything about the LiteLLM proxy: mama-made keys, the outbox of changes
-//! LiteLLM must learn of, (and, built on these: the typed client, the sync worker,
-//! the model catalogue, reconcile).
+//! LiteLLM must learn of, the typed client, the sync worker, the model catalogue,
+//! reconcile, and the `/sync` and `/models` pages.
+pub mod cli;
+pub mod client;
+mod handlers;
 pub mod keys;
+pub mod models;
 pub mod outbox;
+pub mod queries;
+pub mod reconcile;
+pub mod worker;
+
+use std::sync::Arc;
+
+use actix_web::web;
+use serde_json::json;
+use tokio::sync::Notify;
+
+use crate::{entities::user, startup::AppData};
+
+pub use client::{KeySpec, LiteLlm, LlmError};
+
+/// The `metadata.managed_by` marker on every key mama makes.
+pub const MANAGED_BY: &str = "mama";
+
+/// The key LiteLLM should hold for `u`, given its sorted models and service names.
+pub fn spec(u: &user::Model, models: Vec<String>, services: Vec<String>) -> KeySpec {
+    KeySpec {
+        key_alias: u.key_alias.clone(),
+        models,
+        user_id: u.user_id.clone(),
+        metadata: json!({
+            "organisation": u.organisation,
+            "services": services,
+            "extra": u.extra,
+            "managed_by": MANAGED_BY,
+        }),
+    }
+}
+
+/// The client, when LiteLLM is configured.
+pub fn client(data: &AppData) -> Option<LiteLlm> {
+    let s = data.settings.litellm.as_ref()?;
+    match LiteLlm::new(s, data.db.clone()) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot build the LiteLLM client");
+            None
+        }
+    }
+}
+
+/// Starts the sync worker and the model refresher (when LiteLLM is configured), or
+/// raises the "not configured" banner. Called once by `Application::build`.
+pub fn start(data: &web::Data<AppData>) {
+    let Some(client) = client(data) else {
+        data.notices.set(
+            worker::NOTICE,
+            Some(
+                "LiteLLM is not configured (set LITELLM_BASE_URL and LITELLM_MASTER_KEY). \
+                 Keys are kept in mama and wait as pending until it is."
+                    .into(),
+            ),
+        );
+        return;
+    };
+    let sync = data.settings.sync.clone();
+    if sync.worker_enabled {
+        let w = Arc::new(worker::Worker::new(
+            data.db.clone(),
+            client.clone(),
+            data.cipher.clone(),
+            sync.clone(),
+            data.notices.clone(),
+            Arc::new(Notify::new()),
+        ));
+        tokio::spawn(w.run());
+    }
+    let (db, notices) = (data.db.clone(), data.notices.clone());
+    tokio::spawn(async move {
+        let mut tick =
+            tokio::time::interval(sync.models_refresh.max(std::time::Duration::from_secs(1)));
+        loop {
+            tick.tick().await;
+            if let Err(e) = models::refresh(&client, &db, &notices).await {
+                tracing::warn!(error = %e, "model catalogue refresh failed; keeping the last known list");
+            }
+        }
+    });
+}
+
+/// `/sync…`, `/models…`.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(handlers::sync_page)
+        .service(handlers::sync_status)
+        .service(handlers::retry_all)
+        .service(handlers::reconcile_page)
+        .service(handlers::reconcile_repair)
+        .service(handlers::models_page)
+        .service(handlers::models_refresh);
+}

@@ -7,6 +7,7 @@ mod admins;
 mod audit_core;
 mod browser;
 mod cli;
+mod litellm;
 mod login;
 mod pages;
 mod startup;

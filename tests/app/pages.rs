@@ -102,8 +102,14 @@ async fn navigation_follows_the_role() {
 
 #[tokio::test]
 async fn system_notices_show_on_every_page() {
+    // The test app has no LiteLLM configured: every page says so.
     let app = spawn_app().await;
     let sa = app.super_admin().await;
-    let (_, body) = sa.page("/users").await;
-    assert!(!body.contains("system-notice"));
+    for path in ["/users", "/admins", "/audit", "/account/password"] {
+        let (_, body) = sa.page(path).await;
+        assert!(
+            body.contains("system-notice") && body.contains("LiteLLM is not configured"),
+            "{path}"
+        );
+    }
 }

@@ -1,0 +1,416 @@
+//! Queries over `sync_jobs` (claiming, finishing, retrying, status counts) and the
+//! users' desired LiteLLM state.
+use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement, Value, sea_query::Expr,
+};
+
+use super::{client::KeySpec, outbox};
+use crate::entities::{service, sync_job, user, user_model, user_service};
+
+pub const STATE_RUNNING: &str = "running";
+pub const STATE_DONE: &str = "done";
+pub const STATE_FAILED: &str = "failed";
+pub const USER_SYNCED: &str = "synced";
+pub const USER_FAILED: &str = "failed";
+
+/// `?` placeholders in, the backend's placeholders out.
+fn stmt(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
+    let sql = if backend == DbBackend::Postgres {
+        let mut out = String::with_capacity(sql.len() + 8);
+        let mut n = 0;
+        for c in sql.chars() {
+            if c == '?' {
+                n += 1;
+                out.push_str(&format!("${n}"));
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    } else {
+        sql.to_string()
+    };
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+fn due(now: DateTime<Utc>) -> Condition {
+    Condition::any()
+        .add(
+            Condition::all()
+                .add(sync_job::Column::State.eq(outbox::STATE_PENDING))
+                .add(sync_job::Column::NextAttemptAt.lte(now)),
+        )
+        .add(
+            Condition::all()
+                .add(sync_job::Column::State.eq(STATE_RUNNING))
+                .add(sync_job::Column::LeaseUntil.lt(now)),
+        )
+}
+
+/// Claims up to `want` due jobs for `owner` with a lease. Each claim is a
+/// conditional UPDATE, so two instances never both win the same job. At most one
+/// job per user is claimed, and none for a user whose job is still leased, so one
+/// user's changes reach LiteLLM in order.
+pub async fn claim(
+    conn: &impl ConnectionTrait,
+    owner: &str,
+    want: usize,
+    lease: std::time::Duration,
+) -> Result<Vec<sync_job::Model>, DbErr> {
+    let now = Utc::now();
+    let candidates = sync_job::Entity::find()
+        .filter(due(now))
+        .order_by_asc(sync_job::Column::Id)
+        .limit((want * 4) as u64)
+        .all(conn)
+        .await?;
+    if candidates.is_empty() {
+        return Ok(vec![]);
+    }
+    let refs: Vec<String> = candidates.iter().map(|j| j.user_ref.clone()).collect();
+    let busy: Vec<String> = sync_job::Entity::find()
+        .select_only()
+        .column(sync_job::Column::UserRef)
+        .filter(sync_job::Column::State.eq(STATE_RUNNING))
+        .filter(sync_job::Column::LeaseUntil.gte(now))
+        .filter(sync_job::Column::UserRef.is_in(refs))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let mut taken: std::collections::HashSet<String> = busy.into_iter().collect();
+    let lease_until = now + ChronoDuration::from_std(lease).unwrap_or(ChronoDuration::seconds(60));
+    let mut out = vec![];
+    for j in candidates {
+        if out.len() >= want {
+            break;
+        }
+        if !taken.insert(j.user_ref.clone()) {
+            continue;
+        }
+        let res = sync_job::Entity::update_many()
+            .col_expr(sync_job::Column::State, Expr::value(STATE_RUNNING))
+            .col_expr(sync_job::Column::LeaseOwner, Expr::value(owner))
+            .col_expr(sync_job::Column::LeaseUntil, Expr::value(lease_until))
+            .col_expr(sync_job::Column::UpdatedAt, Expr::value(now))
+            .filter(sync_job::Column::Id.eq(j.id))
+            .filter(sync_job::Column::Attempts.eq(j.attempts))
+            .filter(due(now))
+            .exec(conn)
+            .await?;
+        if res.rows_affected == 1 {
+            out.push(sync_job::Model {
+                state: STATE_RUNNING.into(),
+                lease_owner: Some(owner.to_string()),
+                lease_until: Some(lease_until),
+                ..j
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The job is done; the user is `synced` unless another of its jobs is still open.
+pub async fn finish(
+    conn: &impl ConnectionTrait,
+    job: &sync_job::Model,
+    owner: &str,
+) -> Result<(), DbErr> {
+    let now = Utc::now();
+    sync_job::Entity::update_many()
+        .col_expr(sync_job::Column::State, Expr::value(STATE_DONE))
+        .col_expr(
+            sync_job::Column::LeaseOwner,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            sync_job::Column::LeaseUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(
+            sync_job::Column::LastError,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(sync_job::Column::FinishedAt, Expr::value(now))
+        .col_expr(sync_job::Column::UpdatedAt, Expr::value(now))
+        .filter(sync_job::Column::Id.eq(job.id))
+        .filter(sync_job::Column::LeaseOwner.eq(owner))
+        .exec(conn)
+        .await?;
+    if job.operation != outbox::Op::Delete.as_str() {
+        // Older failed upserts of this user are answered by this one.
+        sync_job::Entity::update_many()
+            .col_expr(sync_job::Column::State, Expr::value(STATE_DONE))
+            .col_expr(sync_job::Column::FinishedAt, Expr::value(now))
+            .col_expr(sync_job::Column::UpdatedAt, Expr::value(now))
+            .filter(sync_job::Column::UserRef.eq(&job.user_ref))
+            .filter(sync_job::Column::State.eq(STATE_FAILED))
+            .filter(sync_job::Column::Operation.eq(outbox::Op::Upsert.as_str()))
+            .filter(sync_job::Column::Id.lt(job.id))
+            .exec(conn)
+            .await?;
+    }
+    let b = conn.get_database_backend();
+    conn.execute_raw(stmt(
+        b,
+        "UPDATE users SET sync_state = ?, sync_error = NULL, synced_at = ? \
+         WHERE user_id = ? AND NOT EXISTS (SELECT 1 FROM sync_jobs j \
+         WHERE j.user_ref = ? AND j.state IN (?, ?, ?) AND j.id <> ?)",
+        vec![
+            USER_SYNCED.into(),
+            now.into(),
+            job.user_ref.clone().into(),
+            job.user_ref.clone().into(),
+            outbox::STATE_PENDING.into(),
+            STATE_RUNNING.into(),
+            STATE_FAILED.into(),
+            job.id.into(),
+        ],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// The job failed. Retryable: back to `pending` at `next_attempt_at` (the user
+/// stays pending and shows the error). Otherwise `failed`, and so is the user.
+pub async fn fail(
+    conn: &impl ConnectionTrait,
+    job: &sync_job::Model,
+    owner: &str,
+    error: &str,
+    retry_at: Option<DateTime<Utc>>,
+) -> Result<(), DbErr> {
+    let now = Utc::now();
+    let state = if retry_at.is_some() {
+        outbox::STATE_PENDING
+    } else {
+        STATE_FAILED
+    };
+    sync_job::Entity::update_many()
+        .col_expr(sync_job::Column::State, Expr::value(state))
+        .col_expr(sync_job::Column::Attempts, Expr::value(job.attempts + 1))
+        .col_expr(
+            sync_job::Column::NextAttemptAt,
+            Expr::value(retry_at.unwrap_or(now)),
+        )
+        .col_expr(
+            sync_job::Column::LeaseOwner,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            sync_job::Column::LeaseUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(sync_job::Column::LastError, Expr::value(error))
+        .col_expr(sync_job::Column::UpdatedAt, Expr::value(now))
+        .filter(sync_job::Column::Id.eq(job.id))
+        .filter(sync_job::Column::LeaseOwner.eq(owner))
+        .exec(conn)
+        .await?;
+    let user_state = if retry_at.is_some() {
+        outbox::STATE_PENDING
+    } else {
+        USER_FAILED
+    };
+    user::Entity::update_many()
+        .col_expr(user::Column::SyncState, Expr::value(user_state))
+        .col_expr(user::Column::SyncError, Expr::value(error))
+        .filter(user::Column::UserId.eq(&job.user_ref))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Puts failed jobs (of these users, or all) back in the queue, due now.
+pub async fn retry_failed(
+    conn: &impl ConnectionTrait,
+    user_refs: Option<&[String]>,
+) -> Result<Vec<String>, DbErr> {
+    let mut q = sync_job::Entity::find().filter(sync_job::Column::State.eq(STATE_FAILED));
+    if let Some(r) = user_refs {
+        q = q.filter(sync_job::Column::UserRef.is_in(r.iter().cloned()));
+    }
+    let jobs = q.all(conn).await?;
+    let mut users: Vec<String> = jobs.iter().map(|j| j.user_ref.clone()).collect();
+    users.sort();
+    users.dedup();
+    let now = Utc::now();
+    for chunk in jobs.chunks(500) {
+        sync_job::Entity::update_many()
+            .col_expr(sync_job::Column::State, Expr::value(outbox::STATE_PENDING))
+            .col_expr(sync_job::Column::Attempts, Expr::value(0))
+            .col_expr(sync_job::Column::NextAttemptAt, Expr::value(now))
+            .col_expr(sync_job::Column::UpdatedAt, Expr::value(now))
+            .filter(sync_job::Column::Id.is_in(chunk.iter().map(|j| j.id)))
+            .exec(conn)
+            .await?;
+    }
+    for chunk in users.chunks(500) {
+        user::Entity::update_many()
+            .col_expr(user::Column::SyncState, Expr::value(outbox::STATE_PENDING))
+            .filter(user::Column::UserId.is_in(chunk.iter().cloned()))
+            .exec(conn)
+            .await?;
+    }
+    Ok(users)
+}
+
+/// The user's desired state in LiteLLM, or `None` when the user no longer exists.
+pub async fn desired(
+    conn: &impl ConnectionTrait,
+    user_ref: &str,
+) -> Result<Option<(user::Model, KeySpec)>, DbErr> {
+    let Some(u) = user::Entity::find()
+        .filter(user::Column::UserId.eq(user_ref))
+        .one(conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let spec = spec_of(conn, &u).await?;
+    Ok(Some((u, spec)))
+}
+
+/// What LiteLLM should hold for `u`.
+pub async fn spec_of(conn: &impl ConnectionTrait, u: &user::Model) -> Result<KeySpec, DbErr> {
+    let mut models: Vec<String> = user_model::Entity::find()
+        .select_only()
+        .column(user_model::Column::Model)
+        .filter(user_model::Column::UserId.eq(u.id))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    models.sort();
+    let service_ids: Vec<i32> = user_service::Entity::find()
+        .select_only()
+        .column(user_service::Column::ServiceId)
+        .filter(user_service::Column::UserId.eq(u.id))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let mut services: Vec<String> = if service_ids.is_empty() {
+        vec![]
+    } else {
+        service::Entity::find()
+            .select_only()
+            .column(service::Column::Name)
+            .filter(service::Column::Id.is_in(service_ids))
+            .into_tuple()
+            .all(conn)
+            .await?
+    };
+    services.sort();
+    Ok(super::spec(u, models, services))
+}
+
+/// Counts for the /sync page.
+#[derive(Debug, Clone, Default)]
+pub struct Status {
+    pub pending: u64,
+    pub due: u64,
+    pub running: u64,
+    pub failed: u64,
+    pub done_last_minute: u64,
+    pub done_total: u64,
+    pub last_error: Option<(String, String, DateTime<Utc>)>,
+    pub oldest_pending: Option<DateTime<Utc>>,
+}
+
+pub async fn status(conn: &impl ConnectionTrait) -> Result<Status, DbErr> {
+    let now = Utc::now();
+    let count = |state: &'static str| {
+        sync_job::Entity::find()
+            .filter(sync_job::Column::State.eq(state))
+            .count(conn)
+    };
+    let pending = count(outbox::STATE_PENDING).await?;
+    let running = count(STATE_RUNNING).await?;
+    let failed = count(STATE_FAILED).await?;
+    let done_total = count(STATE_DONE).await?;
+    let due = sync_job::Entity::find()
+        .filter(sync_job::Column::State.eq(outbox::STATE_PENDING))
+        .filter(sync_job::Column::NextAttemptAt.lte(now))
+        .count(conn)
+        .await?;
+    let done_last_minute = sync_job::Entity::find()
+        .filter(sync_job::Column::State.eq(STATE_DONE))
+        .filter(sync_job::Column::FinishedAt.gte(now - ChronoDuration::seconds(60)))
+        .count(conn)
+        .await?;
+    let last = sync_job::Entity::find()
+        .filter(sync_job::Column::LastError.is_not_null())
+        .filter(sync_job::Column::State.ne(STATE_DONE))
+        .order_by_desc(sync_job::Column::UpdatedAt)
+        .one(conn)
+        .await?;
+    let oldest = sync_job::Entity::find()
+        .filter(sync_job::Column::State.is_in([outbox::STATE_PENDING, STATE_RUNNING]))
+        .order_by_asc(sync_job::Column::CreatedAt)
+        .one(conn)
+        .await?;
+    Ok(Status {
+        pending,
+        due,
+        running,
+        failed,
+        done_last_minute,
+        done_total,
+        last_error: last.map(|j| (j.user_ref, j.last_error.unwrap_or_default(), j.updated_at)),
+        oldest_pending: oldest.map(|j| j.created_at),
+    })
+}
+
+/// Progress of one bulk change (`batch_id`).
+#[derive(Debug, Clone, FromQueryResult)]
+pub struct BatchProgress {
+    pub batch_id: String,
+    pub total: i64,
+    pub done: i64,
+    pub failed: i64,
+}
+
+/// The most recent batches with open or recently finished jobs.
+pub async fn batches(conn: &impl ConnectionTrait, limit: u64) -> Result<Vec<BatchProgress>, DbErr> {
+    let b = conn.get_database_backend();
+    BatchProgress::find_by_statement(stmt(
+        b,
+        "SELECT batch_id, COUNT(*) AS total, \
+         SUM(CASE WHEN state = ? THEN 1 ELSE 0 END) AS done, \
+         SUM(CASE WHEN state = ? THEN 1 ELSE 0 END) AS failed \
+         FROM sync_jobs WHERE batch_id IS NOT NULL GROUP BY batch_id \
+         ORDER BY MAX(id) DESC LIMIT ?",
+        vec![
+            STATE_DONE.into(),
+            STATE_FAILED.into(),
+            (limit as i64).into(),
+        ],
+    ))
+    .all(conn)
+    .await
+}
+
+/// Jobs that failed for good, newest first.
+pub async fn failed_jobs(
+    conn: &impl ConnectionTrait,
+    limit: u64,
+) -> Result<Vec<sync_job::Model>, DbErr> {
+    sync_job::Entity::find()
+        .filter(sync_job::Column::State.eq(STATE_FAILED))
+        .order_by_desc(sync_job::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await
+}
+
+/// Open jobs of one user (pending or running).
+pub async fn open_jobs_of(
+    conn: &impl ConnectionTrait,
+    user_ref: &str,
+) -> Result<Vec<sync_job::Model>, DbErr> {
+    sync_job::Entity::find()
+        .filter(sync_job::Column::UserRef.eq(user_ref))
+        .filter(sync_job::Column::State.is_in([outbox::STATE_PENDING, STATE_RUNNING]))
+        .all(conn)
+        .await
+}

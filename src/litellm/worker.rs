@@ -1,0 +1,249 @@
+//! The sync worker: claims due jobs with a lease, runs up to `concurrency` of them
+//! at once against LiteLLM, retries with exponential backoff and jitter.
+//!
+//! Every operation is idempotent, so a job run twice (an instance killed after the
+//! call but before marking it done) has the effect of one run: an upsert sends
+//! the user's *current* complete state (`/key/update` replaces lists; on 404 the
+//! key is created with `/key/generate`), and deleting a key LiteLLM no longer
+//! has is success.
+use std::{sync::Arc, time::Duration};
+
+use chrono::Utc;
+use sea_orm::{DatabaseConnection, TransactionTrait};
+use tokio::sync::{Notify, Semaphore};
+
+use super::{
+    client::{CallCtx, LiteLlm, LlmError},
+    outbox::Op,
+    queries,
+};
+use crate::{config::SyncSettings, crypto::KeyCipher, entities::sync_job, startup::SystemNotices};
+
+/// The notice topic for LiteLLM's health.
+pub const NOTICE: &str = "litellm";
+
+/// Runs jobs. One per process; several processes may share a database.
+pub struct Worker {
+    pub id: String,
+    db: DatabaseConnection,
+    client: LiteLlm,
+    cipher: KeyCipher,
+    settings: SyncSettings,
+    notices: Arc<SystemNotices>,
+    wake: Arc<Notify>,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum JobError {
+    #[error(transparent)]
+    Llm(#[from] LlmError),
+    #[error("database: {0}")]
+    Db(#[from] sea_orm::DbErr),
+    #[error("{0}")]
+    Bad(String),
+}
+
+impl Worker {
+    pub fn new(
+        db: DatabaseConnection,
+        client: LiteLlm,
+        cipher: KeyCipher,
+        settings: SyncSettings,
+        notices: Arc<SystemNotices>,
+        wake: Arc<Notify>,
+    ) -> Self {
+        Worker {
+            id: format!("w-{}", &crate::crypto::random_id()[..12]),
+            db,
+            client,
+            cipher,
+            settings,
+            notices,
+            wake,
+        }
+    }
+
+    /// Runs forever (until the runtime stops).
+    pub async fn run(self: Arc<Self>) {
+        let sem = Arc::new(Semaphore::new(self.settings.concurrency));
+        tracing::info!(worker = %self.id, concurrency = self.settings.concurrency, "sync worker started");
+        loop {
+            // Wait until at least one slot is free, then fill the free slots.
+            drop(sem.clone().acquire_owned().await);
+            let free = sem.available_permits();
+            let jobs = match queries::claim(&self.db, &self.id, free, self.settings.lease).await {
+                Ok(j) => j,
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming sync jobs failed");
+                    tokio::time::sleep(self.settings.poll_interval).await;
+                    continue;
+                }
+            };
+            let full = jobs.len() >= free;
+            for job in jobs {
+                let permit = match sem.clone().acquire_owned().await {
+                    Ok(p) => p,
+                    Err(_) => return,
+                };
+                let me = self.clone();
+                tokio::spawn(async move {
+                    me.run_one(job).await;
+                    drop(permit);
+                });
+            }
+            if !full {
+                let _ =
+                    tokio::time::timeout(self.settings.poll_interval, self.wake.notified()).await;
+            }
+        }
+    }
+
+    async fn run_one(&self, job: sync_job::Model) {
+        let result = self.perform(&job).await;
+        // The job's result and the user's state change together (a kill between
+        // them must not leave a done job with a pending user).
+        let txn = match self.db.begin().await {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(job = job.id, error = %e, "could not record a sync job's result");
+                return;
+            }
+        };
+        let stored = match &result {
+            Ok(()) => {
+                self.notices.set(NOTICE, None);
+                queries::finish(&txn, &job, &self.id).await
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                let retry = match e {
+                    JobError::Llm(l) => l.is_retryable(),
+                    JobError::Db(_) => true,
+                    JobError::Bad(_) => false,
+                };
+                if let JobError::Llm(LlmError::Transport(t)) = e {
+                    self.notices.set(
+                        NOTICE,
+                        Some(format!(
+                            "LiteLLM is unreachable ({t}). Changes are kept and wait as pending; they are sent when it is back."
+                        )),
+                    );
+                }
+                let at = retry.then(|| Utc::now() + self.backoff(job.attempts));
+                tracing::warn!(job = job.id, user = %job.user_ref, op = %job.operation, attempt = job.attempts + 1, retry = retry, error = %msg, "sync job failed");
+                queries::fail(&txn, &job, &self.id, &msg, at).await
+            }
+        };
+        let stored = match stored {
+            Ok(()) => txn.commit().await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = stored {
+            // The lease expires and another run picks the job up again (idempotent).
+            tracing::error!(job = job.id, error = %e, "could not record a sync job's result");
+        }
+    }
+
+    /// `base * 2^attempts`, capped, then a random point in its upper half.
+    fn backoff(&self, attempts: i32) -> chrono::Duration {
+        let base = self.settings.base_backoff.as_millis() as u64;
+        let cap = self.settings.max_backoff.as_millis() as u64;
+        let exp = base
+            .saturating_mul(1u64 << attempts.clamp(0, 30))
+            .min(cap)
+            .max(1);
+        let mut b = [0u8; 8];
+        rand::fill(&mut b);
+        let jitter = u64::from_le_bytes(b) % (exp / 2 + 1);
+        chrono::Duration::milliseconds((exp / 2 + jitter) as i64)
+    }
+
+    async fn perform(&self, job: &sync_job::Model) -> Result<(), JobError> {
+        let op = Op::parse(&job.operation)
+            .ok_or_else(|| JobError::Bad(format!("unknown operation {:?}", job.operation)))?;
+        let payload: serde_json::Value = serde_json::from_str(&job.payload)
+            .map_err(|e| JobError::Bad(format!("bad payload: {e}")))?;
+        let hash_in = |k: &str| {
+            payload
+                .get(k)
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+                .ok_or_else(|| JobError::Bad(format!("payload lacks {k}")))
+        };
+        match op {
+            Op::Upsert => self.upsert(job).await,
+            Op::Delete => {
+                let h = hash_in("key_sha256")?;
+                let ctx = CallCtx::user(&job.user_ref, None, Some(job.id));
+                Ok(self.client.delete(&[h], &ctx).await?)
+            }
+            Op::Rotate => {
+                // The old key still holds the alias (unique in LiteLLM), so: create the
+                // new key without it, delete the old key, then give the new one the
+                // alias. Each step is safe to repeat after a crash.
+                let old = hash_in("old_key_sha256")?;
+                let Some((u, spec)) = queries::desired(&self.db, &job.user_ref).await? else {
+                    let ctx = CallCtx::user(&job.user_ref, None, Some(job.id));
+                    return Ok(self.client.delete(&[old], &ctx).await?);
+                };
+                let ctx = CallCtx::user(&u.user_id, spec.key_alias.as_deref(), Some(job.id));
+                if old != u.key_sha256 {
+                    let bare = super::KeySpec {
+                        key_alias: None,
+                        ..spec.clone()
+                    };
+                    self.ensure(&u, &bare, &ctx).await?;
+                    self.client.delete(&[old], &ctx).await?;
+                }
+                self.ensure(&u, &spec, &ctx).await
+            }
+        }
+    }
+
+    /// Makes LiteLLM's key match the user's current state.
+    async fn upsert(&self, job: &sync_job::Model) -> Result<(), JobError> {
+        let Some((u, spec)) = queries::desired(&self.db, &job.user_ref).await? else {
+            return Ok(()); // deleted since; its delete job removes the key
+        };
+        let ctx = CallCtx::user(&u.user_id, spec.key_alias.as_deref(), Some(job.id));
+        self.ensure(&u, &spec, &ctx).await
+    }
+
+    /// `/key/update` with the full spec; when LiteLLM does not know the key,
+    /// `/key/generate` with mama's key value.
+    async fn ensure(
+        &self,
+        u: &crate::entities::user::Model,
+        spec: &super::KeySpec,
+        ctx: &CallCtx,
+    ) -> Result<(), JobError> {
+        match self.client.update(&u.key_sha256, spec, ctx).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.is_not_found() => {
+                let key = self
+                    .cipher
+                    .decrypt(&u.key_ciphertext)
+                    .map_err(|e| JobError::Bad(format!("{e}")))?;
+                self.client.generate(&key, spec, ctx).await?;
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// Retries an idle wait: used by tests and tools that want to know when the queue
+/// has drained.
+pub async fn wait_until_idle(db: &DatabaseConnection, timeout: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        match queries::status(db).await {
+            Ok(s) if s.pending == 0 && s.running == 0 => return true,
+            _ => {}
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -23,6 +23,11 @@ pub enum Command {
         #[command(subcommand)]
         action: MigrateAction,
     },
+    /// Manage the API clients of /api/v1 (`create` prints the token on its last line).
+    ApiClient {
+        #[command(subcommand)]
+        action: crate::api_clients::cli::ApiClientAction,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -29,6 +29,7 @@ async fn main() -> anyhow::Result<()> {
                 .is_ok_and(|r| r.status().is_success());
             std::process::exit(if ok { 0 } else { 1 });
         }
+        Command::ApiClient { action } => mama::api_clients::cli::run(&settings, action).await?,
         Command::Migrate { action } => {
             let url = settings.database_url;
             mama::db::with_migration_lock(&url, |db| async move {

@@ -218,6 +218,12 @@ pub fn parse_lookup(body: &[u8], max_ids: usize) -> Result<Vec<String>, AppError
                 "is empty",
             ));
         }
+        if id.chars().any(char::is_control) {
+            return Err(AppError::validation(
+                &format!("user_ids[{i}]"),
+                "contains a control character",
+            ));
+        }
         if id.chars().count() > MAX_USER_ID_CHARS {
             return Err(AppError::validation(
                 &format!("user_ids[{i}]"),

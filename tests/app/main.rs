@@ -8,4 +8,6 @@ mod audit_core;
 mod browser;
 mod login;
 mod pages;
+mod api;
+mod api_clients;
 mod startup;

@@ -46,7 +46,10 @@ fn bearer(req: &HttpRequest) -> Result<&str, AppError> {
             "missing API token: send the header `Authorization: Bearer <token>`".into(),
         )
     };
-    let value = req.headers().get(header::AUTHORIZATION).ok_or_else(missing)?;
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or_else(missing)?;
     let value = value
         .to_str()
         .map_err(|_| AppError::Unauthorized("the Authorization header is not valid".into()))?;

@@ -213,10 +213,7 @@ pub fn parse_lookup(body: &[u8], max_ids: usize) -> Result<Vec<String>, AppError
     let mut ids = Vec::with_capacity(n);
     for (i, id) in req.user_ids.into_iter().enumerate() {
         if id.trim().is_empty() {
-            return Err(AppError::validation(
-                &format!("user_ids[{i}]"),
-                "is empty",
-            ));
+            return Err(AppError::validation(&format!("user_ids[{i}]"), "is empty"));
         }
         if id.chars().any(char::is_control) {
             return Err(AppError::validation(

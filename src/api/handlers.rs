@@ -251,7 +251,10 @@ fn audit_filter(q: AuditQuery) -> Result<(AuditFilter, Option<i64>, u64), AppErr
         }
         if Action::parse(a).is_none() {
             let a: String = a.chars().take(64).collect();
-            return Err(AppError::validation("action", format!("unknown action `{a}`")));
+            return Err(AppError::validation(
+                "action",
+                format!("unknown action `{a}`"),
+            ));
         }
         actions.push(a.to_string());
     }

@@ -1,10 +1,6 @@
 //! A token bucket per API client, in memory (per instance: with N instances
 //! behind a load balancer a client gets up to N times its limit).
-use std::{
-    collections::HashMap,
-    sync::Mutex,
-    time::Instant,
-};
+use std::{collections::HashMap, sync::Mutex, time::Instant};
 
 use actix_web::{
     HttpMessage,

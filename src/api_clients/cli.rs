@@ -50,7 +50,9 @@ pub async fn run(settings: &Settings, action: ApiClientAction) -> anyhow::Result
             let mut parsed = vec![];
             for s in scopes.iter().flat_map(|s| s.split(',')).map(str::trim) {
                 parsed.push(Scope::parse(s).ok_or_else(|| {
-                    anyhow::anyhow!("--scope: unknown scope {s:?} (use keys:read, models:read or audit:read)")
+                    anyhow::anyhow!(
+                        "--scope: unknown scope {s:?} (use keys:read, models:read or audit:read)"
+                    )
                 })?);
             }
             if let Some(n) = rate_limit
@@ -115,7 +117,11 @@ pub async fn run(settings: &Settings, action: ApiClientAction) -> anyhow::Result
                     c.name,
                     c.scopes,
                     c.token_hint,
-                    if c.revoked_at.is_some() { "revoked" } else { "active" }
+                    if c.revoked_at.is_some() {
+                        "revoked"
+                    } else {
+                        "active"
+                    }
                 );
             }
         }

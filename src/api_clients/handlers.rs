@@ -33,7 +33,10 @@ pub async fn list(
     audit.detail("count", clients.len());
     let default = data.settings.api_rate_limit_per_minute;
     Ok(ListPage {
-        clients: clients.iter().map(|c| ClientRow::from(c, default)).collect(),
+        clients: clients
+            .iter()
+            .map(|c| ClientRow::from(c, default))
+            .collect(),
         ctx: PageCtx::new(&session, &admin, "api_clients"),
     })
 }
@@ -134,7 +137,10 @@ pub async fn revoke(
     audit.detail("changed", changed);
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
     let msg = if changed {
-        format!("Revoked `{}`. Its token stopped working at once.", after.name)
+        format!(
+            "Revoked `{}`. Its token stopped working at once.",
+            after.name
+        )
     } else {
         format!("`{}` was already revoked.", after.name)
     };

@@ -1,8 +1,7 @@
 //! Queries over `api_clients`.
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    sea_query::Expr,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr,
 };
 
 use crate::entities::api_client::{self, Column as C, Entity as ApiClient};
@@ -31,7 +30,10 @@ pub async fn find_by_token_hash(
     db: &impl ConnectionTrait,
     sha256: &str,
 ) -> Result<Option<api_client::Model>, DbErr> {
-    ApiClient::find().filter(C::TokenSha256.eq(sha256)).one(db).await
+    ApiClient::find()
+        .filter(C::TokenSha256.eq(sha256))
+        .one(db)
+        .await
 }
 
 /// Sets `revoked_at` unless already set; true when this call revoked it.

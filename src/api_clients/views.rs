@@ -22,7 +22,9 @@ pub struct ClientRow {
 }
 
 fn when(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
-    t.map_or("never".into(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+    t.map_or("never".into(), |t| {
+        t.format("%Y-%m-%d %H:%M UTC").to_string()
+    })
 }
 
 impl ClientRow {

@@ -159,12 +159,16 @@ async fn a_lookup_answers_in_request_order_folds_duplicates_and_lists_the_missin
     a.service(&svc_b).await;
     a.service(&svc_a).await;
     let (alice, bob) = (format!("alice-{sfx}"), format!("bob-{sfx}"));
-    a.user(&alice, &["gpt-4o", "claude"], &[&svc_b, &svc_a]).await;
+    a.user(&alice, &["gpt-4o", "claude"], &[&svc_b, &svc_a])
+        .await;
     a.user(&bob, &[], &[]).await;
     let (client_id, token) = a.client(&[Scope::KeysRead], None).await;
 
     let r = a
-        .lookup(&token, json!({"user_ids": [bob, "ghost", alice, bob, "ghost"]}))
+        .lookup(
+            &token,
+            json!({"user_ids": [bob, "ghost", alice, bob, "ghost"]}),
+        )
         .await;
     let (status, rid, body) = parts(r).await;
     assert_eq!(status, 200, "{body}");
@@ -229,28 +233,57 @@ async fn missing_wrong_and_revoked_tokens_get_401_and_each_refusal_is_audited() 
     let (id, token) = a.client(&[Scope::KeysRead], None).await;
     let body = json!({"user_ids": ["x"]}).to_string();
 
-    let (s, rid, b) = parts(a.lookup_raw(None, Some("application/json"), body.clone()).await).await;
+    let (s, rid, b) = parts(
+        a.lookup_raw(None, Some("application/json"), body.clone())
+            .await,
+    )
+    .await;
     assert_eq!(s, 401);
     assert_eq!(b["error"]["code"], "UNAUTHORIZED");
     assert_eq!(b["error"]["request_id"], rid.as_str());
     assert!(b["error"]["message"].as_str().unwrap().contains("Bearer"));
     let ev = a.app.event_for(&rid).await;
-    assert_eq!((ev.action.as_str(), ev.outcome.as_str(), ev.actor_kind.as_str()), ("api.keys.lookup", "denied", "anonymous"));
+    assert_eq!(
+        (
+            ev.action.as_str(),
+            ev.outcome.as_str(),
+            ev.actor_kind.as_str()
+        ),
+        ("api.keys.lookup", "denied", "anonymous")
+    );
 
     let wrong = format!("{}x", &token[..token.len() - 1]);
-    let (s, rid, b) = parts(a.lookup_raw(Some(&wrong), Some("application/json"), body.clone()).await).await;
+    let (s, rid, b) = parts(
+        a.lookup_raw(Some(&wrong), Some("application/json"), body.clone())
+            .await,
+    )
+    .await;
     assert_eq!(s, 401);
     assert_eq!(b["error"]["message"], "invalid API token");
     assert!(!format!("{:?}", a.app.event_for(&rid).await).contains(&wrong));
 
-    let (s, _, _) = parts(a.lookup_raw(Some(&token), Some("application/json"), body.clone()).await).await;
+    let (s, _, _) = parts(
+        a.lookup_raw(Some(&token), Some("application/json"), body.clone())
+            .await,
+    )
+    .await;
     assert_eq!(s, 200);
-    mama::api_clients::service::revoke_client(&a.app.db, id).await.unwrap();
-    let (s, rid, b) = parts(a.lookup_raw(Some(&token), Some("application/json"), body.clone()).await).await;
+    mama::api_clients::service::revoke_client(&a.app.db, id)
+        .await
+        .unwrap();
+    let (s, rid, b) = parts(
+        a.lookup_raw(Some(&token), Some("application/json"), body.clone())
+            .await,
+    )
+    .await;
     assert_eq!(s, 401, "revocation takes effect at once");
     assert!(b["error"]["message"].as_str().unwrap().contains("revoked"));
     let ev = a.app.event_for(&rid).await;
-    assert_eq!(ev.actor_id, Some(id.to_string()), "the refused client is named");
+    assert_eq!(
+        ev.actor_id,
+        Some(id.to_string()),
+        "the refused client is named"
+    );
     assert_eq!(ev.outcome, "denied");
 }
 
@@ -282,23 +315,86 @@ async fn bad_bodies_get_4xx_errors_naming_the_problem_and_are_audited_as_invalid
     let a = spawn_api_app(|s| s.api_max_lookup_ids = 5).await;
     let (_, token) = a.client(&[Scope::KeysRead], None).await;
     let cases: Vec<(Option<&str>, String, u16, &str, &str)> = vec![
-        (Some("text/plain"), r#"{"user_ids":["a"]}"#.into(), 400, "INVALID_REQUEST", "Content-Type"),
-        (None, r#"{"user_ids":["a"]}"#.into(), 400, "INVALID_REQUEST", "Content-Type"),
-        (Some("application/json"), "".into(), 400, "INVALID_REQUEST", "empty"),
-        (Some("application/json"), r#"{"user_ids":["a"]"#.into(), 400, "INVALID_REQUEST", "malformed JSON"),
-        (Some("application/json"), r#"{"user_ids":[]}"#.into(), 422, "VALIDATION_ERROR", "at least one"),
-        (Some("application/json"), r#"{"user_ids":[1,2]}"#.into(), 422, "VALIDATION_ERROR", "expected a string"),
-        (Some("application/json"), r#"{"user_ids":["a"],"admin":true}"#.into(), 422, "VALIDATION_ERROR", "unknown field `admin`"),
-        (Some("application/json"), r#"{"ids":["a"]}"#.into(), 422, "VALIDATION_ERROR", "unknown field"),
-        (Some("application/json"), r#"{}"#.into(), 422, "VALIDATION_ERROR", "missing field `user_ids`"),
-        (Some("application/json"), r#"{"user_ids":["a","b","c","d","e","f"]}"#.into(), 413, "INVALID_REQUEST", "at most 5"),
+        (
+            Some("text/plain"),
+            r#"{"user_ids":["a"]}"#.into(),
+            400,
+            "INVALID_REQUEST",
+            "Content-Type",
+        ),
+        (
+            None,
+            r#"{"user_ids":["a"]}"#.into(),
+            400,
+            "INVALID_REQUEST",
+            "Content-Type",
+        ),
+        (
+            Some("application/json"),
+            "".into(),
+            400,
+            "INVALID_REQUEST",
+            "empty",
+        ),
+        (
+            Some("application/json"),
+            r#"{"user_ids":["a"]"#.into(),
+            400,
+            "INVALID_REQUEST",
+            "malformed JSON",
+        ),
+        (
+            Some("application/json"),
+            r#"{"user_ids":[]}"#.into(),
+            422,
+            "VALIDATION_ERROR",
+            "at least one",
+        ),
+        (
+            Some("application/json"),
+            r#"{"user_ids":[1,2]}"#.into(),
+            422,
+            "VALIDATION_ERROR",
+            "expected a string",
+        ),
+        (
+            Some("application/json"),
+            r#"{"user_ids":["a"],"admin":true}"#.into(),
+            422,
+            "VALIDATION_ERROR",
+            "unknown field `admin`",
+        ),
+        (
+            Some("application/json"),
+            r#"{"ids":["a"]}"#.into(),
+            422,
+            "VALIDATION_ERROR",
+            "unknown field",
+        ),
+        (
+            Some("application/json"),
+            r#"{}"#.into(),
+            422,
+            "VALIDATION_ERROR",
+            "missing field `user_ids`",
+        ),
+        (
+            Some("application/json"),
+            r#"{"user_ids":["a","b","c","d","e","f"]}"#.into(),
+            413,
+            "INVALID_REQUEST",
+            "at most 5",
+        ),
     ];
     for (ct, body, status, code, needle) in cases {
         let (s, rid, b) = parts(a.lookup_raw(Some(&token), ct, body.clone()).await).await;
         assert_eq!(s, status, "{body}: {b}");
         assert_eq!(b["error"]["code"], code, "{body}");
         let msg = b["error"]["message"].as_str().unwrap();
-        assert!(msg.contains(needle), "{body}: {msg:?} should mention {needle:?}");
+        assert!(
+            msg.contains(needle),
+            "{body}: {msg:?} should mention {needle:?}"
+        );
         let ev = a.app.event_for(&rid).await;
         assert_eq!(ev.outcome, "invalid", "{body}");
         assert_eq!(ev.http_status, Some(i32::from(status)));
@@ -306,9 +402,14 @@ async fn bad_bodies_get_4xx_errors_naming_the_problem_and_are_audited_as_invalid
     let r = a.lookup(&token, json!({"user_ids": ["a", ""]})).await;
     let (s, _, b) = parts(r).await;
     assert_eq!(s, 422);
-    assert!(b["error"]["details"]["fields"]["user_ids[1]"].is_array(), "{b}");
+    assert!(
+        b["error"]["details"]["fields"]["user_ids[1]"].is_array(),
+        "{b}"
+    );
     // Five distinct IDs (after folding, still at most five) pass.
-    let r = a.lookup(&token, json!({"user_ids": ["a", "b", "c", "d", "a"]})).await;
+    let r = a
+        .lookup(&token, json!({"user_ids": ["a", "b", "c", "d", "a"]}))
+        .await;
     assert_eq!(r.status(), 200);
 }
 
@@ -329,7 +430,9 @@ async fn every_authenticated_response_has_rate_limit_headers_and_an_empty_bucket
     assert_eq!(h(&r, "x-ratelimit-remaining"), "2");
     assert!(h(&r, "x-ratelimit-reset").parse::<u64>().unwrap() <= 60);
     // Errors after authentication carry them too.
-    let r = a.lookup_raw(Some(&token), Some("application/json"), "{").await;
+    let r = a
+        .lookup_raw(Some(&token), Some("application/json"), "{")
+        .await;
     assert_eq!(r.status(), 400);
     assert_eq!(h(&r, "x-ratelimit-remaining"), "1");
     let r = a.lookup(&token, json!({"user_ids": ["a"]})).await;
@@ -342,9 +445,15 @@ async fn every_authenticated_response_has_rate_limit_headers_and_an_empty_bucket
     let (_, rid, b) = parts(r).await;
     assert_eq!(b["error"]["code"], "RATE_LIMIT_EXCEEDED");
     let ev = a.app.event_for(&rid).await;
-    assert_eq!((ev.action.as_str(), ev.outcome.as_str(), ev.http_status), ("api.keys.lookup", "denied", Some(429)));
+    assert_eq!(
+        (ev.action.as_str(), ev.outcome.as_str(), ev.http_status),
+        ("api.keys.lookup", "denied", Some(429))
+    );
     // Each client has its own bucket.
-    assert_eq!(a.lookup(&other, json!({"user_ids": ["a"]})).await.status(), 200);
+    assert_eq!(
+        a.lookup(&other, json!({"user_ids": ["a"]})).await.status(),
+        200
+    );
     // No token: no bucket, no headers.
     let r = a.lookup_raw(None, Some("application/json"), "{}").await;
     assert!(r.headers().get("x-ratelimit-limit").is_none());
@@ -373,7 +482,13 @@ async fn the_models_endpoint_lists_the_catalogue_with_the_special_values_first()
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| (m["name"].as_str().unwrap(), m["available"].as_bool().unwrap(), m["special"].as_bool().unwrap()))
+        .map(|m| {
+            (
+                m["name"].as_str().unwrap(),
+                m["available"].as_bool().unwrap(),
+                m["special"].as_bool().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         names,
@@ -385,7 +500,10 @@ async fn the_models_endpoint_lists_the_catalogue_with_the_special_values_first()
         ]
     );
     let ev = a.app.event_for(&rid).await;
-    assert_eq!((ev.action.as_str(), details(&ev)["scope"].as_str()), ("api.models.list", Some("models:read")));
+    assert_eq!(
+        (ev.action.as_str(), details(&ev)["scope"].as_str()),
+        ("api.models.list", Some("models:read"))
+    );
 }
 
 #[tokio::test]
@@ -406,7 +524,11 @@ async fn the_audit_events_endpoint_filters_and_pages_with_a_cursor() {
     assert!(page1.iter().all(|e| e["targets"] == json!([target])));
     assert_eq!(page1[0]["actor"]["kind"], "api_client");
     let cursor = b["next_cursor"].as_i64().expect("a next page");
-    let (_, _, b) = parts(a.get(Some(&auditor), &format!("{path}&cursor={cursor}")).await).await;
+    let (_, _, b) = parts(
+        a.get(Some(&auditor), &format!("{path}&cursor={cursor}"))
+            .await,
+    )
+    .await;
     assert_eq!(b["events"].as_array().unwrap().len(), 1);
     assert!(b["next_cursor"].is_null());
     // Several actions, comma-separated or repeated; outcome filter.
@@ -421,10 +543,17 @@ async fn the_audit_events_endpoint_filters_and_pages_with_a_cursor() {
         ("bogus=1", 400, ""),
         ("cursor=abc", 400, ""),
     ] {
-        let (s, _, b) = parts(a.get(Some(&auditor), &format!("/api/v1/audit/events?{q}")).await).await;
+        let (s, _, b) = parts(
+            a.get(Some(&auditor), &format!("/api/v1/audit/events?{q}"))
+                .await,
+        )
+        .await;
         assert_eq!(s, status, "{q}: {b}");
         if !field.is_empty() {
-            assert!(b["error"]["details"]["fields"][field].is_array(), "{q}: {b}");
+            assert!(
+                b["error"]["details"]["fields"][field].is_array(),
+                "{q}: {b}"
+            );
         }
     }
 }
@@ -434,16 +563,26 @@ async fn the_openapi_document_is_3_1_and_describes_every_api_route() {
     let a = spawn_api_app(|_| {}).await;
     let (s, rid, doc) = parts(a.get(None, "/api/v1/openapi.json").await).await;
     assert_eq!(s, 200);
-    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1."), "{}", doc["openapi"]);
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1."),
+        "{}",
+        doc["openapi"]
+    );
     for (path, method) in [
         ("/api/v1/keys/lookup", "post"),
         ("/api/v1/models", "get"),
         ("/api/v1/audit/events", "get"),
         ("/api/v1/openapi.json", "get"),
     ] {
-        assert!(doc["paths"][path][method].is_object(), "{method} {path} missing");
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} missing"
+        );
     }
-    assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
     assert!(doc["components"]["schemas"]["UserKey"]["properties"]["key"].is_object());
     assert_eq!(a.app.event_for(&rid).await.action, "api.docs");
     // Swagger UI is served from the binary.
@@ -465,11 +604,16 @@ async fn the_openapi_document_is_3_1_and_describes_every_api_route() {
 async fn hostile_bodies_never_cause_a_5xx() {
     let a = spawn_api_app(|_| {}).await;
     let (_, token) = a.client(&[Scope::KeysRead], Some(1_000_000)).await;
-    let deep_array = format!("{{\"user_ids\": {}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+    let deep_array = format!(
+        "{{\"user_ids\": {}{}}}",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
     let deep_object = "{\"user_ids\":".repeat(50_000);
     let huge_string = format!("{{\"user_ids\": [\"{}\"]}}", "a".repeat(3_000_000));
     let huge_not_array = format!("{{\"user_ids\": \"{}\"}}", "b".repeat(3_000_000));
-    let many_ids = json!({"user_ids": (0..100_000).map(|i| format!("u{i}")).collect::<Vec<_>>()}).to_string();
+    let many_ids =
+        json!({"user_ids": (0..100_000).map(|i| format!("u{i}")).collect::<Vec<_>>()}).to_string();
     let too_big = "x".repeat(5 << 20);
     let mut bodies: Vec<Vec<u8>> = vec![
         deep_array.into_bytes(),
@@ -521,17 +665,29 @@ async fn hostile_bodies_never_cause_a_5xx() {
             Ok(r) => r,
             // mama may answer 413 and close before a too-large body is fully sent.
             Err(e) => {
-                assert!(len > mama::api::contract::MAX_BODY_BYTES, "{preview:?}: {e}");
+                assert!(
+                    len > mama::api::contract::MAX_BODY_BYTES,
+                    "{preview:?}: {e}"
+                );
                 continue;
             }
         };
         let status = r.status().as_u16();
         let text = r.text().await.unwrap();
-        assert!((200..500).contains(&status), "{preview:?} → {status}: {text:.200}");
-        assert!(text.len() < 100_000 || status == 200, "{preview:?}: error body echoes the input");
+        assert!(
+            (200..500).contains(&status),
+            "{preview:?} → {status}: {text:.200}"
+        );
+        assert!(
+            text.len() < 100_000 || status == 200,
+            "{preview:?}: error body echoes the input"
+        );
     }
     // The server is still healthy.
-    assert_eq!(a.lookup(&token, json!({"user_ids": ["a"]})).await.status(), 200);
+    assert_eq!(
+        a.lookup(&token, json!({"user_ids": ["a"]})).await.status(),
+        200
+    );
 }
 
 #[tokio::test]

@@ -4,10 +4,10 @@ mod webdriver;
 
 mod account;
 mod admins;
+mod api;
+mod api_clients;
 mod audit_core;
 mod browser;
 mod login;
 mod pages;
-mod api;
-mod api_clients;
 mod startup;

@@ -28,6 +28,11 @@ pub enum Command {
         #[command(subcommand)]
         action: crate::litellm::cli::LitellmCommand,
     },
+    /// Manage the API clients of /api/v1 (`create` prints the token on its last line).
+    ApiClient {
+        #[command(subcommand)]
+        action: crate::api_clients::cli::ApiClientAction,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -36,6 +36,10 @@ pub struct Settings {
     pub migrate_on_start: bool,
     pub db_max_connections: u32,
     pub litellm: Option<LiteLlmSettings>,
+    /// Most user IDs one `POST /api/v1/keys/lookup` may ask for.
+    pub api_max_lookup_ids: usize,
+    /// Requests per minute per API client unless the client sets its own.
+    pub api_rate_limit_per_minute: u32,
     pub sync: SyncSettings,
 }
 
@@ -185,6 +189,8 @@ impl Settings {
                 models_refresh: Duration::from_secs(env.parse("LITELLM_MODELS_REFRESH_SECS", 300)?),
                 worker_enabled: env.flag("LITELLM_SYNC_WORKER", true)?,
             },
+            api_max_lookup_ids: env.parse("MAMA_API_MAX_LOOKUP_IDS", 1000)?,
+            api_rate_limit_per_minute: env.parse("MAMA_API_RATE_LIMIT_PER_MINUTE", 1200)?,
         })
     }
 

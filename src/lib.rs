@@ -1,5 +1,7 @@
 //! mama: LiteLLM virtual keys for the people of an organisation.
 pub mod admins;
+pub mod api;
+pub mod api_clients;
 pub mod audit;
 pub mod cli;
 pub mod config;

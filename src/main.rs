@@ -33,6 +33,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Litellm { action } => {
             mama::litellm::cli::run(Settings::from_env()?, action).await?
         }
+        Command::ApiClient { action } => {
+            mama::api_clients::cli::run(&Settings::from_env()?, action).await?
+        }
         Command::Migrate { action } => {
             let url = mama::config::database_url_from_env()?;
             mama::db::with_migration_lock(&url, |db| async move {

@@ -15,8 +15,8 @@ use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
 
 use crate::{
-    admins, audit, config::Settings, crypto::KeyCipher, db, error::AppError, health, users,
-    web as ui,
+    admins, api, api_clients, audit, config::Settings, crypto::KeyCipher, db, error::AppError,
+    health, users, web as ui,
 };
 
 /// Shared by every handler.
@@ -109,6 +109,7 @@ fn bad_request(msg: String) -> actix_web::Error {
 pub fn build_server(listener: TcpListener, data: web::Data<AppData>) -> std::io::Result<Server> {
     let key = Key::from(data.settings.secrets.session_key.expose_secret());
     let secure = data.settings.secure_cookies;
+    let api_limiter = web::Data::new(api::RateLimiter::default());
     let server = HttpServer::new(move || {
         let session = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
             .cookie_name("mama_session".into())
@@ -119,6 +120,7 @@ pub fn build_server(listener: TcpListener, data: web::Data<AppData>) -> std::io:
             .build();
         App::new()
             .app_data(data.clone())
+            .app_data(api_limiter.clone())
             .app_data(web::FormConfig::default().limit(4 << 20))
             .app_data(web::PayloadConfig::new(4 << 20))
             .app_data(
@@ -144,6 +146,8 @@ pub fn build_server(listener: TcpListener, data: web::Data<AppData>) -> std::io:
             .configure(users::routes)
             .configure(audit::routes)
             .configure(crate::litellm::routes)
+            .configure(api_clients::routes)
+            .configure(api::routes)
             .route("/", web::get().to(home))
             .default_service(web::to(not_found))
     })

@@ -59,6 +59,7 @@ actions! {
     ApiClientList => "api_client.list",
     ApiClientCreate => "api_client.create",
     ApiClientRevoke => "api_client.revoke",
+    ApiClientView => "api_client.view",
     ApiKeysLookup => "api.keys.lookup",
     ApiModelsList => "api.models.list",
     ApiAuditList => "api.audit.list",

@@ -4,6 +4,8 @@ mod webdriver;
 
 mod account;
 mod admins;
+mod api;
+mod api_clients;
 mod audit_core;
 mod browser;
 mod cli;

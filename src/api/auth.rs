@@ -1,0 +1,126 @@
+//! The bearer-token guard: `ApiCaller` resolves `Authorization: Bearer TOKEN` to
+//! an active API client (by the token's SHA-256; the token itself is never
+//! stored or logged), names it as the audit actor, and takes one request from
+//! its rate-limit bucket. Handlers then check the scope they need.
+use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, http::header, web};
+use chrono::Utc;
+use futures_util::future::LocalBoxFuture;
+
+use super::RateLimiter;
+use crate::{
+    api_clients::{Scope, queries},
+    audit::{Actor, AuditCtx},
+    crypto::sha256_hex,
+    error::AppError,
+    startup::AppData,
+};
+
+/// `last_used_at` is written at most this often per client.
+const TOUCH_EVERY_SECS: i64 = 60;
+
+/// The API client behind this request.
+#[derive(Debug, Clone)]
+pub struct ApiCaller {
+    pub id: i32,
+    pub name: String,
+    pub scopes: Vec<Scope>,
+}
+
+impl ApiCaller {
+    /// Refuses (403) unless the client holds `scope`; records the scope used.
+    pub fn require(&self, scope: Scope, audit: &AuditCtx) -> Result<(), AppError> {
+        audit.detail("scope", scope.as_str());
+        if self.scopes.contains(&scope) {
+            Ok(())
+        } else {
+            audit.detail("missing_scope", scope.as_str());
+            Err(AppError::Forbidden)
+        }
+    }
+}
+
+/// The token of an `Authorization: Bearer …` header.
+fn bearer(req: &HttpRequest) -> Result<&str, AppError> {
+    let missing = || {
+        AppError::Unauthorized(
+            "missing API token: send the header `Authorization: Bearer <token>`".into(),
+        )
+    };
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or_else(missing)?;
+    let value = value
+        .to_str()
+        .map_err(|_| AppError::Unauthorized("the Authorization header is not valid".into()))?;
+    let (scheme, token) = value.trim().split_once(' ').ok_or_else(|| {
+        AppError::Unauthorized("the Authorization header must be `Bearer <token>`".into())
+    })?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(AppError::Unauthorized(
+            "the Authorization header must use the Bearer scheme".into(),
+        ));
+    }
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(missing());
+    }
+    Ok(token)
+}
+
+impl FromRequest for ApiCaller {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let data = req
+                .app_data::<web::Data<AppData>>()
+                .cloned()
+                .ok_or_else(|| AppError::Internal(anyhow::anyhow!("app data missing")))?;
+            let hash = sha256_hex(bearer(&req)?);
+            let Some(client) = queries::find_by_token_hash(&data.db, &hash).await? else {
+                return Err(AppError::Unauthorized("invalid API token".into()));
+            };
+            let audit = AuditCtx::of(&req);
+            audit.set_actor(Actor::ApiClient {
+                id: client.id,
+                name: client.name.clone(),
+            });
+            if client.revoked_at.is_some() {
+                audit.detail("revoked", true);
+                return Err(AppError::Unauthorized(
+                    "this API token has been revoked".into(),
+                ));
+            }
+            let per_minute = client
+                .rate_limit_per_minute
+                .and_then(|n| u32::try_from(n).ok())
+                .filter(|n| *n > 0)
+                .unwrap_or(data.settings.api_rate_limit_per_minute);
+            if let Some(limiter) = req.app_data::<web::Data<RateLimiter>>() {
+                let quota = limiter.take(client.id, per_minute);
+                req.extensions_mut().insert(quota);
+                if let Some(retry_after) = quota.retry_after {
+                    audit.detail("rate_limit_per_minute", quota.limit);
+                    return Err(AppError::RateLimited { retry_after });
+                }
+            }
+            let now = Utc::now();
+            let stale = now - chrono::Duration::seconds(TOUCH_EVERY_SECS);
+            if client.last_used_at.is_none_or(|t| t < stale) {
+                queries::touch_last_used(&data.db, client.id, now, stale).await?;
+            }
+            Ok(ApiCaller {
+                id: client.id,
+                name: client.name,
+                scopes: client
+                    .scopes
+                    .split_whitespace()
+                    .filter_map(Scope::parse)
+                    .collect(),
+            })
+        })
+    }
+}

@@ -1,0 +1,333 @@
+//! Thin handlers of `/api/v1`. Each names its action, checks its scope, records
+//! what it read (never a key), and answers JSON; errors are `AppError`s, which
+//! the audit middleware renders as `{"error": {…}}`.
+use std::sync::{Arc, OnceLock};
+
+use actix_web::{HttpRequest, HttpResponse, get, http::header, post, web};
+use secrecy::ExposeSecret;
+
+use super::{
+    ApiCaller,
+    contract::{
+        self, AuditEventOut, AuditEventsResponse, AuditQuery, EventActor, LookupResponse,
+        ModelEntry, ModelsResponse, UserKey,
+    },
+    queries,
+};
+use crate::{
+    api_clients::Scope,
+    audit::{
+        Action, AuditCtx,
+        queries::{AuditFilter, search},
+    },
+    error::AppError,
+    startup::AppData,
+};
+
+/// Models LiteLLM always accepts; never shown as unavailable.
+pub const SPECIAL_MODELS: [&str; 2] = ["all-team-models", "all-proxy-models"];
+
+/// Look up many users' keys and permissions at once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/keys/lookup",
+    tag = "keys",
+    request_body = contract::LookupRequest,
+    responses(
+        (status = 200, description = "Found users in request order, and the IDs not found", body = LookupResponse),
+        (status = 400, description = "Malformed JSON, empty body or wrong Content-Type", body = contract::ErrorResponse),
+        (status = 401, description = "Missing, invalid or revoked token", body = contract::ErrorResponse),
+        (status = 403, description = "The token lacks the scope keys:read", body = contract::ErrorResponse),
+        (status = 413, description = "More user IDs than allowed (default 1,000)", body = contract::ErrorResponse),
+        (status = 422, description = "Empty list, non-string or over-long IDs, unknown fields", body = contract::ErrorResponse),
+        (status = 429, description = "Rate limit exceeded (see Retry-After)", body = contract::ErrorResponse),
+        (status = 503, description = "The audit trail cannot be written; nothing is returned", body = contract::ErrorResponse),
+    ),
+    security(("bearer" = ["keys:read"]))
+)]
+#[post("/keys/lookup", name = "api.keys.lookup")]
+pub async fn lookup(
+    req: HttpRequest,
+    caller: ApiCaller,
+    audit: AuditCtx,
+    data: web::Data<AppData>,
+    payload: web::Payload,
+) -> Result<HttpResponse, AppError> {
+    audit.action(Action::ApiKeysLookup);
+    caller.require(Scope::KeysRead, &audit)?;
+    let result = read_lookup(&req, &data, payload).await;
+    let ids = match result {
+        Ok(ids) => ids,
+        Err(e) => {
+            audit.detail("problem", e.to_string());
+            return Err(e);
+        }
+    };
+    audit.targets(ids.clone());
+    audit.detail("requested", ids.len());
+    let mut found = queries::lookup(&data.db, &ids).await?;
+    let mut users = Vec::with_capacity(found.len());
+    let mut not_found = vec![];
+    for id in ids {
+        match found.remove(&id) {
+            Some(f) => {
+                let key = data
+                    .cipher
+                    .decrypt(&f.user.key_ciphertext)
+                    .map_err(|e| AppError::Internal(anyhow::anyhow!("user {id}: {e}")))?;
+                users.push(UserKey {
+                    user_id: f.user.user_id,
+                    organisation: f.user.organisation,
+                    key: key.expose_secret().to_string(),
+                    key_alias: f.user.key_alias,
+                    models: f.models,
+                    services: f.services,
+                    extra: f.user.extra,
+                    sync_state: f.user.sync_state,
+                    updated_at: f.user.updated_at,
+                });
+            }
+            None => not_found.push(id),
+        }
+    }
+    audit.detail("found", users.len());
+    audit.detail("not_found_count", not_found.len());
+    audit.detail("not_found", not_found.clone());
+    Ok(HttpResponse::Ok().json(LookupResponse { users, not_found }))
+}
+
+async fn read_lookup(
+    req: &HttpRequest,
+    data: &AppData,
+    payload: web::Payload,
+) -> Result<Vec<String>, AppError> {
+    contract::check_json_content_type(
+        req.headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
+    )?;
+    let body = payload
+        .to_bytes_limited(contract::MAX_BODY_BYTES)
+        .await
+        .map_err(|_| {
+            AppError::PayloadTooLarge(format!(
+                "the request body is larger than {} bytes",
+                contract::MAX_BODY_BYTES
+            ))
+        })?
+        .map_err(|e| AppError::BadRequest(format!("the request body could not be read: {e}")))?;
+    contract::parse_lookup(&body, data.settings.api_max_lookup_ids)
+}
+
+/// The model catalogue, with availability.
+#[utoipa::path(
+    get,
+    path = "/api/v1/models",
+    tag = "models",
+    responses(
+        (status = 200, description = "Every known model; the special values first", body = ModelsResponse),
+        (status = 401, description = "Missing, invalid or revoked token", body = contract::ErrorResponse),
+        (status = 403, description = "The token lacks the scope models:read", body = contract::ErrorResponse),
+        (status = 429, description = "Rate limit exceeded", body = contract::ErrorResponse),
+    ),
+    security(("bearer" = ["models:read"]))
+)]
+#[get("/models", name = "api.models.list")]
+pub async fn models(
+    caller: ApiCaller,
+    audit: AuditCtx,
+    data: web::Data<AppData>,
+) -> Result<HttpResponse, AppError> {
+    audit.action(Action::ApiModelsList);
+    caller.require(Scope::ModelsRead, &audit)?;
+    let mut models: Vec<ModelEntry> = SPECIAL_MODELS
+        .iter()
+        .map(|m| ModelEntry {
+            name: m.to_string(),
+            available: true,
+            special: true,
+            last_seen_at: None,
+        })
+        .collect();
+    models.extend(
+        queries::models(&data.db)
+            .await?
+            .into_iter()
+            .filter(|m| !SPECIAL_MODELS.contains(&m.name.as_str()))
+            .map(|m| ModelEntry {
+                name: m.name,
+                available: m.available,
+                special: false,
+                last_seen_at: m.last_seen_at,
+            }),
+    );
+    audit.detail("count", models.len());
+    Ok(HttpResponse::Ok().json(ModelsResponse { models }))
+}
+
+/// The audit trail, newest first, with keyset pagination.
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit/events",
+    tag = "audit",
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "A page of events", body = AuditEventsResponse),
+        (status = 400, description = "Unknown or malformed query parameter", body = contract::ErrorResponse),
+        (status = 401, description = "Missing, invalid or revoked token", body = contract::ErrorResponse),
+        (status = 403, description = "The token lacks the scope audit:read", body = contract::ErrorResponse),
+        (status = 422, description = "A filter has an invalid value", body = contract::ErrorResponse),
+        (status = 429, description = "Rate limit exceeded", body = contract::ErrorResponse),
+    ),
+    security(("bearer" = ["audit:read"]))
+)]
+#[get("/audit/events", name = "api.audit.list")]
+pub async fn audit_events(
+    req: HttpRequest,
+    caller: ApiCaller,
+    audit: AuditCtx,
+    data: web::Data<AppData>,
+) -> Result<HttpResponse, AppError> {
+    audit.action(Action::ApiAuditList);
+    caller.require(Scope::AuditRead, &audit)?;
+    let q: AuditQuery = serde_html_form::from_str(req.query_string()).map_err(|e| {
+        let msg: String = e.to_string().chars().take(300).collect();
+        AppError::BadRequest(format!("bad query string: {msg}"))
+    })?;
+    let (filter, cursor, limit) = audit_filter(q)?;
+    let mut rows = search(&data.db, &filter, cursor, limit + 1).await?;
+    let next_cursor = if rows.len() as u64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|e| e.id)
+    } else {
+        None
+    };
+    audit.detail("count", rows.len());
+    let events = rows
+        .into_iter()
+        .map(|e| AuditEventOut {
+            id: e.id,
+            occurred_at: e.occurred_at,
+            request_id: e.request_id,
+            actor: EventActor {
+                kind: e.actor_kind,
+                id: e.actor_id,
+                name: e.actor_name,
+            },
+            action: e.action,
+            outcome: e.outcome,
+            http_status: e.http_status,
+            duration_us: e.duration_us,
+            client_ip: e.client_ip,
+            user_agent: e.user_agent,
+            method: e.method,
+            path: e.path,
+            targets: serde_json::from_str(&e.targets).unwrap_or_default(),
+            details: serde_json::from_str(&e.details).unwrap_or(serde_json::Value::Null),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(AuditEventsResponse {
+        events,
+        next_cursor,
+    }))
+}
+
+fn time(field: &str, v: Option<String>) -> Result<Option<chrono::DateTime<chrono::Utc>>, AppError> {
+    v.map(|s| {
+        chrono::DateTime::parse_from_rfc3339(s.trim())
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .map_err(|_| {
+                AppError::validation(field, "must be an RFC 3339 time, e.g. 2026-11-22T10:00:00Z")
+            })
+    })
+    .transpose()
+}
+
+fn audit_filter(q: AuditQuery) -> Result<(AuditFilter, Option<i64>, u64), AppError> {
+    let mut actions = vec![];
+    for a in q.action.iter().flat_map(|a| a.split(',')).map(str::trim) {
+        if a.is_empty() {
+            continue;
+        }
+        if Action::parse(a).is_none() {
+            let a: String = a.chars().take(64).collect();
+            return Err(AppError::validation(
+                "action",
+                format!("unknown action `{a}`"),
+            ));
+        }
+        actions.push(a.to_string());
+    }
+    if let Some(o) = &q.outcome
+        && !["success", "denied", "invalid", "error"].contains(&o.as_str())
+    {
+        return Err(AppError::validation(
+            "outcome",
+            "must be success, denied, invalid or error",
+        ));
+    }
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(AppError::validation("limit", "must be from 1 to 1000"));
+    }
+    let filter = AuditFilter {
+        since: time("since", q.since)?,
+        until: time("until", q.until)?,
+        actor: q.actor.filter(|s| !s.is_empty()),
+        actions,
+        target_user: q.user_id.filter(|s| !s.is_empty()),
+        outcome: q.outcome,
+        request_id: q.request_id.filter(|s| !s.is_empty()),
+    };
+    Ok((filter, q.cursor, limit))
+}
+
+/// The OpenAPI 3.1 document of `/api/v1`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    tag = "docs",
+    responses((status = 200, description = "This document", content_type = "application/json"))
+)]
+#[get("/openapi.json", name = "api.docs")]
+pub async fn openapi_json(audit: AuditCtx) -> HttpResponse {
+    audit.action(Action::ApiDocs);
+    static DOC: OnceLock<String> = OnceLock::new();
+    let doc = DOC.get_or_init(super::openapi::json);
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(doc.clone())
+}
+
+/// Swagger UI, from assets compiled into the binary (no CDN).
+#[get("/docs{tail:.*}", name = "api.docs")]
+pub async fn docs(audit: AuditCtx, tail: web::Path<String>) -> Result<HttpResponse, AppError> {
+    audit.action(Action::ApiDocs);
+    let tail = tail.into_inner();
+    if tail.is_empty() {
+        return Ok(HttpResponse::PermanentRedirect()
+            .insert_header((header::LOCATION, "/api/v1/docs/"))
+            .finish());
+    }
+    let Some(path) = tail.strip_prefix('/') else {
+        return Err(AppError::NotFound);
+    };
+    static CONFIG: OnceLock<Arc<utoipa_swagger_ui::Config<'static>>> = OnceLock::new();
+    let config = CONFIG
+        .get_or_init(|| Arc::new(utoipa_swagger_ui::Config::from("/api/v1/openapi.json")))
+        .clone();
+    match utoipa_swagger_ui::serve(path, config) {
+        Ok(Some(file)) => {
+            let mut res = HttpResponse::Ok();
+            res.content_type(file.content_type);
+            if file.gzpipped {
+                res.insert_header((header::CONTENT_ENCODING, "gzip"));
+            }
+            // Vendored and versioned with the binary: safe to cache for a day.
+            res.insert_header((header::CACHE_CONTROL, "public, max-age=86400"));
+            Ok(res.body(file.bytes.into_owned()))
+        }
+        Ok(None) => Err(AppError::NotFound),
+        Err(e) => Err(AppError::Internal(anyhow::anyhow!("swagger ui: {e}"))),
+    }
+}

@@ -750,6 +750,10 @@ async fn without_litellm_mama_works_keeps_changes_pending_and_says_so() {
     let (status, body) = sa.page("/models").await;
     assert_eq!(status, 200);
     assert!(body.contains("all-team-models") && body.contains("all-proxy-models"));
+    let red = mama::litellm::models::unavailable_among(&app.db, &["gpt-4o".into()])
+        .await
+        .unwrap();
+    assert!(red.is_empty(), "no catalogue yet: nothing is shown as gone");
     // An auditor may not see or act on the sync queue.
     let aud = app
         .account(&sa, &format!("aud{}", rand_suffix()), "auditor")

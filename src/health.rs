@@ -19,11 +19,23 @@ pub async fn readyz(data: web::Data<AppData>) -> HttpResponse {
         ))
         .await
         .is_ok();
-    if ok {
-        HttpResponse::Ok().json(serde_json::json!({"status": "ready", "database": "ok"}))
+    // LiteLLM is reported but never makes mama unready: edits queue while it is
+    // down, so taking instances out of rotation would only make things worse.
+    let litellm = if data.settings.litellm.is_none() {
+        "not configured"
     } else {
-        HttpResponse::ServiceUnavailable()
-            .json(serde_json::json!({"status": "not ready", "database": "unreachable"}))
+        "configured"
+    };
+    let body = serde_json::json!({
+        "status": if ok { "ready" } else { "not ready" },
+        "database": if ok { "ok" } else { "unreachable" },
+        "litellm": litellm,
+        "notices": data.notices.list(),
+    });
+    if ok {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
     }
 }
 

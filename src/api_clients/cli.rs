@@ -1,7 +1,6 @@
 //! `mama api-client create|revoke|list`. Each change is audited as the system
 //! actor `cli`, in the same transaction as the change.
 use clap::Subcommand;
-use sea_orm::TransactionTrait;
 
 use super::{Scope, queries, service};
 use crate::{
@@ -63,7 +62,7 @@ pub async fn run(settings: &Settings, action: ApiClientAction) -> anyhow::Result
             if queries::find_by_name(&conn, &name).await?.is_some() {
                 anyhow::bail!("--name: an API client named {name:?} already exists");
             }
-            let txn = conn.begin().await?;
+            let txn = crate::db::begin_write(&conn).await?;
             let (client, token) = service::create_client(
                 &txn,
                 service::NewClient {
@@ -89,7 +88,7 @@ pub async fn run(settings: &Settings, action: ApiClientAction) -> anyhow::Result
             let client = queries::find_by_name(&conn, name.trim())
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("--name: no API client named {name:?}"))?;
-            let txn = conn.begin().await?;
+            let txn = crate::db::begin_write(&conn).await?;
             let changed = service::revoke_client(&txn, client.id).await?;
             let after = queries::find(&txn, client.id)
                 .await?

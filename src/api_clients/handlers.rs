@@ -1,7 +1,6 @@
 //! `/api-clients…`: list, create (token shown once), revoke. Managers only.
 use actix_session::Session;
 use actix_web::{HttpResponse, get, http::StatusCode, post, web};
-use sea_orm::TransactionTrait;
 
 use super::{
     Scope,
@@ -96,7 +95,7 @@ pub async fn create(
             return html(StatusCode::UNPROCESSABLE_ENTITY, &page);
         }
     };
-    let txn = data.db.begin().await?;
+    let txn = crate::db::begin_write(&data.db).await?;
     let (client, token) = service::create_client(&txn, new).await?;
     audit.detail("api_client_id", client.id);
     audit.detail("after", service::describe(&client));
@@ -129,7 +128,7 @@ pub async fn revoke(
         .ok_or(AppError::NotFound)?;
     audit.detail("api_client_id", id);
     audit.detail("name", before.name.clone());
-    let txn = data.db.begin().await?;
+    let txn = crate::db::begin_write(&data.db).await?;
     let changed = service::revoke_client(&txn, id).await?;
     let after = queries::find(&txn, id).await?.ok_or(AppError::NotFound)?;
     audit.detail("before", service::describe(&before));

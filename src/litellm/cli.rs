@@ -2,7 +2,7 @@
 use std::{sync::Arc, time::Instant};
 
 use clap::Subcommand;
-use sea_orm::{EntityTrait, TransactionTrait};
+use sea_orm::EntityTrait;
 
 use super::{LiteLlm, client::CallCtx, reconcile, worker};
 use crate::{
@@ -61,7 +61,7 @@ pub async fn run(settings: Settings, cmd: LitellmCommand) -> anyhow::Result<()> 
                 println!("drift\t{}\t{}\t{}", d.user_id, d.kinds.join(","), d.detail);
             }
             if repair && !report.drift.is_empty() {
-                let txn = conn.begin().await?;
+                let txn = crate::db::begin_write(&conn).await?;
                 let users = reconcile::repair(&txn, &report).await?;
                 let mut ev = Event::system("cli", Action::SyncReconcile, Outcome::Success);
                 ev.targets = users.clone();
@@ -94,7 +94,7 @@ async fn bench(settings: Settings, n: usize, levels: Vec<usize>) -> anyhow::Resu
         db::migrate_up(&url).await?;
         let conn = db::connect(&url, 16).await?;
         let client = client_of(&settings, conn.clone())?;
-        let txn = conn.begin().await?;
+        let txn = crate::db::begin_write(&conn).await?;
         for i in 0..n {
             service::create_user(
                 &txn,

@@ -2,7 +2,6 @@
 use actix_session::Session;
 use actix_web::{HttpResponse, get, http::StatusCode, post, web};
 use askama::Template;
-use sea_orm::TransactionTrait;
 use serde::Deserialize;
 
 use super::{models, queries, reconcile};
@@ -156,7 +155,7 @@ pub async fn retry_all(
         .user_id
         .filter(|u| !u.trim().is_empty())
         .map(|u| vec![u]);
-    let txn = data.db.begin().await?;
+    let txn = crate::db::begin_write(&data.db).await?;
     let users = queries::retry_failed(&txn, only.as_deref()).await?;
     audit.targets(users.clone());
     audit.detail("scope", if only.is_some() { "user" } else { "all" });
@@ -245,7 +244,7 @@ pub async fn reconcile_repair(
     let report = reconcile::compare(&data.db, &client)
         .await
         .map_err(|e| AppError::Unavailable(anyhow::anyhow!("{e}")))?;
-    let txn = data.db.begin().await?;
+    let txn = crate::db::begin_write(&data.db).await?;
     let users = reconcile::repair(&txn, &report).await?;
     audit.detail("mode", "repair");
     audit.detail(
@@ -334,7 +333,7 @@ pub async fn models_refresh(
     match client.models().await {
         Ok(names) => {
             data.notices.set(super::worker::NOTICE, None);
-            let txn = data.db.begin().await?;
+            let txn = crate::db::begin_write(&data.db).await?;
             models::store(&txn, &names).await?;
             audit.detail("models", names.len());
             audit.commit(txn, StatusCode::SEE_OTHER).await?;

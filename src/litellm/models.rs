@@ -119,7 +119,8 @@ pub async fn unavailable_among(
     names: &[String],
 ) -> Result<Vec<String>, DbErr> {
     let wanted: Vec<String> = names.iter().filter(|n| !is_special(n)).cloned().collect();
-    if wanted.is_empty() {
+    // No catalogue fetched yet: unknown, not unavailable.
+    if wanted.is_empty() || model::Entity::find().one(conn).await?.is_none() {
         return Ok(vec![]);
     }
     let available: std::collections::HashSet<String> = model::Entity::find()

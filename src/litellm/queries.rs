@@ -89,8 +89,11 @@ pub async fn claim(
         if !taken.insert(j.user_ref.clone()) {
             continue;
         }
+        // The claim counts the attempt, so a job re-claimed after a crash knows
+        // it may already have reached LiteLLM.
         let res = sync_job::Entity::update_many()
             .col_expr(sync_job::Column::State, Expr::value(STATE_RUNNING))
+            .col_expr(sync_job::Column::Attempts, Expr::value(j.attempts + 1))
             .col_expr(sync_job::Column::LeaseOwner, Expr::value(owner))
             .col_expr(sync_job::Column::LeaseUntil, Expr::value(lease_until))
             .col_expr(sync_job::Column::UpdatedAt, Expr::value(now))
@@ -102,6 +105,7 @@ pub async fn claim(
         if res.rows_affected == 1 {
             out.push(sync_job::Model {
                 state: STATE_RUNNING.into(),
+                attempts: j.attempts + 1,
                 lease_owner: Some(owner.to_string()),
                 lease_until: Some(lease_until),
                 ..j
@@ -172,7 +176,7 @@ pub async fn finish(
     Ok(())
 }
 
-/// The job failed. Retryable: back to `pending` at `next_attempt_at` (the user
+/// The job failed (its attempt was counted when it was claimed). Retryable: back to `pending` at `next_attempt_at` (the user
 /// stays pending and shows the error). Otherwise `failed`, and so is the user.
 pub async fn fail(
     conn: &impl ConnectionTrait,
@@ -189,7 +193,6 @@ pub async fn fail(
     };
     sync_job::Entity::update_many()
         .col_expr(sync_job::Column::State, Expr::value(state))
-        .col_expr(sync_job::Column::Attempts, Expr::value(job.attempts + 1))
         .col_expr(
             sync_job::Column::NextAttemptAt,
             Expr::value(retry_at.unwrap_or(now)),
@@ -222,7 +225,8 @@ pub async fn fail(
     Ok(())
 }
 
-/// Puts failed jobs (of these users, or all) back in the queue, due now.
+/// Puts failed jobs (of these users, or all) back in the queue, due now. The
+/// attempt count is kept: a retried job never takes the one-call creation path.
 pub async fn retry_failed(
     conn: &impl ConnectionTrait,
     user_refs: Option<&[String]>,
@@ -239,7 +243,6 @@ pub async fn retry_failed(
     for chunk in jobs.chunks(500) {
         sync_job::Entity::update_many()
             .col_expr(sync_job::Column::State, Expr::value(outbox::STATE_PENDING))
-            .col_expr(sync_job::Column::Attempts, Expr::value(0))
             .col_expr(sync_job::Column::NextAttemptAt, Expr::value(now))
             .col_expr(sync_job::Column::UpdatedAt, Expr::value(now))
             .filter(sync_job::Column::Id.is_in(chunk.iter().map(|j| j.id)))
@@ -413,4 +416,18 @@ pub async fn open_jobs_of(
         .filter(sync_job::Column::State.is_in([outbox::STATE_PENDING, STATE_RUNNING]))
         .all(conn)
         .await
+}
+
+/// True when `job` is the first job ever queued for its user (so the key has
+/// never been sent to LiteLLM by an earlier job).
+pub async fn is_first_job_of_user(
+    conn: &impl ConnectionTrait,
+    job: &sync_job::Model,
+) -> Result<bool, DbErr> {
+    let earlier = sync_job::Entity::find()
+        .filter(sync_job::Column::UserRef.eq(&job.user_ref))
+        .filter(sync_job::Column::Id.lt(job.id))
+        .count(conn)
+        .await?;
+    Ok(earlier == 0)
 }

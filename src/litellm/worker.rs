@@ -9,7 +9,7 @@
 use std::{sync::Arc, time::Duration};
 
 use chrono::Utc;
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::DatabaseConnection;
 use tokio::sync::{Notify, Semaphore};
 
 use super::{
@@ -102,7 +102,7 @@ impl Worker {
         let result = self.perform(&job).await;
         // The job's result and the user's state change together (a kill between
         // them must not leave a done job with a pending user).
-        let txn = match self.db.begin().await {
+        let txn = match crate::db::begin_write(&self.db).await {
             Ok(t) => t,
             Err(e) => {
                 tracing::error!(job = job.id, error = %e, "could not record a sync job's result");
@@ -129,8 +129,8 @@ impl Worker {
                         )),
                     );
                 }
-                let at = retry.then(|| Utc::now() + self.backoff(job.attempts));
-                tracing::warn!(job = job.id, user = %job.user_ref, op = %job.operation, attempt = job.attempts + 1, retry = retry, error = %msg, "sync job failed");
+                let at = retry.then(|| Utc::now() + self.backoff(job.attempts - 1));
+                tracing::warn!(job = job.id, user = %job.user_ref, op = %job.operation, attempt = job.attempts, retry = retry, error = %msg, "sync job failed");
                 queries::fail(&txn, &job, &self.id, &msg, at).await
             }
         };
@@ -206,6 +206,20 @@ impl Worker {
             return Ok(()); // deleted since; its delete job removes the key
         };
         let ctx = CallCtx::user(&u.user_id, spec.key_alias.as_deref(), Some(job.id));
+        // A brand-new key (never synced, first claim of the user's first job) cannot
+        // be in LiteLLM yet: create it in one call. Any doubt (a re-claim after a
+        // crash, an earlier job) takes the update-then-generate path.
+        if job.attempts == 1
+            && u.synced_at.is_none()
+            && queries::is_first_job_of_user(&self.db, job).await?
+        {
+            let key = self
+                .cipher
+                .decrypt(&u.key_ciphertext)
+                .map_err(|e| JobError::Bad(format!("{e}")))?;
+            self.client.generate(&key, &spec, &ctx).await?;
+            return Ok(());
+        }
         self.ensure(&u, &spec, &ctx).await
     }
 

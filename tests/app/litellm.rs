@@ -626,7 +626,7 @@ async fn with_litellm_down_200_changed_users_wait_pending_and_all_arrive_when_it
 async fn timeouts_server_errors_and_malformed_answers_end_as_retried_jobs_with_a_readable_error() {
     use wiremock::{
         Mock, MockServer, ResponseTemplate,
-        matchers::{method, path},
+        matchers::{method, path, path_regex},
     };
     let server = MockServer::start().await;
     Mock::given(method("GET"))
@@ -635,7 +635,7 @@ async fn timeouts_server_errors_and_malformed_answers_end_as_retried_jobs_with_a
         .mount(&server)
         .await;
     Mock::given(method("POST"))
-        .and(path("/key/update"))
+        .and(path_regex("^/key/(generate|update)$"))
         .respond_with(ResponseTemplate::new(500).set_body_json(
             json!({"error": {"message": {"error": "database is on fire"}, "type": "internal_server_error", "param": null, "code": 500}}),
         ))
@@ -685,7 +685,7 @@ async fn timeouts_server_errors_and_malformed_answers_end_as_retried_jobs_with_a
     // Malformed body.
     server.reset().await;
     Mock::given(method("POST"))
-        .and(path("/key/update"))
+        .and(path_regex("^/key/(generate|update)$"))
         .respond_with(ResponseTemplate::new(502).set_body_string("<html>Bad Gateway</html>"))
         .mount(&server)
         .await;
@@ -694,7 +694,7 @@ async fn timeouts_server_errors_and_malformed_answers_end_as_retried_jobs_with_a
     // A 200 whose body is not JSON is malformed too.
     server.reset().await;
     Mock::given(method("POST"))
-        .and(path("/key/update"))
+        .and(path_regex("^/key/(generate|update)$"))
         .respond_with(ResponseTemplate::new(200).set_body_string("not json"))
         .mount(&server)
         .await;
@@ -703,7 +703,7 @@ async fn timeouts_server_errors_and_malformed_answers_end_as_retried_jobs_with_a
     // Timeout.
     server.reset().await;
     Mock::given(method("POST"))
-        .and(path("/key/update"))
+        .and(path_regex("^/key/(generate|update)$"))
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(3)))
         .mount(&server)
         .await;
@@ -717,7 +717,8 @@ async fn timeouts_server_errors_and_malformed_answers_end_as_retried_jobs_with_a
     assert!(u.sync_error.is_some());
     // Each failed call was audited with LiteLLM's error.
     let evs = app.events().await;
-    assert!(evs.iter().any(|e| e.action == "litellm.key.update"
+    assert!(evs.iter().any(|e| (e.action == "litellm.key.generate"
+        || e.action == "litellm.key.update")
         && e.outcome == "error"
         && e.details.to_string().contains("database is on fire")));
     let mut secrets = all_keys(&app, &cipher).await;
@@ -749,6 +750,10 @@ async fn without_litellm_mama_works_keeps_changes_pending_and_says_so() {
     let (status, body) = sa.page("/models").await;
     assert_eq!(status, 200);
     assert!(body.contains("all-team-models") && body.contains("all-proxy-models"));
+    let red = mama::litellm::models::unavailable_among(&app.db, &["gpt-4o".into()])
+        .await
+        .unwrap();
+    assert!(red.is_empty(), "no catalogue yet: nothing is shown as gone");
     // An auditor may not see or act on the sync queue.
     let aud = app
         .account(&sa, &format!("aud{}", rand_suffix()), "auditor")

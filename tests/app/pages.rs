@@ -102,14 +102,34 @@ async fn navigation_follows_the_role() {
 
 #[tokio::test]
 async fn system_notices_show_on_every_page() {
-    // The test app has no LiteLLM configured: every page says so.
+    // Without LiteLLM, every page says so (issue: "the UI shows a clear banner").
     let app = spawn_app().await;
     let sa = app.super_admin().await;
-    for path in ["/users", "/admins", "/audit", "/account/password"] {
-        let (_, body) = sa.page(path).await;
+    for page in ["/users", "/audit", "/admins"] {
+        let (_, body) = sa.page(page).await;
         assert!(
             body.contains("system-notice") && body.contains("LiteLLM is not configured"),
-            "{path}"
+            "{page}"
         );
     }
+    // With a LiteLLM that answers, there is nothing to say.
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::path("/v1/models"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200).set_body_json(serde_json::json!({"data": []})),
+        )
+        .mount(&server)
+        .await;
+    let uri = server.uri();
+    let app = spawn_app_with(|s| {
+        s.litellm = Some(mama::config::LiteLlmSettings {
+            base_url: uri,
+            master_key: secrecy::SecretString::from("sk-test".to_string()),
+            timeout: std::time::Duration::from_secs(2),
+        })
+    })
+    .await;
+    let sa = app.super_admin().await;
+    let (_, body) = sa.page("/users").await;
+    assert!(!body.contains("system-notice"), "{body}");
 }

@@ -65,6 +65,13 @@ async fn health_and_readiness_answer() {
     assert_eq!(r.status(), 200);
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(v["database"], "ok");
+    assert_eq!(v["litellm"], "not configured");
+    assert!(
+        v["notices"][0]
+            .as_str()
+            .unwrap()
+            .contains("LiteLLM is not configured")
+    );
 }
 
 #[tokio::test]

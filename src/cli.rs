@@ -23,6 +23,11 @@ pub enum Command {
         #[command(subcommand)]
         action: MigrateAction,
     },
+    /// The audit trail: verify, archive, generate, bench.
+    Audit {
+        #[command(subcommand)]
+        action: crate::audit::cli::AuditCommand,
+    },
 }
 
 #[derive(Subcommand, Debug)]

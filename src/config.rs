@@ -36,6 +36,10 @@ pub struct Settings {
     pub migrate_on_start: bool,
     pub db_max_connections: u32,
     pub litellm: Option<LiteLlmSettings>,
+    /// Days audit events are kept; `None` (the default) keeps them forever.
+    pub audit_retention_days: Option<u32>,
+    /// How often each instance seals new audit events into the hash chain.
+    pub audit_seal_interval: Duration,
 }
 
 /// Connection to the LiteLLM proxy (absent: mama still works, jobs wait).
@@ -137,6 +141,13 @@ impl Settings {
             migrate_on_start: env.flag("MAMA_MIGRATE_ON_START", true)?,
             db_max_connections: env.parse("MAMA_DB_MAX_CONNECTIONS", 16)?,
             litellm,
+            audit_retention_days: match env.parse("MAMA_AUDIT_RETENTION_DAYS", 0u32)? {
+                0 => None,
+                d => Some(d),
+            },
+            audit_seal_interval: Duration::from_millis(
+                env.parse("MAMA_AUDIT_SEAL_INTERVAL_MS", 1000)?,
+            ),
         })
     }
 

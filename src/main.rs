@@ -40,6 +40,10 @@ async fn main() -> anyhow::Result<()> {
             })
             .await?;
         }
+        Command::Audit { action } => {
+            let code = mama::audit::cli::run(action, settings).await?;
+            std::process::exit(code);
+        }
     }
     Ok(())
 }

@@ -81,6 +81,7 @@ impl Application {
             notices: Arc::new(SystemNotices::default()),
             settings: Arc::new(settings),
         });
+        audit::chain::spawn_sealer(conn.clone(), data.settings.audit_seal_interval);
         let server = build_server(listener, data)?;
         Ok(Application {
             port,

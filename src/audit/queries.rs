@@ -4,7 +4,6 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::Query,
 };
 
 use crate::entities::{audit_event, audit_target};
@@ -57,14 +56,27 @@ pub async fn search(
         q = q.filter(C::RequestId.eq(r.clone()));
     }
     if let Some(user) = &f.target_user {
-        q = q.filter(
-            C::Id.in_subquery(
-                Query::select()
-                    .column(audit_target::Column::EventId)
-                    .from(audit_target::Entity)
-                    .and_where(audit_target::Column::UserId.eq(user.clone()))
-                    .to_owned(),
-            ),
+        // Walk the (user_id, event_id) primary key of audit_targets backwards:
+        // an index range scan, however many events the table holds.
+        use sea_orm::{
+            QueryTrait,
+            sea_query::{Expr, ExprTrait},
+        };
+        let t = audit_target::Entity;
+        q = q.filter(Expr::col((t, audit_target::Column::UserId)).eq(user.clone()));
+        if let Some(b) = before {
+            q = q.filter(Expr::col((t, audit_target::Column::EventId)).lt(b));
+        }
+        let stmt = QueryTrait::query(&mut q);
+        stmt.inner_join(
+            t,
+            Expr::col((t, audit_target::Column::EventId))
+                .equals((audit_event::Entity, audit_event::Column::Id)),
+        );
+        stmt.clear_order_by();
+        stmt.order_by(
+            (t, audit_target::Column::EventId),
+            sea_orm::sea_query::Order::Desc,
         );
     }
     q.all(db).await
@@ -77,4 +89,9 @@ pub async fn page(
     limit: u64,
 ) -> Result<Vec<audit_event::Model>, DbErr> {
     search(db, &AuditFilter::default(), before, limit).await
+}
+
+/// One event by id.
+pub async fn find(db: &impl ConnectionTrait, id: i64) -> Result<Option<audit_event::Model>, DbErr> {
+    audit_event::Entity::find_by_id(id).one(db).await
 }

@@ -9,3 +9,6 @@ mod browser;
 mod login;
 mod pages;
 mod startup;
+mod audit_chain;
+mod audit_routes;
+mod audit_trail;

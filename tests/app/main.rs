@@ -9,6 +9,7 @@ mod browser;
 mod login;
 mod pages;
 mod startup;
+mod audit_browser;
 mod audit_chain;
 mod audit_routes;
 mod audit_trail;

@@ -12,4 +12,5 @@ mod startup;
 mod audit_browser;
 mod audit_chain;
 mod audit_routes;
+mod audit_secrets;
 mod audit_trail;

@@ -307,30 +307,29 @@ pub async fn verify(db: &DatabaseConnection) -> Result<VerifyReport, DbErr> {
     }
     // A checkpoint from the last good run must still be there, unchanged: this
     // catches a chain rewritten wholesale from some point on.
-    if bad.is_none() {
-        if let Some(cp) = state_get::<Anchor>(db, CHECKPOINT).await? {
-            if cp.seq > start.seq {
-                let row = audit_event::Entity::find()
-                    .filter(C::Seq.eq(cp.seq))
-                    .one(db)
-                    .await?;
-                match row {
-                    Some(r) if r.hash.as_deref() == Some(cp.hash.as_str()) => {}
-                    Some(r) => {
-                        bad = Some((
-                            r.id,
-                            cp.seq,
-                            "its hash differs from the one recorded by an earlier verification (chain rewritten?)".into(),
-                        ))
-                    }
-                    None => {
-                        bad = Some((
-                            0,
-                            cp.seq,
-                            "an event verified earlier is gone (chain truncated?)".into(),
-                        ))
-                    }
-                }
+    if bad.is_none()
+        && let Some(cp) = state_get::<Anchor>(db, CHECKPOINT).await?
+        && cp.seq > start.seq
+    {
+        let row = audit_event::Entity::find()
+            .filter(C::Seq.eq(cp.seq))
+            .one(db)
+            .await?;
+        match row {
+            Some(r) if r.hash.as_deref() == Some(cp.hash.as_str()) => {}
+            Some(r) => {
+                bad = Some((
+                    r.id,
+                    cp.seq,
+                    "its hash differs from the one recorded by an earlier verification (chain rewritten?)".into(),
+                ))
+            }
+            None => {
+                bad = Some((
+                    0,
+                    cp.seq,
+                    "an event verified earlier is gone (chain truncated?)".into(),
+                ))
             }
         }
     }

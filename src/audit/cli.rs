@@ -117,7 +117,12 @@ impl Rng {
 
 /// Inserts `n` sealed events after the current head, oldest first, with explicit
 /// ids (the PostgreSQL sequence is moved past them afterwards).
-pub async fn generate(db: &DatabaseConnection, n: u64, users: u64, days: i64) -> anyhow::Result<()> {
+pub async fn generate(
+    db: &DatabaseConnection,
+    n: u64,
+    users: u64,
+    days: i64,
+) -> anyhow::Result<()> {
     // Seal what is pending first, so the synthetic events extend a sealed chain.
     chain::seal_all(db).await?;
     let last = audit_event::Entity::find()
@@ -189,7 +194,12 @@ pub async fn generate(db: &DatabaseConnection, n: u64, users: u64, days: i64) ->
                 actor_id: Some("1".into()),
                 actor_name: Some(format!("admin{}", rng.below(20))),
                 action: action.to_string(),
-                outcome: if rng.below(20) == 0 { "denied" } else { "success" }.into(),
+                outcome: if rng.below(20) == 0 {
+                    "denied"
+                } else {
+                    "success"
+                }
+                .into(),
                 http_status: Some(200),
                 duration_us: 500 + rng.below(5000) as i64,
                 client_ip: Some("10.0.0.1".into()),
@@ -220,7 +230,9 @@ pub async fn generate(db: &DatabaseConnection, n: u64, users: u64, days: i64) ->
         }
         let txn = db.begin().await?;
         audit_event::Entity::insert_many(rows).exec(&txn).await?;
-        audit_target::Entity::insert_many(targets).exec(&txn).await?;
+        audit_target::Entity::insert_many(targets)
+            .exec(&txn)
+            .await?;
         txn.commit().await?;
         done += k;
         if done % report_every < BATCH {
@@ -346,7 +358,9 @@ async fn archive(
     use std::io::Write;
     chain::seal_all(db).await?;
     let retention_cut = retention_days.map(|d| Utc::now() - Duration::days(d as i64));
-    let asked: Option<DateTime<Utc>> = before.and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc());
+    let asked: Option<DateTime<Utc>> = before
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc());
     let cut = match (asked, retention_cut) {
         (Some(a), Some(r)) => a.min(r),
         (Some(a), None) => a,
@@ -364,12 +378,13 @@ async fn archive(
     let mut w = std::io::BufWriter::new(file);
     // The archived range is a prefix of the chain: walk by seq while events are
     // older than the cut, so the anchor left behind is exact.
-    let anchor: chain::Anchor = chain::state_get(db, chain::ANCHOR)
-        .await?
-        .unwrap_or(chain::Anchor {
-            seq: 0,
-            hash: chain::GENESIS.into(),
-        });
+    let anchor: chain::Anchor =
+        chain::state_get(db, chain::ANCHOR)
+            .await?
+            .unwrap_or(chain::Anchor {
+                seq: 0,
+                hash: chain::GENESIS.into(),
+            });
     let mut last = anchor.clone();
     let mut count = 0u64;
     'walk: loop {
@@ -396,7 +411,12 @@ async fn archive(
     }
     w.flush()?;
     w.get_ref().sync_all()?;
-    println!("archived {count} events (seq {}..{}) to {}", anchor.seq + 1, last.seq, out.display());
+    println!(
+        "archived {count} events (seq {}..{}) to {}",
+        anchor.seq + 1,
+        last.seq,
+        out.display()
+    );
     let Some(_) = retention_days else {
         println!("MAMA_AUDIT_RETENTION_DAYS is not set: nothing deleted");
         return Ok(0);
@@ -429,6 +449,10 @@ async fn archive(
         "before": cut.to_rfc3339(), "file": out.display().to_string()});
     super::insert(&txn, &ev).await?;
     txn.commit().await?;
-    println!("pruned {} events; the chain now starts after seq {}", ids.len(), last.seq);
+    println!(
+        "pruned {} events; the chain now starts after seq {}",
+        ids.len(),
+        last.seq
+    );
     Ok(0)
 }

@@ -94,10 +94,10 @@ impl FilterQuery {
                 None => errors.add("until", "Use a date like 2026-11-22 or 2026-11-22T13:45."),
             }
         }
-        if let (Some(a), Some(b)) = (f.since, f.until) {
-            if b <= a {
-                errors.add("until", "The end must be after the start.");
-            }
+        if let (Some(a), Some(b)) = (f.since, f.until)
+            && b <= a
+        {
+            errors.add("until", "The end must be after the start.");
         }
         f.actor = opt(&self.actor);
         if let Some(a) = opt(&self.action) {
@@ -121,7 +121,11 @@ impl FilterQuery {
             }
         }
         f.request_id = opt(&self.request_id);
-        if errors.is_empty() { Ok(f) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(f)
+        } else {
+            Err(errors)
+        }
     }
 
     /// The query string of this filter without the cursor (for links).

@@ -73,7 +73,9 @@ pub async fn view(
     admin.require_audit_reader()?;
     let id = path.into_inner();
     audit.detail("event_id", id);
-    let e = queries::find(&data.db, id).await?.ok_or(AppError::NotFound)?;
+    let e = queries::find(&data.db, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let details: serde_json::Value = serde_json::from_str(&e.details).unwrap_or_default();
     let mut rest = details.clone();
     if let Some(m) = rest.as_object_mut() {

@@ -56,11 +56,17 @@ async fn an_auditor_filters_by_user_and_action_opens_a_diff_and_exports_csv() {
     click(&c, "#events a.event-link").await;
     c.wait().for_element(Locator::Id("diff")).await.unwrap();
     let page = text(&c).await;
-    assert!(page.contains("Marketing") && page.contains("Research"), "{page}");
+    assert!(
+        page.contains("Marketing") && page.contains("Research"),
+        "{page}"
+    );
     assert!(page.contains("claude-sonnet"));
     screenshot(&c, "audit-03-event-diff").await;
     c.back().await.unwrap();
-    c.wait().for_element(Locator::Id("export-csv")).await.unwrap();
+    c.wait()
+        .for_element(Locator::Id("export-csv"))
+        .await
+        .unwrap();
 
     let href = c
         .find(Locator::Id("export-csv"))

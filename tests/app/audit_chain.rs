@@ -158,15 +158,21 @@ async fn changing_the_details_of_one_event_is_caught_and_named() {
 async fn deleting_one_event_is_caught_and_the_event_after_the_gap_is_named() {
     let app = spawn_app().await;
     let c = sealed_chain(&app).await;
-    app.sql(&format!("DELETE FROM audit_targets WHERE event_id = {}", c[2].id))
-        .await;
+    app.sql(&format!(
+        "DELETE FROM audit_targets WHERE event_id = {}",
+        c[2].id
+    ))
+    .await;
     app.sql(&format!("DELETE FROM audit_events WHERE id = {}", c[2].id))
         .await;
     let r = verify(&app).await;
     assert!(!r.ok);
     assert_eq!(r.first_bad_id, Some(c[3].id), "{}", r.summary());
     let p = r.problem.unwrap();
-    assert!(p.contains(&format!("seq {} is missing", c[2].seq.unwrap())), "{p}");
+    assert!(
+        p.contains(&format!("seq {} is missing", c[2].seq.unwrap())),
+        "{p}"
+    );
     assert!(p.contains(&format!("event id {}", c[1].id)), "{p}");
 }
 
@@ -181,7 +187,8 @@ async fn inserting_one_forged_event_with_a_correct_hash_is_caught_and_named() {
         "UPDATE audit_events SET seq = -seq - 1 WHERE seq > {k}"
     ))
     .await;
-    app.sql("UPDATE audit_events SET seq = -seq WHERE seq < 0").await;
+    app.sql("UPDATE audit_events SET seq = -seq WHERE seq < 0")
+        .await;
     let mut forged: audit_event::ActiveModel = c[2].clone().into();
     forged.id = sea_orm::ActiveValue::NotSet;
     forged.request_id = Set("forged".into());
@@ -211,8 +218,11 @@ async fn reordering_two_events_is_caught_and_named() {
     let app = spawn_app().await;
     let c = sealed_chain(&app).await;
     let (a, b) = (&c[2], &c[3]);
-    app.sql(&format!("UPDATE audit_events SET seq = -1 WHERE id = {}", a.id))
-        .await;
+    app.sql(&format!(
+        "UPDATE audit_events SET seq = -1 WHERE id = {}",
+        a.id
+    ))
+    .await;
     app.sql(&format!(
         "UPDATE audit_events SET seq = {} WHERE id = {}",
         a.seq.unwrap(),
@@ -343,10 +353,21 @@ async fn archiving_prunes_only_with_a_retention_period_and_the_rest_still_verifi
     let f1 = dir.join(format!("archive-{suffix}-1.jsonl"));
     let out = mama(
         &url,
-        &["audit", "archive", "--before", "2999-01-01", "--out", f1.to_str().unwrap()],
+        &[
+            "audit",
+            "archive",
+            "--before",
+            "2999-01-01",
+            "--out",
+            f1.to_str().unwrap(),
+        ],
         &[],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(std::fs::read_to_string(&f1).unwrap().lines().count(), 5);
     assert_eq!(audit_event::Entity::find().all(&db).await.unwrap().len(), 5);
 
@@ -357,7 +378,11 @@ async fn archiving_prunes_only_with_a_retention_period_and_the_rest_still_verifi
         &["audit", "archive", "--out", f2.to_str().unwrap()],
         &[("MAMA_AUDIT_RETENTION_DAYS", "30")],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let archived = std::fs::read_to_string(&f2).unwrap();
     assert_eq!(archived.lines().count(), 3);
     assert!(archived.lines().all(|l| l.contains("old-user")));

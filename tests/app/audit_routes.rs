@@ -155,15 +155,27 @@ async fn every_registered_route_yields_exactly_one_event_with_its_action_and_out
         assert_eq!(ev.http_status, Some(status as i32));
         // No other request happened meanwhile, so the request made exactly one row
         // (a GET of /login for the CSRF token of session enders excepted).
-        let extra = if session_enders(r) && r.method == "POST" { 2 } else { 1 };
-        assert_eq!(app.events().await.len(), before + extra, "{} {path}", r.method);
+        let extra = if session_enders(r) && r.method == "POST" {
+            2
+        } else {
+            1
+        };
+        assert_eq!(
+            app.events().await.len(),
+            before + extra,
+            "{} {path}",
+            r.method
+        );
         walked += 1;
     }
     assert!(walked >= 10);
     // An unrouted path is one event too.
     let res = sa.get("/no/such/page").await;
     let ev = app.event_for(&request_id(&res)).await;
-    assert_eq!((ev.action.as_str(), ev.outcome.as_str()), ("http.not_found", "invalid"));
+    assert_eq!(
+        (ev.action.as_str(), ev.outcome.as_str()),
+        ("http.not_found", "invalid")
+    );
 }
 
 /// POST routes an auditor may use: their own session and password, and checking
@@ -179,14 +191,22 @@ fn auditor_may_post(path: &str) -> bool {
 /// (pages that merely redirect an auditor elsewhere are fine).
 fn auditor_must_not_get(r: &Route) -> bool {
     r.path.starts_with("/admins")
-        || r.name.as_deref().is_some_and(|n| n.contains(".key.") || n.ends_with(".reveal"))
+        || r.name
+            .as_deref()
+            .is_some_and(|n| n.contains(".key.") || n.ends_with(".reveal"))
 }
 
 #[tokio::test]
 async fn an_auditor_is_refused_and_audited_on_every_route_that_changes_or_reveals_anything() {
     let app = spawn_app().await;
     let sa = app.super_admin().await;
-    let audrey = app.account(&sa, &format!("audrey{}", crate::helpers::rand_suffix()), "auditor").await;
+    let audrey = app
+        .account(
+            &sa,
+            &format!("audrey{}", crate::helpers::rand_suffix()),
+            "auditor",
+        )
+        .await;
     let mut checked = 0;
     for r in routes() {
         let path = concrete(&r.path);
@@ -218,7 +238,12 @@ async fn an_auditor_is_refused_and_audited_on_every_route_that_changes_or_reveal
         } else {
             assert_eq!(ev.outcome, "denied", "{} {path}", r.method);
         }
-        assert_eq!(Some(ev.action.as_str()), r.name.as_deref(), "{} {path}", r.method);
+        assert_eq!(
+            Some(ev.action.as_str()),
+            r.name.as_deref(),
+            "{} {path}",
+            r.method
+        );
         assert_eq!(ev.actor_kind, "admin");
         checked += 1;
     }
@@ -226,7 +251,10 @@ async fn an_auditor_is_refused_and_audited_on_every_route_that_changes_or_reveal
     // And nothing changed: still exactly two accounts.
     let (s, _) = sa.page("/admins").await;
     assert_eq!(s, 200);
-    let admins = mama::entities::admin::Entity::find().all(&app.db).await.unwrap();
+    let admins = mama::entities::admin::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap();
     assert_eq!(admins.len(), 2);
 }
 

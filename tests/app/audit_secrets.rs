@@ -70,7 +70,12 @@ fn check(text: &str, secrets: &[String], place: &str, found: &mut Vec<String>) {
 }
 
 /// Scans every audit row and `app_state` value of one database.
-async fn scan_db(db: &DatabaseConnection, label: &str, secrets: &[String], found: &mut Vec<String>) {
+async fn scan_db(
+    db: &DatabaseConnection,
+    label: &str,
+    secrets: &[String],
+    found: &mut Vec<String>,
+) {
     let mut after = 0i64;
     loop {
         let rows = match audit_event::Entity::find()
@@ -87,11 +92,18 @@ async fn scan_db(db: &DatabaseConnection, label: &str, secrets: &[String], found
         let Some(last) = rows.last() else { break };
         after = last.id;
         for e in &rows {
-            check(&format!("{e:?}"), secrets, &format!("{label} audit event {}", e.id), found);
+            check(
+                &format!("{e:?}"),
+                secrets,
+                &format!("{label} audit event {}", e.id),
+                found,
+            );
         }
     }
     for table in ["audit_events_gone", "audit_events_x", "x"] {
-        let sql = format!("SELECT CAST(id AS TEXT) || ' ' || COALESCE(path, '') || ' ' || details || ' ' || targets || ' ' || COALESCE(user_agent, '') || ' ' || COALESCE(actor_name, '') FROM {table}");
+        let sql = format!(
+            "SELECT CAST(id AS TEXT) || ' ' || COALESCE(path, '') || ' ' || details || ' ' || targets || ' ' || COALESCE(user_agent, '') || ' ' || COALESCE(actor_name, '') FROM {table}"
+        );
         if let Ok(rows) = db
             .query_all_raw(Statement::from_string(db.get_database_backend(), sql))
             .await
@@ -104,7 +116,12 @@ async fn scan_db(db: &DatabaseConnection, label: &str, secrets: &[String], found
     }
     if let Ok(rows) = app_state::Entity::find().all(db).await {
         for r in rows {
-            check(&r.value, secrets, &format!("{label} app_state {}", r.name), found);
+            check(
+                &r.value,
+                secrets,
+                &format!("{label} app_state {}", r.name),
+                found,
+            );
         }
     }
 }
@@ -197,13 +214,20 @@ async fn the_scanner_finds_a_planted_secret_and_passes_a_clean_trail() {
     scan_db(&app.db, "app", &secrets, &mut found).await;
     assert!(found.is_empty(), "{found:?}");
     // Plant one: the scanner must see it, and a key-shaped value too.
-    let mut ev = mama::audit::Event::system("test", mama::audit::Action::UserView, mama::audit::Outcome::Success);
+    let mut ev = mama::audit::Event::system(
+        "test",
+        mama::audit::Action::UserView,
+        mama::audit::Outcome::Success,
+    );
     ev.details = serde_json::json!({"oops": "scanner planted passphrase",
                                     "key": "sk-AbCdEfGhIjKlMnOpQrStUvWxYz0123"});
     mama::audit::insert(&app.db, &ev).await.unwrap();
     scan_db(&app.db, "app", &secrets, &mut found).await;
     assert_eq!(found.len(), 2, "{found:?}");
-    assert!(found.iter().all(|f| !f.contains("planted passphrase")), "never printed");
+    assert!(
+        found.iter().all(|f| !f.contains("planted passphrase")),
+        "never printed"
+    );
     // Leave nothing for the suite-wide scan to trip on.
     app.sql("DELETE FROM audit_events WHERE actor_name = 'test' AND details LIKE '%oops%'")
         .await;

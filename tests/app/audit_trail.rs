@@ -27,7 +27,13 @@ fn ids_on_page(body: &str) -> Vec<i64> {
 async fn the_list_filters_by_user_action_group_outcome_request_and_time() {
     let app = spawn_app().await;
     let sa = app.super_admin().await;
-    let a = put(&app, Action::UserUpdate, Outcome::Success, &["alice", "bob"]).await;
+    let a = put(
+        &app,
+        Action::UserUpdate,
+        Outcome::Success,
+        &["alice", "bob"],
+    )
+    .await;
     let b = put(&app, Action::UserView, Outcome::Denied, &["alice"]).await;
     let c = put(&app, Action::UserUpdate, Outcome::Success, &["carol"]).await;
     let d = put(&app, Action::AdminCreate, Outcome::Success, &[]).await;
@@ -80,7 +86,10 @@ async fn a_bad_filter_is_answered_422_with_the_field_named() {
     assert!(body.contains("id=\"action-error\""));
     assert!(body.contains("id=\"outcome-error\""));
     let ev = app.event_for(&rid).await;
-    assert_eq!((ev.action.as_str(), ev.outcome.as_str()), ("audit.list", "invalid"));
+    assert_eq!(
+        (ev.action.as_str(), ev.outcome.as_str()),
+        ("audit.list", "invalid")
+    );
     let r = sa.get("/audit/export.csv?since=never").await;
     assert_eq!(r.status(), 422);
 }
@@ -153,7 +162,10 @@ async fn an_event_page_shows_the_before_and_after_diff_and_links_to_the_users_hi
     let r = sa.get("/audit/999999999").await;
     assert_eq!(r.status(), 404);
     let ev = app.event_for(&request_id(&r)).await;
-    assert_eq!((ev.action.as_str(), ev.outcome.as_str()), ("audit.view", "invalid"));
+    assert_eq!(
+        (ev.action.as_str(), ev.outcome.as_str()),
+        ("audit.view", "invalid")
+    );
 }
 
 #[tokio::test]
@@ -161,7 +173,9 @@ async fn the_exports_stream_every_filtered_event_and_are_audited() {
     let app = spawn_app_with(|s| s.audit_seal_interval = Duration::from_secs(3600)).await;
     let sa = app.super_admin().await;
     // More than one export chunk for one user.
-    mama::audit::cli::generate(&app.db, 4500, 3, 30).await.unwrap();
+    mama::audit::cli::generate(&app.db, 4500, 3, 30)
+        .await
+        .unwrap();
     let expected: Vec<i64> = audit_event::Entity::find()
         .order_by_desc(audit_event::Column::Id)
         .all(&app.db)
@@ -175,22 +189,43 @@ async fn the_exports_stream_every_filtered_event_and_are_audited() {
 
     let r = sa.get("/audit/export.csv?user=u000001").await;
     assert_eq!(r.status(), 200);
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
-    assert!(r.headers()["content-disposition"].to_str().unwrap().contains(".csv"));
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains(".csv")
+    );
     let rid = request_id(&r);
     let body = r.text().await.unwrap();
     let mut lines = body.split("\r\n").filter(|l| !l.is_empty());
-    assert!(lines.next().unwrap().starts_with("id,occurred_at,request_id"));
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("id,occurred_at,request_id")
+    );
     let ids: Vec<i64> = lines
         .map(|l| l.split(',').next().unwrap().parse().unwrap())
         .collect();
     assert_eq!(ids, expected);
     let ev = app.event_for(&rid).await;
     assert_eq!(ev.action, "audit.export");
-    assert!(ev.details.contains("\"user\":\"u000001\""), "{}", ev.details);
+    assert!(
+        ev.details.contains("\"user\":\"u000001\""),
+        "{}",
+        ev.details
+    );
     assert!(ev.details.contains("\"format\":\"csv\""));
 
-    let r = sa.get("/audit/export.jsonl?user=u000001&action=user.update").await;
+    let r = sa
+        .get("/audit/export.jsonl?user=u000001&action=user.update")
+        .await;
     assert_eq!(r.status(), 200);
     let body = r.text().await.unwrap();
     let rows: Vec<serde_json::Value> = body
@@ -224,9 +259,16 @@ async fn an_auditor_reads_views_and_exports_the_trail() {
 async fn with_the_audit_store_gone_pages_and_exports_answer_503_and_show_nothing() {
     let app = spawn_app().await;
     let sa = app.super_admin().await;
-    put(&app, Action::UserView, Outcome::Success, &["secret-subject"]).await;
+    put(
+        &app,
+        Action::UserView,
+        Outcome::Success,
+        &["secret-subject"],
+    )
+    .await;
     sa.page("/audit").await;
-    app.sql("ALTER TABLE audit_events RENAME TO audit_events_gone").await;
+    app.sql("ALTER TABLE audit_events RENAME TO audit_events_gone")
+        .await;
     for path in [
         "/audit",
         "/audit?user=secret-subject",

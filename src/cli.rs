@@ -33,6 +33,11 @@ pub enum Command {
         #[command(subcommand)]
         action: crate::api_clients::cli::ApiClientAction,
     },
+    /// The audit trail: verify, archive, generate, bench.
+    Audit {
+        #[command(subcommand)]
+        action: crate::audit::cli::AuditCommand,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -36,6 +36,10 @@ pub struct Settings {
     pub migrate_on_start: bool,
     pub db_max_connections: u32,
     pub litellm: Option<LiteLlmSettings>,
+    /// Days audit events are kept; `None` (the default) keeps them forever.
+    pub audit_retention_days: Option<u32>,
+    /// How often each instance seals new audit events into the hash chain.
+    pub audit_seal_interval: Duration,
     /// Most user IDs one `POST /api/v1/keys/lookup` may ask for.
     pub api_max_lookup_ids: usize,
     /// Requests per minute per API client unless the client sets its own.
@@ -191,6 +195,13 @@ impl Settings {
             },
             api_max_lookup_ids: env.parse("MAMA_API_MAX_LOOKUP_IDS", 1000)?,
             api_rate_limit_per_minute: env.parse("MAMA_API_RATE_LIMIT_PER_MINUTE", 1200)?,
+            audit_retention_days: match env.parse("MAMA_AUDIT_RETENTION_DAYS", 0u32)? {
+                0 => None,
+                d => Some(d),
+            },
+            audit_seal_interval: Duration::from_millis(
+                env.parse("MAMA_AUDIT_SEAL_INTERVAL_MS", 1000)?,
+            ),
         })
     }
 

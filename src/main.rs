@@ -47,6 +47,10 @@ async fn main() -> anyhow::Result<()> {
             })
             .await?;
         }
+        Command::Audit { action } => {
+            let code = mama::audit::cli::run(action, Settings::from_env()?).await?;
+            std::process::exit(code);
+        }
     }
     Ok(())
 }

@@ -84,6 +84,7 @@ impl Application {
             settings: Arc::new(settings),
         });
         crate::litellm::start(&data);
+        audit::chain::spawn_sealer(conn.clone(), data.settings.audit_seal_interval);
         let server = build_server(listener, data)?;
         Ok(Application {
             port,

@@ -14,6 +14,7 @@ mod m20261122_000010_create_api_clients;
 mod m20261122_000011_create_sync_jobs;
 mod m20261122_000012_create_audit_events;
 mod m20261122_000013_create_audit_targets;
+mod m20261122_133700_index_unsealed_audit_events;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000011_create_sync_jobs::Migration),
             Box::new(m20261122_000012_create_audit_events::Migration),
             Box::new(m20261122_000013_create_audit_targets::Migration),
+            Box::new(m20261122_133700_index_unsealed_audit_events::Migration),
         ]
     }
 }

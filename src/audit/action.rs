@@ -68,6 +68,7 @@ actions! {
     AuditView => "audit.view",
     AuditExport => "audit.export",
     AuditVerify => "audit.verify",
+    AuditArchive => "audit.archive",
     SyncView => "sync.view",
     SyncRetry => "sync.retry",
     SyncReconcile => "sync.reconcile",

@@ -13,10 +13,24 @@ pub const STRONG_PASSWORD: &str = "a perfectly long passphrase 42";
 
 static INIT: Once = Once::new();
 
-/// Logs go to the test output only with `TEST_LOG=1`.
+/// Logs go to the test output only with `TEST_LOG=1`; with `MAMA_TEST_LOG_FILE`
+/// they are appended to that file (for the suite-wide secret scan).
 fn init_tracing() {
     INIT.call_once(|| {
-        if std::env::var("TEST_LOG").is_ok() {
+        if let Some(path) = std::env::var_os("MAMA_TEST_LOG_FILE") {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .expect("open MAMA_TEST_LOG_FILE");
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(
+                    "info,sqlx=warn,sea_orm=warn",
+                ))
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(file))
+                .try_init();
+        } else if std::env::var("TEST_LOG").is_ok() {
             mama::telemetry::init();
         }
     });
@@ -282,6 +296,13 @@ impl Browser {
 
     /// POSTs exactly these fields (no CSRF token added).
     pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        for (k, v) in fields {
+            if *k != "csrf_token"
+                && (k.contains("password") || k.contains("token") || k.contains("key"))
+            {
+                note_secret(v);
+            }
+        }
         let body = serde_html_form::to_string(fields).unwrap();
         self.client
             .post(self.url(path))
@@ -326,5 +347,34 @@ impl Browser {
 
     pub async fn logout(&self) -> reqwest::Response {
         self.post_form("/logout", &[]).await
+    }
+}
+
+/// The file where tests record every secret they use or receive (passwords typed,
+/// keys and tokens returned); the suite-wide scan (`audit_secrets`) looks for each
+/// of them in every audit row and log line.
+pub fn secrets_file() -> std::path::PathBuf {
+    std::env::var_os("MAMA_TEST_SECRETS_FILE")
+        .map(Into::into)
+        .unwrap_or_else(|| std::env::temp_dir().join("mama-tests").join("secrets.txt"))
+}
+
+/// Records a secret for the suite-wide scan (values shorter than 8 characters
+/// are too common to scan for and are skipped).
+pub fn note_secret(secret: &str) {
+    use std::io::Write;
+    if secret.len() < 8 || secret.contains('\n') {
+        return;
+    }
+    let path = secrets_file();
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+    {
+        let _ = writeln!(f, "{secret}");
     }
 }

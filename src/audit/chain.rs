@@ -1,0 +1,362 @@
+//! The tamper-evident hash chain over the audit trail.
+//!
+//! Events are inserted *unsealed* (`seq`, `prev_hash`, `hash` NULL), so any number
+//! of mama instances can insert at once without contending for the chain's head.
+//! A sealer (a background task in every instance, and `mama audit verify`) takes the
+//! unsealed events in id order under a lock (a PostgreSQL transaction-level advisory
+//! lock; on SQLite the single writer) and gives each `seq = last + 1`,
+//! `prev_hash = hash(last)` and `hash = sha256(prev_hash "\n" canonical(event))`,
+//! where the canonical encoding covers every stored field (targets and details
+//! included) and the seq itself. Changing, deleting, inserting or reordering a
+//! sealed event therefore breaks the chain at a named event.
+//!
+//! Pruning (retention) removes a prefix of the chain and keeps an anchor (the last
+//! pruned seq and hash) in `app_state`, so the rest still verifies.
+use std::time::Duration;
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr, sea_query::OnConflict,
+};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::entities::{app_state, audit_event};
+
+/// The `prev_hash` of the first event ever sealed.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+/// Key of the advisory lock the sealers take on PostgreSQL ("audt").
+const SEAL_LOCK_KEY: i64 = 0x6175_6474;
+/// `app_state` names.
+pub const ANCHOR: &str = "audit.chain.anchor";
+pub const LAST_VERIFIED: &str = "audit.chain.verified";
+const CHECKPOINT: &str = "audit.chain.checkpoint";
+
+/// Where the chain starts: after the last pruned event, or at the genesis.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Anchor {
+    pub seq: i64,
+    pub hash: String,
+}
+
+impl Anchor {
+    fn genesis() -> Self {
+        Anchor {
+            seq: 0,
+            hash: GENESIS.to_string(),
+        }
+    }
+}
+
+/// The canonical encoding of an event's stored fields (with its `seq`): a JSON
+/// array in a fixed order, timestamps at microsecond precision (what PostgreSQL
+/// keeps), `targets` and `details` as stored.
+pub fn canonical(e: &audit_event::Model, seq: i64) -> String {
+    serde_json::json!([
+        1, // encoding version
+        seq,
+        e.id,
+        e.occurred_at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+        e.request_id,
+        e.actor_kind,
+        e.actor_id,
+        e.actor_name,
+        e.action,
+        e.outcome,
+        e.http_status,
+        e.duration_us,
+        e.client_ip,
+        e.user_agent,
+        e.method,
+        e.path,
+        e.target_count,
+        e.targets,
+        e.details,
+    ])
+    .to_string()
+}
+
+/// `sha256(prev_hash "\n" canonical)`, lowercase hex.
+pub fn link_hash(prev_hash: &str, e: &audit_event::Model, seq: i64) -> String {
+    let mut h = Sha256::new();
+    h.update(prev_hash.as_bytes());
+    h.update(b"\n");
+    h.update(canonical(e, seq).as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// Reads a JSON value from `app_state`.
+pub async fn state_get<T: for<'de> Deserialize<'de>>(
+    db: &impl ConnectionTrait,
+    name: &str,
+) -> Result<Option<T>, DbErr> {
+    Ok(app_state::Entity::find_by_id(name.to_string())
+        .one(db)
+        .await?
+        .and_then(|r| serde_json::from_str(&r.value).ok()))
+}
+
+/// Writes (inserts or replaces) a JSON value in `app_state`.
+pub async fn state_set<T: Serialize>(
+    db: &impl ConnectionTrait,
+    name: &str,
+    value: &T,
+) -> Result<(), DbErr> {
+    let row = app_state::ActiveModel {
+        name: Set(name.to_string()),
+        value: Set(serde_json::to_string(value).map_err(|e| DbErr::Custom(e.to_string()))?),
+        updated_at: Set(Utc::now()),
+    };
+    app_state::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(app_state::Column::Name)
+                .update_columns([app_state::Column::Value, app_state::Column::UpdatedAt])
+                .to_owned(),
+        )
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+async fn anchor(db: &impl ConnectionTrait) -> Result<Anchor, DbErr> {
+    Ok(state_get(db, ANCHOR).await?.unwrap_or_else(Anchor::genesis))
+}
+
+/// The last sealed event's seq and hash (or the anchor).
+async fn head(db: &impl ConnectionTrait) -> Result<Anchor, DbErr> {
+    use audit_event::Column as C;
+    let last = audit_event::Entity::find()
+        .filter(C::Seq.is_not_null())
+        .order_by_desc(C::Seq)
+        .limit(1)
+        .one(db)
+        .await?;
+    match last {
+        Some(e) => Ok(Anchor {
+            seq: e.seq.unwrap_or_default(),
+            hash: e.hash.unwrap_or_default(),
+        }),
+        None => anchor(db).await,
+    }
+}
+
+/// Seals up to `batch` unsealed events, oldest id first; returns how many.
+/// Safe to run from many instances at once.
+pub async fn seal_pending(db: &DatabaseConnection, batch: u64) -> Result<u64, DbErr> {
+    use audit_event::Column as C;
+    // On SQLite `begin_write` takes the write lock now (BEGIN IMMEDIATE) rather
+    // than upgrading a read later, which could fail under a concurrent writer.
+    let txn = crate::db::begin_write(db).await?;
+    if db.get_database_backend() == DbBackend::Postgres {
+        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({SEAL_LOCK_KEY})"))
+            .await?;
+    }
+    let pending = audit_event::Entity::find()
+        .filter(C::Seq.is_null())
+        .order_by_asc(C::Id)
+        .limit(batch)
+        .all(&txn)
+        .await?;
+    if pending.is_empty() {
+        txn.commit().await?;
+        return Ok(0);
+    }
+    let mut head = head(&txn).await?;
+    for e in &pending {
+        let seq = head.seq + 1;
+        let hash = link_hash(&head.hash, e, seq);
+        audit_event::Entity::update_many()
+            .col_expr(C::Seq, Expr::value(seq))
+            .col_expr(C::PrevHash, Expr::value(head.hash.clone()))
+            .col_expr(C::Hash, Expr::value(hash.clone()))
+            .filter(C::Id.eq(e.id))
+            .filter(C::Seq.is_null())
+            .exec(&txn)
+            .await?;
+        head = Anchor { seq, hash };
+    }
+    txn.commit().await?;
+    Ok(pending.len() as u64)
+}
+
+/// Seals until nothing is pending.
+pub async fn seal_all(db: &DatabaseConnection) -> Result<u64, DbErr> {
+    let mut total = 0;
+    loop {
+        let n = seal_pending(db, 1000).await?;
+        total += n;
+        if n == 0 {
+            return Ok(total);
+        }
+    }
+}
+
+/// The background sealer every instance runs.
+pub fn spawn_sealer(db: DatabaseConnection, every: Duration) {
+    tokio::spawn(async move {
+        let mut failing = false;
+        loop {
+            tokio::time::sleep(every).await;
+            match seal_all(&db).await {
+                Ok(_) => failing = false,
+                Err(e) if !failing => {
+                    failing = true;
+                    tracing::error!(error = %e, "audit chain sealer failed; will retry");
+                }
+                Err(_) => {}
+            }
+        }
+    });
+}
+
+/// The result of walking the chain.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VerifyReport {
+    pub ok: bool,
+    /// Events whose link was checked.
+    pub checked: u64,
+    /// Events sealed by this run before walking.
+    pub sealed_now: u64,
+    /// The first event that breaks the chain, and why.
+    pub first_bad_id: Option<i64>,
+    pub first_bad_seq: Option<i64>,
+    pub problem: Option<String>,
+    pub head_seq: i64,
+    pub verified_at: chrono::DateTime<Utc>,
+}
+
+impl VerifyReport {
+    /// One line for people.
+    pub fn summary(&self) -> String {
+        if self.ok {
+            format!(
+                "audit chain intact: {} events checked (head seq {}), {} sealed now",
+                self.checked, self.head_seq, self.sealed_now
+            )
+        } else {
+            format!(
+                "audit chain BROKEN at event id {} (seq {}): {}",
+                self.first_bad_id.map_or("?".into(), |i| i.to_string()),
+                self.first_bad_seq.map_or("?".into(), |i| i.to_string()),
+                self.problem.as_deref().unwrap_or("unknown problem")
+            )
+        }
+    }
+}
+
+/// Seals pending events, then walks the whole chain by seq and reports the first
+/// broken link. The result is stored in `app_state` for the `/audit` page.
+pub async fn verify(db: &DatabaseConnection) -> Result<VerifyReport, DbErr> {
+    use audit_event::Column as C;
+    let sealed_now = seal_all(db).await?;
+    let start = anchor(db).await?;
+    let mut prev = start.clone();
+    let mut prev_id: Option<i64> = None;
+    let mut checked = 0u64;
+    let mut bad: Option<(i64, i64, String)> = None;
+    'walk: loop {
+        let rows = audit_event::Entity::find()
+            .filter(C::Seq.gt(prev.seq))
+            .order_by_asc(C::Seq)
+            .limit(5000)
+            .all(db)
+            .await?;
+        if rows.is_empty() {
+            break;
+        }
+        for e in rows {
+            let seq = e.seq.unwrap_or_default();
+            let expected = prev.seq + 1;
+            let after = match prev_id {
+                Some(id) => format!("event id {id} (seq {})", prev.seq),
+                None if prev.seq == 0 => "the start of the chain".to_string(),
+                None => format!("the pruning anchor (seq {})", prev.seq),
+            };
+            let problem = if seq != expected {
+                Some(format!(
+                    "seq {expected} is missing after {after} (deleted or renumbered?); next is seq {seq}"
+                ))
+            } else if e.prev_hash.as_deref() != Some(prev.hash.as_str()) {
+                Some(format!(
+                    "its prev_hash does not match the hash of {after} (inserted, deleted or reordered?)"
+                ))
+            } else if e.hash.as_deref() != Some(link_hash(&prev.hash, &e, seq).as_str()) {
+                Some("its contents do not match its hash (modified?)".to_string())
+            } else {
+                None
+            };
+            if let Some(p) = problem {
+                bad = Some((e.id, seq, p));
+                break 'walk;
+            }
+            checked += 1;
+            prev = Anchor {
+                seq,
+                hash: e.hash.unwrap_or_default(),
+            };
+            prev_id = Some(e.id);
+        }
+    }
+    // A checkpoint from the last good run must still be there, unchanged: this
+    // catches a chain rewritten wholesale from some point on.
+    if bad.is_none()
+        && let Some(cp) = state_get::<Anchor>(db, CHECKPOINT).await?
+        && cp.seq > start.seq
+    {
+        let row = audit_event::Entity::find()
+            .filter(C::Seq.eq(cp.seq))
+            .one(db)
+            .await?;
+        match row {
+            Some(r) if r.hash.as_deref() == Some(cp.hash.as_str()) => {}
+            Some(r) => {
+                bad = Some((
+                    r.id,
+                    cp.seq,
+                    "its hash differs from the one recorded by an earlier verification (chain rewritten?)".into(),
+                ))
+            }
+            None => {
+                bad = Some((
+                    0,
+                    cp.seq,
+                    "an event verified earlier is gone (chain truncated?)".into(),
+                ))
+            }
+        }
+    }
+    let report = VerifyReport {
+        ok: bad.is_none(),
+        checked,
+        sealed_now,
+        first_bad_id: bad.as_ref().map(|b| b.0),
+        first_bad_seq: bad.as_ref().map(|b| b.1),
+        problem: bad.map(|b| b.2),
+        head_seq: prev.seq,
+        verified_at: Utc::now(),
+    };
+    state_set(db, LAST_VERIFIED, &report).await?;
+    if report.ok && prev.seq > start.seq {
+        state_set(db, CHECKPOINT, &prev).await?;
+    }
+    Ok(report)
+}
+
+/// The last verification's result, if any.
+pub async fn last_verified(db: &impl ConnectionTrait) -> Result<Option<VerifyReport>, DbErr> {
+    state_get(db, LAST_VERIFIED).await
+}
+
+/// Records that events up to `seq` (whose hash is `hash`) were archived and pruned.
+pub async fn set_anchor(db: &impl ConnectionTrait, seq: i64, hash: &str) -> Result<(), DbErr> {
+    state_set(
+        db,
+        ANCHOR,
+        &Anchor {
+            seq,
+            hash: hash.to_string(),
+        },
+    )
+    .await
+}

@@ -1,0 +1,294 @@
+//! `/audit`: filters, keyset pages, the event page with its diff, the streamed
+//! exports, and fail-closed behaviour when the audit store is gone.
+use std::time::Duration;
+
+use mama::audit::{Action, Event, Outcome};
+use mama::entities::audit_event;
+use sea_orm::{EntityTrait, QueryOrder};
+
+use crate::helpers::{TestApp, request_id, spawn_app, spawn_app_with};
+
+/// Stores an event straight away (as the worker or a CLI would).
+async fn put(app: &TestApp, action: Action, outcome: Outcome, targets: &[&str]) -> i64 {
+    let mut ev = Event::system("test", action, outcome);
+    ev.targets = targets.iter().map(|s| s.to_string()).collect();
+    mama::audit::insert(&app.db, &ev).await.unwrap()
+}
+
+fn ids_on_page(body: &str) -> Vec<i64> {
+    let doc = scraper::Html::parse_document(body);
+    let sel = scraper::Selector::parse("#events a.event-link").unwrap();
+    doc.select(&sel)
+        .map(|a| a.text().collect::<String>().trim().parse().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_list_filters_by_user_action_group_outcome_request_and_time() {
+    let app = spawn_app().await;
+    let sa = app.super_admin().await;
+    let a = put(
+        &app,
+        Action::UserUpdate,
+        Outcome::Success,
+        &["alice", "bob"],
+    )
+    .await;
+    let b = put(&app, Action::UserView, Outcome::Denied, &["alice"]).await;
+    let c = put(&app, Action::UserUpdate, Outcome::Success, &["carol"]).await;
+    let d = put(&app, Action::AdminCreate, Outcome::Success, &[]).await;
+
+    let (s, body) = sa.page("/audit?user=alice").await;
+    assert_eq!(s, 200);
+    assert_eq!(ids_on_page(&body), vec![b, a]);
+    let (_, body) = sa.page("/audit?user=alice&action=user.update").await;
+    assert_eq!(ids_on_page(&body), vec![a]);
+    let (_, body) = sa.page("/audit?action=user.*&outcome=success").await;
+    let ids = ids_on_page(&body);
+    assert!(ids.contains(&a) && ids.contains(&c) && !ids.contains(&b) && !ids.contains(&d));
+    let (_, body) = sa.page("/audit?action=admin.create&actor=test").await;
+    assert_eq!(ids_on_page(&body), vec![d]);
+    let (_, body) = sa.page("/audit?until=2000-01-01").await;
+    assert!(ids_on_page(&body).is_empty());
+    assert!(body.contains("No event matches"));
+    let (_, body) = sa.page("/audit?since=2000-01-01&user=carol").await;
+    assert_eq!(ids_on_page(&body), vec![c]);
+    // The filter stays in the form.
+    assert!(body.contains("value=\"carol\""));
+
+    // By request ID: the page's own request.
+    let r = sa.get("/users").await;
+    let rid = request_id(&r);
+    let (_, body) = sa.page(&format!("/audit?request_id={rid}")).await;
+    let ids = ids_on_page(&body);
+    assert_eq!(ids.len(), 1);
+    let ev = app.event_for(&rid).await;
+    assert_eq!(ids, vec![ev.id]);
+
+    // The list is audited with its filter.
+    let r = sa.get("/audit?user=alice&outcome=denied").await;
+    let ev = app.event_for(&request_id(&r)).await;
+    assert_eq!(ev.action, "audit.list");
+    assert!(ev.details.contains("\"user\":\"alice\""), "{}", ev.details);
+}
+
+#[tokio::test]
+async fn a_bad_filter_is_answered_422_with_the_field_named() {
+    let app = spawn_app().await;
+    let sa = app.super_admin().await;
+    let r = sa
+        .get("/audit?since=last+tuesday&action=nope&outcome=fine")
+        .await;
+    assert_eq!(r.status(), 422);
+    let rid = request_id(&r);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("id=\"since-error\""), "{body}");
+    assert!(body.contains("id=\"action-error\""));
+    assert!(body.contains("id=\"outcome-error\""));
+    let ev = app.event_for(&rid).await;
+    assert_eq!(
+        (ev.action.as_str(), ev.outcome.as_str()),
+        ("audit.list", "invalid")
+    );
+    let r = sa.get("/audit/export.csv?since=never").await;
+    assert_eq!(r.status(), 422);
+}
+
+#[tokio::test]
+async fn pages_follow_the_keyset_without_gaps_or_repeats_and_keep_the_filter() {
+    let app = spawn_app().await;
+    let sa = app.super_admin().await;
+    let mut mine = vec![];
+    for i in 0..230 {
+        let t = if i % 3 == 0 { "other" } else { "paged-user" };
+        let id = put(&app, Action::UserView, Outcome::Success, &[t]).await;
+        if t == "paged-user" {
+            mine.push(id);
+        }
+    }
+    mine.reverse();
+    let mut seen = vec![];
+    let mut url = "/audit?user=paged-user".to_string();
+    loop {
+        let (s, body) = sa.page(&url).await;
+        assert_eq!(s, 200);
+        seen.extend(ids_on_page(&body));
+        let doc = scraper::Html::parse_document(&body);
+        let sel = scraper::Selector::parse("a#older").unwrap();
+        match doc.select(&sel).next() {
+            Some(a) => {
+                url = a.value().attr("href").unwrap().replace("&amp;", "&");
+                assert!(url.contains("user=paged-user") && url.contains("before="));
+            }
+            None => break,
+        }
+    }
+    assert_eq!(seen, mine);
+}
+
+#[tokio::test]
+async fn an_event_page_shows_the_before_and_after_diff_and_links_to_the_users_history() {
+    let app = spawn_app().await;
+    let sa = app.super_admin().await;
+    let mut ev = Event::system("test", Action::UserUpdate, Outcome::Success);
+    ev.targets = vec!["diff-user".into()];
+    ev.details = serde_json::json!({
+        "before": {"organisation": "Sales", "models": ["gpt-4o"], "key_hint": "…abcd"},
+        "after": {"organisation": "Research", "models": ["gpt-4o", "claude"], "key_hint": "…abcd"},
+        "reason": "moved team"});
+    let id = mama::audit::insert(&app.db, &ev).await.unwrap();
+    let r = sa.get(&format!("/audit/{id}")).await;
+    assert_eq!(r.status(), 200);
+    let rid = request_id(&r);
+    let body = r.text().await.unwrap();
+    let doc = scraper::Html::parse_document(&body);
+    let row = |k: &str| {
+        let sel = scraper::Selector::parse("#diff tbody tr").unwrap();
+        doc.select(&sel)
+            .find(|tr| tr.text().collect::<String>().contains(k))
+            .map(|tr| tr.value().attr("class").unwrap().to_string())
+            .unwrap_or_else(|| panic!("no diff row {k}: {body}"))
+    };
+    assert_eq!(row("organisation"), "diff-changed");
+    assert_eq!(row("models"), "diff-changed");
+    assert_eq!(row("key_hint"), "diff-same");
+    assert!(body.contains("Research") && body.contains("Sales"));
+    assert!(body.contains("moved team"));
+    assert!(body.contains("href=\"/audit?user=diff-user\""));
+    let seen = app.event_for(&rid).await;
+    assert_eq!(seen.action, "audit.view");
+    assert!(seen.details.contains(&format!("\"event_id\":{id}")));
+
+    let r = sa.get("/audit/999999999").await;
+    assert_eq!(r.status(), 404);
+    let ev = app.event_for(&request_id(&r)).await;
+    assert_eq!(
+        (ev.action.as_str(), ev.outcome.as_str()),
+        ("audit.view", "invalid")
+    );
+}
+
+#[tokio::test]
+async fn the_exports_stream_every_filtered_event_and_are_audited() {
+    let app = spawn_app_with(|s| s.audit_seal_interval = Duration::from_secs(3600)).await;
+    let sa = app.super_admin().await;
+    // More than one export chunk for one user.
+    mama::audit::cli::generate(&app.db, 4500, 3, 30)
+        .await
+        .unwrap();
+    let expected: Vec<i64> = audit_event::Entity::find()
+        .order_by_desc(audit_event::Column::Id)
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.targets.contains("\"u000001\""))
+        .map(|e| e.id)
+        .collect();
+    assert!(expected.len() as u64 > mama::audit::export::CHUNK);
+
+    let r = sa.get("/audit/export.csv?user=u000001").await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains(".csv")
+    );
+    let rid = request_id(&r);
+    let body = r.text().await.unwrap();
+    let mut lines = body.split("\r\n").filter(|l| !l.is_empty());
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("id,occurred_at,request_id")
+    );
+    let ids: Vec<i64> = lines
+        .map(|l| l.split(',').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(ids, expected);
+    let ev = app.event_for(&rid).await;
+    assert_eq!(ev.action, "audit.export");
+    assert!(
+        ev.details.contains("\"user\":\"u000001\""),
+        "{}",
+        ev.details
+    );
+    assert!(ev.details.contains("\"format\":\"csv\""));
+
+    let r = sa
+        .get("/audit/export.jsonl?user=u000001&action=user.update")
+        .await;
+    assert_eq!(r.status(), 200);
+    let body = r.text().await.unwrap();
+    let rows: Vec<serde_json::Value> = body
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(!rows.is_empty());
+    assert!(rows.iter().all(|v| v["action"] == "user.update"
+        && v["targets"].as_array().unwrap().contains(&"u000001".into())));
+    assert!(rows[0]["details"]["before"].is_object());
+}
+
+#[tokio::test]
+async fn an_auditor_reads_views_and_exports_the_trail() {
+    let app = spawn_app().await;
+    let sa = app.super_admin().await;
+    let audrey = app.account(&sa, "audrey", "auditor").await;
+    let id = put(&app, Action::UserDelete, Outcome::Success, &["gone-user"]).await;
+    let (s, body) = audrey.page("/audit?user=gone-user").await;
+    assert_eq!(s, 200);
+    assert_eq!(ids_on_page(&body), vec![id]);
+    assert_eq!(audrey.get(&format!("/audit/{id}")).await.status(), 200);
+    let r = audrey.get("/audit/export.csv?user=gone-user").await;
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("gone-user"));
+    let r = audrey.post_form("/audit/verify", &[]).await;
+    assert_eq!(r.status(), 303);
+}
+
+#[tokio::test]
+async fn with_the_audit_store_gone_pages_and_exports_answer_503_and_show_nothing() {
+    let app = spawn_app().await;
+    let sa = app.super_admin().await;
+    put(
+        &app,
+        Action::UserView,
+        Outcome::Success,
+        &["secret-subject"],
+    )
+    .await;
+    sa.page("/audit").await;
+    app.sql("ALTER TABLE audit_events RENAME TO audit_events_gone")
+        .await;
+    for path in [
+        "/audit",
+        "/audit?user=secret-subject",
+        "/audit/1",
+        "/audit/export.csv",
+        "/audit/export.jsonl?user=secret-subject",
+    ] {
+        let r = sa.get(path).await;
+        assert_eq!(r.status(), 503, "{path}");
+        let body = r.text().await.unwrap();
+        assert!(!body.contains("secret-subject"), "{path}: {body}");
+        assert!(!body.contains("id,occurred_at"), "{path}");
+    }
+    let r = sa.post_form("/audit/verify", &[]).await;
+    assert_eq!(r.status(), 503);
+    // Nothing was recorded as verified while the store was gone.
+    assert!(
+        mama::audit::chain::last_verified(&app.db)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}

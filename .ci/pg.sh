@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# .ci/pg.sh start|stop|url — a throwaway PostgreSQL cluster for the test suite.
+# .ci/pg.sh start|fresh|stop|url — a throwaway PostgreSQL cluster for the test suite.
+# `fresh` wipes the cluster first (no databases left over from earlier runs).
 # Runs as root; the server itself runs as the OS user `postgres`.
 set -euo pipefail
 PGDIR=${MAMA_PGDIR:-/tmp/mama-ci-pg}
@@ -8,6 +9,10 @@ bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }
 as_pg() { runuser -u postgres -- "$@"; }
 url() { echo "postgres://mama@127.0.0.1:$PGPORT/mama_test"; }
 case "${1:-start}" in
+  fresh)
+    bash "$0" stop
+    rm -rf "$PGDIR"
+    exec bash "$0" start ;;
   start)
     if [ -z "$(bin)" ] || ! id postgres >/dev/null 2>&1; then
       apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
@@ -25,5 +30,5 @@ case "${1:-start}" in
   stop)
     BIN=$(bin); as_pg "$BIN/pg_ctl" -D "$PGDIR/data" -m fast -w stop >/dev/null 2>&1 || true ;;
   url) url ;;
-  *) echo "usage: $0 start|stop|url" >&2; exit 2 ;;
+  *) echo "usage: $0 start|fresh|stop|url" >&2; exit 2 ;;
 esac

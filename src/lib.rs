@@ -13,3 +13,4 @@ pub mod startup;
 pub mod telemetry;
 pub mod users;
 pub mod web;
+pub mod services;

@@ -138,6 +138,7 @@ pub fn build_server(listener: TcpListener, data: web::Data<AppData>) -> std::io:
             .configure(health::routes)
             .configure(admins::routes)
             .configure(users::routes)
+            .configure(crate::services::routes)
             .configure(audit::routes)
             .route("/", web::get().to(home))
             .default_service(web::to(not_found))

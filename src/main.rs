@@ -29,6 +29,10 @@ async fn main() -> anyhow::Result<()> {
                 .is_ok_and(|r| r.status().is_success());
             std::process::exit(if ok { 0 } else { 1 });
         }
+        Command::Users { action } => {
+            let code = mama::users::cli::run(settings, action).await?;
+            std::process::exit(code);
+        }
         Command::Migrate { action } => {
             let url = settings.database_url;
             mama::db::with_migration_lock(&url, |db| async move {

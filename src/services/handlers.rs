@@ -40,7 +40,9 @@ async fn page(
         &ListPage {
             ctx: PageCtx::new(session, admin, "services"),
             services,
-            name: form.map(|f| f.name.chars().take(200).collect()).unwrap_or_default(),
+            name: form
+                .map(|f| f.name.chars().take(200).collect())
+                .unwrap_or_default(),
             description: form
                 .map(|f| f.description.chars().take(1200).collect())
                 .unwrap_or_default(),
@@ -67,7 +69,11 @@ async fn check(
     if form.description.chars().count() > 1000 {
         errors.add("description", "A description has at most 1,000 characters.");
     }
-    if form.description.chars().any(|c| c.is_control() && c != '\n' && c != '\r') {
+    if form
+        .description
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r')
+    {
         errors.add("description", "The description has control characters.");
     }
     if errors.is_empty()
@@ -88,7 +94,16 @@ pub async fn list(
 ) -> Result<HttpResponse, AppError> {
     audit.action(Action::ServiceList);
     admin.require_manager()?;
-    page(&data, &session, &admin, StatusCode::OK, None, FormErrors::default(), None).await
+    page(
+        &data,
+        &session,
+        &admin,
+        StatusCode::OK,
+        None,
+        FormErrors::default(),
+        None,
+    )
+    .await
 }
 
 #[post("/services", name = "service.create")]
@@ -251,6 +266,9 @@ pub async fn delete(
         serde_json::json!({"name": s.name, "description": s.description}),
     );
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
-    session::push_flash(&session, Flash::success(format!("Deleted service `{}`.", s.name)));
+    session::push_flash(
+        &session,
+        Flash::success(format!("Deleted service `{}`.", s.name)),
+    );
     Ok(see_other("/services"))
 }

@@ -84,15 +84,14 @@ pub async fn resolve(
         Selection::Matching(q) => Ok((queries::find_matching(db, q).await?, vec![])),
         Selection::Ids(ids) => {
             if ids.is_empty() {
-                return Err(BulkError::Field(
-                    "ids",
-                    "Select at least one user.".into(),
-                ));
+                return Err(BulkError::Field("ids", "Select at least one user.".into()));
             }
             if ids.len() > MAX_SELECTED {
                 return Err(BulkError::Field(
                     "ids",
-                    format!("Select at most {MAX_SELECTED} users by ID, or select all matching a search."),
+                    format!(
+                        "Select at most {MAX_SELECTED} users by ID, or select all matching a search."
+                    ),
                 ));
             }
             let users = queries::find_many(db, ids).await?;
@@ -236,8 +235,9 @@ pub async fn plan(
                 }
             }
             if *how == SetOp::Replace && wanted.is_empty() && removed.is_empty() {
-                plan.summary
-                    .push(format!("no {what}s to remove: the selected users have none"));
+                plan.summary.push(format!(
+                    "no {what}s to remove: the selected users have none"
+                ));
             }
             plan.before = json!({ format!("{what}_counts"): before_counts });
             plan.after = json!({ format!("{what}_counts"): after_counts });

@@ -61,7 +61,8 @@ impl Organisation {
     }
 }
 
-/// A model name as LiteLLM knows it: 1–256 printable characters, no spaces.
+/// A model name as LiteLLM names them (`gpt-4o`, `openai/gpt-4o`,
+/// `bedrock/anthropic.claude-3:0`): 1–256 letters, digits and `. _ - : / @ +`.
 pub fn check_model_name(raw: &str) -> Result<String, &'static str> {
     let s = raw.trim();
     if s.is_empty() {
@@ -70,10 +71,37 @@ pub fn check_model_name(raw: &str) -> Result<String, &'static str> {
     if s.chars().count() > 256 {
         return Err("a model name is longer than 256 characters");
     }
-    if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("a model name has spaces or control characters");
+    if !s
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '/' | '@' | '+'))
+    {
+        return Err("a model name has characters other than letters, digits and . _ - : / @ +");
     }
     Ok(s.to_string())
+}
+
+/// Service names from a comma-separated list or a multi-select, checked and deduplicated.
+pub fn parse_services(items: &[String]) -> Result<Vec<String>, &'static str> {
+    let names = parse_names(items);
+    for n in &names {
+        check_service_name(n)?;
+    }
+    Ok(names)
+}
+
+/// Free text (extra information): at most `max` characters, no control characters
+/// other than line breaks and tabs.
+pub fn check_text(raw: &str, max: usize) -> Result<(), &'static str> {
+    if raw.chars().count() > max {
+        return Err("the text is too long");
+    }
+    if raw
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err("the text has control characters");
+    }
+    Ok(())
 }
 
 /// A key alias: up to 256 printable characters (empty means none).
@@ -280,7 +308,12 @@ pub struct ListQuery {
 impl ListQuery {
     pub fn from_params(p: &ListParams) -> ListQuery {
         ListQuery {
-            q: p.q.trim().chars().take(128).collect(),
+            q: p.q
+                .trim()
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(128)
+                .collect(),
             sort: SortKey::parse(&p.sort).unwrap_or(SortKey::Id),
             desc: p.dir == "desc",
             page: p
@@ -365,13 +398,22 @@ pub struct BulkForm {
 impl BulkForm {
     pub fn selection(&self) -> Selection {
         if self.all_matching == "1" {
-            Selection::Matching(self.q.trim().chars().take(128).collect())
+            Selection::Matching(
+                self.q
+                    .trim()
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(128)
+                    .collect(),
+            )
         } else {
+            // An ID that breaks the rules cannot exist: it is dropped here (and the
+            // selection may end up empty, which is reported).
             let mut ids: Vec<String> = self
                 .ids
                 .iter()
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
+                .filter_map(|s| UserId::parse(s).ok())
+                .map(UserId::into_inner)
                 .collect();
             ids.sort();
             ids.dedup();
@@ -450,7 +492,8 @@ impl BulkForm {
                 Ok(BulkOp::Models(s, models))
             }
             ("services", Some(s)) => {
-                let names = parse_names(&self.services);
+                let names = parse_services(&self.services)
+                    .map_err(|e| ("services", format!("Service: {e}")))?;
                 if names.is_empty() && s != SetOp::Replace {
                     return Err(("services", "Choose at least one service.".into()));
                 }

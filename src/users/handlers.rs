@@ -8,7 +8,8 @@ use super::{
     bulk::{self, BulkError},
     forms::{
         BulkForm, CreateManyForm, EditForm, ListParams, ListQuery, Organisation, Selection,
-        capitalise, check_alias, parse_lines, parse_models, parse_names, urlencode,
+        capitalise, check_alias, check_text, parse_lines, parse_models, parse_names,
+        parse_services, urlencode,
     },
     queries, service,
     views::{
@@ -284,7 +285,15 @@ async fn check_create(
     data: &AppData,
     conn: &impl sea_orm::ConnectionTrait,
     form: &CreateManyForm,
-) -> Result<(FormErrors, Vec<super::forms::Line>, Vec<String>, Vec<String>), AppError> {
+) -> Result<
+    (
+        FormErrors,
+        Vec<super::forms::Line>,
+        Vec<String>,
+        Vec<String>,
+    ),
+    AppError,
+> {
     let mut errors = FormErrors::default();
     let models = match parse_models(&form.models) {
         Ok(m) => m,
@@ -293,7 +302,13 @@ async fn check_create(
             vec![]
         }
     };
-    let services = parse_names(&form.services);
+    let services = match parse_services(&form.services) {
+        Ok(s) => s,
+        Err(e) => {
+            errors.add("services", capitalise(e));
+            vec![]
+        }
+    };
     if let Err(e) = service::service_ids_by_name(conn, &services).await {
         errors.add("services", e);
     }
@@ -387,22 +402,18 @@ pub async fn create_apply(
         return html(StatusCode::UNPROCESSABLE_ENTITY, &page);
     }
     let batch_id = crate::crypto::random_id();
-    let created = match service::create_many(
-        &txn,
-        &data.cipher,
-        &lines,
-        &models,
-        &services,
-        &batch_id,
-    )
-    .await
-    {
-        Ok(c) => c,
-        Err(service::CreateError::UnknownService(s)) => {
-            return Err(AppError::validation("services", format!("unknown service {s}")));
-        }
-        Err(service::CreateError::Db(e)) => return Err(e.into()),
-    };
+    let created =
+        match service::create_many(&txn, &data.cipher, &lines, &models, &services, &batch_id).await
+        {
+            Ok(c) => c,
+            Err(service::CreateError::UnknownService(s)) => {
+                return Err(AppError::validation(
+                    "services",
+                    format!("unknown service {s}"),
+                ));
+            }
+            Err(service::CreateError::Db(e)) => return Err(e.into()),
+        };
     audit.targets(created.clone());
     audit.detail("batch_id", batch_id.clone());
     audit.detail("skipped_lines", bad);
@@ -427,6 +438,9 @@ pub async fn create_apply(
 }
 
 async fn load_user(data: &AppData, user_id: &str) -> Result<sea_orm_user::Model, AppError> {
+    if super::forms::UserId::parse(user_id).is_err() {
+        return Err(AppError::NotFound);
+    }
     queries::find(&data.db, user_id)
         .await?
         .ok_or(AppError::NotFound)
@@ -434,10 +448,7 @@ async fn load_user(data: &AppData, user_id: &str) -> Result<sea_orm_user::Model,
 
 use crate::entities::user as sea_orm_user;
 
-async fn current_view(
-    data: &AppData,
-    u: &sea_orm_user::Model,
-) -> Result<EditView, AppError> {
+async fn current_view(data: &AppData, u: &sea_orm_user::Model) -> Result<EditView, AppError> {
     let cat = catalogue(data).await?;
     let all_services = queries::services(&data.db).await?;
     let models: Vec<String> = queries::models_of(&data.db, &[u.id])
@@ -529,12 +540,21 @@ pub async fn update(
         errors.add("models", capitalise(e));
         vec![]
     });
-    let services = parse_names(&form.services);
-    if form.extra.chars().count() > 4000 {
-        errors.add("extra", "Extra information has at most 4,000 characters.");
+    let services = parse_services(&form.services).unwrap_or_else(|e| {
+        errors.add("services", capitalise(e));
+        vec![]
+    });
+    if let Err(e) = check_text(&form.extra, 4000) {
+        errors.add(
+            "extra",
+            format!("Other information: {e} (at most 4,000 characters)."),
+        );
     }
     let version: i32 = form.version.trim().parse().unwrap_or_else(|_| {
-        errors.add("version", "The form is missing its version; reload the page.");
+        errors.add(
+            "version",
+            "The form is missing its version; reload the page.",
+        );
         0
     });
     let cat = catalogue(&data).await?;
@@ -545,7 +565,7 @@ pub async fn update(
             form.organisation.chars().take(200).collect(),
             form.key_alias.chars().take(300).collect(),
             form.extra.chars().take(5000).collect(),
-            u.version,
+            version,
             &parse_names(&form.models),
             &services,
             &cat,
@@ -591,7 +611,10 @@ pub async fn update(
         Err(service::EditError::Stale) => {
             drop(txn);
             audit.outcome(Outcome::Invalid);
-            audit.detail("conflict", serde_json::json!({"submitted_version": version, "current_version": u.version}));
+            audit.detail(
+                "conflict",
+                serde_json::json!({"submitted_version": version, "current_version": u.version}),
+            );
             // Show the current values: nothing the other admin saved is overwritten.
             let mut f = current_view(&data, &u).await?;
             f.conflict = format!(
@@ -630,10 +653,7 @@ pub async fn update(
         &session,
         Flash::success(format!("Saved {}. LiteLLM sync queued.", u.user_id)),
     );
-    Ok(see_other(&format!(
-        "/users?q={}",
-        urlencode(&u.user_id)
-    )))
+    Ok(see_other(&format!("/users?q={}", urlencode(&u.user_id))))
 }
 
 #[derive(serde::Deserialize)]

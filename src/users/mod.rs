@@ -1,6 +1,7 @@
 //! Users: the admins' main page — search, sort, page, select, bulk edits,
 //! create-many, the edit dialog and the key reveal.
 pub mod bulk;
+pub mod cli;
 pub mod forms;
 mod handlers;
 pub mod queries;

@@ -70,12 +70,8 @@ fn order_expr(k: SortKey) -> &'static str {
         SortKey::Organisation => "users.organisation",
         SortKey::Key => "users.key_hint",
         SortKey::Alias => "users.key_alias",
-        SortKey::Models => {
-            "(SELECT COUNT(*) FROM user_models um WHERE um.user_id = users.id)"
-        }
-        SortKey::Services => {
-            "(SELECT COUNT(*) FROM user_services us WHERE us.user_id = users.id)"
-        }
+        SortKey::Models => "(SELECT COUNT(*) FROM user_models um WHERE um.user_id = users.id)",
+        SortKey::Services => "(SELECT COUNT(*) FROM user_services us WHERE us.user_id = users.id)",
         SortKey::Sync => "users.sync_state",
         SortKey::Updated => "users.updated_at",
     }
@@ -130,8 +126,16 @@ pub async fn list(db: &impl ConnectionTrait, q: &ListQuery) -> Result<(Vec<Liste
     let rows = users
         .into_iter()
         .map(|u| Listed {
-            models: models.remove(&u.id).unwrap_or_default().into_iter().collect(),
-            services: services.remove(&u.id).unwrap_or_default().into_iter().collect(),
+            models: models
+                .remove(&u.id)
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+            services: services
+                .remove(&u.id)
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
             user: u,
         })
         .collect();
@@ -229,10 +233,7 @@ pub async fn find_many(
 }
 
 /// Every user matching the search, by ID.
-pub async fn find_matching(
-    db: &impl ConnectionTrait,
-    q: &str,
-) -> Result<Vec<user::Model>, DbErr> {
+pub async fn find_matching(db: &impl ConnectionTrait, q: &str) -> Result<Vec<user::Model>, DbErr> {
     let backend = db.get_database_backend();
     let (clause, values) = search_clause(q);
     user::Entity::find()
@@ -289,11 +290,7 @@ pub async fn services(db: &impl ConnectionTrait) -> Result<Vec<service::Model>, 
 }
 
 /// Runs `sql` (with `?` placeholders) on either backend.
-pub async fn exec(
-    db: &impl ConnectionTrait,
-    sql: &str,
-    values: Vec<Value>,
-) -> Result<u64, DbErr> {
+pub async fn exec(db: &impl ConnectionTrait, sql: &str, values: Vec<Value>) -> Result<u64, DbErr> {
     let backend = db.get_database_backend();
     Ok(db
         .execute_raw(stmt(backend, sql, values))

@@ -261,7 +261,11 @@ impl From<&Line> for LineView {
             number: l.number,
             user_id: l.user_id.clone(),
             organisation: l.organisation.clone(),
-            error: l.error.clone().map(|e| super::forms::capitalise(&e)).unwrap_or_default(),
+            error: l
+                .error
+                .clone()
+                .map(|e| super::forms::capitalise(&e))
+                .unwrap_or_default(),
         }
     }
 }

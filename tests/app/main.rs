@@ -8,4 +8,6 @@ mod audit_core;
 mod browser;
 mod login;
 mod pages;
+mod services;
 mod startup;
+mod users;

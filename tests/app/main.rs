@@ -11,3 +11,4 @@ mod pages;
 mod services;
 mod startup;
 mod users;
+mod browser_users;

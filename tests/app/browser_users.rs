@@ -17,7 +17,10 @@ async fn wait_css(c: &Client, css: &str) {
 }
 
 async fn models(app: &TestApp, id: &str) -> Vec<String> {
-    let u = mama::users::queries::find(&app.db, id).await.unwrap().unwrap();
+    let u = mama::users::queries::find(&app.db, id)
+        .await
+        .unwrap()
+        .unwrap();
     mama::users::queries::models_of(&app.db, &[u.id])
         .await
         .unwrap()
@@ -28,7 +31,10 @@ async fn models(app: &TestApp, id: &str) -> Vec<String> {
 }
 
 async fn services(app: &TestApp, id: &str) -> Vec<String> {
-    let u = mama::users::queries::find(&app.db, id).await.unwrap().unwrap();
+    let u = mama::users::queries::find(&app.db, id)
+        .await
+        .unwrap()
+        .unwrap();
     mama::users::queries::services_of(&app.db, &[u.id])
         .await
         .unwrap()
@@ -59,7 +65,11 @@ async fn an_admin_manages_users_by_clicking() {
     let http = app.super_admin().await;
     catalogue(
         &app,
-        &[("gpt-4o", true), ("gpt-4o-mini", true), ("retired-model", false)],
+        &[
+            ("gpt-4o", true),
+            ("gpt-4o-mini", true),
+            ("retired-model", false),
+        ],
     )
     .await;
     add_service(&http, "wiki").await;
@@ -72,7 +82,13 @@ async fn an_admin_manages_users_by_clicking() {
     )
     .await;
     assert_eq!(r.status(), 303);
-    create_users(&http, "gina,Hooli", &["retired-model", "all-team-models"], &[]).await;
+    create_users(
+        &http,
+        "gina,Hooli",
+        &["retired-model", "all-team-models"],
+        &[],
+    )
+    .await;
 
     c.goto(&format!("{}/login", app.addr)).await.unwrap();
     fill(&c, "username", "admin").await;
@@ -102,7 +118,10 @@ async fn an_admin_manages_users_by_clicking() {
         html.find("data-user-id=\"alice\"").unwrap(),
         html.find("data-user-id=\"carol\"").unwrap(),
     );
-    assert!(a < cr, "descending organisation: Acme Research before ACME Labs");
+    assert!(
+        a < cr,
+        "descending organisation: Acme Research before ACME Labs"
+    );
     assert!(c.current_url().await.unwrap().as_str().contains("q=acme"));
     screenshot(&c, "users-03-sorted-by-organisation-desc").await;
     click(&c, "#sort-id").await;
@@ -120,7 +139,11 @@ async fn an_admin_manages_users_by_clicking() {
     screenshot(&c, "users-05-three-selected").await;
     click(&c, "#bulk-preview").await;
     wait_css(&c, "#preview-summary").await;
-    assert!(text(&c).await.contains("+gpt-4o-mini on 3 users, already present on 0"));
+    assert!(
+        text(&c)
+            .await
+            .contains("+gpt-4o-mini on 3 users, already present on 0")
+    );
     screenshot(&c, "users-06-preview-add-model").await;
     click(&c, "#bulk-apply").await;
     wait_css(&c, "article.flash").await;
@@ -159,8 +182,17 @@ async fn an_admin_manages_users_by_clicking() {
     click(&c, "#create-preview-btn").await;
     wait_css(&c, "#create-preview").await;
     let body = text(&c).await;
-    assert!(body.contains("Line 4: The user ID has characters"), "{body}");
+    assert!(
+        body.contains("Line 4: The user ID has characters"),
+        "{body}"
+    );
     assert!(body.contains("5 valid, 1 with errors"));
+    c.execute(
+        "document.getElementById('create-preview').scrollIntoView()",
+        vec![],
+    )
+    .await
+    .unwrap();
     screenshot(&c, "users-11-create-preview-with-bad-line").await;
     click(&c, "#mode-valid").await;
     click(&c, "#create-submit").await;
@@ -182,7 +214,10 @@ async fn an_admin_manages_users_by_clicking() {
     click(&c, "#edit-save").await;
     wait_css(&c, "article.flash").await;
     screenshot(&c, "users-15-edited").await;
-    let g = mama::users::queries::find(&app.db, "gina").await.unwrap().unwrap();
+    let g = mama::users::queries::find(&app.db, "gina")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(g.organisation, "Hooli XYZ");
     assert_eq!(
         models(&app, "gina").await,
@@ -223,9 +258,24 @@ async fn an_admin_manages_users_by_clicking() {
     click(&c, "#bulk-apply").await;
     wait_css(&c, "article.flash").await;
     screenshot(&c, "users-18-deleted").await;
-    assert!(mama::users::queries::find(&app.db, "new4").await.unwrap().is_none());
-    assert!(mama::users::queries::find(&app.db, "new5").await.unwrap().is_none());
-    assert!(mama::users::queries::find(&app.db, "new3").await.unwrap().is_some());
+    assert!(
+        mama::users::queries::find(&app.db, "new4")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        mama::users::queries::find(&app.db, "new5")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        mama::users::queries::find(&app.db, "new3")
+            .await
+            .unwrap()
+            .is_some()
+    );
 
     // The services page.
     click(&c, "#nav-services").await;

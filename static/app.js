@@ -62,3 +62,17 @@
     }
   });
 })();
+
+// ---- users: load a CSV file into the create-many box (the server sees plain text) ----
+(function () {
+  "use strict";
+  document.addEventListener("change", function (evt) {
+    var t = evt.target;
+    if (t.id !== "csv-file" || !t.files || !t.files[0]) return;
+    var box = document.getElementById("lines");
+    if (!box) return;
+    var reader = new FileReader();
+    reader.onload = function () { box.value = String(reader.result || ""); };
+    reader.readAsText(t.files[0]);
+  });
+})();

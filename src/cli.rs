@@ -38,6 +38,38 @@ pub enum Command {
         #[command(subcommand)]
         action: crate::audit::cli::AuditCommand,
     },
+    /// Import, export or seed users.
+    Users {
+        #[command(subcommand)]
+        action: UsersAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UsersAction {
+    /// Create the users of a `user_id,organisation` CSV (header optional). Nothing is
+    /// written when any line is bad; per-line errors are printed.
+    Import {
+        file: std::path::PathBuf,
+        /// Models for every new user, comma-separated.
+        #[arg(long, default_value = "")]
+        models: String,
+        /// Services (names from the catalogue) for every new user, comma-separated.
+        #[arg(long, default_value = "")]
+        services: String,
+        /// Only validate; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Write every user (never the key) as CSV to standard output.
+    Export,
+    /// Insert COUNT synthetic users (for benchmarks and demos; not sent to LiteLLM).
+    Seed {
+        #[arg(long, default_value_t = 100_000)]
+        count: usize,
+        #[arg(long, default_value = "seed")]
+        prefix: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -12,6 +12,7 @@ pub mod error;
 pub mod health;
 pub mod litellm;
 pub mod metrics;
+pub mod services;
 pub mod startup;
 pub mod telemetry;
 pub mod users;

@@ -36,6 +36,10 @@ async fn main() -> anyhow::Result<()> {
         Command::ApiClient { action } => {
             mama::api_clients::cli::run(&Settings::from_env()?, action).await?
         }
+        Command::Users { action } => {
+            let code = mama::users::cli::run(Settings::from_env()?, action).await?;
+            std::process::exit(code);
+        }
         Command::Migrate { action } => {
             let url = mama::config::database_url_from_env()?;
             mama::db::with_migration_lock(&url, |db| async move {

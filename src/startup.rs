@@ -145,6 +145,7 @@ pub fn build_server(listener: TcpListener, data: web::Data<AppData>) -> std::io:
             .service(crate::metrics::metrics)
             .configure(admins::routes)
             .configure(users::routes)
+            .configure(crate::services::routes)
             .configure(audit::routes)
             .configure(crate::litellm::routes)
             .configure(api_clients::routes)

@@ -81,6 +81,9 @@ actions! {
     HealthReady => "health.ready",
     NotFound => "http.not_found",
     Request => "http.request",
+    UsersBulkPreview => "users.bulk_preview",
+    UsersBulkCreateView => "users.bulk_create.view",
+    UsersBulkCreatePreview => "users.bulk_create.preview",
 }
 
 /// How the request ended, from the auditor's point of view.

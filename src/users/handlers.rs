@@ -1,24 +1,35 @@
-//! `/users` handlers.
+//! `/users…` handlers: thin — extract, call, render or redirect.
 use actix_session::Session;
-use actix_web::{HttpResponse, get, web};
-use askama::Template;
+use actix_web::{HttpRequest, HttpResponse, get, http::StatusCode, post, web};
+use secrecy::ExposeSecret;
 
-use super::queries;
+use super::{
+    bulk::{self, BulkError},
+    forms::{
+        BulkForm, CreateManyForm, EditForm, ListParams, ListQuery, Organisation, Selection,
+        capitalise, check_alias, check_text, parse_lines, parse_models, parse_names,
+        parse_services, urlencode,
+    },
+    queries, service,
+    views::{
+        BulkErrorPage, BulkPreviewPage, Catalogue, CreatePage, EditPage, EditPartial, EditView,
+        LineView, ListPage, RevealPage, RevealPartial, Row,
+    },
+};
 use crate::{
     admins::Role,
-    audit::{Action, AuditCtx},
-    entities::user,
+    audit::{Action, AuditCtx, Outcome},
     error::AppError,
     startup::AppData,
-    web::{CurrentAdmin, PageCtx, pages::html, see_other},
+    web::{CsrfForm, CurrentAdmin, Flash, FormErrors, PageCtx, pages::html, see_other, session},
 };
 
-#[derive(Template)]
-#[template(path = "users/list.html")]
-struct ListPage {
-    ctx: PageCtx,
-    users: Vec<user::Model>,
-    total: u64,
+fn is_htmx(req: &HttpRequest) -> bool {
+    req.headers().contains_key("hx-request")
+}
+
+async fn catalogue(data: &AppData) -> Result<Catalogue, AppError> {
+    Ok(Catalogue::new(&queries::catalogue(&data.db).await?))
 }
 
 #[get("/users", name = "user.list")]
@@ -27,6 +38,7 @@ pub async fn list(
     session: Session,
     audit: AuditCtx,
     data: web::Data<AppData>,
+    params: web::Query<ListParams>,
 ) -> Result<HttpResponse, AppError> {
     audit.action(Action::UserList);
     if admin.role == Role::Auditor {
@@ -34,15 +46,659 @@ pub async fn list(
         return Ok(see_other("/audit"));
     }
     admin.require_manager()?;
-    let (users, total) = queries::first_page(&data.db, 100).await?;
-    audit.targets(users.iter().map(|u| u.user_id.clone()).collect());
+    let q = ListQuery::from_params(&params);
+    let (rows, total) = queries::list(&data.db, &q).await?;
+    audit.targets(rows.iter().map(|r| r.user.user_id.clone()).collect());
     audit.detail("total", total);
+    if !q.q.is_empty() {
+        audit.detail("q", q.q.clone());
+    }
+    let cat = catalogue(&data).await?;
+    let services = queries::services(&data.db).await?;
+    let rows = rows.into_iter().map(|l| Row::new(l, &cat)).collect();
+    let page = ListPage::build(
+        PageCtx::new(&session, &admin, "users"),
+        &q,
+        rows,
+        total,
+        &cat,
+        &services,
+    );
+    html(StatusCode::OK, &page)
+}
+
+/// Where to go back to after a bulk action: the list, with the same search.
+fn back_url(q: &str) -> String {
+    if q.trim().is_empty() {
+        "/users".into()
+    } else {
+        format!("/users?q={}", urlencode(q.trim()))
+    }
+}
+
+/// The fields that carry a bulk action from its preview to its apply step.
+fn hidden_fields(form: &BulkForm) -> Vec<(String, String)> {
+    let mut h = vec![("op".to_string(), form.op.clone())];
+    match form.selection() {
+        Selection::Matching(q) => {
+            h.push(("all_matching".into(), "1".into()));
+            h.push(("q".into(), q));
+        }
+        Selection::Ids(ids) => {
+            h.push(("q".into(), form.q.clone()));
+            h.extend(ids.into_iter().map(|i| ("ids".to_string(), i)));
+        }
+    }
+    for m in parse_names(&form.models) {
+        h.push(("models".into(), m));
+    }
+    for s in parse_names(&form.services) {
+        h.push(("services".into(), s));
+    }
+    h.push(("organisation".into(), form.organisation.clone()));
+    h
+}
+
+fn bulk_error(
+    session: &Session,
+    admin: &CurrentAdmin,
+    audit: &AuditCtx,
+    field: &str,
+    msg: String,
+    back: String,
+) -> Result<HttpResponse, AppError> {
+    audit.outcome(Outcome::Invalid);
+    let mut errors = FormErrors::default();
+    errors.add(field, msg);
+    audit.detail("fields", errors.to_json());
     html(
-        actix_web::http::StatusCode::OK,
-        &ListPage {
-            ctx: PageCtx::new(&session, &admin, "users"),
-            users,
-            total,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &BulkErrorPage {
+            ctx: PageCtx::new(session, admin, "users"),
+            errors,
+            back,
         },
     )
+}
+
+#[post("/users/bulk/preview", name = "users.bulk_preview")]
+pub async fn bulk_preview(
+    admin: CurrentAdmin,
+    session: Session,
+    audit: AuditCtx,
+    data: web::Data<AppData>,
+    CsrfForm(form): CsrfForm<BulkForm>,
+) -> Result<HttpResponse, AppError> {
+    audit.action(Action::UsersBulkPreview);
+    admin.require_manager()?;
+    let back = back_url(&form.q);
+    let op = match form.op() {
+        Ok(op) => op,
+        Err((field, msg)) => return bulk_error(&session, &admin, &audit, field, msg, back),
+    };
+    let plan = match bulk::plan(&data.db, &form.selection(), op).await {
+        Ok(p) => p,
+        Err(BulkError::Field(f, m)) => return bulk_error(&session, &admin, &audit, f, m, back),
+        Err(BulkError::Db(e)) => return Err(e.into()),
+    };
+    audit.targets(plan.users.iter().map(|u| u.user_id.clone()).collect());
+    audit.detail("plan", plan.details());
+    let page = BulkPreviewPage::new(
+        PageCtx::new(&session, &admin, "users"),
+        &plan,
+        hidden_fields(&form),
+        FormErrors::default(),
+        back,
+    );
+    html(StatusCode::OK, &page)
+}
+
+#[post("/users/bulk/apply", name = "users.bulk_update")]
+pub async fn bulk_apply(
+    admin: CurrentAdmin,
+    session: Session,
+    audit: AuditCtx,
+    data: web::Data<AppData>,
+    CsrfForm(form): CsrfForm<BulkForm>,
+) -> Result<HttpResponse, AppError> {
+    audit.action(if form.op == "delete" {
+        Action::UsersBulkDelete
+    } else {
+        Action::UsersBulkUpdate
+    });
+    admin.require_manager()?;
+    let back = back_url(&form.q);
+    let op = match form.op() {
+        Ok(op) => op,
+        Err((field, msg)) => return bulk_error(&session, &admin, &audit, field, msg, back),
+    };
+    let txn = crate::db::begin_write(&data.db).await?;
+    let plan = match bulk::plan(&txn, &form.selection(), op).await {
+        Ok(p) => p,
+        Err(BulkError::Field(f, m)) => return bulk_error(&session, &admin, &audit, f, m, back),
+        Err(BulkError::Db(e)) => return Err(e.into()),
+    };
+    if plan.op == super::forms::BulkOp::Delete
+        && form.confirm_count.trim() != plan.users.len().to_string()
+    {
+        audit.outcome(Outcome::Invalid);
+        let mut errors = FormErrors::default();
+        errors.add(
+            "confirm_count",
+            format!(
+                "Type {} to confirm deleting {} users.",
+                plan.users.len(),
+                plan.users.len()
+            ),
+        );
+        audit.detail("fields", errors.to_json());
+        let page = BulkPreviewPage::new(
+            PageCtx::new(&session, &admin, "users"),
+            &plan,
+            hidden_fields(&form),
+            errors,
+            back,
+        );
+        return html(StatusCode::UNPROCESSABLE_ENTITY, &page);
+    }
+    let batch_id = crate::crypto::random_id();
+    bulk::apply(&txn, &data.cipher, &plan, &batch_id).await?;
+    audit.targets(plan.changed_ids());
+    audit.detail("batch_id", batch_id.clone());
+    for (k, v) in plan.details().as_object().into_iter().flatten() {
+        audit.detail(k, v.clone());
+    }
+    audit.commit(txn, StatusCode::SEE_OTHER).await?;
+    let mut msg = format!(
+        "{}: {} changed, {} unchanged.",
+        plan.op.name(),
+        plan.changed.len(),
+        plan.unchanged()
+    );
+    for s in &plan.summary {
+        msg.push(' ');
+        msg.push_str(s);
+        msg.push('.');
+    }
+    if !plan.changed.is_empty() && plan.op != super::forms::BulkOp::Delete {
+        msg.push_str(&format!(" LiteLLM sync queued (batch {batch_id})."));
+    }
+    session::push_flash(&session, Flash::success(msg));
+    Ok(see_other(&back))
+}
+
+async fn create_page(
+    data: &AppData,
+    ctx: PageCtx,
+    form: &CreateManyForm,
+    errors: FormErrors,
+    preview: Option<Vec<LineView>>,
+) -> Result<CreatePage, AppError> {
+    let cat = catalogue(data).await?;
+    let services = queries::services(&data.db).await?;
+    let (valid, invalid) = preview.as_ref().map_or((0, 0), |p| {
+        let bad = p.iter().filter(|l| !l.error.is_empty()).count();
+        (p.len() - bad, bad)
+    });
+    Ok(CreatePage {
+        ctx,
+        lines_text: form.lines.clone(),
+        models: parse_names(&form.models),
+        services: parse_names(&form.services),
+        mode: if form.mode == "valid" {
+            "valid".into()
+        } else {
+            "all".into()
+        },
+        model_choices: cat.choices(),
+        service_choices: services.into_iter().map(|s| s.name).collect(),
+        errors,
+        preview,
+        valid,
+        invalid,
+    })
+}
+
+#[get("/users/bulk/create", name = "users.bulk_create.view")]
+pub async fn create_form(
+    admin: CurrentAdmin,
+    session: Session,
+    audit: AuditCtx,
+    data: web::Data<AppData>,
+) -> Result<HttpResponse, AppError> {
+    audit.action(Action::UsersBulkCreateView);
+    admin.require_manager()?;
+    let page = create_page(
+        &data,
+        PageCtx::new(&session, &admin, "users"),
+        &CreateManyForm::default(),
+        FormErrors::default(),
+        None,
+    )
+    .await?;
+    html(StatusCode::OK, &page)
+}
+
+/// Validates the whole create-many form: field errors, and the checked lines.
+async fn check_create(
+    data: &AppData,
+    conn: &impl sea_orm::ConnectionTrait,
+    form: &CreateManyForm,
+) -> Result<
+    (
+        FormErrors,
+        Vec<super::forms::Line>,
+        Vec<String>,
+        Vec<String>,
+    ),
+    AppError,
+> {
+    let mut errors = FormErrors::default();
+    let models = match parse_models(&form.models) {
+        Ok(m) => m,
+        Err(e) => {
+            errors.add("models", capitalise(e));
+            vec![]
+        }
+    };
+    let services = match parse_services(&form.services) {
+        Ok(s) => s,
+        Err(e) => {
+            errors.add("services", capitalise(e));
+            vec![]
+        }
+    };
+    if let Err(e) = service::service_ids_by_name(conn, &services).await {
+        errors.add("services", e);
+    }
+    let _ = data;
+    let mut lines = match parse_lines(&form.lines) {
+        Ok(l) => l,
+        Err(e) => {
+            errors.add("lines", capitalise(&e));
+            vec![]
+        }
+    };
+    if errors.is_empty() && lines.is_empty() {
+        errors.add("lines", "Paste at least one line `user_id,organisation`.");
+    }
+    service::check_existing(conn, &mut lines).await?;
+    Ok((errors, lines, models, services))
+}
+
+#[post("/users/bulk/create/preview", name = "users.bulk_create.preview")]
+pub async fn create_preview(
+    admin: CurrentAdmin,
+    session: Session,
+    audit: AuditCtx,
+    data: web::Data<AppData>,
+    CsrfForm(form): CsrfForm<CreateManyForm>,
+) -> Result<HttpResponse, AppError> {
+    audit.action(Action::UsersBulkCreatePreview);
+    admin.require_manager()?;
+    let (errors, lines, _, _) = check_create(&data, &data.db, &form).await?;
+    let bad = lines.iter().filter(|l| l.error.is_some()).count();
+    audit.detail("lines", lines.len());
+    audit.detail("invalid_lines", bad);
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        audit.outcome(Outcome::Invalid);
+        audit.detail("fields", errors.to_json());
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let preview = Some(lines.iter().map(LineView::from).collect());
+    let page = create_page(
+        &data,
+        PageCtx::new(&session, &admin, "users"),
+        &form,
+        errors,
+        preview,
+    )
+    .await?;
+    html(status, &page)
+}
+
+#[post("/users/bulk/create", name = "users.bulk_create")]
+pub async fn create_apply(
+    admin: CurrentAdmin,
+    session: Session,
+    audit: AuditCtx,
+    data: web::Data<AppData>,
+    CsrfForm(form): CsrfForm<CreateManyForm>,
+) -> Result<HttpResponse, AppError> {
+    audit.action(Action::UsersBulkCreate);
+    admin.require_manager()?;
+    let txn = crate::db::begin_write(&data.db).await?;
+    let (mut errors, lines, models, services) = check_create(&data, &txn, &form).await?;
+    let bad = lines.iter().filter(|l| l.error.is_some()).count();
+    let valid = lines.len() - bad;
+    if errors.is_empty() && bad > 0 && form.mode != "valid" {
+        errors.add(
+            "lines",
+            format!(
+                "{bad} line(s) have errors, so nothing was created. Fix them, or choose “create the valid lines only”."
+            ),
+        );
+    }
+    if errors.is_empty() && valid == 0 {
+        errors.add("lines", "No line can be created.");
+    }
+    if !errors.is_empty() {
+        drop(txn);
+        audit.outcome(Outcome::Invalid);
+        audit.detail("fields", errors.to_json());
+        audit.detail("invalid_lines", bad);
+        let preview = Some(lines.iter().map(LineView::from).collect());
+        let page = create_page(
+            &data,
+            PageCtx::new(&session, &admin, "users"),
+            &form,
+            errors,
+            preview,
+        )
+        .await?;
+        return html(StatusCode::UNPROCESSABLE_ENTITY, &page);
+    }
+    let batch_id = crate::crypto::random_id();
+    let created =
+        match service::create_many(&txn, &data.cipher, &lines, &models, &services, &batch_id).await
+        {
+            Ok(c) => c,
+            Err(service::CreateError::UnknownService(s)) => {
+                return Err(AppError::validation(
+                    "services",
+                    format!("unknown service {s}"),
+                ));
+            }
+            Err(service::CreateError::Db(e)) => return Err(e.into()),
+        };
+    audit.targets(created.clone());
+    audit.detail("batch_id", batch_id.clone());
+    audit.detail("skipped_lines", bad);
+    audit.detail(
+        "after",
+        serde_json::json!({"count": created.len(), "models": models, "services": services}),
+    );
+    audit.commit(txn, StatusCode::SEE_OTHER).await?;
+    let skipped = if bad > 0 {
+        format!(" {bad} bad line(s) skipped.")
+    } else {
+        String::new()
+    };
+    session::push_flash(
+        &session,
+        Flash::success(format!(
+            "Created {} user(s).{skipped} LiteLLM sync queued (batch {batch_id}).",
+            created.len()
+        )),
+    );
+    Ok(see_other("/users?sort=updated&dir=desc"))
+}
+
+async fn load_user(data: &AppData, user_id: &str) -> Result<sea_orm_user::Model, AppError> {
+    if super::forms::UserId::parse(user_id).is_err() {
+        return Err(AppError::NotFound);
+    }
+    queries::find(&data.db, user_id)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+use crate::entities::user as sea_orm_user;
+
+async fn current_view(data: &AppData, u: &sea_orm_user::Model) -> Result<EditView, AppError> {
+    let cat = catalogue(data).await?;
+    let all_services = queries::services(&data.db).await?;
+    let models: Vec<String> = queries::models_of(&data.db, &[u.id])
+        .await?
+        .remove(&u.id)
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let services: Vec<String> = queries::services_of(&data.db, &[u.id])
+        .await?
+        .remove(&u.id)
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    Ok(EditView::new(
+        u,
+        u.organisation.clone(),
+        u.key_alias.clone().unwrap_or_default(),
+        u.extra.clone(),
+        u.version,
+        &models,
+        &services,
+        &cat,
+        &all_services,
+    ))
+}
+
+fn edit_response(
+    req: &HttpRequest,
+    status: StatusCode,
+    ctx: PageCtx,
+    f: EditView,
+) -> Result<HttpResponse, AppError> {
+    if is_htmx(req) && status == StatusCode::OK {
+        html(status, &EditPartial { ctx, f })
+    } else {
+        html(status, &EditPage { ctx, f })
+    }
+}
+
+#[get("/users/{user_id}", name = "user.view")]
+pub async fn view(
+    req: HttpRequest,
+    admin: CurrentAdmin,
+    session: Session,
+    audit: AuditCtx,
+    data: web::Data<AppData>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    audit.action(Action::UserView);
+    admin.require_manager()?;
+    let u = load_user(&data, &path).await?;
+    audit.targets(vec![u.user_id.clone()]);
+    let f = current_view(&data, &u).await?;
+    edit_response(
+        &req,
+        StatusCode::OK,
+        PageCtx::new(&session, &admin, "users"),
+        f,
+    )
+}
+
+#[post("/users/{user_id}", name = "user.update")]
+pub async fn update(
+    req: HttpRequest,
+    admin: CurrentAdmin,
+    session: Session,
+    audit: AuditCtx,
+    data: web::Data<AppData>,
+    path: web::Path<String>,
+    CsrfForm(form): CsrfForm<EditForm>,
+) -> Result<HttpResponse, AppError> {
+    audit.action(Action::UserUpdate);
+    admin.require_manager()?;
+    let u = load_user(&data, &path).await?;
+    audit.targets(vec![u.user_id.clone()]);
+    let mut errors = FormErrors::default();
+    let organisation = Organisation::parse(&form.organisation)
+        .map(|o| o.into_inner())
+        .unwrap_or_else(|e| {
+            errors.add("organisation", capitalise(e));
+            String::new()
+        });
+    let key_alias = check_alias(&form.key_alias).unwrap_or_else(|e| {
+        errors.add("key_alias", capitalise(e));
+        None
+    });
+    let models = parse_models(&form.models).unwrap_or_else(|e| {
+        errors.add("models", capitalise(e));
+        vec![]
+    });
+    let services = parse_services(&form.services).unwrap_or_else(|e| {
+        errors.add("services", capitalise(e));
+        vec![]
+    });
+    if let Err(e) = check_text(&form.extra, 4000) {
+        errors.add(
+            "extra",
+            format!("Other information: {e} (at most 4,000 characters)."),
+        );
+    }
+    let version: i32 = form.version.trim().parse().unwrap_or_else(|_| {
+        errors.add(
+            "version",
+            "The form is missing its version; reload the page.",
+        );
+        0
+    });
+    let cat = catalogue(&data).await?;
+    let all_services = queries::services(&data.db).await?;
+    let rerender = |errors: FormErrors, conflict: String, status: StatusCode| {
+        let mut f = EditView::new(
+            &u,
+            form.organisation.chars().take(200).collect(),
+            form.key_alias.chars().take(300).collect(),
+            form.extra.chars().take(5000).collect(),
+            version,
+            &parse_names(&form.models),
+            &services,
+            &cat,
+            &all_services,
+        );
+        f.errors = errors;
+        f.conflict = conflict;
+        edit_response(&req, status, PageCtx::new(&session, &admin, "users"), f)
+    };
+    if !errors.is_empty() {
+        audit.outcome(Outcome::Invalid);
+        audit.detail("fields", errors.to_json());
+        return rerender(errors, String::new(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let before = current_view(&data, &u).await?;
+    let before_json = serde_json::json!({
+        "organisation": u.organisation,
+        "key_alias": u.key_alias,
+        "extra": u.extra,
+        "models": before.models.iter().filter(|c| c.checked).map(|c| &c.name).collect::<Vec<_>>(),
+        "services": before.services.iter().filter(|c| c.checked).map(|c| &c.name).collect::<Vec<_>>(),
+        "version": u.version,
+    });
+    let after_json = serde_json::json!({
+        "organisation": organisation,
+        "key_alias": key_alias,
+        "extra": form.extra,
+        "models": models,
+        "services": services,
+        "version": version + 1,
+    });
+    let txn = crate::db::begin_write(&data.db).await?;
+    let edit = service::Edit {
+        organisation,
+        key_alias,
+        models,
+        services: services.clone(),
+        extra: form.extra.clone(),
+        version,
+    };
+    match service::update_user(&txn, &u, edit, None).await {
+        Ok(()) => {}
+        Err(service::EditError::Stale) => {
+            drop(txn);
+            audit.outcome(Outcome::Invalid);
+            audit.detail(
+                "conflict",
+                serde_json::json!({"submitted_version": version, "current_version": u.version}),
+            );
+            // Show the current values: nothing the other admin saved is overwritten.
+            let mut f = current_view(&data, &u).await?;
+            f.conflict = format!(
+                "Someone else saved {} while you were editing (version {} → {}). Your changes were NOT saved; below are the current values — redo your change on them.",
+                u.user_id, version, u.version
+            );
+            return edit_response(
+                &req,
+                StatusCode::CONFLICT,
+                PageCtx::new(&session, &admin, "users"),
+                f,
+            );
+        }
+        Err(service::EditError::Services(m)) => {
+            drop(txn);
+            let mut e = FormErrors::default();
+            e.add("services", m);
+            audit.outcome(Outcome::Invalid);
+            audit.detail("fields", e.to_json());
+            return rerender(e, String::new(), StatusCode::UNPROCESSABLE_ENTITY);
+        }
+        Err(service::EditError::AliasTaken) => {
+            drop(txn);
+            let mut e = FormErrors::default();
+            e.add("key_alias", "Another user's key already has this alias.");
+            audit.outcome(Outcome::Invalid);
+            audit.detail("fields", e.to_json());
+            return rerender(e, String::new(), StatusCode::UNPROCESSABLE_ENTITY);
+        }
+        Err(service::EditError::Db(e)) => return Err(e.into()),
+    }
+    audit.detail("before", before_json);
+    audit.detail("after", after_json);
+    audit.commit(txn, StatusCode::SEE_OTHER).await?;
+    session::push_flash(
+        &session,
+        Flash::success(format!("Saved {}. LiteLLM sync queued.", u.user_id)),
+    );
+    Ok(see_other(&format!("/users?q={}", urlencode(&u.user_id))))
+}
+
+#[derive(serde::Deserialize)]
+pub struct NoFields {}
+
+#[post("/users/{user_id}/reveal", name = "user.key.reveal")]
+pub async fn reveal(
+    req: HttpRequest,
+    admin: CurrentAdmin,
+    session: Session,
+    audit: AuditCtx,
+    data: web::Data<AppData>,
+    path: web::Path<String>,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    audit.action(Action::UserKeyReveal);
+    admin.require_manager()?;
+    let u = load_user(&data, &path).await?;
+    audit.targets(vec![u.user_id.clone()]);
+    audit.detail("key_hint", u.key_hint.clone());
+    let key = data
+        .cipher
+        .decrypt(&u.key_ciphertext)
+        .map_err(|_| AppError::Internal(anyhow::anyhow!("a stored key could not be decrypted")))?;
+    let key = key.expose_secret().to_string();
+    let mut resp = if is_htmx(&req) {
+        html(
+            StatusCode::OK,
+            &RevealPartial {
+                user_id: u.user_id.clone(),
+                key,
+            },
+        )?
+    } else {
+        html(
+            StatusCode::OK,
+            &RevealPage {
+                ctx: PageCtx::new(&session, &admin, "users"),
+                user_id: u.user_id.clone(),
+                key,
+            },
+        )?
+    };
+    resp.headers_mut().insert(
+        actix_web::http::header::CACHE_CONTROL,
+        actix_web::http::header::HeaderValue::from_static("no-store"),
+    );
+    Ok(resp)
 }

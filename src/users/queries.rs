@@ -1,17 +1,299 @@
-//! User queries.
-use sea_orm::{ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryOrder, QuerySelect};
+//! User queries. Hand-written SQL where set-based statements matter (search, sort,
+//! bulk edits); `?` placeholders are rewritten to `$n` for PostgreSQL by [`stmt`].
+use std::collections::{BTreeSet, HashMap};
 
-use crate::entities::user;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, Statement, Value,
+};
 
-pub async fn first_page(
-    db: &impl ConnectionTrait,
-    limit: u64,
-) -> Result<(Vec<user::Model>, u64), DbErr> {
-    let total = user::Entity::find().count(db).await?;
-    let rows = user::Entity::find()
-        .order_by_asc(user::Column::UserId)
-        .limit(limit)
+use super::forms::{ListQuery, SortKey};
+use crate::entities::{model, service, user, user_model};
+
+/// Rows per chunk of an `IN (…)` list: far below SQLite's variable limit.
+pub const CHUNK: usize = 500;
+
+/// A statement with `?` placeholders for either backend.
+pub fn stmt(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
+    let sql = if backend == DbBackend::Postgres {
+        let mut out = String::with_capacity(sql.len() + 16);
+        let mut n = 0;
+        for c in sql.chars() {
+            if c == '?' {
+                n += 1;
+                out.push_str(&format!("${n}"));
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    } else {
+        sql.to_string()
+    };
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+/// `?, ?, ?` for `n` values.
+pub fn marks(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+/// `%needle%` for LIKE, lower-cased, with `\`, `%` and `_` escaped.
+fn like_pattern(q: &str) -> String {
+    let mut p = String::from("%");
+    for c in q.to_lowercase().chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+/// The WHERE clause of a search (case-insensitive substring of ID or organisation).
+pub fn search_clause(q: &str) -> (String, Vec<Value>) {
+    if q.is_empty() {
+        return ("1 = 1".into(), vec![]);
+    }
+    let p = like_pattern(q);
+    (
+        "(LOWER(users.user_id) LIKE ? ESCAPE '\\' OR LOWER(users.organisation) LIKE ? ESCAPE '\\')"
+            .into(),
+        vec![p.clone().into(), p.into()],
+    )
+}
+
+fn order_expr(k: SortKey) -> &'static str {
+    match k {
+        SortKey::Id => "users.user_id",
+        SortKey::Organisation => "users.organisation",
+        SortKey::Key => "users.key_hint",
+        SortKey::Alias => "users.key_alias",
+        SortKey::Models => "(SELECT COUNT(*) FROM user_models um WHERE um.user_id = users.id)",
+        SortKey::Services => "(SELECT COUNT(*) FROM user_services us WHERE us.user_id = users.id)",
+        SortKey::Sync => "users.sync_state",
+        SortKey::Updated => "users.updated_at",
+    }
+}
+
+/// A user as the list shows it.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub user: user::Model,
+    pub models: Vec<String>,
+    pub services: Vec<String>,
+}
+
+/// One page of the list and the number of users matching the search.
+pub async fn list(db: &impl ConnectionTrait, q: &ListQuery) -> Result<(Vec<Listed>, u64), DbErr> {
+    let backend = db.get_database_backend();
+    let (clause, values) = search_clause(&q.q);
+    #[derive(FromQueryResult)]
+    struct Count {
+        n: i64,
+    }
+    let total = Count::find_by_statement(stmt(
+        backend,
+        &format!("SELECT COUNT(*) AS n FROM users WHERE {clause}"),
+        values.clone(),
+    ))
+    .one(db)
+    .await?
+    .map(|c| c.n as u64)
+    .unwrap_or(0);
+    let dir = if q.desc { "DESC" } else { "ASC" };
+    // NULL aliases sort last either way, as a reader expects.
+    let nulls = if q.sort == SortKey::Alias {
+        "(users.key_alias IS NULL) ASC, "
+    } else {
+        ""
+    };
+    let mut values = values;
+    values.push((q.size as i64).into());
+    values.push((((q.page - 1) * q.size) as i64).into());
+    let sql = format!(
+        "SELECT users.* FROM users WHERE {clause} ORDER BY {nulls}{} {dir}, users.user_id {dir} LIMIT ? OFFSET ?",
+        order_expr(q.sort)
+    );
+    let users = user::Entity::find()
+        .from_raw_sql(stmt(backend, &sql, values))
         .all(db)
         .await?;
+    let ids: Vec<i32> = users.iter().map(|u| u.id).collect();
+    let mut models = models_of(db, &ids).await?;
+    let mut services = services_of(db, &ids).await?;
+    let rows = users
+        .into_iter()
+        .map(|u| Listed {
+            models: models
+                .remove(&u.id)
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+            services: services
+                .remove(&u.id)
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+            user: u,
+        })
+        .collect();
     Ok((rows, total))
+}
+
+/// Models of these users (by internal ID).
+pub async fn models_of(
+    db: &impl ConnectionTrait,
+    ids: &[i32],
+) -> Result<HashMap<i32, BTreeSet<String>>, DbErr> {
+    let mut out: HashMap<i32, BTreeSet<String>> = HashMap::new();
+    for chunk in ids.chunks(CHUNK) {
+        let rows = user_model::Entity::find()
+            .filter(user_model::Column::UserId.is_in(chunk.iter().copied()))
+            .all(db)
+            .await?;
+        for r in rows {
+            out.entry(r.user_id).or_default().insert(r.model);
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Debug, FromQueryResult)]
+struct UserServiceName {
+    user_id: i32,
+    service_id: i32,
+    name: String,
+}
+
+/// Service names of these users (by internal ID).
+pub async fn services_of(
+    db: &impl ConnectionTrait,
+    ids: &[i32],
+) -> Result<HashMap<i32, BTreeSet<String>>, DbErr> {
+    Ok(service_pairs(db, ids)
+        .await?
+        .into_iter()
+        .fold(HashMap::new(), |mut m, (u, _, n)| {
+            m.entry(u).or_insert_with(BTreeSet::new).insert(n);
+            m
+        }))
+}
+
+/// (user, service ID, service name) of these users.
+pub async fn service_pairs(
+    db: &impl ConnectionTrait,
+    ids: &[i32],
+) -> Result<Vec<(i32, i32, String)>, DbErr> {
+    let backend = db.get_database_backend();
+    let mut out = vec![];
+    for chunk in ids.chunks(CHUNK) {
+        let sql = format!(
+            "SELECT us.user_id AS user_id, s.id AS service_id, s.name AS name FROM user_services us \
+             JOIN services s ON s.id = us.service_id WHERE us.user_id IN ({})",
+            marks(chunk.len())
+        );
+        let rows = UserServiceName::find_by_statement(stmt(
+            backend,
+            &sql,
+            chunk.iter().map(|&i| i.into()).collect(),
+        ))
+        .all(db)
+        .await?;
+        out.extend(rows.into_iter().map(|r| (r.user_id, r.service_id, r.name)));
+    }
+    Ok(out)
+}
+
+/// The user with this external ID.
+pub async fn find(db: &impl ConnectionTrait, user_id: &str) -> Result<Option<user::Model>, DbErr> {
+    user::Entity::find()
+        .filter(user::Column::UserId.eq(user_id))
+        .one(db)
+        .await
+}
+
+/// The users with these external IDs (those that exist).
+pub async fn find_many(
+    db: &impl ConnectionTrait,
+    user_ids: &[String],
+) -> Result<Vec<user::Model>, DbErr> {
+    let mut out = vec![];
+    for chunk in user_ids.chunks(CHUNK) {
+        out.extend(
+            user::Entity::find()
+                .filter(user::Column::UserId.is_in(chunk.iter().cloned()))
+                .all(db)
+                .await?,
+        );
+    }
+    out.sort_by(|a, b| a.user_id.cmp(&b.user_id));
+    Ok(out)
+}
+
+/// Every user matching the search, by ID.
+pub async fn find_matching(db: &impl ConnectionTrait, q: &str) -> Result<Vec<user::Model>, DbErr> {
+    let backend = db.get_database_backend();
+    let (clause, values) = search_clause(q);
+    user::Entity::find()
+        .from_raw_sql(stmt(
+            backend,
+            &format!("SELECT users.* FROM users WHERE {clause} ORDER BY users.user_id"),
+            values,
+        ))
+        .all(db)
+        .await
+}
+
+/// Which of these external IDs already exist.
+pub async fn existing_ids(
+    db: &impl ConnectionTrait,
+    user_ids: &[String],
+) -> Result<BTreeSet<String>, DbErr> {
+    let backend = db.get_database_backend();
+    #[derive(FromQueryResult)]
+    struct Row {
+        user_id: String,
+    }
+    let mut out = BTreeSet::new();
+    for chunk in user_ids.chunks(CHUNK) {
+        let rows = Row::find_by_statement(stmt(
+            backend,
+            &format!(
+                "SELECT user_id FROM users WHERE user_id IN ({})",
+                marks(chunk.len())
+            ),
+            chunk.iter().map(|s| s.clone().into()).collect(),
+        ))
+        .all(db)
+        .await?;
+        out.extend(rows.into_iter().map(|r| r.user_id));
+    }
+    Ok(out)
+}
+
+/// The model catalogue: name → available. (Specials are not in it.)
+pub async fn catalogue(db: &impl ConnectionTrait) -> Result<Vec<model::Model>, DbErr> {
+    model::Entity::find()
+        .order_by_asc(model::Column::Name)
+        .all(db)
+        .await
+}
+
+/// Every service, by name.
+pub async fn services(db: &impl ConnectionTrait) -> Result<Vec<service::Model>, DbErr> {
+    service::Entity::find()
+        .order_by_asc(service::Column::Name)
+        .all(db)
+        .await
+}
+
+/// Runs `sql` (with `?` placeholders) on either backend.
+pub async fn exec(db: &impl ConnectionTrait, sql: &str, values: Vec<Value>) -> Result<u64, DbErr> {
+    let backend = db.get_database_backend();
+    Ok(db
+        .execute_raw(stmt(backend, sql, values))
+        .await?
+        .rows_affected())
 }

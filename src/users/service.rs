@@ -142,3 +142,180 @@ pub async fn rotate_key(
     outbox::enqueue_rotate(conn, &u.user_id, &u.key_sha256, batch_id).await?;
     Ok(stored.hint)
 }
+
+/// Service names → IDs; an unknown name is an error naming it.
+pub async fn service_ids_by_name(
+    conn: &impl ConnectionTrait,
+    names: &[String],
+) -> Result<std::collections::HashMap<String, i32>, String> {
+    if names.is_empty() {
+        return Ok(Default::default());
+    }
+    let found = service::Entity::find()
+        .filter(service::Column::Name.is_in(names.iter().cloned()))
+        .all(conn)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "service lookup failed");
+            "The services could not be read; try again.".to_string()
+        })?;
+    let mut out = std::collections::HashMap::new();
+    for n in names {
+        match found.iter().find(|s| &s.name == n) {
+            Some(s) => {
+                out.insert(n.clone(), s.id);
+            }
+            None => {
+                return Err(format!(
+                    "Unknown service “{}”: add it under Services first.",
+                    n.chars().take(64).collect::<String>()
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Marks the lines whose user ID already exists.
+pub async fn check_existing(
+    conn: &impl ConnectionTrait,
+    lines: &mut [super::forms::Line],
+) -> Result<(), DbErr> {
+    let ids: Vec<String> = lines
+        .iter()
+        .filter(|l| l.error.is_none())
+        .map(|l| l.user_id.clone())
+        .collect();
+    let existing = super::queries::existing_ids(conn, &ids).await?;
+    for l in lines.iter_mut() {
+        if l.error.is_none() && existing.contains(&l.user_id) {
+            l.error = Some("a user with this ID already exists".into());
+        }
+    }
+    Ok(())
+}
+
+/// Creates the valid lines as users with these models and services, all on `conn`
+/// (a transaction), their sync jobs under `batch_id`. Returns the created IDs.
+pub async fn create_many(
+    conn: &impl ConnectionTrait,
+    cipher: &KeyCipher,
+    lines: &[super::forms::Line],
+    models: &[String],
+    services: &[String],
+    batch_id: &str,
+) -> Result<Vec<String>, CreateError> {
+    let mut created = vec![];
+    for l in lines.iter().filter(|l| l.error.is_none()) {
+        create_user(
+            conn,
+            cipher,
+            NewUser {
+                user_id: l.user_id.clone(),
+                organisation: l.organisation.clone(),
+                key_alias: None,
+                models: models.to_vec(),
+                services: services.to_vec(),
+                extra: String::new(),
+            },
+            Some(batch_id),
+        )
+        .await?;
+        created.push(l.user_id.clone());
+    }
+    Ok(created)
+}
+
+/// What an edit sets (already validated).
+#[derive(Debug, Clone)]
+pub struct Edit {
+    pub organisation: String,
+    pub key_alias: Option<String>,
+    pub models: Vec<String>,
+    pub services: Vec<String>,
+    pub extra: String,
+    /// The version the admin saw.
+    pub version: i32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EditError {
+    /// Someone saved the user since the admin loaded it.
+    #[error("stale version")]
+    Stale,
+    #[error("{0}")]
+    Services(String),
+    #[error("alias taken")]
+    AliasTaken,
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// Saves an edit if nobody else saved the user since `edit.version` (optimistic
+/// locking), replaces its models and services and queues the sync.
+pub async fn update_user(
+    conn: &impl ConnectionTrait,
+    u: &user::Model,
+    edit: Edit,
+    batch_id: Option<&str>,
+) -> Result<(), EditError> {
+    let ids = service_ids_by_name(conn, &edit.services)
+        .await
+        .map_err(EditError::Services)?;
+    if let Some(alias) = &edit.key_alias {
+        let taken = user::Entity::find()
+            .filter(user::Column::KeyAlias.eq(alias.clone()))
+            .filter(user::Column::Id.ne(u.id))
+            .one(conn)
+            .await?;
+        if taken.is_some() {
+            return Err(EditError::AliasTaken);
+        }
+    }
+    let n = super::queries::exec(
+        conn,
+        "UPDATE users SET organisation = ?, key_alias = ?, extra = ?, version = version + 1, updated_at = ? \
+         WHERE id = ? AND version = ?",
+        vec![
+            edit.organisation.into(),
+            edit.key_alias.into(),
+            edit.extra.into(),
+            Utc::now().into(),
+            u.id.into(),
+            edit.version.into(),
+        ],
+    )
+    .await?;
+    if n == 0 {
+        return Err(EditError::Stale);
+    }
+    user_model::Entity::delete_many()
+        .filter(user_model::Column::UserId.eq(u.id))
+        .exec(conn)
+        .await?;
+    if !edit.models.is_empty() {
+        user_model::Entity::insert_many(edit.models.into_iter().map(|m| user_model::ActiveModel {
+            user_id: Set(u.id),
+            model: Set(m),
+        }))
+        .exec(conn)
+        .await?;
+    }
+    user_service::Entity::delete_many()
+        .filter(user_service::Column::UserId.eq(u.id))
+        .exec(conn)
+        .await?;
+    let mut sids: Vec<i32> = ids.into_values().collect();
+    sids.sort();
+    sids.dedup();
+    if !sids.is_empty() {
+        user_service::Entity::insert_many(sids.into_iter().map(|s| user_service::ActiveModel {
+            user_id: Set(u.id),
+            service_id: Set(s),
+        }))
+        .exec(conn)
+        .await?;
+    }
+    outbox::enqueue_upsert(conn, std::slice::from_ref(&u.user_id), batch_id).await?;
+    Ok(())
+}

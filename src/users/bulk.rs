@@ -1,0 +1,411 @@
+//! Bulk edits: a plan (what would change, per user) computed from the database,
+//! shown as a preview, then applied set-based in the caller's transaction with one
+//! sync job per changed user under one batch ID.
+//!
+//! Add and remove are idempotent: a user who already has (or lacks) the value is
+//! not changed, gets no version bump and no sync job.
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::Utc;
+use sea_orm::{ConnectionTrait, DbErr, Value};
+use serde_json::json;
+
+use super::{
+    forms::{BulkOp, MAX_SELECTED, Selection, SetOp},
+    queries::{self, CHUNK, exec, marks},
+    service,
+};
+use crate::{crypto::KeyCipher, entities::user};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BulkError {
+    #[error("{1}")]
+    Field(&'static str, String),
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// What a bulk action would do.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub op: BulkOp,
+    /// The selected users that exist.
+    pub users: Vec<user::Model>,
+    /// Selected IDs that do not exist (any more).
+    pub not_found: Vec<String>,
+    /// Indexes into `users` of the users that change.
+    pub changed: Vec<usize>,
+    /// One sentence per effect, e.g. "+gpt-4o on 312 users, already present on 17".
+    pub summary: Vec<String>,
+    /// Rows to insert / delete (models by name, services by ID as text).
+    inserts: Vec<(i32, String)>,
+    deletes: Vec<(i32, String)>,
+    before: serde_json::Value,
+    after: serde_json::Value,
+    service_ids: HashMap<String, i32>,
+}
+
+impl Plan {
+    pub fn changed_ids(&self) -> Vec<String> {
+        self.changed
+            .iter()
+            .map(|&i| self.users[i].user_id.clone())
+            .collect()
+    }
+    pub fn unchanged(&self) -> usize {
+        self.users.len() - self.changed.len()
+    }
+    /// The audit details: what was asked, and a before/after summary.
+    pub fn details(&self) -> serde_json::Value {
+        json!({
+            "op": self.op.name(),
+            "values": match &self.op {
+                BulkOp::Models(_, v) | BulkOp::Services(_, v) => json!(v),
+                BulkOp::Organisation(o) => json!(o),
+                _ => json!(null),
+            },
+            "selected": self.users.len(),
+            "changed": self.changed.len(),
+            "unchanged": self.unchanged(),
+            "not_found": self.not_found.len(),
+            "summary": self.summary,
+            "before": self.before,
+            "after": self.after,
+        })
+    }
+}
+
+/// The selected users, and the selected IDs that were not found.
+pub async fn resolve(
+    db: &impl ConnectionTrait,
+    sel: &Selection,
+) -> Result<(Vec<user::Model>, Vec<String>), BulkError> {
+    match sel {
+        Selection::Matching(q) => Ok((queries::find_matching(db, q).await?, vec![])),
+        Selection::Ids(ids) => {
+            if ids.is_empty() {
+                return Err(BulkError::Field("ids", "Select at least one user.".into()));
+            }
+            if ids.len() > MAX_SELECTED {
+                return Err(BulkError::Field(
+                    "ids",
+                    format!(
+                        "Select at most {MAX_SELECTED} users by ID, or select all matching a search."
+                    ),
+                ));
+            }
+            let users = queries::find_many(db, ids).await?;
+            let found: BTreeSet<&str> = users.iter().map(|u| u.user_id.as_str()).collect();
+            let missing = ids
+                .iter()
+                .filter(|i| !found.contains(i.as_str()))
+                .cloned()
+                .collect();
+            Ok((users, missing))
+        }
+    }
+}
+
+fn users_word(n: usize) -> String {
+    if n == 1 {
+        "1 user".into()
+    } else {
+        format!("{n} users")
+    }
+}
+
+/// Computes what `op` would change for the selected users.
+pub async fn plan(
+    db: &impl ConnectionTrait,
+    sel: &Selection,
+    op: BulkOp,
+) -> Result<Plan, BulkError> {
+    let (users, not_found) = resolve(db, sel).await?;
+    if users.is_empty() {
+        return Err(BulkError::Field(
+            "ids",
+            "None of the selected users exist (any more).".into(),
+        ));
+    }
+    let ids: Vec<i32> = users.iter().map(|u| u.id).collect();
+    let mut plan = Plan {
+        op: op.clone(),
+        users,
+        not_found,
+        changed: vec![],
+        summary: vec![],
+        inserts: vec![],
+        deletes: vec![],
+        before: json!(null),
+        after: json!(null),
+        service_ids: HashMap::new(),
+    };
+    match &op {
+        BulkOp::Models(how, values) | BulkOp::Services(how, values) => {
+            let is_models = matches!(op, BulkOp::Models(..));
+            // Current sets, by user; services are keyed by name.
+            let current: HashMap<i32, BTreeSet<String>> = if is_models {
+                queries::models_of(db, &ids).await?
+            } else {
+                let svc = service::service_ids_by_name(db, values)
+                    .await
+                    .map_err(|e| BulkError::Field("services", e))?;
+                plan.service_ids = svc;
+                let mut m: HashMap<i32, BTreeSet<String>> = HashMap::new();
+                for (u, sid, name) in queries::service_pairs(db, &ids).await? {
+                    plan.service_ids.entry(name.clone()).or_insert(sid);
+                    m.entry(u).or_default().insert(name);
+                }
+                m
+            };
+            let wanted: BTreeSet<String> = values.iter().cloned().collect();
+            let mut added: BTreeMap<String, usize> = BTreeMap::new();
+            let mut already: BTreeMap<String, usize> = BTreeMap::new();
+            let mut removed: BTreeMap<String, usize> = BTreeMap::new();
+            let mut absent: BTreeMap<String, usize> = BTreeMap::new();
+            let mut before_counts: BTreeMap<String, usize> = BTreeMap::new();
+            let mut after_counts: BTreeMap<String, usize> = BTreeMap::new();
+            let empty = BTreeSet::new();
+            for (i, u) in plan.users.iter().enumerate() {
+                let cur = current.get(&u.id).unwrap_or(&empty);
+                let next: BTreeSet<String> = match how {
+                    SetOp::Add => cur.union(&wanted).cloned().collect(),
+                    SetOp::Remove => cur.difference(&wanted).cloned().collect(),
+                    SetOp::Replace => wanted.clone(),
+                };
+                for v in &wanted {
+                    let has = cur.contains(v);
+                    match (how, has) {
+                        (SetOp::Remove, true) => *removed.entry(v.clone()).or_default() += 1,
+                        (SetOp::Remove, false) => *absent.entry(v.clone()).or_default() += 1,
+                        (_, true) => *already.entry(v.clone()).or_default() += 1,
+                        (_, false) => *added.entry(v.clone()).or_default() += 1,
+                    }
+                }
+                if *how == SetOp::Replace {
+                    for v in cur.difference(&wanted) {
+                        *removed.entry(v.clone()).or_default() += 1;
+                    }
+                }
+                for v in cur {
+                    *before_counts.entry(v.clone()).or_default() += 1;
+                }
+                for v in &next {
+                    *after_counts.entry(v.clone()).or_default() += 1;
+                }
+                if &next != cur {
+                    plan.changed.push(i);
+                    for v in next.difference(cur) {
+                        plan.inserts.push((u.id, v.clone()));
+                    }
+                    for v in cur.difference(&next) {
+                        plan.deletes.push((u.id, v.clone()));
+                    }
+                }
+            }
+            let what = if is_models { "model" } else { "service" };
+            for (v, n) in &added {
+                let had = already.get(v).copied().unwrap_or(0);
+                plan.summary.push(format!(
+                    "+{v} on {}, already present on {had}",
+                    users_word(*n)
+                ));
+            }
+            for (v, n) in &already {
+                if !added.contains_key(v) {
+                    plan.summary
+                        .push(format!("+{v}: already present on all {}", users_word(*n)));
+                }
+            }
+            for (v, n) in &removed {
+                let lacking = absent.get(v).copied().unwrap_or(0);
+                if *how == SetOp::Remove {
+                    plan.summary.push(format!(
+                        "−{v} from {}, absent from {lacking}",
+                        users_word(*n)
+                    ));
+                } else {
+                    plan.summary.push(format!("−{v} from {}", users_word(*n)));
+                }
+            }
+            for (v, n) in &absent {
+                if !removed.contains_key(v) {
+                    plan.summary
+                        .push(format!("−{v}: absent from all {}", users_word(*n)));
+                }
+            }
+            if *how == SetOp::Replace && wanted.is_empty() && removed.is_empty() {
+                plan.summary.push(format!(
+                    "no {what}s to remove: the selected users have none"
+                ));
+            }
+            plan.before = json!({ format!("{what}_counts"): before_counts });
+            plan.after = json!({ format!("{what}_counts"): after_counts });
+        }
+        BulkOp::Organisation(org) => {
+            let mut before: BTreeMap<String, usize> = BTreeMap::new();
+            for (i, u) in plan.users.iter().enumerate() {
+                *before.entry(u.organisation.clone()).or_default() += 1;
+                if &u.organisation != org {
+                    plan.changed.push(i);
+                }
+            }
+            plan.summary.push(format!(
+                "organisation → “{org}” on {}, already so on {}",
+                users_word(plan.changed.len()),
+                plan.users.len() - plan.changed.len()
+            ));
+            plan.before = json!({ "organisation_counts": before });
+            plan.after = json!({ "organisation_counts": { org.clone(): plan.users.len() } });
+        }
+        BulkOp::Rotate => {
+            plan.changed = (0..plan.users.len()).collect();
+            plan.summary.push(format!(
+                "new keys for {}; their old keys stop working once LiteLLM is updated",
+                users_word(plan.users.len())
+            ));
+            plan.before = json!({ "key_hints": plan.users.iter().take(100).map(|u| &u.key_hint).collect::<Vec<_>>() });
+        }
+        BulkOp::Delete => {
+            plan.changed = (0..plan.users.len()).collect();
+            plan.summary.push(format!(
+                "delete {} and their keys",
+                users_word(plan.users.len())
+            ));
+            plan.before = json!({ "user_ids": plan.users.iter().take(1000).map(|u| &u.user_id).collect::<Vec<_>>() });
+            plan.after = json!({ "user_ids": [] });
+        }
+    }
+    if !plan.not_found.is_empty() {
+        plan.summary.push(format!(
+            "{} selected no longer exist and are skipped",
+            users_word(plan.not_found.len())
+        ));
+    }
+    Ok(plan)
+}
+
+/// Applies the plan on `conn` (a transaction): set-based writes, a version bump
+/// for each changed user, and one sync job per changed user under `batch_id`.
+pub async fn apply(
+    conn: &impl ConnectionTrait,
+    cipher: &KeyCipher,
+    plan: &Plan,
+    batch_id: &str,
+) -> Result<(), DbErr> {
+    let changed_ids: Vec<i32> = plan.changed.iter().map(|&i| plan.users[i].id).collect();
+    let now = Utc::now();
+    match &plan.op {
+        BulkOp::Models(..) => {
+            delete_pairs(conn, "user_models", "model", &plan.deletes, |s| {
+                s.clone().into()
+            })
+            .await?;
+            insert_pairs(conn, "user_models", "model", &plan.inserts, |s| {
+                s.clone().into()
+            })
+            .await?;
+        }
+        BulkOp::Services(..) => {
+            let ids = &plan.service_ids;
+            let to_id = |s: &String| -> Value { ids.get(s).copied().unwrap_or(-1).into() };
+            delete_pairs(conn, "user_services", "service_id", &plan.deletes, to_id).await?;
+            insert_pairs(conn, "user_services", "service_id", &plan.inserts, to_id).await?;
+        }
+        BulkOp::Organisation(org) => {
+            for chunk in changed_ids.chunks(CHUNK) {
+                let mut v: Vec<Value> = vec![org.clone().into()];
+                v.extend(chunk.iter().map(|&i| Value::from(i)));
+                exec(
+                    conn,
+                    &format!(
+                        "UPDATE users SET organisation = ? WHERE id IN ({})",
+                        marks(chunk.len())
+                    ),
+                    v,
+                )
+                .await?;
+            }
+        }
+        BulkOp::Rotate => {
+            for &i in &plan.changed {
+                service::rotate_key(conn, cipher, &plan.users[i], Some(batch_id)).await?;
+            }
+            return Ok(());
+        }
+        BulkOp::Delete => {
+            for &i in &plan.changed {
+                service::delete_user(conn, &plan.users[i], Some(batch_id)).await?;
+            }
+            return Ok(());
+        }
+    }
+    for chunk in changed_ids.chunks(CHUNK) {
+        let mut v: Vec<Value> = vec![now.into()];
+        v.extend(chunk.iter().map(|&i| Value::from(i)));
+        exec(
+            conn,
+            &format!(
+                "UPDATE users SET version = version + 1, updated_at = ? WHERE id IN ({})",
+                marks(chunk.len())
+            ),
+            v,
+        )
+        .await?;
+    }
+    crate::litellm::outbox::enqueue_upsert(conn, &plan.changed_ids(), Some(batch_id)).await
+}
+
+async fn insert_pairs(
+    conn: &impl ConnectionTrait,
+    table: &str,
+    col: &str,
+    pairs: &[(i32, String)],
+    val: impl Fn(&String) -> Value,
+) -> Result<(), DbErr> {
+    for chunk in pairs.chunks(CHUNK) {
+        let rows = vec!["(?, ?)"; chunk.len()].join(", ");
+        let mut v = Vec::with_capacity(chunk.len() * 2);
+        for (u, s) in chunk {
+            v.push(Value::from(*u));
+            v.push(val(s));
+        }
+        exec(
+            conn,
+            &format!("INSERT INTO {table} (user_id, {col}) VALUES {rows}"),
+            v,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn delete_pairs(
+    conn: &impl ConnectionTrait,
+    table: &str,
+    col: &str,
+    pairs: &[(i32, String)],
+    val: impl Fn(&String) -> Value,
+) -> Result<(), DbErr> {
+    // Group by value: one `DELETE … WHERE col = ? AND user_id IN (…)` per value and chunk.
+    let mut by_value: BTreeMap<&String, Vec<i32>> = BTreeMap::new();
+    for (u, s) in pairs {
+        by_value.entry(s).or_default().push(*u);
+    }
+    for (s, users) in by_value {
+        for chunk in users.chunks(CHUNK) {
+            let mut v = vec![val(s)];
+            v.extend(chunk.iter().map(|&i| Value::from(i)));
+            exec(
+                conn,
+                &format!(
+                    "DELETE FROM {table} WHERE {col} = ? AND user_id IN ({})",
+                    marks(chunk.len())
+                ),
+                v,
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}

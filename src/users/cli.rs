@@ -1,0 +1,273 @@
+//! `mama users import|export|seed`: the operators' commands. Each is audited with
+//! the system actor `cli`, and import queues its sync jobs like the UI does.
+use std::io::Write;
+
+use chrono::Utc;
+use sea_orm::{ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait};
+
+use super::{
+    forms::{parse_lines, parse_models, parse_services},
+    queries::{self, CHUNK},
+    service,
+};
+use crate::{
+    audit::{Action, Event, Outcome, insert},
+    cli::UsersAction,
+    config::Settings,
+    crypto::KeyCipher,
+    entities::{user, user_model},
+    litellm::keys,
+};
+
+/// Runs a `mama users …` command; returns the process exit code.
+pub async fn run(settings: Settings, action: UsersAction) -> anyhow::Result<i32> {
+    if settings.migrate_on_start {
+        crate::db::migrate_up(&settings.database_url).await?;
+    }
+    let db = crate::db::connect(&settings.database_url, 4).await?;
+    let cipher = KeyCipher::new(&settings.secrets.encryption_key);
+    let mut out = std::io::stdout().lock();
+    match action {
+        UsersAction::Import {
+            file,
+            models,
+            services,
+            dry_run,
+        } => {
+            let text = match std::fs::read_to_string(&file) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("cannot read {}: {e}", file.display());
+                    return Ok(2);
+                }
+            };
+            import(&db, &cipher, &text, &models, &services, dry_run, &mut out).await
+        }
+        UsersAction::Export => export(&db, &mut out).await.map(|_| 0),
+        UsersAction::Seed { count, prefix } => {
+            let started = std::time::Instant::now();
+            seed(&db, &cipher, &prefix, count).await?;
+            writeln!(
+                out,
+                "seeded {count} users ({prefix}-000000…) in {:.1} s",
+                started.elapsed().as_secs_f64()
+            )?;
+            Ok(0)
+        }
+    }
+}
+
+/// Validates `text` like the create-many page; creates every user in one
+/// transaction, or nothing when any line (or option) is bad. Returns the exit code.
+pub async fn import(
+    db: &DatabaseConnection,
+    cipher: &KeyCipher,
+    text: &str,
+    models: &str,
+    services: &str,
+    dry_run: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<i32> {
+    let models = match parse_models(&[models.to_string()]) {
+        Ok(m) => m,
+        Err(e) => {
+            writeln!(out, "--models: {e}")?;
+            return Ok(1);
+        }
+    };
+    let services = match parse_services(&[services.to_string()]) {
+        Ok(s) => s,
+        Err(e) => {
+            writeln!(out, "--services: {e}")?;
+            return Ok(1);
+        }
+    };
+    if let Err(e) = service::service_ids_by_name(db, &services).await {
+        writeln!(out, "--services: {e}")?;
+        return Ok(1);
+    }
+    let mut lines = match parse_lines(text) {
+        Ok(l) => l,
+        Err(e) => {
+            writeln!(out, "input: {e}")?;
+            return Ok(1);
+        }
+    };
+    service::check_existing(db, &mut lines).await?;
+    let bad: Vec<_> = lines.iter().filter(|l| l.error.is_some()).collect();
+    for l in &bad {
+        writeln!(
+            out,
+            "line {}: {}",
+            l.number,
+            l.error.as_deref().unwrap_or_default()
+        )?;
+    }
+    if lines.is_empty() {
+        writeln!(out, "no users in the input")?;
+        return Ok(1);
+    }
+    if !bad.is_empty() {
+        writeln!(
+            out,
+            "{} of {} lines have errors; nothing was written",
+            bad.len(),
+            lines.len()
+        )?;
+        return Ok(1);
+    }
+    if dry_run {
+        writeln!(out, "{} users would be created (dry run)", lines.len())?;
+        return Ok(0);
+    }
+    let batch_id = crate::crypto::random_id();
+    let txn = crate::db::begin_write(db).await?;
+    let created = service::create_many(&txn, cipher, &lines, &models, &services, &batch_id)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut ev = Event::system("cli", Action::UsersImport, Outcome::Success);
+    ev.targets = created.clone();
+    ev.details = serde_json::json!({
+        "batch_id": batch_id,
+        "after": {"count": created.len(), "models": models, "services": services},
+    });
+    insert(&txn, &ev).await?;
+    txn.commit().await?;
+    writeln!(
+        out,
+        "created {} users; LiteLLM sync queued (batch {batch_id})",
+        created.len()
+    )?;
+    Ok(0)
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// Writes every user as CSV (never the key: its last 4 characters only).
+pub async fn export(db: &DatabaseConnection, out: &mut impl Write) -> anyhow::Result<usize> {
+    writeln!(
+        out,
+        "user_id,organisation,key_hint,key_alias,models,services,sync_state,updated_at"
+    )?;
+    let mut ids = vec![];
+    let mut after = String::new();
+    loop {
+        let page = user::Entity::find()
+            .from_raw_sql(queries::stmt(
+                db.get_database_backend(),
+                "SELECT * FROM users WHERE user_id > ? ORDER BY user_id LIMIT 1000",
+                vec![after.clone().into()],
+            ))
+            .all(db)
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = last.user_id.clone();
+        let pids: Vec<i32> = page.iter().map(|u| u.id).collect();
+        let mut models = queries::models_of(db, &pids).await?;
+        let mut services = queries::services_of(db, &pids).await?;
+        for u in page {
+            let m: Vec<String> = models
+                .remove(&u.id)
+                .unwrap_or_default()
+                .into_iter()
+                .collect();
+            let s: Vec<String> = services
+                .remove(&u.id)
+                .unwrap_or_default()
+                .into_iter()
+                .collect();
+            writeln!(
+                out,
+                "{},{},{},{},{},{},{},{}",
+                csv_field(&u.user_id),
+                csv_field(&u.organisation),
+                csv_field(&u.key_hint),
+                csv_field(u.key_alias.as_deref().unwrap_or("")),
+                csv_field(&m.join(";")),
+                csv_field(&s.join(";")),
+                csv_field(&u.sync_state),
+                u.updated_at.to_rfc3339(),
+            )?;
+            ids.push(u.user_id);
+        }
+    }
+    let mut ev = Event::system("cli", Action::UsersExport, Outcome::Success);
+    ev.details = serde_json::json!({"count": ids.len()});
+    let n = ids.len();
+    ev.targets = ids;
+    let txn = crate::db::begin_write(db).await?;
+    insert(&txn, &ev).await?;
+    txn.commit().await?;
+    Ok(n)
+}
+
+/// Inserts `count` synthetic users `PREFIX-000000…` with one to two models each,
+/// in batches (for benchmarks and demos: no sync jobs, marked `synced`).
+pub async fn seed(
+    db: &DatabaseConnection,
+    cipher: &KeyCipher,
+    prefix: &str,
+    count: usize,
+) -> Result<(), DbErr> {
+    const MODELS: [&str; 4] = ["gpt-4o", "gpt-4o-mini", "claude-3-5-sonnet", "llama-3-70b"];
+    let now = Utc::now();
+    let mut done = 0;
+    while done < count {
+        let n = CHUNK.min(count - done);
+        let txn = crate::db::begin_write(db).await?;
+        let rows: Vec<user::ActiveModel> = (done..done + n)
+            .map(|i| {
+                let stored = keys::seal(cipher, &keys::generate());
+                user::ActiveModel {
+                    user_id: Set(format!("{prefix}-{i:06}")),
+                    organisation: Set(format!("Org {:03}", i % 250)),
+                    key_ciphertext: Set(stored.ciphertext),
+                    key_sha256: Set(stored.sha256),
+                    key_hint: Set(stored.hint),
+                    key_alias: Set(None),
+                    extra: Set(String::new()),
+                    sync_state: Set("synced".into()),
+                    sync_error: Set(None),
+                    synced_at: Set(Some(now)),
+                    version: Set(1),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                    ..Default::default()
+                }
+            })
+            .collect();
+        user::Entity::insert_many(rows).exec(&txn).await?;
+        let names: Vec<String> = (done..done + n)
+            .map(|i| format!("{prefix}-{i:06}"))
+            .collect();
+        let users = queries::find_many(&txn, &names).await?;
+        let pairs: Vec<user_model::ActiveModel> = users
+            .iter()
+            .enumerate()
+            .flat_map(|(k, u)| {
+                let i = done + k;
+                let mut v = vec![MODELS[i % 4]];
+                if i % 3 == 0 {
+                    v.push(MODELS[(i + 1) % 4]);
+                }
+                v.into_iter().map(move |m| user_model::ActiveModel {
+                    user_id: Set(u.id),
+                    model: Set(m.to_string()),
+                })
+            })
+            .collect();
+        user_model::Entity::insert_many(pairs).exec(&txn).await?;
+        txn.commit().await?;
+        done += n;
+    }
+    let mut ev = Event::system("cli", Action::UsersImport, Outcome::Success);
+    ev.details = serde_json::json!({"seed": true, "count": count, "prefix": prefix});
+    insert(db, &ev).await?;
+    Ok(())
+}

@@ -1,0 +1,611 @@
+//! User inputs: the rules for user IDs, organisations and model names (defined once,
+//! shared by the web pages and the CLI), the list query, and the forms.
+use serde::Deserialize;
+
+/// Most lines one paste, upload or import may hold.
+pub const MAX_LINES: usize = 10_000;
+/// Most IDs one explicit selection may hold (beyond that, select by search).
+pub const MAX_SELECTED: usize = 10_000;
+
+/// An external user ID: 1–128 characters, letters, digits and `. _ @ - +`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UserId(String);
+
+impl UserId {
+    pub const MAX: usize = 128;
+
+    pub fn parse(raw: &str) -> Result<UserId, &'static str> {
+        let s = raw.trim();
+        if s.is_empty() {
+            return Err("the user ID is empty");
+        }
+        if s.chars().count() > Self::MAX {
+            return Err("the user ID is longer than 128 characters");
+        }
+        if !s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '-' | '+'))
+        {
+            return Err("the user ID has characters other than letters, digits and . _ @ - +");
+        }
+        Ok(UserId(s.to_string()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// An organisation: up to 128 characters, any script, no control characters
+/// (may be empty).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Organisation(String);
+
+impl Organisation {
+    pub const MAX: usize = 128;
+
+    pub fn parse(raw: &str) -> Result<Organisation, &'static str> {
+        let s = raw.trim();
+        if s.chars().count() > Self::MAX {
+            return Err("the organisation is longer than 128 characters");
+        }
+        if s.chars().any(char::is_control) {
+            return Err("the organisation has control characters");
+        }
+        Ok(Organisation(s.to_string()))
+    }
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// A model name as LiteLLM names them (`gpt-4o`, `openai/gpt-4o`,
+/// `bedrock/anthropic.claude-3:0`): 1–256 letters, digits and `. _ - : / @ +`.
+pub fn check_model_name(raw: &str) -> Result<String, &'static str> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return Err("a model name is empty");
+    }
+    if s.chars().count() > 256 {
+        return Err("a model name is longer than 256 characters");
+    }
+    if !s
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '/' | '@' | '+'))
+    {
+        return Err("a model name has characters other than letters, digits and . _ - : / @ +");
+    }
+    Ok(s.to_string())
+}
+
+/// Service names from a comma-separated list or a multi-select, checked and deduplicated.
+pub fn parse_services(items: &[String]) -> Result<Vec<String>, &'static str> {
+    let names = parse_names(items);
+    for n in &names {
+        check_service_name(n)?;
+    }
+    Ok(names)
+}
+
+/// Free text (extra information): at most `max` characters, no control characters
+/// other than line breaks and tabs.
+pub fn check_text(raw: &str, max: usize) -> Result<(), &'static str> {
+    if raw.chars().count() > max {
+        return Err("the text is too long");
+    }
+    if raw
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err("the text has control characters");
+    }
+    Ok(())
+}
+
+/// A key alias: up to 256 printable characters (empty means none).
+pub fn check_alias(raw: &str) -> Result<Option<String>, &'static str> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    if s.chars().count() > 256 {
+        return Err("the alias is longer than 256 characters");
+    }
+    if s.chars().any(char::is_control) {
+        return Err("the alias has control characters");
+    }
+    Ok(Some(s.to_string()))
+}
+
+/// Model names from a comma-separated list (CLI) or a multi-select (web), deduplicated.
+pub fn parse_models(items: &[String]) -> Result<Vec<String>, &'static str> {
+    let mut out: Vec<String> = vec![];
+    for raw in items.iter().flat_map(|s| s.split(',')) {
+        if raw.trim().is_empty() {
+            continue;
+        }
+        let m = check_model_name(raw)?;
+        if !out.contains(&m) {
+            out.push(m);
+        }
+    }
+    Ok(out)
+}
+
+/// Service names, trimmed and deduplicated (existence is checked against the catalogue).
+pub fn parse_names(items: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = vec![];
+    for raw in items.iter().flat_map(|s| s.split(',')) {
+        let s = raw.trim();
+        if !s.is_empty() && !out.iter().any(|o| o == s) {
+            out.push(s.to_string());
+        }
+    }
+    out
+}
+
+/// One pasted or imported line, checked on its own and against the others.
+#[derive(Debug, Clone)]
+pub struct Line {
+    /// 1-based line number in the input.
+    pub number: usize,
+    pub user_id: String,
+    pub organisation: String,
+    /// Why the line cannot be created (`None` when it can).
+    pub error: Option<String>,
+}
+
+/// Splits `user_id,organisation` lines. A first line `user_id,organisation` is a
+/// header and skipped; blank lines are skipped. Checks each line's ID and
+/// organisation and duplicates within the input. (Whether an ID already exists is
+/// the caller's check: see `service::check_existing`.)
+pub fn parse_lines(text: &str) -> Result<Vec<Line>, String> {
+    let mut out: Vec<Line> = vec![];
+    let mut seen: std::collections::HashMap<String, usize> = Default::default();
+    for (i, raw) in text.lines().enumerate() {
+        let number = i + 1;
+        let raw = raw.trim_end_matches('\r');
+        if raw.trim().is_empty() {
+            continue;
+        }
+        let (id_raw, org_raw) = raw.split_once(',').unwrap_or((raw, ""));
+        let (id_raw, org_raw) = (unquote(id_raw), unquote(org_raw));
+        if number == 1
+            && id_raw.eq_ignore_ascii_case("user_id")
+            && (org_raw.is_empty() || org_raw.eq_ignore_ascii_case("organisation"))
+        {
+            continue;
+        }
+        if out.len() >= MAX_LINES {
+            return Err(format!("at most {MAX_LINES} lines at once"));
+        }
+        let mut error = None;
+        let user_id = match UserId::parse(&id_raw) {
+            Ok(id) => id.into_inner(),
+            Err(why) => {
+                error = Some(why.to_string());
+                id_raw.chars().take(140).collect()
+            }
+        };
+        let organisation = match Organisation::parse(&org_raw) {
+            Ok(o) => o.into_inner(),
+            Err(why) => {
+                error.get_or_insert(why.to_string());
+                org_raw.chars().take(140).collect()
+            }
+        };
+        if error.is_none() {
+            if let Some(first) = seen.get(&user_id) {
+                error = Some(format!("duplicate of line {first}"));
+            } else {
+                seen.insert(user_id.clone(), number);
+            }
+        }
+        out.push(Line {
+            number,
+            user_id,
+            organisation,
+            error,
+        });
+    }
+    Ok(out)
+}
+
+/// Removes the quotes of a simple CSV field (`"a b"` → `a b`).
+fn unquote(s: &str) -> String {
+    let t = s.trim();
+    if t.len() >= 2 && t.starts_with('"') && t.ends_with('"') {
+        t[1..t.len() - 1].replace("\"\"", "\"")
+    } else {
+        t.to_string()
+    }
+}
+
+/// The sortable columns of `/users`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    Id,
+    Organisation,
+    Key,
+    Alias,
+    Models,
+    Services,
+    Sync,
+    Updated,
+}
+
+impl SortKey {
+    pub const ALL: [SortKey; 8] = [
+        SortKey::Id,
+        SortKey::Organisation,
+        SortKey::Key,
+        SortKey::Alias,
+        SortKey::Models,
+        SortKey::Services,
+        SortKey::Sync,
+        SortKey::Updated,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortKey::Id => "id",
+            SortKey::Organisation => "organisation",
+            SortKey::Key => "key",
+            SortKey::Alias => "alias",
+            SortKey::Models => "models",
+            SortKey::Services => "services",
+            SortKey::Sync => "sync",
+            SortKey::Updated => "updated",
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            SortKey::Id => "ID",
+            SortKey::Organisation => "Organisation",
+            SortKey::Key => "Key",
+            SortKey::Alias => "Alias",
+            SortKey::Models => "Models",
+            SortKey::Services => "Services",
+            SortKey::Sync => "Sync",
+            SortKey::Updated => "Updated",
+        }
+    }
+    pub fn parse(s: &str) -> Option<SortKey> {
+        SortKey::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+pub const PAGE_SIZES: [u64; 3] = [50, 100, 500];
+
+/// `/users?q=&sort=&dir=&page=&size=` as sent (anything unknown falls back to a default).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ListParams {
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub sort: String,
+    #[serde(default)]
+    pub dir: String,
+    #[serde(default)]
+    pub page: Option<String>,
+    #[serde(default)]
+    pub size: Option<String>,
+}
+
+/// The list query, normalised.
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    /// The search (trimmed, at most 128 characters).
+    pub q: String,
+    pub sort: SortKey,
+    pub desc: bool,
+    /// 1-based.
+    pub page: u64,
+    pub size: u64,
+}
+
+impl ListQuery {
+    pub fn from_params(p: &ListParams) -> ListQuery {
+        ListQuery {
+            q: p.q
+                .trim()
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(128)
+                .collect(),
+            sort: SortKey::parse(&p.sort).unwrap_or(SortKey::Id),
+            desc: p.dir == "desc",
+            page: p
+                .page
+                .as_deref()
+                .and_then(|s| s.parse().ok())
+                .filter(|&n| (1..=1_000_000).contains(&n))
+                .unwrap_or(1),
+            size: p
+                .size
+                .as_deref()
+                .and_then(|s| s.parse().ok())
+                .filter(|n| PAGE_SIZES.contains(n))
+                .unwrap_or(50),
+        }
+    }
+
+    /// The query string of this view with some parts changed.
+    pub fn url(&self, sort: SortKey, desc: bool, page: u64, size: u64) -> String {
+        let mut parts = vec![];
+        if !self.q.is_empty() {
+            parts.push(format!("q={}", urlencode(&self.q)));
+        }
+        parts.push(format!("sort={}", sort.as_str()));
+        parts.push(format!("dir={}", if desc { "desc" } else { "asc" }));
+        if page > 1 {
+            parts.push(format!("page={page}"));
+        }
+        parts.push(format!("size={size}"));
+        format!("/users?{}", parts.join("&"))
+    }
+}
+
+pub fn urlencode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// Which users a bulk action applies to: explicit IDs, or every user matching a search.
+#[derive(Debug, Clone)]
+pub enum Selection {
+    Ids(Vec<String>),
+    Matching(String),
+}
+
+/// The bulk-action form (`/users/bulk`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct BulkForm {
+    /// Selected external IDs (checkboxes named `ids`).
+    #[serde(default)]
+    pub ids: Vec<String>,
+    /// "1" when the selection is "every user matching `q`".
+    #[serde(default)]
+    pub all_matching: String,
+    #[serde(default)]
+    pub q: String,
+    /// `models.replace|models.add|models.remove|services.…|organisation|rotate|delete`.
+    #[serde(default)]
+    pub op: String,
+    #[serde(default)]
+    pub models: Vec<String>,
+    #[serde(default)]
+    pub services: Vec<String>,
+    #[serde(default)]
+    pub organisation: String,
+    /// `preview` (default) or `apply`.
+    #[serde(default)]
+    pub step: String,
+    /// The count the admin confirmed (deletions must name it).
+    #[serde(default)]
+    pub confirm_count: String,
+}
+
+impl BulkForm {
+    pub fn selection(&self) -> Selection {
+        if self.all_matching == "1" {
+            Selection::Matching(
+                self.q
+                    .trim()
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(128)
+                    .collect(),
+            )
+        } else {
+            // An ID that breaks the rules cannot exist: it is dropped here (and the
+            // selection may end up empty, which is reported).
+            let mut ids: Vec<String> = self
+                .ids
+                .iter()
+                .filter_map(|s| UserId::parse(s).ok())
+                .map(UserId::into_inner)
+                .collect();
+            ids.sort();
+            ids.dedup();
+            Selection::Ids(ids)
+        }
+    }
+}
+
+/// What a bulk action does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BulkOp {
+    Models(SetOp, Vec<String>),
+    Services(SetOp, Vec<String>),
+    Organisation(String),
+    Rotate,
+    Delete,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetOp {
+    Replace,
+    Add,
+    Remove,
+}
+
+impl SetOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SetOp::Replace => "replace",
+            SetOp::Add => "add",
+            SetOp::Remove => "remove",
+        }
+    }
+}
+
+impl BulkOp {
+    pub fn name(&self) -> String {
+        match self {
+            BulkOp::Models(s, _) => format!("models.{}", s.as_str()),
+            BulkOp::Services(s, _) => format!("services.{}", s.as_str()),
+            BulkOp::Organisation(_) => "organisation".into(),
+            BulkOp::Rotate => "rotate".into(),
+            BulkOp::Delete => "delete".into(),
+        }
+    }
+}
+
+pub const BULK_OPS: [(&str, &str); 9] = [
+    ("models.add", "Models: add"),
+    ("models.remove", "Models: remove"),
+    ("models.replace", "Models: replace with"),
+    ("services.add", "Services: add"),
+    ("services.remove", "Services: remove"),
+    ("services.replace", "Services: replace with"),
+    ("organisation", "Set organisation"),
+    ("rotate", "Rotate keys"),
+    ("delete", "Delete"),
+];
+
+impl BulkForm {
+    /// The operation, or the field and message that say what is wrong.
+    pub fn op(&self) -> Result<BulkOp, (&'static str, String)> {
+        let set = |s: &str| match s {
+            "replace" => Some(SetOp::Replace),
+            "add" => Some(SetOp::Add),
+            "remove" => Some(SetOp::Remove),
+            _ => None,
+        };
+        let (kind, how) = self.op.split_once('.').unwrap_or((self.op.as_str(), ""));
+        match (kind, set(how)) {
+            ("models", Some(s)) => {
+                let models = parse_models(&self.models).map_err(|e| ("models", e.to_string()))?;
+                if models.is_empty() && s != SetOp::Replace {
+                    return Err(("models", "Choose at least one model.".into()));
+                }
+                Ok(BulkOp::Models(s, models))
+            }
+            ("services", Some(s)) => {
+                let names = parse_services(&self.services)
+                    .map_err(|e| ("services", format!("Service: {e}")))?;
+                if names.is_empty() && s != SetOp::Replace {
+                    return Err(("services", "Choose at least one service.".into()));
+                }
+                Ok(BulkOp::Services(s, names))
+            }
+            ("organisation", _) => Organisation::parse(&self.organisation)
+                .map(|o| BulkOp::Organisation(o.into_inner()))
+                .map_err(|e| ("organisation", capitalise(e))),
+            ("rotate", _) => Ok(BulkOp::Rotate),
+            ("delete", _) => Ok(BulkOp::Delete),
+            _ => Err(("op", "Choose an action.".into())),
+        }
+    }
+}
+
+/// "the user ID is empty" → "The user ID is empty."
+pub fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => format!("{}{}.", f.to_uppercase(), c.as_str()),
+        None => String::new(),
+    }
+}
+
+/// The create-many form (`/users/new`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CreateManyForm {
+    #[serde(default)]
+    pub lines: String,
+    #[serde(default)]
+    pub models: Vec<String>,
+    #[serde(default)]
+    pub services: Vec<String>,
+    /// `all` (create all or none) or `valid` (skip bad lines).
+    #[serde(default)]
+    pub mode: String,
+    /// `preview` (default) or `apply`.
+    #[serde(default)]
+    pub step: String,
+}
+
+/// The edit form (`/users/{id}`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct EditForm {
+    #[serde(default)]
+    pub organisation: String,
+    #[serde(default)]
+    pub key_alias: String,
+    #[serde(default)]
+    pub models: Vec<String>,
+    #[serde(default)]
+    pub services: Vec<String>,
+    #[serde(default)]
+    pub extra: String,
+    #[serde(default)]
+    pub version: String,
+}
+
+/// A service (`/services`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ServiceForm {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// A service name: 1–128 characters, letters, digits and `. _ - :`.
+pub fn check_service_name(raw: &str) -> Result<String, &'static str> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return Err("Enter a name.");
+    }
+    if s.chars().count() > 128 {
+        return Err("A service name has at most 128 characters.");
+    }
+    if !s
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':'))
+    {
+        return Err("Use only letters, digits and . _ - :");
+    }
+    Ok(s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_ids_follow_one_rule() {
+        assert!(UserId::parse("alice.smith+x@corp-1_a").is_ok());
+        assert!(UserId::parse("").is_err());
+        assert!(UserId::parse("a b").is_err());
+        assert!(UserId::parse("<script>").is_err());
+        assert!(UserId::parse("é").is_err());
+        assert!(UserId::parse(&"a".repeat(129)).is_err());
+        assert!(UserId::parse(&"a".repeat(128)).is_ok());
+    }
+
+    #[test]
+    fn pasted_lines_report_each_problem_with_its_line_number() {
+        let lines =
+            parse_lines("user_id,organisation\nalice,Org A\n,Org B\n\nbad id,X\nalice,Org C\n")
+                .unwrap();
+        assert_eq!(lines.len(), 4);
+        assert_eq!(lines[0].number, 2);
+        assert!(lines[0].error.is_none());
+        assert_eq!(lines[1].number, 3);
+        assert!(lines[1].error.as_deref().unwrap().contains("empty"));
+        assert_eq!(lines[2].number, 5);
+        assert!(lines[2].error.as_deref().unwrap().contains("characters"));
+        assert_eq!(lines[3].error.as_deref(), Some("duplicate of line 2"));
+    }
+}

@@ -21,11 +21,16 @@ use mama::{
     litellm::keys,
     startup::Application,
 };
-use sea_orm::{ActiveValue::Set, ConnectionTrait, Database, EntityTrait, Statement, TransactionTrait};
+use sea_orm::{
+    ActiveValue::Set, ConnectionTrait, Database, EntityTrait, Statement, TransactionTrait,
+};
 use secrecy::ExposeSecret;
 
 fn env_or<T: std::str::FromStr>(k: &str, d: T) -> T {
-    std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d)
+    std::env::var(k)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(d)
 }
 
 fn pct(sorted: &[Duration], p: f64) -> f64 {
@@ -71,7 +76,11 @@ async fn main() {
         .filter_map(|s| s.trim().parse().ok())
         .collect();
     let url = fresh_db().await;
-    let backend = if url.starts_with("postgres") { "PostgreSQL" } else { "SQLite" };
+    let backend = if url.starts_with("postgres") {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
     let mut settings = Settings::for_tests(&url);
     settings.api_rate_limit_per_minute = 100_000_000;
     settings.db_max_connections = env_or("BENCH_DB_CONNECTIONS", 16);
@@ -232,7 +241,10 @@ async fn main() {
         let found = mama::api::queries::lookup(&db, ids).await.unwrap();
         assert!(!found.is_empty());
         let mut ev = Event::system("bench", Action::ApiKeysLookup, Outcome::Success);
-        ev.actor = Actor::ApiClient { id: 1, name: "bench".into() };
+        ev.actor = Actor::ApiClient {
+            id: 1,
+            name: "bench".into(),
+        };
         ev.targets = ids.clone();
         ev.details = serde_json::json!({"requested": ids.len(), "found": found.len()});
         let txn = db.begin().await.unwrap();
@@ -258,7 +270,8 @@ async fn main() {
         let start = Instant::now();
         let mut tasks = vec![];
         for w in 0..c {
-            let (http, bodies, token, addr) = (http.clone(), bodies.clone(), token.clone(), addr.clone());
+            let (http, bodies, token, addr) =
+                (http.clone(), bodies.clone(), token.clone(), addr.clone());
             tasks.push(tokio::spawn(async move {
                 let mut lat = vec![];
                 let mut i = w * 7;
@@ -302,9 +315,15 @@ async fn main() {
     }
 
     // ---- LiteLLM's nearest equivalent ----
-    let base = std::env::var("MAMA_TEST_LITELLM_URL").unwrap_or_else(|_| "http://127.0.0.1:4010".into());
-    let master = std::env::var("MAMA_TEST_LITELLM_MASTER_KEY").unwrap_or_else(|_| "sk-peer-master".into());
-    let reachable = http.get(format!("{base}/health/liveliness")).send().await.is_ok_and(|r| r.status().is_success());
+    let base =
+        std::env::var("MAMA_TEST_LITELLM_URL").unwrap_or_else(|_| "http://127.0.0.1:4010".into());
+    let master =
+        std::env::var("MAMA_TEST_LITELLM_MASTER_KEY").unwrap_or_else(|_| "sk-peer-master".into());
+    let reachable = http
+        .get(format!("{base}/health/liveliness"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success());
     if !reachable {
         println!("LiteLLM peer not reachable at {base}: comparison skipped");
         return;
@@ -317,7 +336,11 @@ async fn main() {
             .send()
             .await
             .unwrap();
-        assert!(r.status().is_success(), "peer /key/generate: {}", r.status());
+        assert!(
+            r.status().is_success(),
+            "peer /key/generate: {}",
+            r.status()
+        );
     }
     let mut seq = vec![];
     let mut par = vec![];
@@ -353,7 +376,10 @@ async fn main() {
         });
         // 16 at a time, like a client with a modest connection pool.
         use futures_util::StreamExt;
-        futures_util::stream::iter(futs).buffer_unordered(16).collect::<Vec<_>>().await;
+        futures_util::stream::iter(futs)
+            .buffer_unordered(16)
+            .collect::<Vec<_>>()
+            .await;
         par.push(t.elapsed());
     }
     seq.sort();

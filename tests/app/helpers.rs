@@ -298,7 +298,10 @@ impl Browser {
     pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
         for (k, v) in fields {
             if *k != "csrf_token"
-                && (k.contains("password") || k.contains("token") || k.contains("key"))
+                && (k.contains("password")
+                    || k.contains("token")
+                    || *k == "key"
+                    || k.ends_with("_key"))
             {
                 note_secret(v);
             }

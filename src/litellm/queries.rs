@@ -2,11 +2,12 @@
 //! users' desired LiteLLM state.
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement, Value, sea_query::Expr,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
 };
 
 use super::{client::KeySpec, outbox};
+use crate::db::stmt;
 use crate::entities::{service, sync_job, user, user_model, user_service};
 
 pub const STATE_RUNNING: &str = "running";
@@ -14,26 +15,6 @@ pub const STATE_DONE: &str = "done";
 pub const STATE_FAILED: &str = "failed";
 pub const USER_SYNCED: &str = "synced";
 pub const USER_FAILED: &str = "failed";
-
-/// `?` placeholders in, the backend's placeholders out.
-fn stmt(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
-    let sql = if backend == DbBackend::Postgres {
-        let mut out = String::with_capacity(sql.len() + 8);
-        let mut n = 0;
-        for c in sql.chars() {
-            if c == '?' {
-                n += 1;
-                out.push_str(&format!("${n}"));
-            } else {
-                out.push(c);
-            }
-        }
-        out
-    } else {
-        sql.to_string()
-    };
-    Statement::from_sql_and_values(backend, sql, values)
-}
 
 fn due(now: DateTime<Utc>) -> Condition {
     Condition::any()

@@ -4,7 +4,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, QueryFilter,
-    QueryOrder, Statement, Value,
+    QueryOrder, Value,
 };
 
 use super::forms::{ListQuery, SortKey};
@@ -13,25 +13,7 @@ use crate::entities::{model, service, user, user_model};
 /// Rows per chunk of an `IN (…)` list: far below SQLite's variable limit.
 pub const CHUNK: usize = 500;
 
-/// A statement with `?` placeholders for either backend.
-pub fn stmt(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
-    let sql = if backend == DbBackend::Postgres {
-        let mut out = String::with_capacity(sql.len() + 16);
-        let mut n = 0;
-        for c in sql.chars() {
-            if c == '?' {
-                n += 1;
-                out.push_str(&format!("${n}"));
-            } else {
-                out.push(c);
-            }
-        }
-        out
-    } else {
-        sql.to_string()
-    };
-    Statement::from_sql_and_values(backend, sql, values)
-}
+pub use crate::db::stmt;
 
 /// `?, ?, ?` for `n` values.
 pub fn marks(n: usize) -> String {

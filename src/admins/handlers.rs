@@ -8,7 +8,6 @@ use super::{
     forms::{
         ChangePasswordForm, NewAdminForm, ResetPasswordForm, check_new_password, normalise_username,
     },
-    login::NoFields,
     password, queries,
     views::{AdminRow, DeletePage, ListPage, NewPage, PasswordPage, ResetPage},
 };
@@ -17,7 +16,10 @@ use crate::{
     entities::admin,
     error::AppError,
     startup::AppData,
-    web::{CsrfForm, CurrentAdmin, Flash, FormErrors, PageCtx, pages::html, see_other, session},
+    web::{
+        CsrfForm, CurrentAdmin, Flash, FormErrors, NoFields, PageCtx, pages::html, see_other,
+        session,
+    },
 };
 
 #[get("/account/password", name = "account.password.view")]

@@ -4,7 +4,6 @@ use actix_session::Session;
 use actix_web::{HttpResponse, get, http::StatusCode, http::header, post, web};
 use chrono::Utc;
 use secrecy::SecretString;
-use serde::Deserialize;
 
 use super::{forms::LoginForm, forms::normalise_username, password, queries, views::LoginPage};
 use crate::{
@@ -12,7 +11,10 @@ use crate::{
     crypto::{random_token, sha256_hex},
     error::AppError,
     startup::AppData,
-    web::{CsrfForm, CurrentAdmin, Flash, FormErrors, PageCtx, pages::html, see_other, session},
+    web::{
+        CsrfForm, CurrentAdmin, Flash, FormErrors, NoFields, PageCtx, pages::html, see_other,
+        session,
+    },
 };
 
 #[get("/login", name = "auth.login.view")]
@@ -157,9 +159,6 @@ pub async fn login(
         "/users"
     }))
 }
-
-#[derive(Deserialize)]
-pub struct NoFields {}
 
 #[post("/logout", name = "auth.logout")]
 pub async fn logout(

@@ -12,12 +12,11 @@ use crate::{
     audit::{Action, AuditCtx, Outcome},
     error::AppError,
     startup::AppData,
-    web::{CsrfForm, CurrentAdmin, Flash, FormErrors, PageCtx, pages::html, see_other, session},
+    web::{
+        CsrfForm, CurrentAdmin, Flash, FormErrors, NoFields, PageCtx, pages::html, see_other,
+        session,
+    },
 };
-
-/// A form with nothing but its CSRF token.
-#[derive(serde::Deserialize)]
-pub struct NoFields {}
 
 #[get("/api-clients", name = "api_client.list")]
 pub async fn list(

@@ -29,10 +29,6 @@ pub struct FilterQuery {
     pub before: Option<i64>,
 }
 
-/// A form with nothing but its CSRF token.
-#[derive(Debug, Deserialize)]
-pub struct NoFields {}
-
 pub const OUTCOMES: &[&str] = &["success", "denied", "invalid", "error"];
 
 /// `2026-11-22`, `2026-11-22T13:45` (a datetime-local input) or RFC 3339.

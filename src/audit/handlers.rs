@@ -6,14 +6,17 @@ use actix_web::{HttpResponse, get, http::StatusCode, http::header, post, web};
 use super::{
     Action, AuditCtx, Outcome, chain,
     export::{self, Format},
-    forms::{FilterQuery, NoFields, OUTCOMES, action_groups},
+    forms::{FilterQuery, OUTCOMES, action_groups},
     queries,
     views::{ListPage, ViewPage, diff},
 };
 use crate::{
     error::AppError,
     startup::AppData,
-    web::{CsrfForm, CurrentAdmin, Flash, FormErrors, PageCtx, pages::html, see_other, session},
+    web::{
+        CsrfForm, CurrentAdmin, Flash, FormErrors, NoFields, PageCtx, pages::html, see_other,
+        session,
+    },
 };
 
 const PAGE: u64 = 100;

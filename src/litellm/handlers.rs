@@ -9,7 +9,7 @@ use crate::{
     audit::{Action, AuditCtx, Outcome},
     error::AppError,
     startup::AppData,
-    web::{CsrfForm, CurrentAdmin, Flash, PageCtx, pages::html, see_other, session},
+    web::{CsrfForm, CurrentAdmin, Flash, NoFields, PageCtx, pages::html, see_other, session},
 };
 
 #[derive(Template)]
@@ -226,9 +226,6 @@ pub async fn reconcile_page(
         },
     )
 }
-
-#[derive(Deserialize)]
-pub struct NoFields {}
 
 #[post("/sync/reconcile", name = "sync.reconcile")]
 pub async fn reconcile_repair(

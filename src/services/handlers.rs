@@ -9,7 +9,10 @@ use crate::{
     error::AppError,
     startup::AppData,
     users::forms::{ServiceForm, check_service_name},
-    web::{CsrfForm, CurrentAdmin, Flash, FormErrors, PageCtx, pages::html, see_other, session},
+    web::{
+        CsrfForm, CurrentAdmin, Flash, FormErrors, NoFields, PageCtx, pages::html, see_other,
+        session,
+    },
 };
 
 #[derive(Template)]
@@ -211,9 +214,6 @@ pub async fn rename(
     );
     Ok(see_other("/services"))
 }
-
-#[derive(serde::Deserialize)]
-pub struct NoFields {}
 
 #[post("/services/{id}/delete", name = "service.delete")]
 pub async fn delete(

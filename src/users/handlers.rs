@@ -21,7 +21,10 @@ use crate::{
     audit::{Action, AuditCtx, Outcome},
     error::AppError,
     startup::AppData,
-    web::{CsrfForm, CurrentAdmin, Flash, FormErrors, PageCtx, pages::html, see_other, session},
+    web::{
+        CsrfForm, CurrentAdmin, Flash, FormErrors, NoFields, PageCtx, pages::html, see_other,
+        session,
+    },
 };
 
 fn is_htmx(req: &HttpRequest) -> bool {
@@ -654,9 +657,6 @@ pub async fn update(
     );
     Ok(see_other(&format!("/users?q={}", urlencode(&u.user_id))))
 }
-
-#[derive(serde::Deserialize)]
-pub struct NoFields {}
 
 #[post("/users/{user_id}/reveal", name = "user.key.reveal")]
 pub async fn reveal(

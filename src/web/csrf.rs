@@ -8,6 +8,11 @@ use serde::de::DeserializeOwned;
 
 use crate::{crypto::constant_time_eq, error::AppError};
 
+/// The fields of a form that carries nothing but its CSRF token (delete,
+/// revoke, retry, logout …): `CsrfForm<NoFields>`.
+#[derive(Debug, serde::Deserialize)]
+pub struct NoFields {}
+
 /// A form whose CSRF token matched.
 pub struct CsrfForm<T>(pub T);
 

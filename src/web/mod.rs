@@ -9,7 +9,7 @@ pub mod pages;
 pub mod session;
 
 pub use auth::CurrentAdmin;
-pub use csrf::CsrfForm;
+pub use csrf::{CsrfForm, NoFields};
 pub use form_errors::FormErrors;
 pub use pages::{Flash, PageCtx};
 

@@ -33,24 +33,84 @@ fn like_pattern(q: &str) -> String {
     p
 }
 
-/// The WHERE clause of a search (case-insensitive substring of ID or organisation).
-/// No `LOWER()` per row: SQLite's `LIKE` already ignores ASCII case (its `LOWER()`
-/// is ASCII-only too), and PostgreSQL's `ILIKE` ignores case in Unicode. Calling
-/// `LOWER()` on 100,000 rows twice per page cost more than the scan itself.
-pub fn search_clause(backend: DbBackend, q: &str) -> (String, Vec<Value>) {
-    if q.is_empty() {
-        return ("1 = 1".into(), vec![]);
+/// Needles this long or longer are looked up in the trigram index.
+const TRIGRAM: usize = 3;
+
+/// A search matching at most this many users is answered matches-first (fetch
+/// them, then sort); a broader one walks the sort order and filters, which
+/// finds a page of dense matches at once.
+const MATCHES_FIRST_MAX: u64 = 10_000;
+
+/// A search as SQL: a WHERE clause over `users`, and how to count its matches.
+pub struct Search {
+    pub clause: String,
+    pub values: Vec<Value>,
+    count: String,
+}
+
+impl Search {
+    /// The search served by the trigram indexes of migration
+    /// `m20261122_160000_index_users_search` (case-insensitive substring of ID
+    /// or organisation). Needles of three characters or more: on SQLite a
+    /// phrase `MATCH` on the FTS5 `trigram` table (a substring match, case
+    /// folded in Unicode), counted on the FTS table itself; on PostgreSQL
+    /// `ILIKE`, which the `pg_trgm` GIN indexes serve. Shorter needles scan
+    /// (see [`Search::scan`]).
+    pub fn indexed(backend: DbBackend, q: &str) -> Search {
+        if backend == DbBackend::Sqlite && q.chars().count() >= TRIGRAM {
+            let phrase = format!("\"{}\"", q.replace('"', "\"\""));
+            return Search {
+                clause: "users.id IN (SELECT rowid FROM users_search WHERE users_search MATCH ?)"
+                    .into(),
+                values: vec![phrase.into()],
+                count: "SELECT COUNT(*) AS n FROM users_search WHERE users_search MATCH ?".into(),
+            };
+        }
+        Search::scan(backend, q)
     }
-    let p = like_pattern(q);
-    let like = if backend == DbBackend::Postgres {
-        "ILIKE"
-    } else {
-        "LIKE"
-    };
-    (
-        format!("(users.user_id {like} ? ESCAPE '\\' OR users.organisation {like} ? ESCAPE '\\')"),
-        vec![p.clone().into(), p.into()],
-    )
+
+    /// The same search tested row by row: `LIKE` on SQLite (ASCII case only)
+    /// and `ILIKE` on PostgreSQL, never `LOWER()` per row (it cost more than the
+    /// scan itself). A query ordered by an indexed column can then walk that
+    /// index and stop after a page.
+    pub fn scan(backend: DbBackend, q: &str) -> Search {
+        if q.is_empty() {
+            return Search {
+                clause: "1 = 1".into(),
+                values: vec![],
+                count: "SELECT COUNT(*) AS n FROM users".into(),
+            };
+        }
+        let p = like_pattern(q);
+        let like = if backend == DbBackend::Postgres {
+            "ILIKE"
+        } else {
+            "LIKE"
+        };
+        let clause = format!(
+            "(users.user_id {like} ? ESCAPE '\\' OR users.organisation {like} ? ESCAPE '\\')"
+        );
+        Search {
+            count: format!("SELECT COUNT(*) AS n FROM users WHERE {clause}"),
+            clause,
+            values: vec![p.clone().into(), p.into()],
+        }
+    }
+
+    /// How many users match.
+    pub async fn count(&self, db: &impl ConnectionTrait) -> Result<u64, DbErr> {
+        #[derive(FromQueryResult)]
+        struct Count {
+            n: i64,
+        }
+        let backend = db.get_database_backend();
+        Ok(
+            Count::find_by_statement(stmt(backend, &self.count, self.values.clone()))
+                .one(db)
+                .await?
+                .map_or(0, |c| c.n as u64),
+        )
+    }
 }
 
 fn order_expr(k: SortKey) -> &'static str {
@@ -75,22 +135,37 @@ pub struct Listed {
 }
 
 /// One page of the list and the number of users matching the search.
+///
+/// A search is counted first (an index lookup), and the count picks the plan:
+/// up to [`MATCHES_FIRST_MAX`] matches are fetched through the index and sorted
+/// (on PostgreSQL behind a `MATERIALIZED` fence, or its planner may walk the
+/// sort index instead and filter tens of thousands of rows when the matches
+/// cluster at the far end); more matches are dense, so walking the sort order
+/// and filtering row by row fills a page at once. Without a search the page
+/// walks the sort index.
 pub async fn list(db: &impl ConnectionTrait, q: &ListQuery) -> Result<(Vec<Listed>, u64), DbErr> {
     let backend = db.get_database_backend();
-    let (clause, values) = search_clause(backend, &q.q);
-    #[derive(FromQueryResult)]
-    struct Count {
-        n: i64,
-    }
-    let total = Count::find_by_statement(stmt(
-        backend,
-        &format!("SELECT COUNT(*) AS n FROM users WHERE {clause}"),
-        values.clone(),
-    ))
-    .one(db)
-    .await?
-    .map(|c| c.n as u64)
-    .unwrap_or(0);
+    let indexed = Search::indexed(backend, &q.q);
+    let total = indexed.count(db).await?;
+    let (from, search) = if q.q.is_empty() || total > MATCHES_FIRST_MAX {
+        ("users".to_string(), Search::scan(backend, &q.q))
+    } else if backend == DbBackend::Postgres {
+        let from = format!(
+            "(WITH m AS MATERIALIZED (SELECT * FROM users WHERE {}) SELECT * FROM m) AS users",
+            indexed.clause
+        );
+        (
+            from,
+            Search {
+                clause: "1 = 1".into(),
+                ..indexed
+            },
+        )
+    } else {
+        // SQLite looks the matched rowids up and sorts them: its plan for
+        // `id IN (…)`.
+        ("users".to_string(), indexed)
+    };
     let dir = if q.desc { "DESC" } else { "ASC" };
     // NULL aliases sort last either way, as a reader expects.
     let nulls = if q.sort == SortKey::Alias {
@@ -98,17 +173,22 @@ pub async fn list(db: &impl ConnectionTrait, q: &ListQuery) -> Result<(Vec<Liste
     } else {
         ""
     };
-    let mut values = values;
+    let mut values = search.values;
     values.push((q.size as i64).into());
     values.push((((q.page - 1) * q.size) as i64).into());
     let sql = format!(
-        "SELECT users.* FROM users WHERE {clause} ORDER BY {nulls}{} {dir}, users.user_id {dir} LIMIT ? OFFSET ?",
+        "SELECT users.* FROM {from} WHERE {} ORDER BY {nulls}{} {dir}, users.user_id {dir} LIMIT ? OFFSET ?",
+        search.clause,
         order_expr(q.sort)
     );
-    let users = user::Entity::find()
-        .from_raw_sql(stmt(backend, &sql, values))
-        .all(db)
-        .await?;
+    let users = if total == 0 {
+        vec![]
+    } else {
+        user::Entity::find()
+            .from_raw_sql(stmt(backend, &sql, values))
+            .all(db)
+            .await?
+    };
     let ids: Vec<i32> = users.iter().map(|u| u.id).collect();
     let mut models = models_of(db, &ids).await?;
     let mut services = services_of(db, &ids).await?;
@@ -224,12 +304,15 @@ pub async fn find_many(
 /// Every user matching the search, by ID.
 pub async fn find_matching(db: &impl ConnectionTrait, q: &str) -> Result<Vec<user::Model>, DbErr> {
     let backend = db.get_database_backend();
-    let (clause, values) = search_clause(backend, q);
+    let search = Search::indexed(backend, q);
     user::Entity::find()
         .from_raw_sql(stmt(
             backend,
-            &format!("SELECT users.* FROM users WHERE {clause} ORDER BY users.user_id"),
-            values,
+            &format!(
+                "SELECT users.* FROM users WHERE {} ORDER BY users.user_id",
+                search.clause
+            ),
+            search.values,
         ))
         .all(db)
         .await

@@ -384,6 +384,13 @@ pub async fn bench(db: &DatabaseConnection, user: &str, action: &str) -> anyhow:
             },
         ),
         (
+            "user",
+            queries::AuditFilter {
+                target_user: Some(user.to_string()),
+                ..Default::default()
+            },
+        ),
+        (
             "action + 30 days",
             queries::AuditFilter {
                 since: Some(since),

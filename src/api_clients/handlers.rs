@@ -6,7 +6,7 @@ use super::{
     Scope,
     forms::NewClientForm,
     queries, service,
-    views::{ClientRow, CreatedPage, ListPage, NewPage},
+    views::{ClientRow, CreatedPage, ListPage, NewPage, RevokePage},
 };
 use crate::{
     audit::{Action, AuditCtx, Outcome},
@@ -108,6 +108,28 @@ pub async fn create(
         token: token.0,
     };
     html(StatusCode::OK, &page)
+}
+
+/// Asks before revoking: the client's token stops working at once.
+#[get("/api-clients/{id}/revoke", name = "api_client.view")]
+pub async fn revoke_form(
+    admin: CurrentAdmin,
+    session: Session,
+    audit: AuditCtx,
+    data: web::Data<AppData>,
+    path: web::Path<i32>,
+) -> Result<RevokePage, AppError> {
+    audit.action(Action::ApiClientView);
+    admin.require_manager()?;
+    let id = path.into_inner();
+    audit.detail("api_client_id", id);
+    let client = queries::find(&data.db, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(RevokePage {
+        ctx: PageCtx::new(&session, &admin, "api_clients"),
+        client: ClientRow::from(&client, data.settings.api_rate_limit_per_minute),
+    })
 }
 
 #[post("/api-clients/{id}/revoke", name = "api_client.revoke")]

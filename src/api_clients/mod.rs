@@ -48,5 +48,6 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     cfg.service(handlers::list)
         .service(handlers::new_form)
         .service(handlers::create)
+        .service(handlers::revoke_form)
         .service(handlers::revoke);
 }

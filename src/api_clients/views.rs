@@ -81,3 +81,11 @@ pub struct CreatedPage {
     pub scopes: String,
     pub token: String,
 }
+
+/// "Revoke this client?", with what it can do today.
+#[derive(Template, WebTemplate)]
+#[template(path = "api_clients/revoke.html")]
+pub struct RevokePage {
+    pub ctx: PageCtx,
+    pub client: ClientRow,
+}

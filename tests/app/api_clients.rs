@@ -110,6 +110,19 @@ async fn a_manager_creates_a_client_sees_its_token_once_and_revokes_it() {
         .unwrap();
     assert!(row.last_used_at.is_some());
 
+    // The list's "Revoke…" asks first, naming the client; nothing changes yet.
+    let (_, list) = sa.page("/api-clients").await;
+    assert!(list.contains(&format!("href=\"/api-clients/{}/revoke\"", row.id)));
+    let (s, ask) = sa.page(&format!("/api-clients/{}/revoke", row.id)).await;
+    assert_eq!(s, 200);
+    assert!(ask.contains("id=\"confirm-revoke\""), "{ask}");
+    assert!(ask.contains(&row.name), "{ask}");
+    assert_eq!(
+        a.lookup(&token, json!({"user_ids": ["x"]})).await.status(),
+        200,
+        "asking does not revoke"
+    );
+
     // Revoking needs the CSRF token, then takes effect at once.
     let r = sa
         .post_raw(&format!("/api-clients/{}/revoke", row.id), &[])
@@ -128,6 +141,9 @@ async fn a_manager_creates_a_client_sees_its_token_once_and_revokes_it() {
     );
     let (_, list) = sa.page("/api-clients").await;
     assert!(list.contains("revoked"));
+    let (_, ask) = sa.page(&format!("/api-clients/{}/revoke", row.id)).await;
+    assert!(ask.contains("was already revoked"), "{ask}");
+    assert!(!ask.contains("confirm-revoke"));
 }
 
 #[tokio::test]

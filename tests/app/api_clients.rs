@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::{
     api::spawn_api_app,
-    helpers::{location, rand_suffix, request_id},
+    helpers::{STRONG_PASSWORD, location, note_secret, rand_suffix, request_id, spawn_app},
     webdriver,
 };
 
@@ -297,4 +297,67 @@ async fn the_api_docs_and_the_api_client_pages_render_in_chromium() {
     );
     webdriver::screenshot(&c, "api-clients-list").await;
     c.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_manager_creates_and_revokes_a_client_by_clicking() {
+    use fantoccini::Locator;
+    use webdriver::{browser, click, fill, screenshot, text};
+    let Some(c) = browser().await else { return };
+    let app = spawn_app().await;
+    app.super_admin().await;
+    c.goto(&format!("{}/login", app.addr)).await.unwrap();
+    fill(&c, "username", "admin").await;
+    fill(&c, "password", STRONG_PASSWORD).await;
+    click(&c, "#submit").await;
+    c.wait().for_element(Locator::Id("whoami")).await.unwrap();
+    c.goto(&format!("{}/api-clients/new", app.addr))
+        .await
+        .unwrap();
+    fill(&c, "name", "billing-service").await;
+    click(&c, "#submit").await;
+    c.wait().for_element(Locator::Id("token")).await.unwrap();
+    screenshot(&c, "api-clients-01-token-shown-once").await;
+    let token = c
+        .find(Locator::Id("token"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap();
+    note_secret(&token);
+    click(&c, "#done").await;
+    c.wait()
+        .for_element(Locator::Css("tr[data-name=billing-service]"))
+        .await
+        .unwrap();
+    assert!(
+        !text(&c).await.contains(&token),
+        "the token is shown only once"
+    );
+
+    click(&c, "tr[data-name=billing-service] a[id^=revoke-]").await;
+    c.wait()
+        .for_element(Locator::Id("confirm-revoke"))
+        .await
+        .unwrap();
+    let ask = text(&c).await;
+    assert!(ask.contains("Revoke billing-service?"), "{ask}");
+    screenshot(&c, "api-clients-02-revoke-asks-first").await;
+    click(&c, "#confirm-revoke").await;
+    c.wait()
+        .for_element(Locator::Css("tr.revoked[data-name=billing-service]"))
+        .await
+        .unwrap();
+    assert!(text(&c).await.contains("Revoked `billing-service`"));
+    screenshot(&c, "api-clients-03-revoked").await;
+    c.close().await.unwrap();
+    let revoked = api_client::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .all(|c| c.revoked_at.is_some());
+    assert!(revoked);
 }

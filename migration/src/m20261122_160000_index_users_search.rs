@@ -10,7 +10,11 @@ use sea_orm_migration::sea_orm::DbBackend;
 /// - PostgreSQL: `pg_trgm` GIN indexes, used by `ILIKE '%…%'`. `pg_trgm` is a
 ///   trusted extension (the database owner may create it). Where it cannot be
 ///   created the migration warns and goes on: the search stays correct, only
-///   slower.
+///   slower. `fastupdate = off`: without it, rows inserted in bulk (create many,
+///   import) wait in the index's pending list until a vacuum, and while that
+///   list is long the planner scans the table instead (measured: 140 ms instead
+///   of 17 ms after seeding 100,000 users). Inserting 10,000 users costs about
+///   0.8 s more.
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -47,8 +51,8 @@ const POSTGRES_UP: &[&str] = &[
      END $$",
     "DO $$ BEGIN \
        IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN \
-         CREATE INDEX IF NOT EXISTS idx_users_user_id_trgm ON users USING gin (user_id gin_trgm_ops); \
-         CREATE INDEX IF NOT EXISTS idx_users_organisation_trgm ON users USING gin (organisation gin_trgm_ops); \
+         CREATE INDEX IF NOT EXISTS idx_users_user_id_trgm ON users USING gin (user_id gin_trgm_ops) WITH (fastupdate = off); \
+         CREATE INDEX IF NOT EXISTS idx_users_organisation_trgm ON users USING gin (organisation gin_trgm_ops) WITH (fastupdate = off); \
        END IF; \
      END $$",
 ];

@@ -143,6 +143,14 @@ async fn main() {
             "search + sort by model count",
             "/users?q=org%2001&sort=models&dir=desc&size=100",
         ),
+        (
+            "broad search (40% match) + sort by ID",
+            "/users?q=org%201&sort=id&dir=asc&size=100",
+        ),
+        (
+            "search matching every user + sort by organisation desc",
+            "/users?q=bench&sort=organisation&dir=desc&size=100",
+        ),
     ];
     for (label, path) in views {
         let mut server = vec![];

@@ -49,24 +49,39 @@ pub struct Search {
 }
 
 impl Search {
-    /// The search served by the trigram indexes of migration
-    /// `m20261122_160000_index_users_search` (case-insensitive substring of ID
-    /// or organisation). Needles of three characters or more: on SQLite a
-    /// phrase `MATCH` on the FTS5 `trigram` table (a substring match, case
-    /// folded in Unicode), counted on the FTS table itself; on PostgreSQL
-    /// `ILIKE`, which the `pg_trgm` GIN indexes serve. Shorter needles scan
-    /// (see [`Search::scan`]).
+    /// The search served by the `users_search` table of migration
+    /// `m20261122_160000_index_users_search` and its trigram indexes
+    /// (case-insensitive substring of ID or organisation). On SQLite, needles
+    /// of three characters or more: a phrase `MATCH` on the FTS5 `trigram`
+    /// table (a substring match, case folded in Unicode); shorter ones scan
+    /// (see [`Search::scan`]). On PostgreSQL, `ILIKE` on `users_search`, which
+    /// the `pg_trgm` GIN indexes serve. Either way counted on `users_search`
+    /// alone.
     pub fn indexed(backend: DbBackend, q: &str) -> Search {
-        if backend == DbBackend::Sqlite && q.chars().count() >= TRIGRAM {
-            let phrase = format!("\"{}\"", q.replace('"', "\"\""));
-            return Search {
-                clause: "users.id IN (SELECT rowid FROM users_search WHERE users_search MATCH ?)"
-                    .into(),
-                values: vec![phrase.into()],
-                count: "SELECT COUNT(*) AS n FROM users_search WHERE users_search MATCH ?".into(),
-            };
+        match backend {
+            DbBackend::Sqlite if q.chars().count() >= TRIGRAM => {
+                let phrase = format!("\"{}\"", q.replace('"', "\"\""));
+                Search {
+                    clause:
+                        "users.id IN (SELECT rowid FROM users_search WHERE users_search MATCH ?)"
+                            .into(),
+                    values: vec![phrase.into()],
+                    count: "SELECT COUNT(*) AS n FROM users_search WHERE users_search MATCH ?"
+                        .into(),
+                }
+            }
+            DbBackend::Postgres if !q.is_empty() => {
+                let p = like_pattern(q);
+                let found = "FROM users_search s \
+                     WHERE s.user_id ILIKE ? ESCAPE '\\' OR s.organisation ILIKE ? ESCAPE '\\'";
+                Search {
+                    clause: format!("users.id IN (SELECT s.id {found})"),
+                    values: vec![p.clone().into(), p.into()],
+                    count: format!("SELECT COUNT(*) AS n {found}"),
+                }
+            }
+            _ => Search::scan(backend, q),
         }
-        Search::scan(backend, q)
     }
 
     /// The same search tested row by row: `LIKE` on SQLite (ASCII case only)

@@ -219,13 +219,41 @@ async fn the_search_index_follows_creates_renames_and_deletes() {
         .unwrap();
     assert!(body.contains("<strong>1</strong> users selected"), "{body}");
 
+    // users_search agrees with users, row for row.
+    use sea_orm::ConnectionTrait;
     if app.db.get_database_backend() == sea_orm::DbBackend::Sqlite {
-        // The FTS5 table agrees with its content table, row for row.
-        use sea_orm::ConnectionTrait;
         app.db
             .execute_unprepared("INSERT INTO users_search(users_search) VALUES ('integrity-check')")
             .await
-            .expect("the trigram index matches the users table");
+            .expect("the FTS5 index matches the users table");
+    } else {
+        let sql = "SELECT COUNT(*) AS n FROM users u FULL JOIN users_search s ON s.id = u.id \
+                   WHERE s.id IS NULL OR u.id IS NULL \
+                   OR s.user_id <> u.user_id OR s.organisation <> u.organisation";
+        let row = app
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                app.db.get_database_backend(),
+                sql,
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.try_get::<i64>("", "n").unwrap(), 0);
+        let n = app
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                app.db.get_database_backend(),
+                "SELECT COUNT(*) AS n FROM users_search",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            n.try_get::<i64>("", "n").unwrap(),
+            3,
+            "carol's row went with her"
+        );
     }
 }
 

@@ -227,33 +227,22 @@ async fn the_search_index_follows_creates_renames_and_deletes() {
             .await
             .expect("the FTS5 index matches the users table");
     } else {
-        let sql = "SELECT COUNT(*) AS n FROM users u FULL JOIN users_search s ON s.id = u.id \
-                   WHERE s.id IS NULL OR u.id IS NULL \
-                   OR s.user_id <> u.user_id OR s.organisation <> u.organisation";
-        let row = app
-            .db
-            .query_one_raw(sea_orm::Statement::from_string(
-                app.db.get_database_backend(),
-                sql,
-            ))
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(row.try_get::<i64>("", "n").unwrap(), 0);
-        let n = app
-            .db
-            .query_one_raw(sea_orm::Statement::from_string(
-                app.db.get_database_backend(),
-                "SELECT COUNT(*) AS n FROM users_search",
-            ))
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            n.try_get::<i64>("", "n").unwrap(),
-            3,
-            "carol's row went with her"
+        let count = |sql: &'static str| {
+            let db = app.db.clone();
+            async move {
+                let st = sea_orm::Statement::from_string(db.get_database_backend(), sql);
+                let row = db.query_one_raw(st).await.unwrap().unwrap();
+                row.try_get::<i64>("", "n").unwrap()
+            }
+        };
+        let differing = count(
+            "SELECT COUNT(*) AS n FROM users u FULL JOIN users_search s ON s.id = u.id \
+             WHERE s.id IS NULL OR u.id IS NULL \
+             OR s.user_id <> u.user_id OR s.organisation <> u.organisation",
         );
+        assert_eq!(differing.await, 0);
+        let rows = count("SELECT COUNT(*) AS n FROM users_search").await;
+        assert_eq!(rows, 3, "carol's row went with her");
     }
 }
 

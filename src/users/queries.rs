@@ -162,24 +162,19 @@ pub async fn list(db: &impl ConnectionTrait, q: &ListQuery) -> Result<(Vec<Liste
     let backend = db.get_database_backend();
     let indexed = Search::indexed(backend, &q.q);
     let total = indexed.count(db).await?;
-    let (from, search) = if q.q.is_empty() || total > MATCHES_FIRST_MAX {
-        ("users".to_string(), Search::scan(backend, &q.q))
+    let (from, clause, mut values) = if q.q.is_empty() || total > MATCHES_FIRST_MAX {
+        let scan = Search::scan(backend, &q.q);
+        ("users".to_string(), scan.clause, scan.values)
     } else if backend == DbBackend::Postgres {
         let from = format!(
             "(WITH m AS MATERIALIZED (SELECT * FROM users WHERE {}) SELECT * FROM m) AS users",
             indexed.clause
         );
-        (
-            from,
-            Search {
-                clause: "1 = 1".into(),
-                ..indexed
-            },
-        )
+        (from, "1 = 1".to_string(), indexed.values)
     } else {
         // SQLite looks the matched rowids up and sorts them: its plan for
         // `id IN (…)`.
-        ("users".to_string(), indexed)
+        ("users".to_string(), indexed.clause, indexed.values)
     };
     let dir = if q.desc { "DESC" } else { "ASC" };
     // NULL aliases sort last either way, as a reader expects.
@@ -188,12 +183,10 @@ pub async fn list(db: &impl ConnectionTrait, q: &ListQuery) -> Result<(Vec<Liste
     } else {
         ""
     };
-    let mut values = search.values;
     values.push((q.size as i64).into());
     values.push((((q.page - 1) * q.size) as i64).into());
     let sql = format!(
-        "SELECT users.* FROM {from} WHERE {} ORDER BY {nulls}{} {dir}, users.user_id {dir} LIMIT ? OFFSET ?",
-        search.clause,
+        "SELECT users.* FROM {from} WHERE {clause} ORDER BY {nulls}{} {dir}, users.user_id {dir} LIMIT ? OFFSET ?",
         order_expr(q.sort)
     );
     let users = if total == 0 {

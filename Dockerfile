@@ -7,6 +7,9 @@ COPY migration ./migration
 COPY src ./src
 COPY templates ./templates
 COPY static ./static
+# cargo reads every target the manifest names, even those it does not build
+COPY tests ./tests
+COPY benches ./benches
 RUN cargo build --release --locked --bin mama && strip target/release/mama
 
 FROM debian:bookworm-slim
@@ -18,9 +21,15 @@ COPY --from=build /src/target/release/mama /usr/local/bin/mama
 USER mama
 WORKDIR /data
 VOLUME ["/data"]
+# Inside a container mama must listen on every interface; publish the port on the
+# host's loopback (compose.yaml does) and put an HTTPS proxy in front.
+# MAMA_REQUIRE_SECRETS: the image refuses to start without MAMA_SECRET_KEY,
+# MAMA_ENCRYPTION_KEY and, on first start, MAMA_INITIAL_ADMIN_PASSWORD, so secrets
+# are never generated into the data volume and nobody can claim admin/admin.
+# A throwaway container may say MAMA_THROWAWAY=true instead.
 ENV MAMA_BIND=0.0.0.0:8080 \
     DATABASE_URL=sqlite:///data/mama.db?mode=rwc \
-    MAMA_DEV_SECRETS_FILE=/data/.mama-dev-secrets
+    MAMA_REQUIRE_SECRETS=true
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=3s CMD ["/usr/local/bin/mama", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/mama"]

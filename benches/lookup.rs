@@ -318,7 +318,7 @@ async fn main() {
     let base =
         std::env::var("MAMA_TEST_LITELLM_URL").unwrap_or_else(|_| "http://127.0.0.1:4010".into());
     let master =
-        std::env::var("MAMA_TEST_LITELLM_MASTER_KEY").unwrap_or_else(|_| "sk-peer-master".into());
+        std::env::var("MAMA_TEST_LITELLM_MASTER_KEY").unwrap_or_else(|_| "sk-mama-master".into());
     let reachable = http
         .get(format!("{base}/health/liveliness"))
         .send()

@@ -11,6 +11,12 @@ use secrecy::{ExposeSecret, SecretBox, SecretString};
 pub struct Secrets {
     pub session_key: SecretBox<Vec<u8>>,
     pub encryption_key: SecretBox<[u8; 32]>,
+    /// The first password of the seeded `admin` (`MAMA_INITIAL_ADMIN_PASSWORD`);
+    /// `None` seeds the documented `admin`/`admin`.
+    pub initial_admin_password: Option<SecretString>,
+    /// Production mode (`MAMA_REQUIRE_SECRETS=true` and not `MAMA_THROWAWAY=true`):
+    /// no generated secrets, and no `admin`/`admin` for whoever connects first.
+    pub required: bool,
 }
 
 impl fmt::Debug for Secrets {
@@ -279,10 +285,15 @@ fn decode_key<const N: usize>(name: &str, value: &SecretString) -> anyhow::Resul
 fn load_secrets<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> anyhow::Result<Secrets> {
     let session = env.secret("MAMA_SECRET_KEY")?;
     let encryption = env.secret("MAMA_ENCRYPTION_KEY")?;
+    // The image sets MAMA_REQUIRE_SECRETS=true; MAMA_THROWAWAY=true is the way to
+    // say "this container is a throwaway" and get development secrets anyway.
+    let required =
+        env.flag("MAMA_REQUIRE_SECRETS", false)? && !env.flag("MAMA_THROWAWAY", false)?;
+    let initial_admin_password = env.secret("MAMA_INITIAL_ADMIN_PASSWORD")?;
     let (session, encryption) = match (session, encryption) {
         (Some(s), Some(e)) => (s, e),
         (None, None) => {
-            if env.flag("MAMA_REQUIRE_SECRETS", false)? {
+            if required {
                 bail!(
                     "MAMA_REQUIRE_SECRETS is set: provide MAMA_SECRET_KEY and MAMA_ENCRYPTION_KEY (or their _FILE variants)"
                 );
@@ -305,6 +316,8 @@ fn load_secrets<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> anyhow::Result<S
             "MAMA_ENCRYPTION_KEY",
             &encryption,
         )?)),
+        initial_admin_password,
+        required,
     })
 }
 

@@ -66,8 +66,9 @@ impl Application {
             db::migrate_up(&settings.database_url).await?;
         }
         let conn = db::connect(&settings.database_url, settings.db_max_connections).await?;
+        let secrets = &settings.secrets;
         db::with_migration_lock(&settings.database_url, |c| async move {
-            admins::seed::seed_super_admin(&c)
+            admins::seed::seed_super_admin(&c, secrets)
                 .await
                 .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))
         })

@@ -1,5 +1,8 @@
-//! Seeds the super admin `admin`/`admin` exactly once per installation: a marker in
-//! `app_state` remembers it, so renaming or re-passwording it never re-seeds.
+//! Seeds the super admin `admin` exactly once per installation: a marker in
+//! `app_state` remembers it, so renaming or re-passwording it never re-seeds. Its
+//! password is `admin` unless `MAMA_INITIAL_ADMIN_PASSWORD` gives one; in production
+//! mode (`MAMA_REQUIRE_SECRETS`) it must, so a fresh deployment cannot be claimed by
+//! whoever connects first. Either way it must be changed at first login.
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, EntityTrait, TransactionSession, TransactionTrait,
@@ -15,7 +18,10 @@ use crate::{
 const MARKER: &str = "super_admin_seeded";
 
 /// Returns true when the super admin was created by this call.
-pub async fn seed_super_admin(db: &impl TransactionTrait) -> anyhow::Result<bool> {
+pub async fn seed_super_admin(
+    db: &impl TransactionTrait,
+    secrets: &crate::config::Secrets,
+) -> anyhow::Result<bool> {
     let txn = db.begin().await?;
     if app_state::Entity::find_by_id(MARKER)
         .one(&txn)
@@ -24,7 +30,16 @@ pub async fn seed_super_admin(db: &impl TransactionTrait) -> anyhow::Result<bool
     {
         return Ok(false);
     }
-    let hash = super::password::hash(SecretString::from("admin".to_string())).await?;
+    let password = match (&secrets.initial_admin_password, secrets.required) {
+        (Some(p), _) => p.clone(),
+        (None, false) => SecretString::from("admin".to_string()),
+        (None, true) => anyhow::bail!(
+            "MAMA_REQUIRE_SECRETS is set and no admin exists yet: set MAMA_INITIAL_ADMIN_PASSWORD \
+             (or MAMA_INITIAL_ADMIN_PASSWORD_FILE) for the first start, or MAMA_THROWAWAY=true \
+             for a throwaway instance"
+        ),
+    };
+    let hash = super::password::hash(password).await?;
     queries::create(&txn, "admin", hash, Role::SuperAdmin, true).await?;
     app_state::ActiveModel {
         name: Set(MARKER.to_string()),
@@ -38,7 +53,8 @@ pub async fn seed_super_admin(db: &impl TransactionTrait) -> anyhow::Result<bool
     crate::audit::insert(&txn, &ev).await?;
     txn.commit().await?;
     tracing::warn!(
-        "seeded the super admin `admin` with the documented default password; it must be changed at first login"
+        default_password = secrets.initial_admin_password.is_none(),
+        "seeded the super admin `admin`; its password must be changed at first login"
     );
     Ok(true)
 }

@@ -25,7 +25,7 @@ fn peer() -> Option<(String, String)> {
     }
     let url = std::env::var("MAMA_TEST_LITELLM_URL").unwrap();
     let key =
-        std::env::var("MAMA_TEST_LITELLM_MASTER_KEY").unwrap_or_else(|_| "sk-peer-master".into());
+        std::env::var("MAMA_TEST_LITELLM_MASTER_KEY").unwrap_or_else(|_| "sk-mama-master".into());
     Some((url.trim_end_matches('/').to_string(), key))
 }
 

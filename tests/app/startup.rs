@@ -101,3 +101,32 @@ async fn the_root_sends_a_visitor_to_the_users_page_or_the_login() {
     assert_eq!(location(&b.get("/").await), "/users");
     assert_eq!(location(&b.get("/users").await), "/login");
 }
+
+#[tokio::test]
+async fn in_production_mode_a_first_start_without_an_initial_admin_password_is_refused() {
+    let url = fresh_database_url().await;
+    let mut settings = mama::config::Settings::for_tests(&url);
+    settings.secrets.required = true;
+    let err = match mama::startup::Application::build(settings).await {
+        Ok(_) => panic!("mama started in production mode with admin/admin"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains("MAMA_INITIAL_ADMIN_PASSWORD"), "{err}");
+}
+
+#[tokio::test]
+async fn the_initial_admin_password_replaces_admin_admin_and_must_still_be_changed() {
+    let app = spawn_app_with(|s| {
+        s.secrets.required = true;
+        s.secrets.initial_admin_password = Some(secrecy::SecretString::from(
+            "first-start-Pa55word!".to_string(),
+        ));
+    })
+    .await;
+    let b = app.browser();
+    let r = b.login("admin", "admin").await;
+    assert_ne!(location(&r), "/account/password", "admin/admin still works");
+    let r = b.login("admin", "first-start-Pa55word!").await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), "/account/password");
+}

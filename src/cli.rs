@@ -38,6 +38,12 @@ pub enum Command {
         #[command(subcommand)]
         action: crate::audit::cli::AuditCommand,
     },
+    /// Encryption at rest of users' keys: `reencrypt` moves every row to the
+    /// current MAMA_ENCRYPTION_KEY (resumable; safe while mama serves).
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
     /// Import, export or seed users.
     Users {
         #[command(subcommand)]
@@ -70,6 +76,24 @@ pub enum UsersAction {
         #[arg(long, default_value = "seed")]
         prefix: String,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysAction {
+    /// Re-encrypt every stored key not yet under the current key (legacy rows
+    /// included), in batches, each audited; prints progress. Interrupt and run
+    /// again at will: finished rows are skipped. Exit 1 naming the users whose
+    /// key cannot be decrypted with the configured keys.
+    Reencrypt {
+        /// Rows per transaction.
+        #[arg(long, default_value_t = crate::users::reencrypt::DEFAULT_BATCH)]
+        batch: u64,
+        /// Pause between batches, in milliseconds (to spare a busy database).
+        #[arg(long, default_value_t = 0)]
+        pause_ms: u64,
+    },
+    /// How many rows are not on the current key, and the current key id.
+    Status,
 }
 
 #[derive(Subcommand, Debug)]

@@ -79,7 +79,7 @@ impl Application {
         tracing::info!(address = %listener.local_addr()?, database = %settings.database_url.redacted(), "mama listening");
         let data = web::Data::new(AppData {
             db: conn.clone(),
-            cipher: KeyCipher::new(&settings.secrets.encryption_key),
+            cipher: KeyCipher::from_secrets(&settings.secrets),
             notices: Arc::new(SystemNotices::default()),
             metrics: Arc::new(crate::metrics::Metrics::default()),
             settings: Arc::new(settings),

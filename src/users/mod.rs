@@ -5,6 +5,7 @@ pub mod cli;
 pub mod forms;
 mod handlers;
 pub mod queries;
+pub mod reencrypt;
 pub mod service;
 pub mod views;
 

@@ -184,7 +184,7 @@ async fn all_keys(app: &TestApp, cipher: &KeyCipher) -> Vec<String> {
         .into_iter()
         .map(|u| {
             cipher
-                .decrypt(&u.key_ciphertext)
+                .decrypt(&u.user_id, &u.key_ciphertext, &u.key_sha256)
                 .unwrap()
                 .expose_secret()
                 .to_string()
@@ -409,7 +409,9 @@ async fn rotation_makes_a_new_key_that_works_and_the_old_one_is_gone_from_litell
     let info = litellm_info(&base, &master, &new.key_sha256).await.unwrap();
     assert_eq!(info["key_alias"], json!(format!("mama-carol-{sfx}")));
     // The new key itself is accepted by the proxy.
-    let key = cipher.decrypt(&new.key_ciphertext).unwrap();
+    let key = cipher
+        .decrypt(&new.user_id, &new.key_ciphertext, &new.key_sha256)
+        .unwrap();
     let r = reqwest::Client::new()
         .get(format!("{base}/v1/models"))
         .bearer_auth(key.expose_secret())

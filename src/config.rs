@@ -133,6 +133,10 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://mama.db?mode=rwc";
 pub const DEFAULT_DEV_SECRETS_FILE: &str = ".mama-dev-secrets";
 /// Where signed audit checkpoints are appended when `MAMA_AUDIT_CHECKPOINT_FILE` is unset.
 pub const DEFAULT_AUDIT_CHECKPOINT_FILE: &str = "mama-audit-checkpoints.jsonl";
+/// The audit keys of [`Settings::for_tests`]: fixed, so that a test can run the
+/// `mama` binary on an app's database with the same keys. Never for production.
+pub const TEST_AUDIT_KEY: [u8; 32] = [0xA1; 32];
+pub const TEST_AUDIT_SIGNING_KEY: [u8; 32] = [0x5E; 32];
 /// The audit secrets, which the development secrets file gains when it lacks them.
 const AUDIT_SECRETS: [&str; 2] = ["MAMA_AUDIT_KEY", "MAMA_AUDIT_SIGNING_KEY"];
 
@@ -245,8 +249,8 @@ impl Settings {
         let env = Env(|k: &str| match k {
             "MAMA_SECRET_KEY" => Some(STANDARD.encode(random_bytes::<64>())),
             "MAMA_ENCRYPTION_KEY" => Some(STANDARD.encode(random_bytes::<32>())),
-            "MAMA_AUDIT_KEY" => Some(STANDARD.encode(random_bytes::<32>())),
-            "MAMA_AUDIT_SIGNING_KEY" => Some(STANDARD.encode(random_bytes::<32>())),
+            "MAMA_AUDIT_KEY" => Some(STANDARD.encode(TEST_AUDIT_KEY)),
+            "MAMA_AUDIT_SIGNING_KEY" => Some(STANDARD.encode(TEST_AUDIT_SIGNING_KEY)),
             "MAMA_AUDIT_CHECKPOINT_FILE" => Some("off".into()),
             _ => None,
         });
@@ -322,6 +326,7 @@ fn load_secrets<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> anyhow::Result<S
     let required =
         env.flag("MAMA_REQUIRE_SECRETS", false)? && !env.flag("MAMA_THROWAWAY", false)?;
     let initial_admin_password = env.secret("MAMA_INITIAL_ADMIN_PASSWORD")?;
+    let from_env = session.is_some();
     let (session, encryption) = match (session, encryption) {
         (Some(s), Some(e)) => (s, e),
         (None, None) => {
@@ -351,6 +356,15 @@ fn load_secrets<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> anyhow::Result<S
             None if required => bail!(
                 "MAMA_REQUIRE_SECRETS is set: provide {name} (or {name}_FILE); `openssl rand -base64 32` makes one"
             ),
+            // The other secrets come from the environment: write no file, derive a
+            // stable development value from MAMA_SECRET_KEY instead (loudly).
+            None if from_env => {
+                tracing::warn!(
+                    secret = name,
+                    "DERIVED FROM MAMA_SECRET_KEY FOR DEVELOPMENT. Set it in the environment in production."
+                );
+                derived_secret(&session, name)
+            }
             None => dev_secret(&dev_path, name)?,
         };
         audit.push(SecretBox::new(Box::new(decode_key::<32>(name, &v)?)));
@@ -392,6 +406,17 @@ fn key_list<F: Fn(&str) -> Option<String>>(
                 .map(|k| SecretBox::new(Box::new(k)))
         })
         .collect()
+}
+
+/// A development value for `name`: SHA-256 of a label and MAMA_SECRET_KEY, base64.
+fn derived_secret(session: &SecretString, name: &str) -> SecretString {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"mama.dev-derived\0");
+    h.update(name.as_bytes());
+    h.update(b"\0");
+    h.update(session.expose_secret().as_bytes());
+    SecretString::from(STANDARD.encode(h.finalize()))
 }
 
 /// One named secret from the development secrets file; a file that lacks it

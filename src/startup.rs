@@ -85,7 +85,12 @@ impl Application {
             settings: Arc::new(settings),
         });
         crate::litellm::start(&data);
-        audit::chain::spawn_sealer(conn.clone(), data.settings.audit_seal_interval);
+        audit::chain::spawn_sealer(
+            conn.clone(),
+            audit::chain::AuditKeys::from_secrets(&data.settings.secrets),
+            audit::checkpoint::Checkpointer::from_settings(&data.settings),
+            data.settings.audit_seal_interval,
+        );
         let server = build_server(listener, data)?;
         Ok(Application {
             port,

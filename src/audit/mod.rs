@@ -2,6 +2,7 @@
 //! through, the hash chain, the auditor pages, their queries and exports.
 mod action;
 pub mod chain;
+pub mod checkpoint;
 pub mod cli;
 mod event;
 pub mod export;

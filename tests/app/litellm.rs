@@ -852,6 +852,7 @@ async fn after_kill_9_with_jobs_in_flight_a_restart_completes_every_job_once_in_
             .env("MAMA_BIND", "127.0.0.1:0")
             .env("MAMA_SECRET_KEY", &session_key)
             .env("MAMA_ENCRYPTION_KEY", &enc_key)
+            .env("MAMA_AUDIT_CHECKPOINT_FILE", "off")
             .env("LITELLM_BASE_URL", &base)
             .env("LITELLM_MASTER_KEY", &master)
             .env("LITELLM_SYNC_CONCURRENCY", "4")

@@ -60,7 +60,43 @@ pub async fn metrics(data: web::Data<AppData>) -> HttpResponse {
         "mama_audit_store_failures_total {}\n",
         m.audit_failures.load(Ordering::Relaxed)
     ));
+    let w = &data.audit.stats;
+    for (name, help, value) in [
+        (
+            "mama_audit_batches_total",
+            "Group-commit transactions of audit events.",
+            w.batches.load(Ordering::Relaxed),
+        ),
+        (
+            "mama_audit_batched_events_total",
+            "Audit events stored by the group-commit writer.",
+            w.events.load(Ordering::Relaxed),
+        ),
+        (
+            "mama_audit_failed_batches_total",
+            "Group-commit transactions that failed (their requests answered 503).",
+            w.failed_batches.load(Ordering::Relaxed),
+        ),
+    ] {
+        out.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"
+        ));
+    }
+    out.push_str(&format!(
+        "# HELP mama_audit_largest_batch Most events committed in one group commit since start.\n# TYPE mama_audit_largest_batch gauge\nmama_audit_largest_batch {}\n",
+        w.largest_batch.load(Ordering::Relaxed)
+    ));
     let db = &data.db;
+    let mut up = 1;
+    match crate::audit::indexer::lag(db).await {
+        Ok(lag) => out.push_str(&format!(
+            "# HELP mama_audit_index_lag_events Audit events not yet in the audit_targets index.\n# TYPE mama_audit_index_lag_events gauge\nmama_audit_index_lag_events {lag}\n"
+        )),
+        Err(e) => {
+            up = 0;
+            tracing::warn!(error = %e, "metrics query failed");
+        }
+    }
     let gauges = [
         (
             "mama_users",
@@ -75,7 +111,6 @@ pub async fn metrics(data: web::Data<AppData>) -> HttpResponse {
             "SELECT state, COUNT(*) FROM sync_jobs GROUP BY state",
         ),
     ];
-    let mut up = 1;
     for (name, help, label, sql) in gauges {
         out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
         match grouped(db, sql).await {

@@ -8,7 +8,7 @@ use actix_web::{
     App, HttpRequest, HttpServer,
     cookie::{Key, SameSite},
     dev::Server,
-    middleware::{Compress, from_fn},
+    middleware::from_fn,
     web,
 };
 use sea_orm::DatabaseConnection;
@@ -27,6 +27,8 @@ pub struct AppData {
     /// Banners every page shows (e.g. "LiteLLM is not configured").
     pub notices: Arc<SystemNotices>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The group-commit writer that stores the events of reads.
+    pub audit: audit::AuditWriter,
 }
 
 /// Process-wide conditions admins must see on every page, keyed by topic.
@@ -82,10 +84,21 @@ impl Application {
             cipher: KeyCipher::new(&settings.secrets.encryption_key),
             notices: Arc::new(SystemNotices::default()),
             metrics: Arc::new(crate::metrics::Metrics::default()),
+            audit: audit::AuditWriter::spawn(
+                conn.clone(),
+                settings.audit_batch_max,
+                settings.audit_batch_wait,
+            ),
             settings: Arc::new(settings),
         });
         crate::litellm::start(&data);
         audit::chain::spawn_sealer(conn.clone(), data.settings.audit_seal_interval);
+        audit::indexer::spawn_indexer(
+            conn.clone(),
+            data.settings.audit_index_interval,
+            data.settings.audit_index_batch_events,
+            data.settings.audit_index_batch_rows,
+        );
         let server = build_server(listener, data)?;
         Ok(Application {
             port,
@@ -112,6 +125,9 @@ pub fn build_server(listener: TcpListener, data: web::Data<AppData>) -> std::io:
     let key = Key::from(data.settings.secrets.session_key.expose_secret());
     let secure = data.settings.secure_cookies;
     let api_limiter = web::Data::new(api::RateLimiter::default());
+    let compression = web::Data::new(ui::compress::Compression {
+        min_bytes: data.settings.compress_min_bytes,
+    });
     let server = HttpServer::new(move || {
         let session = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
             .cookie_name("mama_session".into())
@@ -123,6 +139,7 @@ pub fn build_server(listener: TcpListener, data: web::Data<AppData>) -> std::io:
         App::new()
             .app_data(data.clone())
             .app_data(api_limiter.clone())
+            .app_data(compression.clone())
             .app_data(web::FormConfig::default().limit(4 << 20))
             .app_data(web::PayloadConfig::new(4 << 20))
             .app_data(
@@ -139,7 +156,7 @@ pub fn build_server(listener: TcpListener, data: web::Data<AppData>) -> std::io:
             // audit recorder, innermost, so it sees every routed request's final status.
             .wrap(from_fn(audit::audit_middleware))
             .wrap(session)
-            .wrap(Compress::default())
+            .wrap(from_fn(ui::compress::compress))
             .wrap(ui::headers::security_headers())
             .service(ui::assets::serve)
             .configure(health::routes)
@@ -154,6 +171,9 @@ pub fn build_server(listener: TcpListener, data: web::Data<AppData>) -> std::io:
             .route("/", web::get().to(home))
             .default_service(web::to(not_found))
     })
+    // Answers go out in one write; without this a keep-alive client waits for
+    // its delayed ACK (Nagle) on every call.
+    .tcp_nodelay(true)
     .listen(listener)?
     .run();
     Ok(server)

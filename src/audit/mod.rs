@@ -7,13 +7,16 @@ mod event;
 pub mod export;
 pub mod forms;
 pub mod handlers;
+pub mod indexer;
 pub mod queries;
 mod recorder;
 pub mod views;
+pub mod writer;
 
 pub use action::{Action, Outcome};
 pub use event::{Actor, Event, insert};
-pub use recorder::{AuditCtx, audit_middleware, is_exempt};
+pub use recorder::{AuditCtx, audit_middleware, is_exempt, redact_query};
+pub use writer::AuditWriter;
 
 /// The `/audit` pages. The exports come before `/audit/{id}`, which would
 /// otherwise claim their paths.

@@ -73,7 +73,7 @@ impl AuditCtx {
             .map(str::to_string);
         let path = match req.query_string() {
             "" => req.path().to_string(),
-            q => format!("{}?{}", req.path(), q),
+            q => format!("{}?{}", req.path(), redact_query(q)),
         };
         AuditCtx(Rc::new(Inner {
             request_id: crate::crypto::random_id(),
@@ -195,6 +195,37 @@ impl AuditCtx {
     fn recorded(&self) -> bool {
         self.0.pending.borrow().recorded
     }
+}
+
+/// Whether a query parameter named `name` may carry a secret: anything named like
+/// `*token*` or `*key*`, and `password`, `secret`, `code`.
+fn is_secret_param(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    name.contains("token")
+        || name.contains("key")
+        || matches!(name.as_str(), "password" | "secret" | "code")
+}
+
+/// The query string as the audit trail stores it: the value of every parameter
+/// whose (percent-decoded) name may carry a secret becomes `[redacted]`.
+pub fn redact_query(query: &str) -> String {
+    query
+        .split('&')
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let decoded: String = serde_html_form::from_str::<Vec<(String, String)>>(pair)
+                .ok()
+                .and_then(|v| v.into_iter().next())
+                .map(|(n, _)| n)
+                .unwrap_or_else(|| name.to_string());
+            if is_secret_param(&decoded) && !value.is_empty() {
+                format!("{name}=[redacted]")
+            } else {
+                pair.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 fn strip_port(addr: &str) -> String {
@@ -328,10 +359,7 @@ async fn store(
     let data = data
         .as_ref()
         .ok_or_else(|| anyhow::anyhow!("no app data"))?;
-    let ev = ctx.event(status);
-    let txn = crate::db::begin_write(&data.db).await?;
-    insert(&txn, &ev).await?;
-    txn.commit().await?;
+    data.audit.store(ctx.event(status)).await?;
     Ok(())
 }
 

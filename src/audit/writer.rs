@@ -1,0 +1,143 @@
+//! Group commit of audit events: one writer per instance.
+//!
+//! Reads (lookups, pages) hand their event to the writer and wait. The writer
+//! takes every event that is waiting (up to a bounded batch), stores them with
+//! multi-row INSERTs in one transaction, commits once (one fsync for the whole
+//! batch), and only then tells each request whether its event is stored. A
+//! request answers only after that; if the batch fails, every request in it
+//! answers 503 and no key leaves mama.
+//!
+//! At low load nothing waits: a lone event is committed at once, and the events
+//! that arrive while a commit runs form the next batch. An optional extra wait
+//! (`MAMA_AUDIT_BATCH_WAIT_US`, default 0) trades latency for bigger batches.
+//!
+//! Writes that must commit together with their event (user edits) do not come
+//! here: they call [`super::insert`] in their own transaction.
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use sea_orm::DatabaseConnection;
+use tokio::sync::{mpsc, oneshot};
+
+use super::Event;
+
+/// The largest batch a writer may be configured with.
+pub const MAX_BATCH_LIMIT: usize = 5_000;
+/// The longest extra wait a writer may be configured with.
+pub const MAX_WAIT_LIMIT: Duration = Duration::from_millis(10);
+/// Events that may wait for the writer before `store` itself waits (backpressure).
+const QUEUE: usize = 8_192;
+
+/// Why an event was not stored.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    #[error("the audit batch could not be committed: {0}")]
+    Batch(String),
+    #[error("the audit writer is not running")]
+    Stopped,
+}
+
+struct Job {
+    event: Event,
+    done: oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// Counters of the writer, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct WriterStats {
+    pub batches: AtomicU64,
+    pub events: AtomicU64,
+    pub failed_batches: AtomicU64,
+    pub largest_batch: AtomicU64,
+}
+
+/// The handle requests use to store their event.
+#[derive(Clone)]
+pub struct AuditWriter {
+    tx: mpsc::Sender<Job>,
+    pub stats: Arc<WriterStats>,
+}
+
+impl AuditWriter {
+    /// Starts the writer task on the current runtime.
+    pub fn spawn(db: DatabaseConnection, max_batch: usize, wait: Duration) -> Self {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let stats = Arc::new(WriterStats::default());
+        let max_batch = max_batch.clamp(1, MAX_BATCH_LIMIT);
+        let wait = wait.min(MAX_WAIT_LIMIT);
+        tokio::spawn(run(db, rx, max_batch, wait, stats.clone()));
+        AuditWriter { tx, stats }
+    }
+
+    /// Stores `event` durably: returns once the batch holding it has committed.
+    pub async fn store(&self, event: Event) -> Result<(), StoreError> {
+        let (done, wait) = oneshot::channel();
+        self.tx
+            .send(Job { event, done })
+            .await
+            .map_err(|_| StoreError::Stopped)?;
+        wait.await.map_err(|_| StoreError::Stopped)?
+    }
+}
+
+async fn run(
+    db: DatabaseConnection,
+    mut rx: mpsc::Receiver<Job>,
+    max_batch: usize,
+    wait: Duration,
+    stats: Arc<WriterStats>,
+) {
+    let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
+    while let Some(first) = rx.recv().await {
+        batch.push(first);
+        while batch.len() < max_batch {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        if !wait.is_zero() && batch.len() < max_batch {
+            let deadline = tokio::time::Instant::now() + wait;
+            while batch.len() < max_batch {
+                match tokio::time::timeout_at(deadline, rx.recv()).await {
+                    Ok(Some(job)) => batch.push(job),
+                    _ => break,
+                }
+            }
+        }
+        let result = commit(&db, &batch).await;
+        stats.batches.fetch_add(1, Ordering::Relaxed);
+        stats
+            .largest_batch
+            .fetch_max(batch.len() as u64, Ordering::Relaxed);
+        match &result {
+            Ok(()) => {
+                stats
+                    .events
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+            }
+            Err(e) => {
+                stats.failed_batches.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(error = %e, events = batch.len(), "audit batch failed; its requests answer 503");
+            }
+        }
+        for job in batch.drain(..) {
+            let _ = job.done.send(result.clone());
+        }
+    }
+}
+
+async fn commit(db: &DatabaseConnection, batch: &[Job]) -> Result<(), StoreError> {
+    let err = |e: sea_orm::DbErr| StoreError::Batch(e.to_string());
+    let events: Vec<&Event> = batch.iter().map(|j| &j.event).collect();
+    let txn = crate::db::begin_write(db).await.map_err(err)?;
+    super::event::insert_many(&txn, &events)
+        .await
+        .map_err(err)?;
+    txn.commit().await.map_err(err)
+}

@@ -390,3 +390,23 @@ fn render_error(
         out.content_type("text/html; charset=utf-8").body(html)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::redact_query;
+
+    #[test]
+    fn secret_looking_parameters_are_redacted_and_the_rest_is_kept_as_sent() {
+        assert_eq!(
+            redact_query(
+                "q=a%20b&csrf_token=abc&API_KEY=x&keyword=k&code=1&secret=s&password=p&page=2"
+            ),
+            "q=a%20b&csrf_token=[redacted]&API_KEY=[redacted]&keyword=[redacted]&code=[redacted]&secret=[redacted]&password=[redacted]&page=2"
+        );
+        // A percent-encoded name is decoded before it is judged.
+        assert_eq!(redact_query("csrf%5Ftoken=abc"), "csrf%5Ftoken=[redacted]");
+        assert_eq!(redact_query("codes=1&sort=x"), "codes=1&sort=x");
+        assert_eq!(redact_query("token"), "token");
+        assert_eq!(redact_query("token="), "token=");
+    }
+}

@@ -187,7 +187,7 @@ fn mama_cmd(database_url: &str) -> std::process::Command {
 
 async fn start_mama(database_url: &str) -> (std::process::Child, String) {
     let port = free_port();
-    let child = mama_cmd(database_url)
+    let mut child = mama_cmd(database_url)
         .env("MAMA_BIND", format!("127.0.0.1:{port}"))
         .spawn()
         .expect("start mama");
@@ -198,6 +198,8 @@ async fn start_mama(database_url: &str) -> (std::process::Child, String) {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("mama did not start");
 }
 

@@ -147,6 +147,21 @@ impl AuditCtx {
             .insert(key.to_string(), value.into());
     }
 
+    /// Action, outcome and actor kind as they stand, for a response with `status`.
+    fn summary(&self, status: StatusCode) -> (Action, Outcome, &'static str) {
+        let p = self.0.pending.borrow();
+        (
+            p.action.unwrap_or(if status == StatusCode::NOT_FOUND {
+                Action::NotFound
+            } else {
+                Action::Request
+            }),
+            p.outcome
+                .unwrap_or_else(|| Outcome::from_status(status.as_u16())),
+            p.actor.kind(),
+        )
+    }
+
     /// The event as it stands, for a response with `status`.
     pub fn event(&self, status: StatusCode) -> Event {
         let p = self.0.pending.borrow();
@@ -336,18 +351,21 @@ pub async fn audit_middleware(
     if let Some(d) = &data {
         d.metrics.record_status(response.status().as_u16());
     }
-    let ev = ctx.event(response.status());
-    tracing::info!(
-        request_id = ctx.request_id(),
-        method = ev.method.as_deref().unwrap_or(""),
-        path = %path,
-        status = response.status().as_u16(),
-        action = ev.action.as_str(),
-        outcome = ev.outcome.as_str(),
-        actor = ev.actor.kind(),
-        duration_ms = ev.duration_us as f64 / 1000.0,
-        "request"
-    );
+    if tracing::enabled!(tracing::Level::INFO) {
+        // The summary only: no copy of the targets and details on every request.
+        let (action, outcome, actor) = ctx.summary(response.status());
+        tracing::info!(
+            request_id = ctx.request_id(),
+            method = ctx.0.method.as_str(),
+            path = %path,
+            status = response.status().as_u16(),
+            action = action.as_str(),
+            outcome = outcome.as_str(),
+            actor,
+            duration_ms = ctx.0.started.elapsed().as_micros() as f64 / 1000.0,
+            "request"
+        );
+    }
     Ok(ServiceResponse::new(http_req, response))
 }
 

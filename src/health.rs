@@ -1,8 +1,9 @@
-//! `/healthz` (the process answers) and `/readyz` (the database answers).
+//! `/healthz` (the process answers), `/readyz` (the database answers) and
+//! `/metrics` (Prometheus text, rendered by `crate::metrics`).
 use actix_web::{HttpResponse, get, web};
 use sea_orm::{ConnectionTrait, Statement};
 
-use crate::startup::AppData;
+use crate::state::AppData;
 
 #[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
@@ -39,6 +40,22 @@ pub async fn readyz(data: web::Data<AppData>) -> HttpResponse {
     }
 }
 
+#[get("/metrics")]
+pub async fn metrics(data: web::Data<AppData>) -> HttpResponse {
+    let mut body = crate::metrics::render(&data.metrics, &data.db).await;
+    // The audit index's lag is read here, not in `metrics` (which `state`, and so
+    // `audit`, imports).
+    match crate::audit::indexer::lag(&data.db).await {
+        Ok(lag) => body.push_str(&format!(
+            "# HELP mama_audit_index_lag_events Audit events not yet in the audit_targets index (searches by user read them directly).\n# TYPE mama_audit_index_lag_events gauge\nmama_audit_index_lag_events {lag}\n"
+        )),
+        Err(e) => tracing::warn!(error = %e, "audit index lag query failed"),
+    }
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(body)
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(healthz).service(readyz);
+    cfg.service(healthz).service(readyz).service(metrics);
 }

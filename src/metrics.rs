@@ -3,10 +3,7 @@
 //! no user IDs, no secrets — so it is served without a login, like `/healthz`.
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use actix_web::{HttpResponse, get, web};
 use sea_orm::{ConnectionTrait, DbErr, Statement};
-
-use crate::startup::AppData;
 
 /// Counters for this process.
 #[derive(Debug, Default)]
@@ -14,6 +11,11 @@ pub struct Metrics {
     /// Requests by status class: 1xx … 5xx.
     requests: [AtomicU64; 5],
     audit_failures: AtomicU64,
+    /// The group-commit writer's transactions, their events, failures, largest.
+    audit_batches: AtomicU64,
+    audit_batched_events: AtomicU64,
+    audit_failed_batches: AtomicU64,
+    audit_largest_batch: AtomicU64,
 }
 
 impl Metrics {
@@ -23,6 +25,18 @@ impl Metrics {
     }
     pub fn record_audit_failure(&self) {
         self.audit_failures.fetch_add(1, Ordering::Relaxed);
+    }
+    /// One group commit of `events` events, committed (`ok`) or rolled back.
+    pub fn record_audit_batch(&self, events: usize, ok: bool) {
+        self.audit_batches.fetch_add(1, Ordering::Relaxed);
+        self.audit_largest_batch
+            .fetch_max(events as u64, Ordering::Relaxed);
+        if ok {
+            self.audit_batched_events
+                .fetch_add(events as u64, Ordering::Relaxed);
+        } else {
+            self.audit_failed_batches.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -43,9 +57,9 @@ async fn grouped(db: &impl ConnectionTrait, sql: &str) -> Result<Vec<(String, i6
         .collect()
 }
 
-#[get("/metrics")]
-pub async fn metrics(data: web::Data<AppData>) -> HttpResponse {
-    let m = &data.metrics;
+/// The Prometheus text: `m`'s counters and gauges read from `db` (served by
+/// `health::metrics`).
+pub async fn render(m: &Metrics, db: &impl ConnectionTrait) -> String {
     let mut out = String::new();
     out.push_str("# HELP mama_http_requests_total HTTP responses by status class.\n# TYPE mama_http_requests_total counter\n");
     for (i, c) in m.requests.iter().enumerate() {
@@ -60,42 +74,36 @@ pub async fn metrics(data: web::Data<AppData>) -> HttpResponse {
         "mama_audit_store_failures_total {}\n",
         m.audit_failures.load(Ordering::Relaxed)
     ));
-    let w = &data.audit.stats;
-    for (name, help, value) in [
+    for (name, kind, help, value) in [
         (
             "mama_audit_batches_total",
+            "counter",
             "Group-commit transactions of audit events.",
-            w.batches.load(Ordering::Relaxed),
+            &m.audit_batches,
         ),
         (
             "mama_audit_batched_events_total",
+            "counter",
             "Audit events stored by the group-commit writer.",
-            w.events.load(Ordering::Relaxed),
+            &m.audit_batched_events,
         ),
         (
             "mama_audit_failed_batches_total",
-            "Group-commit transactions that failed (their requests answered 503).",
-            w.failed_batches.load(Ordering::Relaxed),
+            "counter",
+            "Group commits that failed (their requests answered 503).",
+            &m.audit_failed_batches,
+        ),
+        (
+            "mama_audit_largest_batch",
+            "gauge",
+            "Most events committed in one group commit since start.",
+            &m.audit_largest_batch,
         ),
     ] {
         out.push_str(&format!(
-            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}\n",
+            value.load(Ordering::Relaxed)
         ));
-    }
-    out.push_str(&format!(
-        "# HELP mama_audit_largest_batch Most events committed in one group commit since start.\n# TYPE mama_audit_largest_batch gauge\nmama_audit_largest_batch {}\n",
-        w.largest_batch.load(Ordering::Relaxed)
-    ));
-    let db = &data.db;
-    let mut up = 1;
-    match crate::audit::indexer::lag(db).await {
-        Ok(lag) => out.push_str(&format!(
-            "# HELP mama_audit_index_lag_events Audit events not yet in the audit_targets index.\n# TYPE mama_audit_index_lag_events gauge\nmama_audit_index_lag_events {lag}\n"
-        )),
-        Err(e) => {
-            up = 0;
-            tracing::warn!(error = %e, "metrics query failed");
-        }
     }
     let gauges = [
         (
@@ -111,6 +119,7 @@ pub async fn metrics(data: web::Data<AppData>) -> HttpResponse {
             "SELECT state, COUNT(*) FROM sync_jobs GROUP BY state",
         ),
     ];
+    let mut up = 1;
     for (name, help, label, sql) in gauges {
         out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
         match grouped(db, sql).await {
@@ -129,7 +138,5 @@ pub async fn metrics(data: web::Data<AppData>) -> HttpResponse {
         }
     }
     out.push_str(&format!("# HELP mama_database_up Whether the database answered the metrics queries.\n# TYPE mama_database_up gauge\nmama_database_up {up}\n"));
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(out)
+    out
 }

@@ -18,41 +18,9 @@ use crate::{
     admins, api, api_clients, audit, config::Settings, crypto::KeyCipher, db, error::AppError,
     health, users, web as ui,
 };
-
-/// Shared by every handler.
-pub struct AppData {
-    pub db: DatabaseConnection,
-    pub settings: Arc<Settings>,
-    pub cipher: KeyCipher,
-    /// Banners every page shows (e.g. "LiteLLM is not configured").
-    pub notices: Arc<SystemNotices>,
-    pub metrics: Arc<crate::metrics::Metrics>,
-    /// The group-commit writer that stores the events of reads.
-    pub audit: audit::AuditWriter,
-}
-
-/// Process-wide conditions admins must see on every page, keyed by topic.
-#[derive(Debug, Default)]
-pub struct SystemNotices(std::sync::RwLock<std::collections::BTreeMap<&'static str, String>>);
-
-impl SystemNotices {
-    /// Sets (`Some`) or clears (`None`) the notice about `topic`.
-    pub fn set(&self, topic: &'static str, text: Option<String>) {
-        let mut map = self.0.write().unwrap_or_else(|e| e.into_inner());
-        match text {
-            Some(t) => map.insert(topic, t),
-            None => map.remove(topic),
-        };
-    }
-    pub fn list(&self) -> Vec<String> {
-        self.0
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect()
-    }
-}
+// Kept so code written against the old path still builds; new code imports
+// `crate::state` (a feature importing `startup` makes an import cycle).
+pub use crate::state::{AppData, SystemNotices};
 
 /// A bound, not yet running server.
 pub struct Application {
@@ -84,11 +52,6 @@ impl Application {
             cipher: KeyCipher::new(&settings.secrets.encryption_key),
             notices: Arc::new(SystemNotices::default()),
             metrics: Arc::new(crate::metrics::Metrics::default()),
-            audit: audit::AuditWriter::spawn(
-                conn.clone(),
-                settings.audit_batch_max,
-                settings.audit_batch_wait,
-            ),
             settings: Arc::new(settings),
         });
         crate::litellm::start(&data);
@@ -99,7 +62,13 @@ impl Application {
             data.settings.audit_index_batch_events,
             data.settings.audit_index_batch_rows,
         );
-        let server = build_server(listener, data)?;
+        let writer = audit::AuditWriter::spawn(
+            conn.clone(),
+            data.settings.audit_batch_max,
+            data.settings.audit_batch_wait,
+            data.metrics.clone(),
+        );
+        let server = build_server(listener, data, writer)?;
         Ok(Application {
             port,
             server,
@@ -121,7 +90,12 @@ fn bad_request(msg: String) -> actix_web::Error {
 }
 
 /// The HTTP server with every route and middleware.
-pub fn build_server(listener: TcpListener, data: web::Data<AppData>) -> std::io::Result<Server> {
+pub fn build_server(
+    listener: TcpListener,
+    data: web::Data<AppData>,
+    writer: audit::AuditWriter,
+) -> std::io::Result<Server> {
+    let writer = web::Data::new(writer);
     let key = Key::from(data.settings.secrets.session_key.expose_secret());
     let secure = data.settings.secure_cookies;
     let api_limiter = web::Data::new(api::RateLimiter::default());
@@ -140,6 +114,7 @@ pub fn build_server(listener: TcpListener, data: web::Data<AppData>) -> std::io:
             .app_data(data.clone())
             .app_data(api_limiter.clone())
             .app_data(compression.clone())
+            .app_data(writer.clone())
             .app_data(web::FormConfig::default().limit(4 << 20))
             .app_data(web::PayloadConfig::new(4 << 20))
             .app_data(
@@ -152,15 +127,16 @@ pub fn build_server(listener: TcpListener, data: web::Data<AppData>) -> std::io:
                     .limit(4 << 20)
                     .error_handler(|e, _| bad_request(format!("bad JSON body: {e}"))),
             )
-            // The last `wrap` runs first: headers, compression, session, then the
-            // audit recorder, innermost, so it sees every routed request's final status.
+            // The last `wrap` runs first: headers, compression, session, error
+            // rendering, then the audit recorder, innermost, so it sees every routed
+            // request's final status (and error rendering sees its request ID).
             .wrap(from_fn(audit::audit_middleware))
+            .wrap(from_fn(crate::error::render_errors))
             .wrap(session)
             .wrap(from_fn(ui::compress::compress))
             .wrap(ui::headers::security_headers())
             .service(ui::assets::serve)
             .configure(health::routes)
-            .service(crate::metrics::metrics)
             .configure(admins::routes)
             .configure(users::routes)
             .configure(crate::services::routes)

@@ -13,7 +13,8 @@ mod recorder;
 pub mod views;
 pub mod writer;
 
-pub use action::{Action, Outcome};
+pub use crate::error::Outcome;
+pub use action::Action;
 pub use event::{Actor, Event, insert};
 pub use recorder::{AuditCtx, audit_middleware, is_exempt, redact_query};
 pub use writer::AuditWriter;

@@ -13,18 +13,13 @@
 //!
 //! Writes that must commit together with their event (user edits) do not come
 //! here: they call [`super::insert`] in their own transaction.
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use sea_orm::DatabaseConnection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::Event;
+use crate::metrics::Metrics;
 
 /// The largest batch a writer may be configured with.
 pub const MAX_BATCH_LIMIT: usize = 5_000;
@@ -47,31 +42,26 @@ struct Job {
     done: oneshot::Sender<Result<(), StoreError>>,
 }
 
-/// Counters of the writer, for `/metrics`.
-#[derive(Debug, Default)]
-pub struct WriterStats {
-    pub batches: AtomicU64,
-    pub events: AtomicU64,
-    pub failed_batches: AtomicU64,
-    pub largest_batch: AtomicU64,
-}
-
 /// The handle requests use to store their event.
 #[derive(Clone)]
 pub struct AuditWriter {
     tx: mpsc::Sender<Job>,
-    pub stats: Arc<WriterStats>,
 }
 
 impl AuditWriter {
     /// Starts the writer task on the current runtime.
-    pub fn spawn(db: DatabaseConnection, max_batch: usize, wait: Duration) -> Self {
+    /// Its batches are counted in `metrics`.
+    pub fn spawn(
+        db: DatabaseConnection,
+        max_batch: usize,
+        wait: Duration,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
-        let stats = Arc::new(WriterStats::default());
         let max_batch = max_batch.clamp(1, MAX_BATCH_LIMIT);
         let wait = wait.min(MAX_WAIT_LIMIT);
-        tokio::spawn(run(db, rx, max_batch, wait, stats.clone()));
-        AuditWriter { tx, stats }
+        tokio::spawn(run(db, rx, max_batch, wait, metrics));
+        AuditWriter { tx }
     }
 
     /// Stores `event` durably: returns once the batch holding it has committed.
@@ -90,7 +80,7 @@ async fn run(
     mut rx: mpsc::Receiver<Job>,
     max_batch: usize,
     wait: Duration,
-    stats: Arc<WriterStats>,
+    metrics: Arc<Metrics>,
 ) {
     let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
     while let Some(first) = rx.recv().await {
@@ -111,18 +101,10 @@ async fn run(
             }
         }
         let result = commit(&db, &batch).await;
-        stats.batches.fetch_add(1, Ordering::Relaxed);
-        stats
-            .largest_batch
-            .fetch_max(batch.len() as u64, Ordering::Relaxed);
+        metrics.record_audit_batch(batch.len(), result.is_ok());
         match &result {
-            Ok(()) => {
-                stats
-                    .events
-                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
-            }
+            Ok(()) => {}
             Err(e) => {
-                stats.failed_batches.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(error = %e, events = batch.len(), "audit batch failed; its requests answer 503");
             }
         }

@@ -140,7 +140,7 @@ pub fn build_server(
             .configure(admins::routes)
             .configure(users::routes)
             .configure(crate::services::routes)
-            .configure(audit::routes)
+            .configure(crate::auditor::routes)
             .configure(crate::litellm::routes)
             .configure(api_clients::routes)
             .configure(api::routes)

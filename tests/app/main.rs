@@ -16,6 +16,7 @@ mod audit_trail;
 mod browser;
 mod browser_users;
 mod cli;
+mod hot_path;
 mod keys_at_rest;
 mod litellm;
 mod login;

@@ -81,7 +81,18 @@ fn hammer(
                                 503 => counts[1].fetch_add(1, Ordering::Relaxed),
                                 _ => 0,
                             };
-                            let rid = request_id(&r);
+                            // actix answers an overloaded server's unread request
+                            // itself (408), before mama's middleware: no request ID.
+                            let rid = r
+                                .headers()
+                                .get("x-request-id")
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or_default()
+                                .to_string();
+                            assert!(
+                                status != 200 || !rid.is_empty(),
+                                "a 200 without X-Request-Id"
+                            );
                             let body = r.text().await.unwrap_or_default();
                             calls.push((status, rid, body));
                         }

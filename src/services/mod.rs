@@ -2,6 +2,7 @@
 //! (create, rename, delete when unused).
 mod handlers;
 pub mod queries;
+pub mod service;
 
 /// `/services…`.
 pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {

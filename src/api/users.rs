@@ -934,8 +934,7 @@ pub async fn remove(
 
 /// Maps an API op to the UI's bulk form, so both parse values alike.
 fn bulk_form(op: &str, values: &[String]) -> Result<BulkForm, AppError> {
-    let mut form = BulkForm::default();
-    form.op = match op {
+    let op_text = match op {
         "models.replace" | "models.add" | "models.remove" | "services.replace" | "services.add"
         | "services.remove" | "delete" => op.to_string(),
         "organisation.set" => "organisation".into(),
@@ -947,6 +946,10 @@ fn bulk_form(op: &str, values: &[String]) -> Result<BulkForm, AppError> {
                  services.add, services.remove, organisation.set, delete, rotate_key",
             ));
         }
+    };
+    let mut form = BulkForm {
+        op: op_text,
+        ..Default::default()
     };
     match op.split('.').next() {
         Some("models") => form.models = values.to_vec(),

@@ -1,5 +1,6 @@
 //! Services: the catalogue of internal services admins grant to users
 //! (create, rename, delete when unused).
+pub mod cli;
 mod handlers;
 pub mod queries;
 pub mod service;

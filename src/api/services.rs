@@ -17,7 +17,7 @@ use crate::{
         queries,
         service::{self, ServiceError},
     },
-    startup::AppData,
+    state::AppData,
 };
 
 /// A service of the catalogue.

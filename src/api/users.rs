@@ -26,7 +26,7 @@ use crate::{
     entities::user,
     error::{AppError, FieldErrors},
     litellm::queries as sync_queries,
-    startup::AppData,
+    state::AppData,
     users::{
         bulk::{self, BulkError},
         forms::{

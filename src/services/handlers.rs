@@ -10,7 +10,7 @@ use super::{
 use crate::{
     audit::{Action, AuditCtx, Outcome},
     error::AppError,
-    startup::AppData,
+    state::AppData,
     users::forms::ServiceForm,
     web::{
         CsrfForm, CurrentAdmin, Flash, FormErrors, NoFields, PageCtx, pages::html, see_other,

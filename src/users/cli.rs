@@ -109,7 +109,7 @@ pub async fn import_with(
             return Ok(1);
         }
     };
-    let known: std::collections::BTreeSet<String> = crate::services::queries::all(db)
+    let known: std::collections::BTreeSet<String> = queries::services(db)
         .await?
         .into_iter()
         .map(|s| s.name)
@@ -168,10 +168,8 @@ pub async fn import_with(
     }
     let batch_id = crate::crypto::random_id();
     let txn = crate::db::begin_write(db).await?;
+    service::add_services(&txn, &missing).await?;
     for name in &missing {
-        crate::services::service::create(&txn, name, "")
-            .await
-            .map_err(|e| anyhow::anyhow!("--services: {e}"))?;
         writeln!(out, "created service {name}")?;
     }
     let created = service::create_many(&txn, cipher, &lines, &models, &services, &batch_id)
@@ -285,7 +283,7 @@ pub async fn seed(
                     key_hint: Set(stored.hint),
                     key_alias: Set(None),
                     extra: Set(String::new()),
-                    sync_state: Set("synced".into()),
+                    sync_state: Set(crate::litellm::sync_state::SyncState::Synced.into()),
                     sync_error: Set(None),
                     synced_at: Set(Some(now)),
                     version: Set(1),

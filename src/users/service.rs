@@ -9,7 +9,7 @@ use sea_orm::{
 use crate::{
     crypto::KeyCipher,
     entities::{service, user, user_model, user_service},
-    litellm::{keys, outbox},
+    litellm::{keys, outbox, sync_state::SyncState},
 };
 
 /// A user to create (already validated).
@@ -95,7 +95,7 @@ pub async fn create_users(
                     key_hint: Set(stored.hint),
                     key_alias: Set(new.key_alias.clone()),
                     extra: Set(new.extra.clone()),
-                    sync_state: Set(outbox::STATE_PENDING.to_string()),
+                    sync_state: Set(SyncState::Pending.into()),
                     sync_error: Set(None),
                     synced_at: Set(None),
                     version: Set(1),
@@ -152,6 +152,26 @@ pub async fn create_users(
     let ids: Vec<String> = out.iter().map(|m| m.user_id.clone()).collect();
     outbox::enqueue_created(conn, &ids, batch_id).await?;
     Ok(out)
+}
+
+/// Adds these services (names already checked by `forms::parse_services`, none
+/// in the catalogue yet) with no description: `mama users import
+/// --create-services`. Here rather than through `services::service::create` so
+/// that users does not import services, which imports users.
+pub async fn add_services(conn: &impl ConnectionTrait, names: &[String]) -> Result<(), DbErr> {
+    let now = Utc::now();
+    for n in names {
+        service::ActiveModel {
+            name: Set(n.clone()),
+            description: Set(String::new()),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(conn)
+        .await?;
+    }
+    Ok(())
 }
 
 /// Resolves service names to IDs (sorted, deduplicated); an unknown name is an error.

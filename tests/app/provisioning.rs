@@ -1596,3 +1596,84 @@ async fn services_cli_manages_the_catalogue_and_import_can_create_services() {
         assert!(actions.iter().any(|x| x == want), "{want}");
     }
 }
+
+#[tokio::test]
+async fn the_mama_binary_provisions_with_the_documented_commands_and_exit_codes() {
+    use base64::Engine;
+    let a = spawn_api_app(|_| {}).await;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let dir = std::env::temp_dir().join(format!("mama-prov-{}", rand_suffix()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_mama"))
+            .args(args)
+            .env("DATABASE_URL", &a.app.database_url)
+            .env("MAMA_SECRET_KEY", b64.encode([1u8; 64]))
+            .env("MAMA_ENCRYPTION_KEY", b64.encode([2u8; 32]))
+            .env("RUST_LOG", "warn")
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
+    };
+    let (code, out) = run(&[
+        "api-client",
+        "create",
+        "--name",
+        "hr",
+        "--scope",
+        "users:write",
+        "--scope",
+        "services:write",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let token = out.trim_end().lines().last().unwrap().to_string();
+    assert_eq!(a.get(Some(&token), "/api/v1/users").await.status(), 200);
+    assert_eq!(a.get(Some(&token), "/api/v1/services").await.status(), 200);
+    assert_eq!(run(&["services", "add", "chat"]).0, 0);
+    let csv = dir.join("users.csv");
+    std::fs::write(&csv, "alice,Org A\nbob,Org B\n").unwrap();
+    let csv = csv.to_str().unwrap();
+    assert_eq!(
+        run(&["users", "import", csv, "--services", "chat,wiki"]).0,
+        1
+    );
+    let (code, out) = run(&[
+        "users",
+        "import",
+        csv,
+        "--models",
+        "gpt-4o",
+        "--services",
+        "chat,wiki",
+        "--create-services",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = run(&["services", "list"]);
+    assert_eq!((code, out.as_str()), (0, "chat\t2\t\nwiki\t2\t\n"));
+    let (code, yaml) = run(&["export", "--format", "yaml"]);
+    assert_eq!(code, 0);
+    let spec = dir.join("state.yaml");
+    std::fs::write(&spec, &yaml).unwrap();
+    let spec = spec.to_str().unwrap();
+    let (code, out) = run(&["apply", spec, "--dry-run"]);
+    assert_eq!(code, 0, "{out}");
+    std::fs::write(&spec, yaml.replace("Org B", "Org C")).unwrap();
+    let (code, out) = run(&["apply", spec, "--dry-run"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("~ change bob: organisation \"Org B\" → \"Org C\""),
+        "{out}"
+    );
+    let (code, out) = run(&["apply", spec]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(run(&["apply", spec, "--dry-run"]).0, 0);
+    std::fs::write(&spec, "users:\n  - user_id: x\n    servics: []\n").unwrap();
+    let (code, out) = run(&["apply", spec]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("line 3"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1661,7 +1661,7 @@ async fn the_mama_binary_provisions_with_the_documented_commands_and_exit_codes(
     let spec = spec.to_str().unwrap();
     let (code, out) = run(&["apply", spec, "--dry-run"]);
     assert_eq!(code, 0, "{out}");
-    std::fs::write(&spec, yaml.replace("Org B", "Org C")).unwrap();
+    std::fs::write(spec, yaml.replace("Org B", "Org C")).unwrap();
     let (code, out) = run(&["apply", spec, "--dry-run"]);
     assert_eq!(code, 2, "{out}");
     assert!(
@@ -1671,7 +1671,7 @@ async fn the_mama_binary_provisions_with_the_documented_commands_and_exit_codes(
     let (code, out) = run(&["apply", spec]);
     assert_eq!(code, 0, "{out}");
     assert_eq!(run(&["apply", spec, "--dry-run"]).0, 0);
-    std::fs::write(&spec, "users:\n  - user_id: x\n    servics: []\n").unwrap();
+    std::fs::write(spec, "users:\n  - user_id: x\n    servics: []\n").unwrap();
     let (code, out) = run(&["apply", spec]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("line 3"), "{out}");

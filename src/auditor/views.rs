@@ -5,7 +5,8 @@ use askama::Template;
 use askama_web::WebTemplate;
 use serde_json::Value;
 
-use super::{chain::VerifyReport, forms::FilterQuery};
+use super::forms::FilterQuery;
+use crate::audit::chain::VerifyReport;
 use crate::{entities::audit_event, web::FormErrors, web::PageCtx};
 
 #[derive(Template, WebTemplate)]
@@ -21,6 +22,8 @@ pub struct ListPage {
     pub qs: String,
     pub next_before: Option<i64>,
     pub verified: Option<VerifyReport>,
+    /// Events the `audit_targets` index does not cover yet (searches by user read them directly).
+    pub index_lag: i64,
 }
 
 impl ListPage {

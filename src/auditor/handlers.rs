@@ -4,13 +4,15 @@ use actix_session::Session;
 use actix_web::{HttpResponse, get, http::StatusCode, http::header, post, web};
 
 use super::{
-    Action, AuditCtx, Outcome, chain,
-    export::{self, Format},
     forms::{FilterQuery, OUTCOMES, action_groups},
-    queries,
     views::{ListPage, ViewPage, diff},
 };
 use crate::{
+    audit::{
+        Action, AuditCtx, Outcome, chain,
+        export::{self, Format},
+        queries,
+    },
     error::AppError,
     state::AppData,
     web::{
@@ -34,6 +36,7 @@ pub async fn list(
     let q = q.into_inner();
     audit.detail("filter", q.to_json());
     let verified = chain::last_verified(&data.db).await?;
+    let index_lag = crate::audit::indexer::lag(&data.db).await?;
     let mut page = ListPage {
         ctx: PageCtx::new(&session, &admin, "audit"),
         qs: q.query_string(),
@@ -44,6 +47,7 @@ pub async fn list(
         events: vec![],
         next_before: None,
         verified,
+        index_lag,
     };
     let filter = match page.q.to_filter() {
         Ok(f) => f,

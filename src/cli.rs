@@ -52,6 +52,27 @@ pub enum Command {
         #[command(subcommand)]
         action: UsersAction,
     },
+    /// The service catalogue: list, add, rename, remove.
+    Services {
+        #[command(subcommand)]
+        action: crate::services::cli::ServicesAction,
+    },
+    /// Apply a YAML spec of services and users (keys as code). Prints the plan;
+    /// `--dry-run` exits 2 when the state differs from the spec, 0 when not.
+    Apply {
+        file: std::path::PathBuf,
+        /// Print the plan only; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Also delete the users and services the spec does not list.
+        #[arg(long)]
+        prune: bool,
+    },
+    /// Write the current services and users (never keys) as a spec for `mama apply`.
+    Export {
+        #[arg(long, value_parser = ["yaml"], default_value = "yaml")]
+        format: String,
+    },
 }
 
 /// `mama users …`: the feature's commands, plus `seed` with `dev-tools`.

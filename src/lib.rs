@@ -17,6 +17,7 @@ pub mod health;
 pub mod litellm;
 pub mod metrics;
 pub mod services;
+pub mod spec;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

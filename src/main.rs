@@ -46,6 +46,31 @@ async fn main() -> anyhow::Result<()> {
             };
             std::process::exit(code);
         }
+        Command::Services { action } => {
+            let code = mama::services::cli::run(Settings::from_env()?, action).await?;
+            std::process::exit(code);
+        }
+        Command::Apply {
+            file,
+            dry_run,
+            prune,
+        } => {
+            let code = mama::spec::cli::apply(
+                Settings::from_env()?,
+                &file,
+                dry_run,
+                prune,
+                &mut std::io::stdout().lock(),
+            )
+            .await?;
+            std::process::exit(code);
+        }
+        Command::Export { format: _ } => {
+            let code =
+                mama::spec::cli::export(Settings::from_env()?, &mut std::io::stdout().lock())
+                    .await?;
+            std::process::exit(code);
+        }
         Command::Migrate { action } => {
             let url = mama::config::database_url_from_env()?;
             mama::db::with_migration_lock(&url, |db| async move {

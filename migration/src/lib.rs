@@ -18,6 +18,7 @@ mod m20261122_133700_index_unsealed_audit_events;
 mod m20261122_160000_index_users_search;
 mod m20261202_024800_add_audit_link_key;
 mod m20261202_030000_audit_targets_watermark;
+mod m20261202_040000_create_idempotency_keys;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_160000_index_users_search::Migration),
             Box::new(m20261202_024800_add_audit_link_key::Migration),
             Box::new(m20261202_030000_audit_targets_watermark::Migration),
+            Box::new(m20261202_040000_create_idempotency_keys::Migration),
         ]
     }
 }

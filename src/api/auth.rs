@@ -1,4 +1,5 @@
-//! The bearer-token guard: `ApiCaller` resolves `Authorization: Bearer TOKEN` to
+//! The bearer-token guard: `ApiCaller` resolves `Authorization: Bearer TOKEN`
+//! (or the organisation's `X-Internal-Auth: TOKEN`) to
 //! an active API client (by the token's SHA-256; the token itself is never
 //! stored or logged), names it as the audit actor, and takes one request from
 //! its rate-limit bucket. Handlers then check the scope they need.
@@ -39,11 +40,51 @@ impl ApiCaller {
     }
 }
 
+/// The organisation's own header for service-to-service calls: the same token
+/// as `Authorization: Bearer`, sent bare.
+pub const INTERNAL_AUTH: &str = "x-internal-auth";
+
+/// The token of an `Authorization: Bearer …` or an `X-Internal-Auth: …` header.
+/// When both are sent they must carry the same token (a caller that sends two
+/// different credentials is refused rather than guessed at).
+fn token(req: &HttpRequest) -> Result<String, AppError> {
+    let internal = match req.headers().get(INTERNAL_AUTH) {
+        None => None,
+        Some(v) => {
+            let t = v
+                .to_str()
+                .map_err(|_| {
+                    AppError::Unauthorized("the X-Internal-Auth header is not valid".into())
+                })?
+                .trim();
+            if t.is_empty() {
+                return Err(AppError::Unauthorized(
+                    "the X-Internal-Auth header is empty".into(),
+                ));
+            }
+            Some(t.to_string())
+        }
+    };
+    match (internal, req.headers().contains_key(header::AUTHORIZATION)) {
+        (Some(t), false) => Ok(t),
+        (None, _) => bearer(req).map(str::to_string),
+        (Some(t), true) => {
+            if bearer(req)? == t {
+                Ok(t)
+            } else {
+                Err(AppError::Unauthorized(
+                    "Authorization and X-Internal-Auth carry different tokens; send one".into(),
+                ))
+            }
+        }
+    }
+}
+
 /// The token of an `Authorization: Bearer …` header.
 fn bearer(req: &HttpRequest) -> Result<&str, AppError> {
     let missing = || {
         AppError::Unauthorized(
-            "missing API token: send the header `Authorization: Bearer <token>`".into(),
+            "missing API token: send the header `Authorization: Bearer <token>` or `X-Internal-Auth: <token>`".into(),
         )
     };
     let value = req
@@ -79,7 +120,7 @@ impl FromRequest for ApiCaller {
                 .app_data::<web::Data<AppData>>()
                 .cloned()
                 .ok_or_else(|| AppError::Internal(anyhow::anyhow!("app data missing")))?;
-            let hash = sha256_hex(bearer(&req)?);
+            let hash = sha256_hex(&token(&req)?);
             let Some(client) = queries::find_by_token_hash(&data.db, &hash).await? else {
                 return Err(AppError::Unauthorized("invalid API token".into()));
             };

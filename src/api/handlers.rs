@@ -43,7 +43,7 @@ pub const SPECIAL_MODELS: [&str; 2] = ["all-team-models", "all-proxy-models"];
         (status = 429, description = "Rate limit exceeded (see Retry-After)", body = contract::ErrorResponse),
         (status = 503, description = "The audit trail cannot be written; nothing is returned", body = contract::ErrorResponse),
     ),
-    security(("bearer" = ["keys:read"]))
+    security(("bearer" = ["keys:read"]), ("internal_auth" = ["keys:read"]))
 )]
 #[post("/keys/lookup", name = "api.keys.lookup")]
 pub async fn lookup(
@@ -155,7 +155,7 @@ async fn read_lookup(
         (status = 403, description = "The token lacks the scope models:read", body = contract::ErrorResponse),
         (status = 429, description = "Rate limit exceeded", body = contract::ErrorResponse),
     ),
-    security(("bearer" = ["models:read"]))
+    security(("bearer" = ["models:read"]), ("internal_auth" = ["models:read"]))
 )]
 #[get("/models", name = "api.models.list")]
 pub async fn models(
@@ -204,7 +204,7 @@ pub async fn models(
         (status = 422, description = "A filter has an invalid value", body = contract::ErrorResponse),
         (status = 429, description = "Rate limit exceeded", body = contract::ErrorResponse),
     ),
-    security(("bearer" = ["audit:read"]))
+    security(("bearer" = ["audit:read"]), ("internal_auth" = ["audit:read"]))
 )]
 #[get("/audit/events", name = "api.audit.list")]
 pub async fn audit_events(

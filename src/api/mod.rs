@@ -3,6 +3,14 @@
 //! - `POST /api/v1/keys/lookup` (scope `keys:read`): many users' keys at once.
 //! - `GET /api/v1/models` (scope `models:read`): the model catalogue.
 //! - `GET /api/v1/audit/events` (scope `audit:read`): the audit trail.
+//! - `GET/POST /api/v1/users`, `GET/PATCH/DELETE /api/v1/users/{user_id}`,
+//!   `POST /api/v1/users/bulk`, `GET /api/v1/batches/{id}` (scope `users:write`):
+//!   provisioning by other systems, through the UI's service functions.
+//! - `GET/POST /api/v1/services`, `PATCH/DELETE /api/v1/services/{name}` (scope
+//!   `services:write`): the service catalogue.
+//!
+//! The token goes in `Authorization: Bearer TOKEN` or, the organisation's own
+//! convention, `X-Internal-Auth: TOKEN`. Every POST takes an `Idempotency-Key`.
 //! - `GET /api/v1/openapi.json` and `/api/v1/docs/`: the contract, generated from
 //!   this code, and Swagger UI served from vendored assets.
 //!
@@ -14,6 +22,9 @@ mod handlers;
 pub mod openapi;
 pub mod queries;
 mod rate_limit;
+pub mod services;
+pub mod users;
+pub mod write;
 
 use actix_web::{middleware::from_fn, web};
 
@@ -28,6 +39,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(handlers::lookup)
             .service(handlers::models)
             .service(handlers::audit_events)
+            .service(users::list)
+            .service(users::create)
+            .service(users::bulk_change)
+            .service(users::view)
+            .service(users::update)
+            .service(users::remove)
+            .service(users::batch)
+            .service(services::list)
+            .service(services::create)
+            .service(services::update)
+            .service(services::remove)
             .service(handlers::openapi_json)
             .service(handlers::docs),
     );

@@ -2,18 +2,25 @@
 //! contract types' annotations.
 use utoipa::{
     Modify, OpenApi,
-    openapi::security::{Http, HttpAuthScheme, SecurityScheme},
+    openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme},
 };
 
-use super::{contract, handlers};
+use super::{contract, handlers, services, users};
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "mama API",
         version = "1",
-        description = "Batch lookup of users' LiteLLM keys, the model catalogue and the audit trail. \
-                       Authenticate with `Authorization: Bearer <token>` (an API client's token). \
+        description = "Batch lookup of users' LiteLLM keys, the model catalogue, the audit trail, \
+                       and provisioning: users and services created, changed and deleted by other systems. \
+                       Authenticate with `Authorization: Bearer <token>` (an API client's token) or, \
+                       the organisation's convention for service-to-service calls, with the same token in \
+                       `X-Internal-Auth: <token>`. Every POST accepts an `Idempotency-Key` header: a retry \
+                       with the same key and body answers the first result again (header \
+                       `Idempotent-Replayed: true`) and changes nothing, on any instance. \
+                       Users carry a version in an `ETag`; send it in `If-Match` to PATCH or DELETE, \
+                       and a stale one answers 412 instead of overwriting someone else's change. \
                        Every call is audited. Every authenticated response carries \
                        X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset; \
                        a 429 carries Retry-After."
@@ -22,7 +29,18 @@ use super::{contract, handlers};
         handlers::lookup,
         handlers::models,
         handlers::audit_events,
-        handlers::openapi_json
+        handlers::openapi_json,
+        users::list,
+        users::create,
+        users::view,
+        users::update,
+        users::remove,
+        users::bulk_change,
+        users::batch,
+        services::list,
+        services::create,
+        services::update,
+        services::remove
     ),
     components(schemas(
         contract::LookupRequest,
@@ -35,13 +53,31 @@ use super::{contract, handlers};
         contract::AuditEventOut,
         contract::EventActor,
         contract::ErrorResponse,
-        contract::ErrorDetail
+        contract::ErrorDetail,
+        users::UserOut,
+        users::UsersPage,
+        users::CreateUserIn,
+        users::CreateUsersRequest,
+        users::CreateUsersResponse,
+        users::PatchUserRequest,
+        users::DeletedUser,
+        users::BulkFilter,
+        users::BulkRequest,
+        users::BulkResponse,
+        users::BatchOut,
+        users::BatchFailure,
+        services::ServiceOut,
+        services::ServicesResponse,
+        services::ServiceIn,
+        services::ServicePatch
     )),
     modifiers(&BearerAuth),
     tags(
         (name = "keys", description = "Users' keys and permissions"),
         (name = "models", description = "The model catalogue"),
         (name = "audit", description = "The audit trail"),
+        (name = "users", description = "Provisioning users (scope users:write); never a key"),
+        (name = "services", description = "The service catalogue (scope services:write)"),
         (name = "docs", description = "This document")
     )
 )]
@@ -55,6 +91,14 @@ impl Modify for BearerAuth {
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+        // The same token, in the organisation's own header for service-to-service calls.
+        components.add_security_scheme(
+            "internal_auth",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-Internal-Auth",
+                "An API client's token, sent bare: `X-Internal-Auth: <token>`. Accepted by every /api/v1 route.",
+            ))),
         );
     }
 }

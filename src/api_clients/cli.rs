@@ -15,7 +15,7 @@ pub enum ApiClientAction {
     Create {
         #[arg(long)]
         name: String,
-        /// keys:read, models:read or audit:read; repeat for several.
+        /// keys:read, models:read, audit:read, users:write or services:write; repeat for several.
         #[arg(long = "scope", required = true)]
         scopes: Vec<String>,
         /// Requests per minute (default: MAMA_API_RATE_LIMIT_PER_MINUTE).
@@ -50,7 +50,7 @@ pub async fn run(settings: &Settings, action: ApiClientAction) -> anyhow::Result
             for s in scopes.iter().flat_map(|s| s.split(',')).map(str::trim) {
                 parsed.push(Scope::parse(s).ok_or_else(|| {
                     anyhow::anyhow!(
-                        "--scope: unknown scope {s:?} (use keys:read, models:read or audit:read)"
+                        "--scope: unknown scope {s:?} (use keys:read, models:read, audit:read, users:write or services:write)"
                     )
                 })?);
             }

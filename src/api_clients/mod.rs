@@ -19,16 +19,29 @@ pub enum Scope {
     ModelsRead,
     /// `GET /api/v1/audit/events`.
     AuditRead,
+    /// Create, change, bulk-change and delete users through `/api/v1/users…`
+    /// (and read them, never their keys), follow `/api/v1/batches/{id}`.
+    UsersWrite,
+    /// Manage the service catalogue through `/api/v1/services…`.
+    ServicesWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 3] = [Scope::KeysRead, Scope::ModelsRead, Scope::AuditRead];
+    pub const ALL: [Scope; 5] = [
+        Scope::KeysRead,
+        Scope::ModelsRead,
+        Scope::AuditRead,
+        Scope::UsersWrite,
+        Scope::ServicesWrite,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::KeysRead => "keys:read",
             Scope::ModelsRead => "models:read",
             Scope::AuditRead => "audit:read",
+            Scope::UsersWrite => "users:write",
+            Scope::ServicesWrite => "services:write",
         }
     }
     pub fn parse(s: &str) -> Option<Scope> {
@@ -39,6 +52,8 @@ impl Scope {
             Scope::KeysRead => "Look up users' keys",
             Scope::ModelsRead => "List models",
             Scope::AuditRead => "Read the audit trail",
+            Scope::UsersWrite => "Create, change and delete users (never their keys)",
+            Scope::ServicesWrite => "Manage the service catalogue",
         }
     }
 }

@@ -63,7 +63,7 @@ pub struct NewPage {
     pub rate_limit_per_minute: String,
     pub default_limit: u32,
     pub errors: FormErrors,
-    pub all: [Scope; 3],
+    pub all: [Scope; 5],
 }
 
 impl NewPage {

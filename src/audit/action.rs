@@ -85,6 +85,20 @@ actions! {
     UsersBulkPreview => "users.bulk_preview",
     UsersBulkCreateView => "users.bulk_create.view",
     UsersBulkCreatePreview => "users.bulk_create.preview",
+    ApiUsersList => "api.users.list",
+    ApiUserView => "api.user.view",
+    ApiUsersCreate => "api.users.create",
+    ApiUserUpdate => "api.user.update",
+    ApiUserDelete => "api.user.delete",
+    ApiUsersBulk => "api.users.bulk",
+    ApiUsersBulkPreview => "api.users.bulk_preview",
+    ApiBatchView => "api.batch.view",
+    ApiServicesList => "api.services.list",
+    ApiServiceCreate => "api.service.create",
+    ApiServiceUpdate => "api.service.update",
+    ApiServiceDelete => "api.service.delete",
+    SpecApply => "spec.apply",
+    SpecExport => "spec.export",
 }
 
 #[cfg(test)]

@@ -106,6 +106,20 @@ pub async fn enqueue_upsert(
     mark_pending(conn, user_refs).await
 }
 
+/// Queues the first sync of users just created (already marked pending, so no
+/// UPDATE of the users is needed: one multi-row INSERT per chunk of jobs).
+pub async fn enqueue_created(
+    conn: &impl ConnectionTrait,
+    user_refs: &[String],
+    batch_id: Option<&str>,
+) -> Result<(), DbErr> {
+    let jobs = user_refs
+        .iter()
+        .map(|u| job(u, Op::Upsert, serde_json::json!({}), batch_id))
+        .collect();
+    insert_jobs(conn, jobs).await
+}
+
 /// Queues the deletion of a key from LiteLLM (the user row may already be gone).
 pub async fn enqueue_delete(
     conn: &impl ConnectionTrait,

@@ -372,6 +372,43 @@ pub async fn batches(conn: &impl ConnectionTrait, limit: u64) -> Result<Vec<Batc
     .await
 }
 
+/// Progress of the batch `batch_id`, or `None` when it has no jobs.
+pub async fn batch(
+    conn: &impl ConnectionTrait,
+    batch_id: &str,
+) -> Result<Option<BatchProgress>, DbErr> {
+    let b = conn.get_database_backend();
+    BatchProgress::find_by_statement(stmt(
+        b,
+        "SELECT batch_id, COUNT(*) AS total, \
+         SUM(CASE WHEN state = ? THEN 1 ELSE 0 END) AS done, \
+         SUM(CASE WHEN state = ? THEN 1 ELSE 0 END) AS failed \
+         FROM sync_jobs WHERE batch_id = ? GROUP BY batch_id",
+        vec![
+            JobState::Done.into(),
+            JobState::Failed.into(),
+            batch_id.into(),
+        ],
+    ))
+    .one(conn)
+    .await
+}
+
+/// The failed jobs of a batch (at most `limit`).
+pub async fn batch_failures(
+    conn: &impl ConnectionTrait,
+    batch_id: &str,
+    limit: u64,
+) -> Result<Vec<sync_job::Model>, DbErr> {
+    sync_job::Entity::find()
+        .filter(sync_job::Column::BatchId.eq(batch_id))
+        .filter(sync_job::Column::State.eq(JobState::Failed))
+        .order_by_asc(sync_job::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await
+}
+
 /// Jobs that failed for good, newest first.
 pub async fn failed_jobs(
     conn: &impl ConnectionTrait,

@@ -3,12 +3,15 @@ use actix_session::Session;
 use actix_web::{HttpResponse, get, http::StatusCode, post, web};
 use askama::Template;
 
-use super::queries::{self, WithCount};
+use super::{
+    queries::{self, WithCount},
+    service::{self, ServiceError},
+};
 use crate::{
     audit::{Action, AuditCtx, Outcome},
     error::AppError,
     state::AppData,
-    users::forms::{ServiceForm, check_service_name},
+    users::forms::ServiceForm,
     web::{
         CsrfForm, CurrentAdmin, Flash, FormErrors, NoFields, PageCtx, pages::html, see_other,
         session,
@@ -54,37 +57,13 @@ async fn page(
     )
 }
 
-/// Checks a service form; `except` is the service being renamed.
-async fn check(
-    data: &AppData,
-    form: &ServiceForm,
-    except: Option<i32>,
-) -> Result<(FormErrors, String), AppError> {
+/// The form errors of a refused catalogue change.
+fn form_errors(e: &ServiceError) -> FormErrors {
     let mut errors = FormErrors::default();
-    let name = match check_service_name(&form.name) {
-        Ok(n) => n,
-        Err(e) => {
-            errors.add("name", e);
-            String::new()
-        }
-    };
-    if form.description.chars().count() > 1000 {
-        errors.add("description", "A description has at most 1,000 characters.");
+    for (f, m) in e.fields() {
+        errors.add(f, m);
     }
-    if form
-        .description
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\r')
-    {
-        errors.add("description", "The description has control characters.");
-    }
-    if errors.is_empty()
-        && let Some(other) = queries::find_by_name(&data.db, &name).await?
-        && Some(other.id) != except
-    {
-        errors.add("name", "A service with this name already exists.");
-    }
-    Ok((errors, name))
+    errors
 }
 
 #[get("/services", name = "service.list")]
@@ -118,23 +97,28 @@ pub async fn create(
 ) -> Result<HttpResponse, AppError> {
     audit.action(Action::ServiceCreate);
     admin.require_manager()?;
-    let (errors, name) = check(&data, &form, None).await?;
-    if !errors.is_empty() {
-        audit.outcome(Outcome::Invalid);
-        audit.detail("fields", errors.to_json());
-        return page(
-            &data,
-            &session,
-            &admin,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some(&form),
-            errors,
-            None,
-        )
-        .await;
-    }
     let txn = crate::db::begin_write(&data.db).await?;
-    let s = queries::create(&txn, &name, form.description.trim()).await?;
+    let s = match service::create(&txn, &form.name, &form.description).await {
+        Ok(s) => s,
+        Err(ServiceError::Db(e)) => return Err(e.into()),
+        Err(e) => {
+            drop(txn);
+            let errors = form_errors(&e);
+            audit.outcome(Outcome::Invalid);
+            audit.detail("fields", errors.to_json());
+            return page(
+                &data,
+                &session,
+                &admin,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(&form),
+                errors,
+                None,
+            )
+            .await;
+        }
+    };
+    let name = s.name.clone();
     audit.detail("service_id", s.id);
     audit.detail(
         "after",
@@ -160,37 +144,35 @@ pub async fn rename(
         .await?
         .ok_or(AppError::NotFound)?;
     audit.detail("service_id", s.id);
-    let (errors, name) = check(&data, &form, Some(s.id)).await?;
-    if !errors.is_empty() {
-        audit.outcome(Outcome::Invalid);
-        audit.detail("fields", errors.to_json());
-        let msg = errors
-            .fields()
-            .iter()
-            .map(|f| errors.get(f).to_string())
-            .collect::<Vec<_>>()
-            .join(" ");
-        return page(
-            &data,
-            &session,
-            &admin,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            None,
-            FormErrors::default(),
-            Some((s.id, msg)),
-        )
-        .await;
-    }
     let txn = crate::db::begin_write(&data.db).await?;
-    queries::rename(&txn, s.id, &name, form.description.trim()).await?;
-    // Services travel in the keys' metadata: their users must be re-synced.
-    let users = if name != s.name {
-        queries::users_of(&txn, s.id).await?
-    } else {
-        vec![]
-    };
     let batch_id = crate::crypto::random_id();
-    crate::litellm::outbox::enqueue_upsert(&txn, &users, Some(&batch_id)).await?;
+    let users = match service::update(&txn, &s, &form.name, &form.description, &batch_id).await {
+        Ok(users) => users,
+        Err(ServiceError::Db(e)) => return Err(e.into()),
+        Err(e) => {
+            drop(txn);
+            let errors = form_errors(&e);
+            audit.outcome(Outcome::Invalid);
+            audit.detail("fields", errors.to_json());
+            let msg = errors
+                .fields()
+                .iter()
+                .map(|f| errors.get(f).to_string())
+                .collect::<Vec<_>>()
+                .join(" ");
+            return page(
+                &data,
+                &session,
+                &admin,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                FormErrors::default(),
+                Some((s.id, msg)),
+            )
+            .await;
+        }
+    };
+    let name = form.name.trim().to_string();
     audit.targets(users.clone());
     audit.detail(
         "before",
@@ -231,35 +213,38 @@ pub async fn delete(
         .ok_or(AppError::NotFound)?;
     audit.detail("service_id", s.id);
     let txn = crate::db::begin_write(&data.db).await?;
-    let users = queries::users_of(&txn, s.id).await?;
-    if !users.is_empty() {
-        drop(txn);
-        audit.outcome(Outcome::Invalid);
-        audit.targets(users.clone());
-        let shown: Vec<&str> = users.iter().take(10).map(String::as_str).collect();
-        let more = if users.len() > 10 {
-            format!(" and {} more", users.len() - 10)
-        } else {
-            String::new()
-        };
-        let msg = format!(
-            "`{}` is still used by {} user(s): {}{more}. Remove it from them first (select them on /users, “Services: remove”).",
-            s.name,
-            users.len(),
-            shown.join(", ")
-        );
-        return page(
-            &data,
-            &session,
-            &admin,
-            StatusCode::CONFLICT,
-            None,
-            FormErrors::default(),
-            Some((s.id, msg)),
-        )
-        .await;
+    match service::delete(&txn, &s).await {
+        Ok(()) => {}
+        Err(ServiceError::InUse { users, .. }) => {
+            drop(txn);
+            audit.outcome(Outcome::Invalid);
+            audit.targets(users.clone());
+            let shown: Vec<&str> = users.iter().take(10).map(String::as_str).collect();
+            let more = if users.len() > 10 {
+                format!(" and {} more", users.len() - 10)
+            } else {
+                String::new()
+            };
+            let msg = format!(
+                "`{}` is still used by {} user(s): {}{more}. Remove it from them first (select them on /users, “Services: remove”).",
+                s.name,
+                users.len(),
+                shown.join(", ")
+            );
+            return page(
+                &data,
+                &session,
+                &admin,
+                StatusCode::CONFLICT,
+                None,
+                FormErrors::default(),
+                Some((s.id, msg)),
+            )
+            .await;
+        }
+        Err(ServiceError::Db(e)) => return Err(e.into()),
+        Err(e) => return Err(AppError::BadRequest(e.to_string())),
     }
-    queries::delete(&txn, s.id).await?;
     audit.detail(
         "before",
         serde_json::json!({"name": s.name, "description": s.description}),

@@ -32,6 +32,7 @@ pub async fn run(settings: Settings, action: UsersAction) -> anyhow::Result<i32>
             models,
             services,
             dry_run,
+            create_services,
         } => {
             let text = match std::fs::read_to_string(&file) {
                 Ok(t) => t,
@@ -40,7 +41,17 @@ pub async fn run(settings: Settings, action: UsersAction) -> anyhow::Result<i32>
                     return Ok(2);
                 }
             };
-            import(&db, &cipher, &text, &models, &services, dry_run, &mut out).await
+            import_with(
+                &db,
+                &cipher,
+                &text,
+                &models,
+                &services,
+                dry_run,
+                create_services,
+                &mut out,
+            )
+            .await
         }
         UsersAction::Export => export(&db, &mut out).await.map(|_| 0),
     }
@@ -57,6 +68,22 @@ pub async fn import(
     dry_run: bool,
     out: &mut impl Write,
 ) -> anyhow::Result<i32> {
+    import_with(db, cipher, text, models, services, dry_run, false, out).await
+}
+
+/// [`import`], and with `create_services` the services of `--services` the
+/// catalogue lacks are added in the same transaction as the users.
+#[allow(clippy::too_many_arguments)]
+pub async fn import_with(
+    db: &DatabaseConnection,
+    cipher: &KeyCipher,
+    text: &str,
+    models: &str,
+    services: &str,
+    dry_run: bool,
+    create_services: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<i32> {
     let models = match parse_models(&[models.to_string()]) {
         Ok(m) => m,
         Err(e) => {
@@ -71,8 +98,20 @@ pub async fn import(
             return Ok(1);
         }
     };
-    if let Err(e) = service::service_ids_by_name(db, &services).await {
-        writeln!(out, "--services: {e}")?;
+    let known: std::collections::BTreeSet<String> = queries::services(db)
+        .await?
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    let missing: Vec<String> = services
+        .iter()
+        .filter(|s| !known.contains(*s))
+        .cloned()
+        .collect();
+    if !missing.is_empty() && !create_services {
+        if let Err(e) = service::service_ids_by_name(db, &services).await {
+            writeln!(out, "--services: {e} (or pass --create-services)")?;
+        }
         return Ok(1);
     }
     let mut lines = match parse_lines(text) {
@@ -106,11 +145,22 @@ pub async fn import(
         return Ok(1);
     }
     if dry_run {
+        if !missing.is_empty() {
+            writeln!(
+                out,
+                "services {} would be created (dry run)",
+                missing.join(", ")
+            )?;
+        }
         writeln!(out, "{} users would be created (dry run)", lines.len())?;
         return Ok(0);
     }
     let batch_id = crate::crypto::random_id();
     let txn = crate::db::begin_write(db).await?;
+    service::add_services(&txn, &missing).await?;
+    for name in &missing {
+        writeln!(out, "created service {name}")?;
+    }
     let created = service::create_many(&txn, cipher, &lines, &models, &services, &batch_id)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -118,7 +168,8 @@ pub async fn import(
     ev.targets = created.clone();
     ev.details = serde_json::json!({
         "batch_id": batch_id,
-        "after": {"count": created.len(), "models": models, "services": services},
+        "after": {"count": created.len(), "models": models, "services": services,
+                  "created_services": missing},
     });
     insert(&txn, &ev).await?;
     txn.commit().await?;
@@ -211,6 +262,10 @@ pub enum UsersAction {
         /// Only validate; write nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Add the services named in --services that the catalogue lacks (in the
+        /// same transaction as the users).
+        #[arg(long)]
+        create_services: bool,
     },
     /// Write every user (never the key) as CSV to standard output.
     Export,

@@ -377,3 +377,98 @@ pub async fn exec(db: &impl ConnectionTrait, sql: &str, values: Vec<Value>) -> R
         .await?
         .rows_affected())
 }
+
+/// A machine filter over users (the REST API and `mama apply`): every given
+/// part must hold.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    /// Case-insensitive substring of the ID or the organisation.
+    pub q: Option<String>,
+    /// Exactly this organisation.
+    pub organisation: Option<String>,
+    /// Has this model.
+    pub model: Option<String>,
+    /// Has this service (by name).
+    pub service: Option<String>,
+    /// `synced`, `pending` or `failed`.
+    pub sync_state: Option<String>,
+}
+
+/// The users matching `filter` with a user ID after `after`, by user ID, at most
+/// `limit` (keyset pages: pass the last ID of one page as `after` of the next).
+pub async fn filtered(
+    db: &impl ConnectionTrait,
+    filter: &UserFilter,
+    after: Option<&str>,
+    limit: Option<u64>,
+) -> Result<Vec<user::Model>, DbErr> {
+    let backend = db.get_database_backend();
+    let mut clauses: Vec<String> = vec![];
+    let mut values: Vec<Value> = vec![];
+    if let Some(q) = filter.q.as_deref().filter(|q| !q.is_empty()) {
+        let s = Search::indexed(backend, q);
+        clauses.push(s.clause);
+        values.extend(s.values);
+    }
+    if let Some(o) = &filter.organisation {
+        clauses.push("users.organisation = ?".into());
+        values.push(o.clone().into());
+    }
+    if let Some(m) = &filter.model {
+        clauses.push(
+            "EXISTS (SELECT 1 FROM user_models um WHERE um.user_id = users.id AND um.model = ?)"
+                .into(),
+        );
+        values.push(m.clone().into());
+    }
+    if let Some(s) = &filter.service {
+        clauses.push(
+            "EXISTS (SELECT 1 FROM user_services us JOIN services s ON s.id = us.service_id \
+             WHERE us.user_id = users.id AND s.name = ?)"
+                .into(),
+        );
+        values.push(s.clone().into());
+    }
+    if let Some(st) = &filter.sync_state {
+        clauses.push("users.sync_state = ?".into());
+        values.push(st.clone().into());
+    }
+    if let Some(a) = after {
+        clauses.push("users.user_id > ?".into());
+        values.push(a.to_string().into());
+    }
+    let mut sql = String::from("SELECT users.* FROM users");
+    if !clauses.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&clauses.join(" AND "));
+    }
+    sql.push_str(" ORDER BY users.user_id");
+    if let Some(n) = limit {
+        sql.push_str(" LIMIT ?");
+        values.push((n as i64).into());
+    }
+    user::Entity::find()
+        .from_raw_sql(stmt(backend, &sql, values))
+        .all(db)
+        .await
+}
+
+/// Alias → the user ID that has it, for those of these aliases in use.
+pub async fn aliases_taken(
+    db: &impl ConnectionTrait,
+    aliases: &[String],
+) -> Result<HashMap<String, String>, DbErr> {
+    let mut out = HashMap::new();
+    for chunk in aliases.chunks(CHUNK) {
+        let rows = user::Entity::find()
+            .filter(user::Column::KeyAlias.is_in(chunk.iter().cloned()))
+            .all(db)
+            .await?;
+        for u in rows {
+            if let Some(a) = u.key_alias {
+                out.insert(a, u.user_id);
+            }
+        }
+    }
+    Ok(out)
+}

@@ -39,52 +39,139 @@ pub async fn create_user(
     new: NewUser,
     batch_id: Option<&str>,
 ) -> Result<user::Model, CreateError> {
-    let service_ids = service_ids(conn, &new.services).await?;
-    let key = keys::generate();
-    let stored = keys::seal(cipher, &new.user_id, &key);
-    drop(key);
+    let mut created = create_users(conn, cipher, vec![new], batch_id).await?;
+    created
+        .pop()
+        .ok_or_else(|| CreateError::Db(DbErr::Custom("insert returned no row".into())))
+}
+
+/// Rows per multi-row INSERT: 13 columns × 500 stays far below either
+/// backend's limit on bound values.
+const INSERT_CHUNK: usize = 500;
+
+/// Creates many users at once (the UI's create-many, the CLI import, the API and
+/// `mama apply` all come here), each with a new mama-made key, set-based: one
+/// multi-row INSERT per chunk of users, of their models, of their services and of
+/// their sync jobs, all on `conn` (the caller's transaction). The IDs must be
+/// new and distinct (the callers checked; the unique index is the last word).
+/// Returns the created rows in input order.
+pub async fn create_users(
+    conn: &impl ConnectionTrait,
+    cipher: &KeyCipher,
+    users: Vec<NewUser>,
+    batch_id: Option<&str>,
+) -> Result<Vec<user::Model>, CreateError> {
+    let mut names: Vec<String> = users.iter().flat_map(|u| u.services.clone()).collect();
+    names.sort();
+    names.dedup();
+    let services: std::collections::HashMap<String, i32> = if names.is_empty() {
+        Default::default()
+    } else {
+        service::Entity::find()
+            .filter(service::Column::Name.is_in(names.iter().cloned()))
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|s| (s.name, s.id))
+            .collect()
+    };
+    if let Some(missing) = names.iter().find(|n| !services.contains_key(*n)) {
+        return Err(CreateError::UnknownService(missing.clone()));
+    }
     let now = Utc::now();
-    let model = user::ActiveModel {
-        user_id: Set(new.user_id.clone()),
-        organisation: Set(new.organisation),
-        key_ciphertext: Set(stored.ciphertext),
-        key_sha256: Set(stored.sha256),
-        key_hint: Set(stored.hint),
-        key_alias: Set(new.key_alias),
-        extra: Set(new.extra),
-        sync_state: Set(SyncState::Pending.into()),
-        sync_error: Set(None),
-        synced_at: Set(None),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(conn)
-    .await?;
-    let mut models = new.models;
-    models.sort();
-    models.dedup();
-    if !models.is_empty() {
-        user_model::Entity::insert_many(models.into_iter().map(|m| user_model::ActiveModel {
-            user_id: Set(model.id),
-            model: Set(m),
-        }))
-        .exec(conn)
-        .await?;
-    }
-    if !service_ids.is_empty() {
-        user_service::Entity::insert_many(service_ids.into_iter().map(|s| {
-            user_service::ActiveModel {
-                user_id: Set(model.id),
+    let mut out = Vec::with_capacity(users.len());
+    for chunk in users.chunks(INSERT_CHUNK) {
+        let rows: Vec<user::ActiveModel> = chunk
+            .iter()
+            .map(|new| {
+                let key = keys::generate();
+                let stored = keys::seal(cipher, &new.user_id, &key);
+                drop(key);
+                user::ActiveModel {
+                    user_id: Set(new.user_id.clone()),
+                    organisation: Set(new.organisation.clone()),
+                    key_ciphertext: Set(stored.ciphertext),
+                    key_sha256: Set(stored.sha256),
+                    key_hint: Set(stored.hint),
+                    key_alias: Set(new.key_alias.clone()),
+                    extra: Set(new.extra.clone()),
+                    sync_state: Set(SyncState::Pending.into()),
+                    sync_error: Set(None),
+                    synced_at: Set(None),
+                    version: Set(1),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                    ..Default::default()
+                }
+            })
+            .collect();
+        let mut inserted = user::Entity::insert_many(rows)
+            .exec_with_returning(conn)
+            .await?;
+        // RETURNING gives no order guarantee: put the rows back in input order.
+        let pos: std::collections::HashMap<&str, usize> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.user_id.as_str(), i))
+            .collect();
+        inserted.sort_by_key(|m| pos.get(m.user_id.as_str()).copied().unwrap_or(usize::MAX));
+        let mut model_rows = vec![];
+        let mut service_rows = vec![];
+        for (m, new) in inserted.iter().zip(chunk) {
+            let mut models = new.models.clone();
+            models.sort();
+            models.dedup();
+            model_rows.extend(models.into_iter().map(|name| user_model::ActiveModel {
+                user_id: Set(m.id),
+                model: Set(name),
+            }));
+            let mut sids: Vec<i32> = new
+                .services
+                .iter()
+                .filter_map(|n| services.get(n).copied())
+                .collect();
+            sids.sort();
+            sids.dedup();
+            service_rows.extend(sids.into_iter().map(|s| user_service::ActiveModel {
+                user_id: Set(m.id),
                 service_id: Set(s),
-            }
-        }))
-        .exec(conn)
+            }));
+        }
+        for rows in model_rows.chunks(INSERT_CHUNK * 4) {
+            user_model::Entity::insert_many(rows.to_vec())
+                .exec(conn)
+                .await?;
+        }
+        for rows in service_rows.chunks(INSERT_CHUNK * 4) {
+            user_service::Entity::insert_many(rows.to_vec())
+                .exec(conn)
+                .await?;
+        }
+        out.extend(inserted);
+    }
+    let ids: Vec<String> = out.iter().map(|m| m.user_id.clone()).collect();
+    outbox::enqueue_created(conn, &ids, batch_id).await?;
+    Ok(out)
+}
+
+/// Adds these services (names already checked by `forms::parse_services`, none
+/// in the catalogue yet) with no description: `mama users import
+/// --create-services`. Here rather than through `services::service::create` so
+/// that users does not import services, which imports users.
+pub async fn add_services(conn: &impl ConnectionTrait, names: &[String]) -> Result<(), DbErr> {
+    let now = Utc::now();
+    for n in names {
+        service::ActiveModel {
+            name: Set(n.clone()),
+            description: Set(String::new()),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(conn)
         .await?;
     }
-    outbox::enqueue_upsert(conn, std::slice::from_ref(&model.user_id), batch_id).await?;
-    Ok(model)
+    Ok(())
 }
 
 /// Resolves service names to IDs (sorted, deduplicated); an unknown name is an error.
@@ -205,25 +292,23 @@ pub async fn create_many(
     services: &[String],
     batch_id: &str,
 ) -> Result<Vec<String>, CreateError> {
-    let mut created = vec![];
-    for l in lines.iter().filter(|l| l.error.is_none()) {
-        create_user(
-            conn,
-            cipher,
-            NewUser {
-                user_id: l.user_id.clone(),
-                organisation: l.organisation.clone(),
-                key_alias: None,
-                models: models.to_vec(),
-                services: services.to_vec(),
-                extra: String::new(),
-            },
-            Some(batch_id),
-        )
-        .await?;
-        created.push(l.user_id.clone());
-    }
-    Ok(created)
+    let users = lines
+        .iter()
+        .filter(|l| l.error.is_none())
+        .map(|l| NewUser {
+            user_id: l.user_id.clone(),
+            organisation: l.organisation.clone(),
+            key_alias: None,
+            models: models.to_vec(),
+            services: services.to_vec(),
+            extra: String::new(),
+        })
+        .collect();
+    Ok(create_users(conn, cipher, users, Some(batch_id))
+        .await?
+        .into_iter()
+        .map(|m| m.user_id)
+        .collect())
 }
 
 /// What an edit sets (already validated).

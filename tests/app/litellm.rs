@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use crate::{helpers::*, webdriver::component_available};
 
 /// The real proxy, when configured.
-fn peer() -> Option<(String, String)> {
+pub(crate) fn peer() -> Option<(String, String)> {
     if !component_available("MAMA_TEST_LITELLM_URL", "the LiteLLM peer") {
         return None;
     }
@@ -27,7 +27,7 @@ fn peer() -> Option<(String, String)> {
     Some((url.trim_end_matches('/').to_string(), key))
 }
 
-fn fast_sync(s: &mut Settings, base_url: &str, master: &str, timeout: Duration) {
+pub(crate) fn fast_sync(s: &mut Settings, base_url: &str, master: &str, timeout: Duration) {
     s.litellm = Some(LiteLlmSettings {
         base_url: base_url.to_string(),
         master_key: SecretString::from(master.to_string()),
@@ -113,7 +113,7 @@ async fn set_models_and_alias(app: &TestApp, user_id: &str, models: &[&str], ali
     txn.commit().await.unwrap();
 }
 
-async fn drain(app: &TestApp) {
+pub(crate) async fn drain(app: &TestApp) {
     assert!(
         wait_until_idle(&app.db, Duration::from_secs(60)).await,
         "the sync queue did not drain"
@@ -121,7 +121,7 @@ async fn drain(app: &TestApp) {
 }
 
 /// LiteLLM's view of a key (by hash), `None` when it does not know it.
-async fn litellm_info(base: &str, master: &str, hash: &str) -> Option<Value> {
+pub(crate) async fn litellm_info(base: &str, master: &str, hash: &str) -> Option<Value> {
     let r = reqwest::Client::new()
         .get(format!("{base}/key/info"))
         .query(&[("key", hash)])
@@ -147,7 +147,7 @@ async fn litellm_update(base: &str, master: &str, body: Value) {
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
 }
 
-fn sorted(v: &Value) -> Vec<String> {
+pub(crate) fn sorted(v: &Value) -> Vec<String> {
     let mut out: Vec<String> = v
         .as_array()
         .unwrap()

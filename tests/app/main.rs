@@ -21,6 +21,7 @@ mod keys_at_rest;
 mod litellm;
 mod login;
 mod pages;
+mod provisioning;
 mod services;
 mod startup;
 mod users;

@@ -20,15 +20,24 @@ use actix_web::{middleware::from_fn, web};
 pub use auth::ApiCaller;
 pub use rate_limit::{Quota, RateLimiter};
 
-/// `/api/v1…`.
+crate::route_table! {
+    prefix: "/api/v1";
+    ApiToken {
+        POST "/keys/lookup" => handlers::lookup, ApiKeysLookup;
+        GET "/models" => handlers::models, ApiModelsList;
+        GET "/audit/events" => handlers::audit_events, ApiAuditList;
+    }
+    Public {
+        GET "/openapi.json" => handlers::openapi_json, ApiDocs;
+        GET "/docs{tail:.*}" => handlers::docs, ApiDocs;
+    }
+}
+
+/// `/api/v1…`, with the rate-limit headers on every answer.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1")
             .wrap(from_fn(rate_limit::headers_middleware))
-            .service(handlers::lookup)
-            .service(handlers::models)
-            .service(handlers::audit_events)
-            .service(handlers::openapi_json)
-            .service(handlers::docs),
+            .configure(register),
     );
 }

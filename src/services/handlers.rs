@@ -1,6 +1,6 @@
 //! `/services…` handlers.
 use actix_session::Session;
-use actix_web::{HttpResponse, get, http::StatusCode, post, web};
+use actix_web::{HttpResponse, http::StatusCode, web};
 use askama::Template;
 
 use super::queries::{self, WithCount};
@@ -87,7 +87,6 @@ async fn check(
     Ok((errors, name))
 }
 
-#[get("/services", name = "service.list")]
 pub async fn list(
     admin: CurrentAdmin,
     session: Session,
@@ -95,7 +94,6 @@ pub async fn list(
     data: web::Data<AppData>,
 ) -> Result<HttpResponse, AppError> {
     audit.action(Action::ServiceList);
-    admin.require_manager()?;
     page(
         &data,
         &session,
@@ -108,7 +106,6 @@ pub async fn list(
     .await
 }
 
-#[post("/services", name = "service.create")]
 pub async fn create(
     admin: CurrentAdmin,
     session: Session,
@@ -117,7 +114,6 @@ pub async fn create(
     CsrfForm(form): CsrfForm<ServiceForm>,
 ) -> Result<HttpResponse, AppError> {
     audit.action(Action::ServiceCreate);
-    admin.require_manager()?;
     let (errors, name) = check(&data, &form, None).await?;
     if !errors.is_empty() {
         audit.outcome(Outcome::Invalid);
@@ -145,7 +141,6 @@ pub async fn create(
     Ok(see_other("/services"))
 }
 
-#[post("/services/{id}/rename", name = "service.update")]
 pub async fn rename(
     admin: CurrentAdmin,
     session: Session,
@@ -155,7 +150,6 @@ pub async fn rename(
     CsrfForm(form): CsrfForm<ServiceForm>,
 ) -> Result<HttpResponse, AppError> {
     audit.action(Action::ServiceUpdate);
-    admin.require_manager()?;
     let s = queries::find(&data.db, *id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -215,7 +209,6 @@ pub async fn rename(
     Ok(see_other("/services"))
 }
 
-#[post("/services/{id}/delete", name = "service.delete")]
 pub async fn delete(
     admin: CurrentAdmin,
     session: Session,
@@ -225,7 +218,6 @@ pub async fn delete(
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     audit.action(Action::ServiceDelete);
-    admin.require_manager()?;
     let s = queries::find(&data.db, *id)
         .await?
         .ok_or(AppError::NotFound)?;

@@ -9,7 +9,7 @@ use mama::{
     entities::{model, service},
     users::service::{NewUser, create_user},
 };
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, rand_suffix, request_id, spawn_app_with};
@@ -69,7 +69,7 @@ impl ApiApp {
     }
 
     pub async fn user(&self, user_id: &str, models: &[&str], services: &[&str]) {
-        let txn = self.app.db.begin().await.unwrap();
+        let txn = mama::db::begin_write(&self.app.db).await.unwrap();
         create_user(
             &txn,
             &self.cipher,
@@ -697,7 +697,7 @@ async fn a_lookup_whose_audit_event_cannot_be_stored_answers_503_without_any_key
     a.user(&user, &["m"], &[]).await;
     let (_, token) = a.client(&[Scope::KeysRead], None).await;
     let key = a.key_of(&user).await;
-    a.app.sql("DROP TABLE audit_targets").await;
+    a.app.break_audit_store().await;
     let r = a.lookup(&token, json!({"user_ids": [user]})).await;
     let status = r.status().as_u16();
     let text = r.text().await.unwrap();

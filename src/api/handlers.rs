@@ -24,8 +24,8 @@ use crate::{
     state::AppData,
 };
 
-/// Models LiteLLM always accepts; never shown as unavailable.
-pub const SPECIAL_MODELS: [&str; 2] = ["all-team-models", "all-proxy-models"];
+/// Written once, in the model catalogue.
+use crate::litellm::models::SPECIAL as SPECIAL_MODELS;
 
 /// Look up many users' keys and permissions at once.
 #[utoipa::path(

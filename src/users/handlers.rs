@@ -165,6 +165,9 @@ pub async fn bulk_apply(
     } else {
         Action::UsersBulkUpdate
     });
+    // Checked here, not by a route group: a refused bulk delete is recorded as
+    // a delete, which only the form says.
+    admin.require_manager()?;
     let back = back_url(&form.q);
     let op = match form.op() {
         Ok(op) => op,

@@ -10,13 +10,15 @@ pub mod views;
 
 crate::route_table! {
     prefix: "";
-    // Auditors land on /users after login and are sent on to /audit by the handler.
+    // Their handlers check the role themselves: auditors land on /users after
+    // login and are sent on to /audit; a refused bulk apply is recorded as the
+    // update or delete its form asked for.
     SignedIn {
         GET "/users" => handlers::list, UserList;
+        POST "/users/bulk/apply" => handlers::bulk_apply, UsersBulkUpdate;
     }
     Manager {
         POST "/users/bulk/preview" => handlers::bulk_preview, UsersBulkPreview;
-        POST "/users/bulk/apply" => handlers::bulk_apply, UsersBulkUpdate;
         GET "/users/bulk/create" => handlers::create_form, UsersBulkCreateView;
         POST "/users/bulk/create/preview" => handlers::create_preview, UsersBulkCreatePreview;
         POST "/users/bulk/create" => handlers::create_apply, UsersBulkCreate;

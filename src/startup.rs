@@ -160,6 +160,21 @@ pub fn build_server(
     Ok(server)
 }
 
+/// Every feature's route table, in the order `build_server` mounts them (health,
+/// metrics and static assets are not audited and not listed).
+pub fn route_table() -> Vec<ui::routes::Route> {
+    [
+        admins::ROUTES,
+        users::ROUTES,
+        crate::services::ROUTES,
+        crate::auditor::ROUTES,
+        crate::litellm::ROUTES,
+        api_clients::ROUTES,
+        api::ROUTES,
+    ]
+    .concat()
+}
+
 async fn home() -> actix_web::HttpResponse {
     ui::see_other("/users")
 }

@@ -1,6 +1,6 @@
 //! `/account/password` for everyone; `/admins…` for super admins only.
 use actix_session::Session;
-use actix_web::{HttpResponse, get, http::StatusCode, post, web};
+use actix_web::{HttpResponse, http::StatusCode, web};
 use secrecy::SecretString;
 
 use super::{
@@ -22,7 +22,6 @@ use crate::{
     },
 };
 
-#[get("/account/password", name = "account.password.view")]
 pub async fn password_form(
     admin: CurrentAdmin,
     session: Session,
@@ -36,7 +35,6 @@ pub async fn password_form(
     })
 }
 
-#[post("/account/password", name = "account.password.change")]
 pub async fn change_password(
     admin: CurrentAdmin,
     session: Session,
@@ -81,7 +79,6 @@ pub async fn change_password(
     Ok(see_other("/users"))
 }
 
-#[get("/admins", name = "admin.list")]
 pub async fn list(
     admin: CurrentAdmin,
     session: Session,
@@ -89,7 +86,6 @@ pub async fn list(
     data: web::Data<AppData>,
 ) -> Result<ListPage, AppError> {
     audit.action(Action::AdminList);
-    admin.require_super_admin()?;
     let admins = queries::list(&data.db).await?;
     audit.detail("count", admins.len());
     Ok(ListPage {
@@ -98,14 +94,12 @@ pub async fn list(
     })
 }
 
-#[get("/admins/new", name = "admin.view")]
 pub async fn new_form(
     admin: CurrentAdmin,
     session: Session,
     audit: AuditCtx,
 ) -> Result<NewPage, AppError> {
     audit.action(Action::AdminView);
-    admin.require_super_admin()?;
     Ok(NewPage {
         ctx: PageCtx::new(&session, &admin, "admins"),
         username: String::new(),
@@ -115,7 +109,6 @@ pub async fn new_form(
     })
 }
 
-#[post("/admins", name = "admin.create")]
 pub async fn create(
     admin: CurrentAdmin,
     session: Session,
@@ -124,7 +117,6 @@ pub async fn create(
     CsrfForm(form): CsrfForm<NewAdminForm>,
 ) -> Result<HttpResponse, AppError> {
     audit.action(Action::AdminCreate);
-    admin.require_super_admin()?;
     let username = normalise_username(&form.username);
     let (mut errors, role) = form.check();
     if errors.is_empty()
@@ -192,7 +184,6 @@ async fn deletion_refusal(
     Ok(None)
 }
 
-#[get("/admins/{id}/delete", name = "admin.view")]
 pub async fn delete_form(
     admin: CurrentAdmin,
     session: Session,
@@ -201,7 +192,6 @@ pub async fn delete_form(
     id: web::Path<i32>,
 ) -> Result<DeletePage, AppError> {
     audit.action(Action::AdminView);
-    admin.require_super_admin()?;
     let t = target(&data, *id, &audit).await?;
     let refusal = deletion_refusal(&data, &admin, &t)
         .await?
@@ -214,7 +204,6 @@ pub async fn delete_form(
     })
 }
 
-#[post("/admins/{id}/delete", name = "admin.delete")]
 pub async fn delete(
     admin: CurrentAdmin,
     session: Session,
@@ -224,7 +213,6 @@ pub async fn delete(
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     audit.action(Action::AdminDelete);
-    admin.require_super_admin()?;
     let t = target(&data, *id, &audit).await?;
     if let Some(why) = deletion_refusal(&data, &admin, &t).await? {
         return Err(AppError::Conflict(why.to_string()));
@@ -248,7 +236,6 @@ pub async fn delete(
     Ok(see_other("/admins"))
 }
 
-#[get("/admins/{id}/password", name = "admin.view")]
 pub async fn reset_form(
     admin: CurrentAdmin,
     session: Session,
@@ -257,7 +244,6 @@ pub async fn reset_form(
     id: web::Path<i32>,
 ) -> Result<ResetPage, AppError> {
     audit.action(Action::AdminView);
-    admin.require_super_admin()?;
     let t = target(&data, *id, &audit).await?;
     Ok(ResetPage {
         target: AdminRow::from(&t, admin.id),
@@ -266,7 +252,6 @@ pub async fn reset_form(
     })
 }
 
-#[post("/admins/{id}/password", name = "admin.password.reset")]
 pub async fn reset(
     admin: CurrentAdmin,
     session: Session,
@@ -276,7 +261,6 @@ pub async fn reset(
     CsrfForm(form): CsrfForm<ResetPasswordForm>,
 ) -> Result<HttpResponse, AppError> {
     audit.action(Action::AdminPasswordReset);
-    admin.require_super_admin()?;
     let t = target(&data, *id, &audit).await?;
     let mut errors = FormErrors::default();
     check_new_password(

@@ -1,7 +1,7 @@
 //! Login and logout, with throttling per account (lockout) and per client IP
 //! (exponential back-off). Every attempt is one audit event.
 use actix_session::Session;
-use actix_web::{HttpResponse, get, http::StatusCode, http::header, post, web};
+use actix_web::{HttpResponse, http::StatusCode, http::header, web};
 use chrono::Utc;
 use secrecy::SecretString;
 
@@ -17,7 +17,6 @@ use crate::{
     },
 };
 
-#[get("/login", name = "auth.login.view")]
 pub async fn login_form(session: Session, audit: AuditCtx) -> Result<LoginPage, AppError> {
     audit.action(Action::LoginView);
     Ok(LoginPage {
@@ -37,7 +36,6 @@ fn page(session: &Session, username: &str, errors: FormErrors, notice: &str) -> 
     }
 }
 
-#[post("/login", name = "auth.login.failure")]
 pub async fn login(
     session: Session,
     audit: AuditCtx,
@@ -160,7 +158,6 @@ pub async fn login(
     }))
 }
 
-#[post("/logout", name = "auth.logout")]
 pub async fn logout(
     admin: CurrentAdmin,
     session: Session,

@@ -13,18 +13,32 @@ use actix_web::web;
 /// Roles are checked by the web guards, so they live in `crate::web`.
 pub use crate::web::Role;
 
+crate::route_table! {
+    prefix: "";
+    Public {
+        GET "/login" => login::login_form, LoginView;
+        // Named after the failure: a refused login is recorded under it; the handler
+        // names a success.
+        POST "/login" => login::login, LoginFailure;
+    }
+    // An admin who must change their password may use only these (see `web::auth`).
+    SignedIn {
+        POST "/logout" => login::logout, Logout;
+        GET "/account/password" => handlers::password_form, PasswordView;
+        POST "/account/password" => handlers::change_password, PasswordChange;
+    }
+    SuperAdmin {
+        GET "/admins" => handlers::list, AdminList;
+        GET "/admins/new" => handlers::new_form, AdminView;
+        POST "/admins" => handlers::create, AdminCreate;
+        GET "/admins/{id}/delete" => handlers::delete_form, AdminView;
+        POST "/admins/{id}/delete" => handlers::delete, AdminDelete;
+        GET "/admins/{id}/password" => handlers::reset_form, AdminView;
+        POST "/admins/{id}/password" => handlers::reset, AdminPasswordReset;
+    }
+}
+
 /// `/login`, `/logout`, `/account/password`, `/admins…`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(login::login_form)
-        .service(login::login)
-        .service(login::logout)
-        .service(handlers::password_form)
-        .service(handlers::change_password)
-        .service(handlers::list)
-        .service(handlers::new_form)
-        .service(handlers::create)
-        .service(handlers::delete_form)
-        .service(handlers::delete)
-        .service(handlers::reset_form)
-        .service(handlers::reset);
+    register(cfg);
 }

@@ -3,7 +3,7 @@
 //! the audit middleware renders as `{"error": {…}}`.
 use std::sync::{Arc, OnceLock};
 
-use actix_web::{HttpRequest, HttpResponse, get, http::header, post, web};
+use actix_web::{HttpRequest, HttpResponse, http::header, web};
 use secrecy::ExposeSecret;
 
 use super::{
@@ -24,8 +24,8 @@ use crate::{
     state::AppData,
 };
 
-/// Models LiteLLM always accepts; never shown as unavailable.
-pub const SPECIAL_MODELS: [&str; 2] = ["all-team-models", "all-proxy-models"];
+/// Written once, in the model catalogue.
+use crate::litellm::models::SPECIAL as SPECIAL_MODELS;
 
 /// Look up many users' keys and permissions at once.
 #[utoipa::path(
@@ -45,7 +45,6 @@ pub const SPECIAL_MODELS: [&str; 2] = ["all-team-models", "all-proxy-models"];
     ),
     security(("bearer" = ["keys:read"]), ("internal_auth" = ["keys:read"]))
 )]
-#[post("/keys/lookup", name = "api.keys.lookup")]
 pub async fn lookup(
     req: HttpRequest,
     caller: ApiCaller,
@@ -157,7 +156,6 @@ async fn read_lookup(
     ),
     security(("bearer" = ["models:read"]), ("internal_auth" = ["models:read"]))
 )]
-#[get("/models", name = "api.models.list")]
 pub async fn models(
     caller: ApiCaller,
     audit: AuditCtx,
@@ -206,7 +204,6 @@ pub async fn models(
     ),
     security(("bearer" = ["audit:read"]), ("internal_auth" = ["audit:read"]))
 )]
-#[get("/audit/events", name = "api.audit.list")]
 pub async fn audit_events(
     req: HttpRequest,
     caller: ApiCaller,
@@ -314,7 +311,6 @@ fn audit_filter(q: AuditQuery) -> Result<(AuditFilter, Option<i64>, u64), AppErr
     tag = "docs",
     responses((status = 200, description = "This document", content_type = "application/json"))
 )]
-#[get("/openapi.json", name = "api.docs")]
 pub async fn openapi_json(audit: AuditCtx) -> HttpResponse {
     audit.action(Action::ApiDocs);
     static DOC: OnceLock<String> = OnceLock::new();
@@ -325,7 +321,6 @@ pub async fn openapi_json(audit: AuditCtx) -> HttpResponse {
 }
 
 /// Swagger UI, from assets compiled into the binary (no CDN).
-#[get("/docs{tail:.*}", name = "api.docs")]
 pub async fn docs(audit: AuditCtx, tail: web::Path<String>) -> Result<HttpResponse, AppError> {
     audit.action(Action::ApiDocs);
     let tail = tail.into_inner();

@@ -31,26 +31,35 @@ use actix_web::{middleware::from_fn, web};
 pub use auth::ApiCaller;
 pub use rate_limit::{Quota, RateLimiter};
 
-/// `/api/v1…`.
+crate::route_table! {
+    prefix: "/api/v1";
+    ApiToken {
+        POST "/keys/lookup" => handlers::lookup, ApiKeysLookup;
+        GET "/models" => handlers::models, ApiModelsList;
+        GET "/audit/events" => handlers::audit_events, ApiAuditList;
+        GET "/users" => users::list, ApiUsersList;
+        POST "/users" => users::create, ApiUsersCreate;
+        POST "/users/bulk" => users::bulk_change, ApiUsersBulk;
+        GET "/users/{user_id}" => users::view, ApiUserView;
+        PATCH "/users/{user_id}" => users::update, ApiUserUpdate;
+        DELETE "/users/{user_id}" => users::remove, ApiUserDelete;
+        GET "/batches/{batch_id}" => users::batch, ApiBatchView;
+        GET "/services" => services::list, ApiServicesList;
+        POST "/services" => services::create, ApiServiceCreate;
+        PATCH "/services/{name}" => services::update, ApiServiceUpdate;
+        DELETE "/services/{name}" => services::remove, ApiServiceDelete;
+    }
+    Public {
+        GET "/openapi.json" => handlers::openapi_json, ApiDocs;
+        GET "/docs{tail:.*}" => handlers::docs, ApiDocs;
+    }
+}
+
+/// `/api/v1…`, with the rate-limit headers on every answer.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1")
             .wrap(from_fn(rate_limit::headers_middleware))
-            .service(handlers::lookup)
-            .service(handlers::models)
-            .service(handlers::audit_events)
-            .service(users::list)
-            .service(users::create)
-            .service(users::bulk_change)
-            .service(users::view)
-            .service(users::update)
-            .service(users::remove)
-            .service(users::batch)
-            .service(services::list)
-            .service(services::create)
-            .service(services::update)
-            .service(services::remove)
-            .service(handlers::openapi_json)
-            .service(handlers::docs),
+            .configure(register),
     );
 }

@@ -1,6 +1,6 @@
 //! `/api/v1/services…` (scope `services:write`): the service catalogue, through
 //! the same functions as the `/services` page (`services::service`).
-use actix_web::{HttpRequest, HttpResponse, delete, get, http::StatusCode, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -98,7 +98,6 @@ fn service_error(e: ServiceError) -> AppError {
     ),
     security(("bearer" = ["services:write"]), ("internal_auth" = ["services:write"]))
 )]
-#[get("/services", name = "api.services.list")]
 pub async fn list(
     caller: ApiCaller,
     audit: AuditCtx,
@@ -136,7 +135,6 @@ pub async fn list(
     ),
     security(("bearer" = ["services:write"]), ("internal_auth" = ["services:write"]))
 )]
-#[post("/services", name = "api.service.create")]
 pub async fn create(
     req: HttpRequest,
     caller: ApiCaller,
@@ -193,7 +191,6 @@ pub async fn create(
     ),
     security(("bearer" = ["services:write"]), ("internal_auth" = ["services:write"]))
 )]
-#[patch("/services/{name}", name = "api.service.update")]
 pub async fn update(
     req: HttpRequest,
     caller: ApiCaller,
@@ -260,7 +257,6 @@ pub async fn update(
     ),
     security(("bearer" = ["services:write"]), ("internal_auth" = ["services:write"]))
 )]
-#[delete("/services/{name}", name = "api.service.delete")]
 pub async fn remove(
     caller: ApiCaller,
     audit: AuditCtx,

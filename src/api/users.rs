@@ -5,9 +5,9 @@
 use std::collections::{BTreeSet, HashMap};
 
 use actix_web::{
-    HttpRequest, HttpResponse, delete, get,
+    HttpRequest, HttpResponse,
     http::{StatusCode, header},
-    patch, post, web,
+    web,
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
@@ -344,7 +344,6 @@ fn filter_of(
     ),
     security(("bearer" = ["users:write"]), ("internal_auth" = ["users:write"]))
 )]
-#[get("/users", name = "api.users.list")]
 pub async fn list(
     req: HttpRequest,
     caller: ApiCaller,
@@ -415,7 +414,6 @@ fn with_etag(status: StatusCode, out: &UserOut) -> HttpResponse {
     ),
     security(("bearer" = ["users:write"]), ("internal_auth" = ["users:write"]))
 )]
-#[get("/users/{user_id}", name = "api.user.view")]
 pub async fn view(
     caller: ApiCaller,
     audit: AuditCtx,
@@ -564,7 +562,6 @@ async fn unknown_services(
     ),
     security(("bearer" = ["users:write"]), ("internal_auth" = ["users:write"]))
 )]
-#[post("/users", name = "api.users.create")]
 pub async fn create(
     req: HttpRequest,
     caller: ApiCaller,
@@ -778,7 +775,6 @@ const PATCH_ATTEMPTS: usize = 3;
     ),
     security(("bearer" = ["users:write"]), ("internal_auth" = ["users:write"]))
 )]
-#[patch("/users/{user_id}", name = "api.user.update")]
 pub async fn update(
     req: HttpRequest,
     caller: ApiCaller,
@@ -886,7 +882,6 @@ pub async fn update(
     ),
     security(("bearer" = ["users:write"]), ("internal_auth" = ["users:write"]))
 )]
-#[delete("/users/{user_id}", name = "api.user.delete")]
 pub async fn remove(
     req: HttpRequest,
     caller: ApiCaller,
@@ -1087,7 +1082,6 @@ async fn selection(
     ),
     security(("bearer" = ["users:write"]), ("internal_auth" = ["users:write"]))
 )]
-#[post("/users/bulk", name = "api.users.bulk")]
 pub async fn bulk_change(
     req: HttpRequest,
     caller: ApiCaller,
@@ -1169,7 +1163,6 @@ pub async fn bulk_change(
     ),
     security(("bearer" = ["users:write"]), ("internal_auth" = ["users:write"]))
 )]
-#[get("/batches/{batch_id}", name = "api.batch.view")]
 pub async fn batch(
     caller: ApiCaller,
     audit: AuditCtx,

@@ -1,6 +1,6 @@
 //! `/api-clients…`: list, create (token shown once), revoke. Managers only.
 use actix_session::Session;
-use actix_web::{HttpResponse, get, http::StatusCode, post, web};
+use actix_web::{HttpResponse, http::StatusCode, web};
 
 use super::{
     Scope,
@@ -18,7 +18,6 @@ use crate::{
     },
 };
 
-#[get("/api-clients", name = "api_client.list")]
 pub async fn list(
     admin: CurrentAdmin,
     session: Session,
@@ -26,7 +25,6 @@ pub async fn list(
     data: web::Data<AppData>,
 ) -> Result<ListPage, AppError> {
     audit.action(Action::ApiClientList);
-    admin.require_manager()?;
     let clients = queries::list(&data.db).await?;
     audit.detail("count", clients.len());
     let default = data.settings.api_rate_limit_per_minute;
@@ -39,7 +37,6 @@ pub async fn list(
     })
 }
 
-#[get("/api-clients/new", name = "api_client.view")]
 pub async fn new_form(
     admin: CurrentAdmin,
     session: Session,
@@ -47,7 +44,6 @@ pub async fn new_form(
     data: web::Data<AppData>,
 ) -> Result<NewPage, AppError> {
     audit.action(Action::ApiClientView);
-    admin.require_manager()?;
     Ok(NewPage {
         ctx: PageCtx::new(&session, &admin, "api_clients"),
         name: String::new(),
@@ -59,7 +55,6 @@ pub async fn new_form(
     })
 }
 
-#[post("/api-clients", name = "api_client.create")]
 pub async fn create(
     admin: CurrentAdmin,
     session: Session,
@@ -68,7 +63,6 @@ pub async fn create(
     CsrfForm(form): CsrfForm<NewClientForm>,
 ) -> Result<HttpResponse, AppError> {
     audit.action(Action::ApiClientCreate);
-    admin.require_manager()?;
     let checked = match form.check(&admin.username) {
         Ok(new) if queries::find_by_name(&data.db, &new.name).await?.is_some() => {
             let mut e = FormErrors::default();
@@ -111,7 +105,6 @@ pub async fn create(
 }
 
 /// Asks before revoking: the client's token stops working at once.
-#[get("/api-clients/{id}/revoke", name = "api_client.view")]
 pub async fn revoke_form(
     admin: CurrentAdmin,
     session: Session,
@@ -120,7 +113,6 @@ pub async fn revoke_form(
     path: web::Path<i32>,
 ) -> Result<RevokePage, AppError> {
     audit.action(Action::ApiClientView);
-    admin.require_manager()?;
     let id = path.into_inner();
     audit.detail("api_client_id", id);
     let client = queries::find(&data.db, id)
@@ -132,9 +124,7 @@ pub async fn revoke_form(
     })
 }
 
-#[post("/api-clients/{id}/revoke", name = "api_client.revoke")]
 pub async fn revoke(
-    admin: CurrentAdmin,
     session: Session,
     audit: AuditCtx,
     data: web::Data<AppData>,
@@ -142,7 +132,6 @@ pub async fn revoke(
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     audit.action(Action::ApiClientRevoke);
-    admin.require_manager()?;
     let id = path.into_inner();
     let before = queries::find(&data.db, id)
         .await?

@@ -58,11 +58,18 @@ impl Scope {
     }
 }
 
-/// `/api-clients…` (managers only).
+crate::route_table! {
+    prefix: "";
+    Manager {
+        GET "/api-clients" => handlers::list, ApiClientList;
+        GET "/api-clients/new" => handlers::new_form, ApiClientView;
+        POST "/api-clients" => handlers::create, ApiClientCreate;
+        GET "/api-clients/{id}/revoke" => handlers::revoke_form, ApiClientView;
+        POST "/api-clients/{id}/revoke" => handlers::revoke, ApiClientRevoke;
+    }
+}
+
+/// `/api-clients…`: list, create (the token is shown once), revoke.
 pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
-    cfg.service(handlers::list)
-        .service(handlers::new_form)
-        .service(handlers::create)
-        .service(handlers::revoke_form)
-        .service(handlers::revoke);
+    register(cfg);
 }

@@ -5,12 +5,20 @@ mod forms;
 mod handlers;
 mod views;
 
-/// The `/audit` pages. The exports come before `/audit/{id}`, which would
-/// otherwise claim their paths.
+crate::route_table! {
+    prefix: "";
+    // Every role reads the audit trail. The exports come before `/audit/{id}`,
+    // which would otherwise claim their paths.
+    SignedIn {
+        GET "/audit/export.csv" => handlers::export_csv, AuditExport;
+        GET "/audit/export.jsonl" => handlers::export_jsonl, AuditExport;
+        POST "/audit/verify" => handlers::verify, AuditVerify;
+        GET "/audit" => handlers::list, AuditList;
+        GET "/audit/{id}" => handlers::view, AuditView;
+    }
+}
+
+/// The `/audit` pages.
 pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
-    cfg.service(handlers::export_csv)
-        .service(handlers::export_jsonl)
-        .service(handlers::verify)
-        .service(handlers::list)
-        .service(handlers::view);
+    register(cfg);
 }

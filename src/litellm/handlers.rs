@@ -1,6 +1,6 @@
 //! `/sync` (queue, failures, retry, reconcile) and `/models` (the catalogue).
 use actix_session::Session;
-use actix_web::{HttpResponse, get, http::StatusCode, post, web};
+use actix_web::{HttpResponse, http::StatusCode, web};
 use askama::Template;
 use serde::Deserialize;
 
@@ -91,7 +91,6 @@ async fn status_view(data: &AppData) -> Result<StatusView, AppError> {
     })
 }
 
-#[get("/sync", name = "sync.view")]
 pub async fn sync_page(
     admin: CurrentAdmin,
     session: Session,
@@ -99,7 +98,6 @@ pub async fn sync_page(
     data: web::Data<AppData>,
 ) -> Result<HttpResponse, AppError> {
     audit.action(Action::SyncView);
-    admin.require_manager()?;
     let s = status_view(&data).await?;
     audit.detail("pending", s.st.pending);
     audit.detail("failed", s.st.failed);
@@ -115,15 +113,12 @@ pub async fn sync_page(
 }
 
 /// The live part of /sync, polled by htmx.
-#[get("/sync/status", name = "sync.view")]
 pub async fn sync_status(
-    admin: CurrentAdmin,
     session: Session,
     audit: AuditCtx,
     data: web::Data<AppData>,
 ) -> Result<HttpResponse, AppError> {
     audit.action(Action::SyncView);
-    admin.require_manager()?;
     let s = status_view(&data).await?;
     html(
         StatusCode::OK,
@@ -141,16 +136,13 @@ pub struct RetryForm {
     user_id: Option<String>,
 }
 
-#[post("/sync/retry", name = "sync.retry")]
 pub async fn retry_all(
-    admin: CurrentAdmin,
     session: Session,
     audit: AuditCtx,
     data: web::Data<AppData>,
     CsrfForm(form): CsrfForm<RetryForm>,
 ) -> Result<HttpResponse, AppError> {
     audit.action(Action::SyncRetry);
-    admin.require_manager()?;
     let only = form
         .user_id
         .filter(|u| !u.trim().is_empty())
@@ -189,7 +181,6 @@ fn litellm_or_unavailable(data: &AppData) -> Result<super::LiteLlm, AppError> {
     })
 }
 
-#[get("/sync/reconcile", name = "sync.reconcile")]
 pub async fn reconcile_page(
     admin: CurrentAdmin,
     session: Session,
@@ -197,7 +188,6 @@ pub async fn reconcile_page(
     data: web::Data<AppData>,
 ) -> Result<HttpResponse, AppError> {
     audit.action(Action::SyncReconcile);
-    admin.require_manager()?;
     let client = litellm_or_unavailable(&data)?;
     let (report, error) = match reconcile::compare(&data.db, &client).await {
         Ok(r) => (r, String::new()),
@@ -227,16 +217,13 @@ pub async fn reconcile_page(
     )
 }
 
-#[post("/sync/reconcile", name = "sync.reconcile")]
 pub async fn reconcile_repair(
-    admin: CurrentAdmin,
     session: Session,
     audit: AuditCtx,
     data: web::Data<AppData>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     audit.action(Action::SyncReconcile);
-    admin.require_manager()?;
     let client = litellm_or_unavailable(&data)?;
     let report = reconcile::compare(&data.db, &client)
         .await
@@ -278,7 +265,6 @@ struct ModelsPage {
     configured: bool,
 }
 
-#[get("/models", name = "model.list")]
 pub async fn models_page(
     admin: CurrentAdmin,
     session: Session,
@@ -286,7 +272,6 @@ pub async fn models_page(
     data: web::Data<AppData>,
 ) -> Result<HttpResponse, AppError> {
     audit.action(Action::ModelList);
-    admin.require_manager()?;
     let rows: Vec<ModelRow> = models::catalogue(&data.db)
         .await?
         .into_iter()
@@ -316,16 +301,13 @@ pub async fn models_page(
     )
 }
 
-#[post("/models/refresh", name = "model.refresh")]
 pub async fn models_refresh(
-    admin: CurrentAdmin,
     session: Session,
     audit: AuditCtx,
     data: web::Data<AppData>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     audit.action(Action::ModelRefresh);
-    admin.require_manager()?;
     let client = litellm_or_unavailable(&data)?;
     match client.models().await {
         Ok(names) => {

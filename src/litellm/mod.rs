@@ -91,13 +91,20 @@ pub fn start(data: &web::Data<AppData>) {
     });
 }
 
-/// `/sync…`, `/models…`.
+crate::route_table! {
+    prefix: "";
+    Manager {
+        GET "/sync" => handlers::sync_page, SyncView;
+        GET "/sync/status" => handlers::sync_status, SyncView;
+        POST "/sync/retry" => handlers::retry_all, SyncRetry;
+        GET "/sync/reconcile" => handlers::reconcile_page, SyncReconcile;
+        POST "/sync/reconcile" => handlers::reconcile_repair, SyncReconcile;
+        GET "/models" => handlers::models_page, ModelList;
+        POST "/models/refresh" => handlers::models_refresh, ModelRefresh;
+    }
+}
+
+/// `/sync…` and `/models…`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(handlers::sync_page)
-        .service(handlers::sync_status)
-        .service(handlers::retry_all)
-        .service(handlers::reconcile_page)
-        .service(handlers::reconcile_repair)
-        .service(handlers::models_page)
-        .service(handlers::models_refresh);
+    register(cfg);
 }

@@ -1,6 +1,6 @@
 //! `/services…` handlers.
 use actix_session::Session;
-use actix_web::{HttpResponse, get, http::StatusCode, post, web};
+use actix_web::{HttpResponse, http::StatusCode, web};
 use askama::Template;
 
 use super::{
@@ -66,7 +66,6 @@ fn form_errors(e: &ServiceError) -> FormErrors {
     errors
 }
 
-#[get("/services", name = "service.list")]
 pub async fn list(
     admin: CurrentAdmin,
     session: Session,
@@ -74,7 +73,6 @@ pub async fn list(
     data: web::Data<AppData>,
 ) -> Result<HttpResponse, AppError> {
     audit.action(Action::ServiceList);
-    admin.require_manager()?;
     page(
         &data,
         &session,
@@ -87,7 +85,6 @@ pub async fn list(
     .await
 }
 
-#[post("/services", name = "service.create")]
 pub async fn create(
     admin: CurrentAdmin,
     session: Session,
@@ -96,7 +93,6 @@ pub async fn create(
     CsrfForm(form): CsrfForm<ServiceForm>,
 ) -> Result<HttpResponse, AppError> {
     audit.action(Action::ServiceCreate);
-    admin.require_manager()?;
     let txn = crate::db::begin_write(&data.db).await?;
     let s = match service::create(&txn, &form.name, &form.description).await {
         Ok(s) => s,
@@ -129,7 +125,6 @@ pub async fn create(
     Ok(see_other("/services"))
 }
 
-#[post("/services/{id}/rename", name = "service.update")]
 pub async fn rename(
     admin: CurrentAdmin,
     session: Session,
@@ -139,7 +134,6 @@ pub async fn rename(
     CsrfForm(form): CsrfForm<ServiceForm>,
 ) -> Result<HttpResponse, AppError> {
     audit.action(Action::ServiceUpdate);
-    admin.require_manager()?;
     let s = queries::find(&data.db, *id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -197,7 +191,6 @@ pub async fn rename(
     Ok(see_other("/services"))
 }
 
-#[post("/services/{id}/delete", name = "service.delete")]
 pub async fn delete(
     admin: CurrentAdmin,
     session: Session,
@@ -207,7 +200,6 @@ pub async fn delete(
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     audit.action(Action::ServiceDelete);
-    admin.require_manager()?;
     let s = queries::find(&data.db, *id)
         .await?
         .ok_or(AppError::NotFound)?;

@@ -5,10 +5,17 @@ mod handlers;
 pub mod queries;
 pub mod service;
 
-/// `/services…`.
+crate::route_table! {
+    prefix: "";
+    Manager {
+        GET "/services" => handlers::list, ServiceList;
+        POST "/services" => handlers::create, ServiceCreate;
+        POST "/services/{id}/rename" => handlers::rename, ServiceUpdate;
+        POST "/services/{id}/delete" => handlers::delete, ServiceDelete;
+    }
+}
+
+/// `/services…`: the catalogue of services and its edits.
 pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
-    cfg.service(handlers::list)
-        .service(handlers::create)
-        .service(handlers::rename)
-        .service(handlers::delete);
+    register(cfg);
 }

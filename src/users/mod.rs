@@ -9,15 +9,27 @@ pub mod reencrypt;
 pub mod service;
 pub mod views;
 
-/// `/users…`. The fixed `/users/bulk/…` paths come before `/users/{user_id}`.
+crate::route_table! {
+    prefix: "";
+    // Their handlers check the role themselves: auditors land on /users after
+    // login and are sent on to /audit; a refused bulk apply is recorded as the
+    // update or delete its form asked for.
+    SignedIn {
+        GET "/users" => handlers::list, UserList;
+        POST "/users/bulk/apply" => handlers::bulk_apply, UsersBulkUpdate;
+    }
+    Manager {
+        POST "/users/bulk/preview" => handlers::bulk_preview, UsersBulkPreview;
+        GET "/users/bulk/create" => handlers::create_form, UsersBulkCreateView;
+        POST "/users/bulk/create/preview" => handlers::create_preview, UsersBulkCreatePreview;
+        POST "/users/bulk/create" => handlers::create_apply, UsersBulkCreate;
+        GET "/users/{user_id}" => handlers::view, UserView;
+        POST "/users/{user_id}" => handlers::update, UserUpdate;
+        POST "/users/{user_id}/reveal" => handlers::reveal, UserKeyReveal;
+    }
+}
+
+/// `/users…`: the list, bulk edits, create-many, the edit dialog, key reveal.
 pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
-    cfg.service(handlers::list)
-        .service(handlers::bulk_preview)
-        .service(handlers::bulk_apply)
-        .service(handlers::create_form)
-        .service(handlers::create_preview)
-        .service(handlers::create_apply)
-        .service(handlers::view)
-        .service(handlers::update)
-        .service(handlers::reveal);
+    register(cfg);
 }

@@ -13,8 +13,8 @@ use crate::{
     web::{FormErrors, PageCtx},
 };
 
-/// The two model values LiteLLM understands as "every model of the team / proxy".
-pub const SPECIAL_MODELS: [&str; 2] = ["all-team-models", "all-proxy-models"];
+/// Written once, in the model catalogue.
+use crate::litellm::models::SPECIAL as SPECIAL_MODELS;
 
 /// A model as a user has it: special (badge), available, or no longer offered (red).
 #[derive(Debug, Clone)]

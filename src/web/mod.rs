@@ -8,6 +8,7 @@ pub mod form_errors;
 pub mod headers;
 pub mod pages;
 pub mod role;
+pub mod routes;
 pub mod session;
 pub mod sessions;
 

@@ -72,6 +72,60 @@ pub struct TestApp {
     pub port: u16,
     pub db: DatabaseConnection,
     pub database_url: String,
+    /// Made by `spawn_app_with` for this test alone: dropped when the test passes.
+    owns_database: bool,
+}
+
+/// Whether test databases are kept after a passing test: CI keeps them for the
+/// secret scan (`MAMA_TEST_KEEP_DATABASES=1`), which drops each one it read clean.
+fn keep_databases() -> bool {
+    std::env::var("MAMA_TEST_KEEP_DATABASES").is_ok_and(|v| v == "1")
+}
+
+/// Drops the test database at `url` (a SQLite file and its WAL, or a PostgreSQL
+/// database, whose remaining connections are closed).
+pub async fn drop_database(url: &str) {
+    if let Some(rest) = url.strip_prefix("sqlite://") {
+        let path = rest.split('?').next().unwrap_or(rest);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{path}{suffix}"));
+        }
+        return;
+    }
+    let Ok(base) = std::env::var("MAMA_TEST_DATABASE_URL") else {
+        return;
+    };
+    let name = url.rsplit('/').next().unwrap_or_default();
+    if !name.starts_with("mama_t_") {
+        return;
+    }
+    if let Ok(admin) = Database::connect(&base).await {
+        let _ = admin
+            .execute_raw(Statement::from_string(
+                admin.get_database_backend(),
+                format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+            ))
+            .await;
+        let _ = admin.close().await;
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if !self.owns_database || std::thread::panicking() || keep_databases() {
+            return;
+        }
+        // Drop runs inside the test's runtime, which must not block on itself.
+        let url = self.database_url.clone();
+        let _ = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime to drop the test database")
+                .block_on(drop_database(&url))
+        })
+        .join();
+    }
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -81,7 +135,9 @@ pub async fn spawn_app() -> TestApp {
 /// Spawns mama with settings adjusted by `tweak` (short timeouts, small limits …).
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let database_url = fresh_database_url().await;
-    spawn_app_on(&database_url, tweak).await
+    let mut app = spawn_app_on(&database_url, tweak).await;
+    app.owns_database = true;
+    app
 }
 
 /// Spawns mama on an existing database (a second instance, or a restart).
@@ -99,6 +155,7 @@ pub async fn spawn_app_on(database_url: &str, tweak: impl FnOnce(&mut Settings))
         port,
         db,
         database_url,
+        owns_database: false,
     }
 }
 

@@ -13,8 +13,38 @@ pub fn component_available(var: &str, component: &str) -> bool {
     if std::env::var("MAMA_TEST_REQUIRE_ALL").is_ok_and(|v| v == "1") {
         panic!("{component} is required (MAMA_TEST_REQUIRE_ALL=1) but {var} is not set");
     }
-    eprintln!("skipping: {component} not configured ({var} unset)");
+    record_skip(&format!("{component} not configured ({var} unset)"));
     false
+}
+
+/// Where skipped tests are listed, one `test name: reason` a line. `.ci/run`
+/// prints it after each run; a developer reads it after `cargo test`.
+pub fn skip_file() -> std::path::PathBuf {
+    std::env::var_os("MAMA_TEST_SKIP_FILE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("mama-tests").join("skipped.txt"))
+}
+
+/// Records that the current test skipped, by name (libtest names the thread after
+/// the test), on standard error and in [`skip_file`].
+pub fn record_skip(reason: &str) {
+    use std::io::Write;
+    let name = std::thread::current()
+        .name()
+        .unwrap_or("unnamed test")
+        .to_string();
+    eprintln!("SKIPPED {name}: {reason}");
+    let path = skip_file();
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+    {
+        let _ = writeln!(f, "{name}: {reason}");
+    }
 }
 
 /// A new headless Chromium session, or `None` when no WebDriver is configured.

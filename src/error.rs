@@ -37,6 +37,9 @@ pub enum AppError {
     /// Not logged in (or the session ended): the UI goes back to /login.
     #[error("login required")]
     LoginRequired,
+    /// The session passed its idle or absolute timeout: back to /login, saying so.
+    #[error("your session expired")]
+    SessionExpired,
     /// The password must be changed before anything else.
     #[error("password change required")]
     MustChangePassword,
@@ -74,7 +77,10 @@ impl AppError {
         match self {
             AppError::NotFound => "NOT_FOUND",
             AppError::Forbidden | AppError::Csrf => "FORBIDDEN",
-            AppError::Unauthorized(_) | AppError::LoginRequired | AppError::MustChangePassword => {
+            AppError::Unauthorized(_)
+            | AppError::LoginRequired
+            | AppError::SessionExpired
+            | AppError::MustChangePassword => {
                 "UNAUTHORIZED"
             }
             AppError::BadRequest(_) | AppError::PayloadTooLarge(_) => "INVALID_REQUEST",
@@ -92,6 +98,7 @@ impl AppError {
             | AppError::Csrf
             | AppError::Unauthorized(_)
             | AppError::LoginRequired
+            | AppError::SessionExpired
             | AppError::MustChangePassword
             | AppError::RateLimited { .. } => Outcome::Denied,
             AppError::NotFound
@@ -124,7 +131,9 @@ impl ResponseError for AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::LoginRequired | AppError::MustChangePassword => StatusCode::SEE_OTHER,
+            AppError::LoginRequired | AppError::SessionExpired | AppError::MustChangePassword => {
+                StatusCode::SEE_OTHER
+            }
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -141,6 +150,9 @@ impl ResponseError for AppError {
         match self {
             AppError::LoginRequired => {
                 res.insert_header((header::LOCATION, "/login"));
+            }
+            AppError::SessionExpired => {
+                res.insert_header((header::LOCATION, "/login?expired=1"));
             }
             AppError::MustChangePassword => {
                 res.insert_header((header::LOCATION, "/account/password"));

@@ -2,12 +2,47 @@
 // Every page works without it; it only adds conveniences.
 (function () {
   "use strict";
-  // Send the CSRF token with htmx requests too (forms already carry it).
-  document.addEventListener("htmx:configRequest", function (evt) {
+  // State-changing htmx requests carry the CSRF token in a header; GETs carry nothing,
+  // so the token never lands in a URL (or the audit trail's path).
+  function csrfToken() {
+    var meta = document.querySelector("meta[name=csrf-token]");
+    if (meta) return meta.content;
     var input = document.querySelector("input[name=csrf_token]");
-    if (input && !evt.detail.parameters["csrf_token"]) {
-      evt.detail.parameters["csrf_token"] = input.value;
+    return input ? input.value : "";
+  }
+  document.addEventListener("htmx:configRequest", function (evt) {
+    if (String(evt.detail.verb).toLowerCase() === "get") {
+      delete evt.detail.parameters["csrf_token"];
+      return;
     }
+    var t = csrfToken();
+    if (t) evt.detail.headers["X-CSRF-Token"] = t;
+  });
+})();
+
+// ---- session expiry: the page returns to /login by itself when the idle time passes ----
+(function () {
+  "use strict";
+  var meta = document.querySelector("meta[name=mama-idle-seconds]");
+  var idle = meta ? parseInt(meta.content, 10) : 0;
+  if (!idle || idle <= 0) return;
+  var timer = null;
+  function expire() {
+    var here = location.pathname + location.search;
+    location.href = "/login?expired=1&next=" + encodeURIComponent(here);
+  }
+  // One second past the server's timeout, so the server agrees the session is over.
+  function arm() {
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(expire, idle * 1000 + 1000);
+  }
+  arm();
+  // Real activity (a click that reaches the server) re-arms the timer; polls do not,
+  // just as they do not keep the session alive on the server.
+  document.addEventListener("htmx:afterRequest", function (evt) {
+    var cfg = evt.detail.requestConfig || {};
+    var headers = cfg.headers || {};
+    if (!headers["X-Mama-Background"]) arm();
   });
 })();
 

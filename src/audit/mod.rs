@@ -13,7 +13,7 @@ pub mod views;
 
 pub use action::{Action, Outcome};
 pub use event::{Actor, Event, insert};
-pub use recorder::{AuditCtx, audit_middleware, is_exempt};
+pub use recorder::{AuditCtx, QuietPolls, audit_middleware, is_exempt};
 
 /// The `/audit` pages. The exports come before `/audit/{id}`, which would
 /// otherwise claim their paths.

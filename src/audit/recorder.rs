@@ -28,6 +28,38 @@ use serde_json::{Map, Value};
 use super::{Action, Actor, Event, Outcome, insert};
 use crate::{error::AppError, error::ErrorBody, startup::AppData};
 
+/// The last fingerprint stored per (actor, path) and how many identical polls
+/// followed it (one per instance; see [`AuditCtx::quiet`]).
+#[derive(Debug, Default)]
+pub struct QuietPolls(std::sync::Mutex<std::collections::HashMap<(String, String), (String, u64)>>);
+
+impl QuietPolls {
+    /// Most (actor, path) pairs remembered; beyond it the map starts afresh (the
+    /// only cost: one more stored event per open tab).
+    const MAX: usize = 10_000;
+
+    /// `None` when the poll shows nothing new (it is counted); otherwise the number of
+    /// unchanged polls it follows (the caller stores it with the event).
+    fn observe(&self, who: String, path: String, fingerprint: &str) -> Option<u64> {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((fp, n)) = map.get_mut(&(who.clone(), path.clone())) {
+            if fp == fingerprint {
+                *n += 1;
+                return None;
+            }
+            let skipped = *n;
+            *fp = fingerprint.to_string();
+            *n = 0;
+            return Some(skipped);
+        }
+        if map.len() >= Self::MAX {
+            map.clear();
+        }
+        map.insert((who, path), (fingerprint.to_string(), 0));
+        Some(0)
+    }
+}
+
 /// Paths that carry no user information and are not audited: static assets and the
 /// liveness/readiness probes a load balancer polls (they still get an X-Request-Id).
 pub fn is_exempt(path: &str) -> bool {
@@ -42,6 +74,8 @@ struct Pending {
     targets: Vec<String>,
     details: Map<String, Value>,
     recorded: bool,
+    /// Set by a poll: a fingerprint of what it showed (see [`AuditCtx::quiet`]).
+    quiet: Option<String>,
 }
 
 struct Inner {
@@ -90,6 +124,7 @@ impl AuditCtx {
                 targets: vec![],
                 details: Map::new(),
                 recorded: false,
+                quiet: None,
             }),
         }))
     }
@@ -145,6 +180,15 @@ impl AuditCtx {
             .borrow_mut()
             .details
             .insert(key.to_string(), value.into());
+    }
+
+    /// Marks this request as a background poll showing `fingerprint` (a hash of what it
+    /// rendered). A successful poll that shows the same as the last stored one of the
+    /// same session and path is counted, not stored; the next change is stored with
+    /// `unchanged_polls`, the number of polls folded into it. A poll reads only
+    /// counters and states — never a key — so folding it keeps the promise.
+    pub fn quiet(&self, fingerprint: String) {
+        self.0.pending.borrow_mut().quiet = Some(fingerprint);
     }
 
     /// The event as it stands, for a response with `status`.
@@ -235,6 +279,8 @@ pub async fn audit_middleware(
     let ctx = AuditCtx::new(req.request(), trust);
     req.extensions_mut().insert(ctx.clone());
     let htmx = req.headers().contains_key("hx-request");
+    let return_to = return_path(&req, htmx);
+    let quiet = req.app_data::<web::Data<QuietPolls>>().cloned();
 
     // Only the router is inside this middleware, and it turns every handler and
     // extractor error into a response, so an `Err` here is a bug worth logging.
@@ -254,23 +300,18 @@ pub async fn audit_middleware(
     }
 
     let error_body = response.extensions().get::<ErrorBody>().cloned();
+    let mut status = status;
     if let Some(body) = error_body {
         ctx.outcome(body.outcome);
         if status.is_redirection() {
-            if htmx {
-                let loc = response.headers().get(header::LOCATION).cloned();
-                if let Some(loc) = loc {
-                    response
-                        .headers_mut()
-                        .insert(header::HeaderName::from_static("hx-redirect"), loc);
-                }
-            }
+            status = redirect_to_login(&mut response, htmx, &return_to);
         } else {
             response = render_error(&path, status, &body, ctx.request_id(), response);
         }
     }
 
-    let mut response = if ctx.recorded() || is_exempt(&path) {
+    let folded = status == StatusCode::OK && !ctx.recorded() && fold_poll(&quiet, &ctx, &path);
+    let mut response = if ctx.recorded() || is_exempt(&path) || folded {
         response
     } else {
         match store(&data, &ctx, status).await {
@@ -318,6 +359,91 @@ pub async fn audit_middleware(
         "request"
     );
     Ok(ServiceResponse::new(http_req, response))
+}
+
+/// True when this request is a poll that showed nothing new (not stored).
+fn fold_poll(quiet: &Option<web::Data<QuietPolls>>, ctx: &AuditCtx, path: &str) -> bool {
+    let (Some(polls), Some(fp)) = (quiet, ctx.0.pending.borrow().quiet.clone()) else {
+        return false;
+    };
+    let who = format!("{:?}", ctx.actor());
+    match polls.observe(who, path.to_string(), &fp) {
+        None => true,
+        Some(skipped) => {
+            if skipped > 0 {
+                ctx.detail("unchanged_polls", skipped);
+            }
+            false
+        }
+    }
+}
+
+/// Where the admin was, to come back to after logging in: the page itself for a
+/// plain GET, the page that made the request for htmx (`HX-Current-URL`).
+fn return_path(req: &ServiceRequest, htmx: bool) -> Option<String> {
+    if htmx {
+        let url = req.headers().get("hx-current-url")?.to_str().ok()?;
+        let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+        let path = &after_scheme[after_scheme.find('/')?..];
+        return Some(path.to_string());
+    }
+    if req.method() != actix_web::http::Method::GET {
+        return None;
+    }
+    Some(match req.query_string() {
+        "" => req.path().to_string(),
+        q => format!("{}?{}", req.path(), q),
+    })
+}
+
+/// A refused request that must go to /login (or /account/password). A plain page
+/// gets its 303 with `next=` (where to return); an htmx request gets 401 with
+/// `HX-Redirect`, because an XHR would follow a 303 and swap the login page into
+/// the dialog. Returns the final status.
+fn redirect_to_login(
+    response: &mut HttpResponse,
+    htmx: bool,
+    return_to: &Option<String>,
+) -> StatusCode {
+    let Some(loc) = response
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+    else {
+        return response.status();
+    };
+    let loc = match return_to {
+        Some(back) if loc.starts_with("/login") && back != "/" && !back.starts_with("/login") => {
+            let sep = if loc.contains('?') { '&' } else { '?' };
+            format!("{loc}{sep}next={}", percent_encode(back))
+        }
+        _ => loc,
+    };
+    let value = header::HeaderValue::from_str(&loc).unwrap_or(header::HeaderValue::from_static("/login"));
+    if htmx {
+        response.headers_mut().remove(header::LOCATION);
+        response
+            .headers_mut()
+            .insert(header::HeaderName::from_static("hx-redirect"), value);
+        *response.status_mut() = StatusCode::UNAUTHORIZED;
+    } else {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response.status()
+}
+
+/// Percent-encodes everything but unreserved characters (RFC 3986).
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 async fn store(

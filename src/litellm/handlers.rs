@@ -19,6 +19,7 @@ struct SyncPage {
     csrf_token: String,
     s: StatusView,
     configured: bool,
+    poll_ms: u128,
 }
 
 #[derive(Template)]
@@ -110,6 +111,7 @@ pub async fn sync_page(
             csrf_token: session::csrf_token(&session),
             s,
             configured: data.settings.litellm.is_some(),
+            poll_ms: data.settings.ui_poll_interval.as_millis(),
         },
     )
 }
@@ -125,13 +127,17 @@ pub async fn sync_status(
     audit.action(Action::SyncView);
     admin.require_manager()?;
     let s = status_view(&data).await?;
-    html(
-        StatusCode::OK,
-        &StatusFragment {
-            s,
-            csrf_token: session::csrf_token(&session),
-        },
-    )
+    let body = StatusFragment {
+        s,
+        csrf_token: session::csrf_token(&session),
+    }
+    .render()
+    .map_err(|e| AppError::Internal(e.into()))?;
+    // Stored once per change of what the tab shows, not once per poll.
+    audit.quiet(crate::crypto::sha256_hex(&body));
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(body))
 }
 
 #[derive(Deserialize)]

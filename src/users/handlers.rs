@@ -46,6 +46,9 @@ pub async fn list(
     audit.action(Action::UserList);
     if admin.role == Role::Auditor {
         // Auditors land here after login (the /login contract); their page is /audit.
+        // They were not shown the list: recorded as refused, and where they were sent.
+        audit.outcome(Outcome::Denied);
+        audit.detail("redirected_to", "/audit");
         return Ok(see_other("/audit"));
     }
     admin.require_manager()?;

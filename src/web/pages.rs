@@ -55,6 +55,8 @@ pub struct PageCtx {
     pub active: &'static str,
     /// System-wide banners (LiteLLM unreachable …).
     pub notices: Vec<String>,
+    /// Seconds of inactivity after which the page returns itself to /login (0: none).
+    pub idle_timeout_secs: u64,
 }
 
 impl PageCtx {
@@ -69,6 +71,7 @@ impl PageCtx {
             flashes: session::take_flashes(session),
             active,
             notices: admin.notices.clone(),
+            idle_timeout_secs: admin.idle_timeout_secs,
         }
     }
 
@@ -79,6 +82,7 @@ impl PageCtx {
             flashes: session::take_flashes(session),
             active: "",
             notices: vec![],
+            idle_timeout_secs: 0,
         }
     }
 
@@ -136,6 +140,7 @@ pub fn error_page(status: StatusCode, message: &str, request_id: &str) -> String
             flashes: vec![],
             active: "",
             notices: vec![],
+            idle_timeout_secs: 0,
         },
         status: status.as_u16(),
         title,

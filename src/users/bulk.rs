@@ -11,6 +11,7 @@ use sea_orm::{ConnectionTrait, DbErr, Value};
 use serde_json::json;
 
 use super::{
+    messages::Effect,
     forms::{BulkOp, MAX_SELECTED, Selection, SetOp},
     queries::{self, CHUNK, exec, marks},
     service,
@@ -35,8 +36,10 @@ pub struct Plan {
     pub not_found: Vec<String>,
     /// Indexes into `users` of the users that change.
     pub changed: Vec<usize>,
-    /// One sentence per effect, e.g. "+gpt-4o on 312 users, already present on 17".
+    /// One sentence per effect, e.g. "Add gpt-4o to 312 users. 17 users already have it."
     pub summary: Vec<String>,
+    /// The effects, with their counts (the flash says them in the past tense).
+    pub effects: Vec<Effect>,
     /// Rows to insert / delete (models by name, services by ID as text).
     inserts: Vec<(i32, String)>,
     deletes: Vec<(i32, String)>,
@@ -106,13 +109,6 @@ pub async fn resolve(
     }
 }
 
-fn users_word(n: usize) -> String {
-    if n == 1 {
-        "1 user".into()
-    } else {
-        format!("{n} users")
-    }
-}
 
 /// Computes what `op` would change for the selected users.
 pub async fn plan(
@@ -134,6 +130,7 @@ pub async fn plan(
         not_found,
         changed: vec![],
         summary: vec![],
+        effects: vec![],
         inserts: vec![],
         deletes: vec![],
         before: json!(null),
@@ -206,38 +203,44 @@ pub async fn plan(
             let what = if is_models { "model" } else { "service" };
             for (v, n) in &added {
                 let had = already.get(v).copied().unwrap_or(0);
-                plan.summary.push(format!(
-                    "+{v} on {}, already present on {had}",
-                    users_word(*n)
-                ));
+                plan.effects.push(Effect::Added {
+                    value: v.clone(),
+                    n: *n,
+                    had,
+                });
             }
             for (v, n) in &already {
                 if !added.contains_key(v) {
-                    plan.summary
-                        .push(format!("+{v}: already present on all {}", users_word(*n)));
+                    plan.effects.push(Effect::Added {
+                        value: v.clone(),
+                        n: 0,
+                        had: *n,
+                    });
                 }
             }
             for (v, n) in &removed {
-                let lacking = absent.get(v).copied().unwrap_or(0);
-                if *how == SetOp::Remove {
-                    plan.summary.push(format!(
-                        "−{v} from {}, absent from {lacking}",
-                        users_word(*n)
-                    ));
+                let lacking = if *how == SetOp::Remove {
+                    absent.get(v).copied().unwrap_or(0)
                 } else {
-                    plan.summary.push(format!("−{v} from {}", users_word(*n)));
-                }
+                    0
+                };
+                plan.effects.push(Effect::Removed {
+                    value: v.clone(),
+                    n: *n,
+                    lacking,
+                });
             }
             for (v, n) in &absent {
                 if !removed.contains_key(v) {
-                    plan.summary
-                        .push(format!("−{v}: absent from all {}", users_word(*n)));
+                    plan.effects.push(Effect::Removed {
+                        value: v.clone(),
+                        n: 0,
+                        lacking: *n,
+                    });
                 }
             }
             if *how == SetOp::Replace && wanted.is_empty() && removed.is_empty() {
-                plan.summary.push(format!(
-                    "no {what}s to remove: the selected users have none"
-                ));
+                plan.effects.push(Effect::NothingToRemove { what });
             }
             plan.before = json!({ format!("{what}_counts"): before_counts });
             plan.after = json!({ format!("{what}_counts"): after_counts });
@@ -250,38 +253,36 @@ pub async fn plan(
                     plan.changed.push(i);
                 }
             }
-            plan.summary.push(format!(
-                "organisation → “{org}” on {}, already so on {}",
-                users_word(plan.changed.len()),
-                plan.users.len() - plan.changed.len()
-            ));
+            plan.effects.push(Effect::Organisation {
+                org: org.clone(),
+                n: plan.changed.len(),
+                already: plan.users.len() - plan.changed.len(),
+            });
             plan.before = json!({ "organisation_counts": before });
             plan.after = json!({ "organisation_counts": { org.clone(): plan.users.len() } });
         }
         BulkOp::Rotate => {
             plan.changed = (0..plan.users.len()).collect();
-            plan.summary.push(format!(
-                "new keys for {}; their old keys stop working once LiteLLM is updated",
-                users_word(plan.users.len())
-            ));
+            plan.effects.push(Effect::Rotated {
+                n: plan.users.len(),
+            });
             plan.before = json!({ "key_hints": plan.users.iter().take(100).map(|u| &u.key_hint).collect::<Vec<_>>() });
         }
         BulkOp::Delete => {
             plan.changed = (0..plan.users.len()).collect();
-            plan.summary.push(format!(
-                "delete {} and their keys",
-                users_word(plan.users.len())
-            ));
+            plan.effects.push(Effect::Deleted {
+                n: plan.users.len(),
+            });
             plan.before = json!({ "user_ids": plan.users.iter().take(1000).map(|u| &u.user_id).collect::<Vec<_>>() });
             plan.after = json!({ "user_ids": [] });
         }
     }
     if !plan.not_found.is_empty() {
-        plan.summary.push(format!(
-            "{} selected no longer exist and are skipped",
-            users_word(plan.not_found.len())
-        ));
+        plan.effects.push(Effect::NotFound {
+            n: plan.not_found.len(),
+        });
     }
+    plan.summary = plan.effects.iter().map(Effect::preview).collect();
     Ok(plan)
 }
 

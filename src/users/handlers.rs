@@ -10,7 +10,7 @@ use super::{
         capitalise, check_alias, check_text, parse_lines, parse_models, parse_names,
         parse_services, urlencode,
     },
-    queries, service,
+    messages, queries, service,
     views::{
         BulkErrorPage, BulkPreviewPage, Catalogue, CreatePage, EditPage, EditPartial, EditView,
         LineView, ListPage, RevealPage, RevealPartial, Row,
@@ -191,11 +191,7 @@ pub async fn bulk_apply(
         let mut errors = FormErrors::default();
         errors.add(
             "confirm_count",
-            format!(
-                "Type {} to confirm deleting {} users.",
-                plan.users.len(),
-                plan.users.len()
-            ),
+            messages::confirm_delete(plan.users.len()),
         );
         audit.detail("fields", errors.to_json());
         let page = BulkPreviewPage::new(
@@ -215,21 +211,14 @@ pub async fn bulk_apply(
         audit.detail(k, v.clone());
     }
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
-    let mut msg = format!(
-        "{}: {} changed, {} unchanged.",
-        plan.op.name(),
-        plan.changed.len(),
-        plan.unchanged()
-    );
-    for s in &plan.summary {
-        msg.push(' ');
-        msg.push_str(s);
-        msg.push('.');
-    }
-    if !plan.changed.is_empty() && plan.op != super::forms::BulkOp::Delete {
-        msg.push_str(&format!(" LiteLLM sync queued (batch {batch_id})."));
-    }
-    session::push_flash(&session, Flash::success(msg));
+    let queued = plan.op != super::forms::BulkOp::Delete;
+    let msg = messages::bulk_done(&plan.effects, plan.changed.len(), queued);
+    let flash = if queued && !plan.changed.is_empty() {
+        Flash::success(msg).with_link(format!("/sync#batch-{batch_id}"), messages::FOLLOW_SYNC)
+    } else {
+        Flash::success(msg)
+    };
+    session::push_flash(&session, flash);
     Ok(see_other(&back))
 }
 
@@ -382,9 +371,7 @@ pub async fn create_apply(
     if errors.is_empty() && bad > 0 && form.mode != "valid" {
         errors.add(
             "lines",
-            format!(
-                "{bad} line(s) have errors, so nothing was created. Fix them, or choose “create the valid lines only”."
-            ),
+            messages::lines_have_errors(bad),
         );
     }
     if errors.is_empty() && valid == 0 {
@@ -427,17 +414,10 @@ pub async fn create_apply(
         serde_json::json!({"count": created.len(), "models": models, "services": services}),
     );
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
-    let skipped = if bad > 0 {
-        format!(" {bad} bad line(s) skipped.")
-    } else {
-        String::new()
-    };
     session::push_flash(
         &session,
-        Flash::success(format!(
-            "Created {} user(s).{skipped} LiteLLM sync queued (batch {batch_id}).",
-            created.len()
-        )),
+        Flash::success(messages::created(created.len(), bad))
+            .with_link(format!("/sync#batch-{batch_id}"), messages::FOLLOW_SYNC),
     );
     Ok(see_other("/users?sort=updated&dir=desc"))
 }
@@ -656,7 +636,10 @@ pub async fn update(
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
     session::push_flash(
         &session,
-        Flash::success(format!("Saved {}. LiteLLM sync queued.", u.user_id)),
+        Flash::success(messages::saved(&u.user_id)).with_link(
+            format!("/sync?user={}", urlencode(&u.user_id)),
+            messages::FOLLOW_SYNC,
+        ),
     );
     Ok(see_other(&format!("/users?q={}", urlencode(&u.user_id))))
 }

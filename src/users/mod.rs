@@ -3,6 +3,7 @@
 pub mod bulk;
 pub mod cli;
 pub mod forms;
+pub mod messages;
 mod handlers;
 pub mod queries;
 pub mod service;

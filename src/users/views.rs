@@ -6,6 +6,7 @@ use askama::Template;
 use super::{
     bulk::Plan,
     forms::{BULK_OPS, Line, ListQuery, PAGE_SIZES, SortKey},
+    messages,
     queries::Listed,
 };
 use crate::{
@@ -201,6 +202,12 @@ pub struct BulkPreviewPage {
     pub is_delete: bool,
     pub errors: FormErrors,
     pub back: String,
+    /// "users" or "user", after the selected count.
+    pub selected_word: &'static str,
+    /// "Apply to 3 users" / "Delete 1 user".
+    pub apply_label: String,
+    /// "N users will change, M unchanged" in words.
+    pub counts_text: String,
 }
 
 impl BulkPreviewPage {
@@ -212,7 +219,22 @@ impl BulkPreviewPage {
         back: String,
     ) -> Self {
         let op = plan.op.name();
+        let selected = plan.users.len();
+        let changed = plan.changed.len();
+        let apply_label = if op == "delete" {
+            format!("Delete {}", messages::users(selected))
+        } else {
+            format!("Apply to {}", messages::users(changed))
+        };
+        let counts_text = match (changed, plan.unchanged()) {
+            (0, _) => "Nothing will change.".to_string(),
+            (c, 0) if c == selected => "All of them will change.".to_string(),
+            (c, u) => format!("{c} will change, {u} will stay as they are."),
+        };
         BulkPreviewPage {
+            selected_word: if selected == 1 { "user" } else { "users" },
+            apply_label,
+            counts_text,
             ctx,
             op_label: BULK_OPS
                 .iter()

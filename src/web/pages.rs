@@ -14,6 +14,11 @@ pub struct Flash {
     /// `info`, `success` or `error`.
     pub level: String,
     pub text: String,
+    /// An optional link after the text (e.g. "Follow the sync" → /sync#batch-…).
+    #[serde(default)]
+    pub link_href: String,
+    #[serde(default)]
+    pub link_text: String,
 }
 
 impl Flash {
@@ -21,18 +26,30 @@ impl Flash {
         Flash {
             level: "info".into(),
             text: text.into(),
+            link_href: String::new(),
+            link_text: String::new(),
         }
     }
     pub fn success(text: impl Into<String>) -> Self {
         Flash {
             level: "success".into(),
             text: text.into(),
+            link_href: String::new(),
+            link_text: String::new(),
         }
+    }
+    /// Adds a link (a same-site path) after the text.
+    pub fn with_link(mut self, href: impl Into<String>, text: impl Into<String>) -> Self {
+        self.link_href = href.into();
+        self.link_text = text.into();
+        self
     }
     pub fn error(text: impl Into<String>) -> Self {
         Flash {
             level: "error".into(),
             text: text.into(),
+            link_href: String::new(),
+            link_text: String::new(),
         }
     }
 }

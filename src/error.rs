@@ -80,9 +80,7 @@ impl AppError {
             AppError::Unauthorized(_)
             | AppError::LoginRequired
             | AppError::SessionExpired
-            | AppError::MustChangePassword => {
-                "UNAUTHORIZED"
-            }
+            | AppError::MustChangePassword => "UNAUTHORIZED",
             AppError::BadRequest(_) | AppError::PayloadTooLarge(_) => "INVALID_REQUEST",
             AppError::Validation { .. } => "VALIDATION_ERROR",
             AppError::Conflict(_) => "CONFLICT",

@@ -5,7 +5,10 @@ use actix_web::{HttpResponse, get, http::StatusCode, http::header, post, web};
 use chrono::Utc;
 use secrecy::SecretString;
 
-use super::{forms::LoginForm, forms::normalise_username, forms::safe_next, password, queries, views::LoginPage};
+use super::{
+    forms::LoginForm, forms::normalise_username, forms::safe_next, password, queries,
+    views::LoginPage,
+};
 use crate::{
     audit::{Action, Actor, AuditCtx, Outcome},
     crypto::{random_token, sha256_hex},
@@ -100,7 +103,13 @@ pub async fn login(
             format!("Too many failed logins from your address. Try again in {wait} seconds.");
         let mut res = html(
             StatusCode::TOO_MANY_REQUESTS,
-            &page(&session, &username, FormErrors::default(), &notice, &form.next),
+            &page(
+                &session,
+                &username,
+                FormErrors::default(),
+                &notice,
+                &form.next,
+            ),
         )?;
         res.headers_mut().insert(header::RETRY_AFTER, wait.into());
         return Ok(res);
@@ -156,7 +165,13 @@ pub async fn login(
         audit.commit(txn, status).await?;
         return html(
             status,
-            &page(&session, &username, FormErrors::default(), notice, &form.next),
+            &page(
+                &session,
+                &username,
+                FormErrors::default(),
+                notice,
+                &form.next,
+            ),
         );
     }
 

@@ -420,7 +420,8 @@ fn redirect_to_login(
         }
         _ => loc,
     };
-    let value = header::HeaderValue::from_str(&loc).unwrap_or(header::HeaderValue::from_static("/login"));
+    let value =
+        header::HeaderValue::from_str(&loc).unwrap_or(header::HeaderValue::from_static("/login"));
     if htmx {
         response.headers_mut().remove(header::LOCATION);
         response

@@ -272,6 +272,26 @@ struct ModelRow {
     name: String,
     available: bool,
     last_seen: String,
+    /// Users holding it (counted for retired models only).
+    holders: u64,
+}
+
+impl ModelRow {
+    /// "Remove from all 3 users" / "… 1 user".
+    fn remove_label(&self) -> String {
+        if self.holders == 1 {
+            "Remove from the 1 user who holds it".into()
+        } else {
+            format!("Remove from all {} users", self.holders)
+        }
+    }
+    fn holders_text(&self) -> String {
+        match self.holders {
+            0 => "nobody holds it".into(),
+            1 => "1 user holds it".into(),
+            n => format!("{n} users hold it"),
+        }
+    }
 }
 
 #[derive(Template)]
@@ -303,8 +323,20 @@ pub async fn models_page(
                 .unwrap_or_default(),
             name: m.name,
             available: m.available,
+            holders: 0,
         })
         .collect();
+    let retired: Vec<String> = rows
+        .iter()
+        .filter(|r| !r.available)
+        .map(|r| r.name.clone())
+        .collect();
+    let holders = models::holders(&data.db, &retired).await?;
+    let mut rows = rows;
+    for r in rows.iter_mut().filter(|r| !r.available) {
+        r.holders = holders.get(&r.name).copied().unwrap_or(0);
+    }
+    audit.detail("retired", retired.len());
     let last_refresh = models::last_refresh(&data.db)
         .await?
         .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())

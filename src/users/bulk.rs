@@ -11,8 +11,8 @@ use sea_orm::{ConnectionTrait, DbErr, Value};
 use serde_json::json;
 
 use super::{
-    messages::Effect,
     forms::{BulkOp, MAX_SELECTED, Selection, SetOp},
+    messages::Effect,
     queries::{self, CHUNK, exec, marks},
     service,
 };
@@ -46,6 +46,8 @@ pub struct Plan {
     before: serde_json::Value,
     after: serde_json::Value,
     service_ids: HashMap<String, i32>,
+    /// For `Alias`: (user row ID, new alias) of the users that get one.
+    aliases: Vec<(i32, String)>,
 }
 
 impl Plan {
@@ -64,7 +66,7 @@ impl Plan {
             "op": self.op.name(),
             "values": match &self.op {
                 BulkOp::Models(_, v) | BulkOp::Services(_, v) => json!(v),
-                BulkOp::Organisation(o) => json!(o),
+                BulkOp::Organisation(o) | BulkOp::Alias(o) => json!(o),
                 _ => json!(null),
             },
             "selected": self.users.len(),
@@ -85,6 +87,7 @@ pub async fn resolve(
 ) -> Result<(Vec<user::Model>, Vec<String>), BulkError> {
     match sel {
         Selection::Matching(q) => Ok((queries::find_matching(db, q).await?, vec![])),
+        Selection::Holding(m) => Ok((queries::find_holding(db, m).await?, vec![])),
         Selection::Ids(ids) => {
             if ids.is_empty() {
                 return Err(BulkError::Field("ids", "Select at least one user.".into()));
@@ -108,7 +111,6 @@ pub async fn resolve(
         }
     }
 }
-
 
 /// Computes what `op` would change for the selected users.
 pub async fn plan(
@@ -136,6 +138,7 @@ pub async fn plan(
         before: json!(null),
         after: json!(null),
         service_ids: HashMap::new(),
+        aliases: vec![],
     };
     match &op {
         BulkOp::Models(how, values) | BulkOp::Services(how, values) => {
@@ -261,6 +264,38 @@ pub async fn plan(
             plan.before = json!({ "organisation_counts": before });
             plan.after = json!({ "organisation_counts": { org.clone(): plan.users.len() } });
         }
+        BulkOp::Alias(template) => {
+            let mut wanted: Vec<(usize, String)> = vec![];
+            let mut invalid = 0;
+            for (i, u) in plan.users.iter().enumerate() {
+                if u.key_alias.is_some() {
+                    continue;
+                }
+                match service::render_alias(template, &u.user_id, &u.organisation) {
+                    Some(a) => wanted.push((i, a)),
+                    None => invalid += 1,
+                }
+            }
+            let names: Vec<String> = wanted.iter().map(|(_, a)| a.clone()).collect();
+            let mut taken = service::taken_aliases(db, &names).await?;
+            let mut clashes = invalid;
+            for (i, a) in wanted {
+                if taken.insert(a.clone()) {
+                    plan.changed.push(i);
+                    plan.aliases.push((plan.users[i].id, a));
+                } else {
+                    clashes += 1;
+                }
+            }
+            let already = plan.users.iter().filter(|u| u.key_alias.is_some()).count();
+            plan.effects.push(Effect::Alias {
+                n: plan.changed.len(),
+                already,
+                taken: clashes,
+            });
+            plan.before = json!({ "without_alias": plan.users.len() - already });
+            plan.after = json!({ "aliases": plan.aliases.iter().take(1000).map(|(_, a)| a).collect::<Vec<_>>() });
+        }
         BulkOp::Rotate => {
             plan.changed = (0..plan.users.len()).collect();
             plan.effects.push(Effect::Rotated {
@@ -324,6 +359,16 @@ pub async fn apply(
                         marks(chunk.len())
                     ),
                     v,
+                )
+                .await?;
+            }
+        }
+        BulkOp::Alias(_) => {
+            for (id, alias) in &plan.aliases {
+                exec(
+                    conn,
+                    "UPDATE users SET key_alias = ? WHERE id = ?",
+                    vec![alias.clone().into(), (*id).into()],
                 )
                 .await?;
             }

@@ -24,16 +24,40 @@ fn has(n: usize) -> &'static str {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     /// `value` given to `n` users; `had` already had it.
-    Added { value: String, n: usize, had: usize },
+    Added {
+        value: String,
+        n: usize,
+        had: usize,
+    },
     /// `value` taken from `n` users; `lacking` did not have it.
-    Removed { value: String, n: usize, lacking: usize },
+    Removed {
+        value: String,
+        n: usize,
+        lacking: usize,
+    },
     /// Nothing to remove: the selection holds no `what` at all.
-    NothingToRemove { what: &'static str },
-    Organisation { org: String, n: usize, already: usize },
-    Alias { n: usize, already: usize, taken: usize },
-    Rotated { n: usize },
-    Deleted { n: usize },
-    NotFound { n: usize },
+    NothingToRemove {
+        what: &'static str,
+    },
+    Organisation {
+        org: String,
+        n: usize,
+        already: usize,
+    },
+    Alias {
+        n: usize,
+        already: usize,
+        taken: usize,
+    },
+    Rotated {
+        n: usize,
+    },
+    Deleted {
+        n: usize,
+    },
+    NotFound {
+        n: usize,
+    },
 }
 
 impl Effect {
@@ -62,7 +86,11 @@ impl Effect {
             Effect::Removed { value, n, lacking } => {
                 let mut s = format!("Remove {value} from {}.", users(*n));
                 if *lacking > 0 {
-                    s.push_str(&format!(" {} {} not have it.", users(*lacking), if *lacking == 1 { "does" } else { "do" }));
+                    s.push_str(&format!(
+                        " {} {} not have it.",
+                        users(*lacking),
+                        if *lacking == 1 { "does" } else { "do" }
+                    ));
                 }
                 s
             }
@@ -72,14 +100,22 @@ impl Effect {
             Effect::Organisation { org, n, already } => {
                 let mut s = format!("Set the organisation of {} to “{org}”.", users(*n));
                 if *already > 0 {
-                    s.push_str(&format!(" {} already {} it.", users(*already), has(*already)));
+                    s.push_str(&format!(
+                        " {} already {} it.",
+                        users(*already),
+                        has(*already)
+                    ));
                 }
                 s
             }
             Effect::Alias { n, already, taken } => {
                 let mut s = format!("Give {} a key alias.", users(*n));
                 if *already > 0 {
-                    s.push_str(&format!(" {} already {} one.", users(*already), has(*already)));
+                    s.push_str(&format!(
+                        " {} already {} one.",
+                        users(*already),
+                        has(*already)
+                    ));
                 }
                 if *taken > 0 {
                     s.push_str(&format!(
@@ -241,7 +277,10 @@ mod tests {
             had: 2,
         };
         assert_eq!(e.done(), "Added gpt-4o-mini to 3 users. 2 already had it.");
-        assert_eq!(e.preview(), "Add gpt-4o-mini to 3 users. 2 users already have it.");
+        assert_eq!(
+            e.preview(),
+            "Add gpt-4o-mini to 3 users. 2 users already have it."
+        );
         let one = Effect::Added {
             value: "m".into(),
             n: 1,
@@ -252,6 +291,9 @@ mod tests {
             bulk_done(&[e], 3, true),
             "Added gpt-4o-mini to 3 users. 2 already had it. LiteLLM is being updated."
         );
-        assert_eq!(created(1, 1), "Created 1 user. Skipped 1 line with errors. LiteLLM is being updated.");
+        assert_eq!(
+            created(1, 1),
+            "Created 1 user. Skipped 1 line with errors. LiteLLM is being updated."
+        );
     }
 }

@@ -414,7 +414,12 @@ fn redirect_to_login(
         return response.status();
     };
     let loc = match return_to {
-        Some(back) if loc.starts_with("/login") && back != "/" && !back.starts_with("/login") => {
+        // `/users` is where a login lands anyway: no `next` needed.
+        Some(back)
+            if loc.starts_with("/login")
+                && !matches!(back.as_str(), "/" | "/users")
+                && !back.starts_with("/login") =>
+        {
             let sep = if loc.contains('?') { '&' } else { '?' };
             format!("{loc}{sep}next={}", percent_encode(back))
         }

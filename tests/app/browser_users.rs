@@ -159,11 +159,7 @@ async fn an_admin_manages_users_by_clicking() {
     screenshot(&c, "users-05-three-selected").await;
     click(&c, "#bulk-preview").await;
     wait_css(&c, "#preview-summary").await;
-    assert!(
-        text(&c)
-            .await
-            .contains("Add gpt-4o-mini to 3 users.")
-    );
+    assert!(text(&c).await.contains("Add gpt-4o-mini to 3 users."));
     screenshot(&c, "users-06-preview-add-model").await;
     click(&c, "#bulk-apply").await;
     wait_css(&c, "article.flash").await;

@@ -3,6 +3,7 @@ mod helpers;
 mod webdriver;
 
 mod account;
+mod admin_day;
 mod admins;
 mod api;
 mod api_clients;

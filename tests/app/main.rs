@@ -14,6 +14,7 @@ mod audit_routes;
 mod audit_secrets;
 mod audit_trail;
 mod browser;
+mod browser_day;
 mod browser_users;
 mod cli;
 mod litellm;

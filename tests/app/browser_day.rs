@@ -419,3 +419,29 @@ async fn walking_users_the_dialog_and_sync_puts_no_token_in_any_audited_path() {
     }
     c.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_retired_model_is_taken_off_everyone_from_models_after_a_preview() {
+    let Some(c) = browser().await else { return };
+    let app = spawn_app_with(litellm_down).await;
+    let http = app.super_admin().await;
+    catalogue(&app, &[("gpt-4o", true), ("old-model", false)]).await;
+    create_users(&http, "r1,A\nr2,A\nr3,B", &["old-model", "gpt-4o"], &[]).await;
+    create_users(&http, "k1,A", &["gpt-4o"], &[]).await;
+    log_in(&c, &app, "/login").await;
+    wait_css(&c, "#users").await;
+    c.goto(&format!("{}/models", app.addr)).await.unwrap();
+    wait_css(&c, "button.remove-retired").await;
+    assert!(text(&c).await.contains("3 users hold it"));
+    screenshot(&c, "day-14-models-retired-holders").await;
+    click(&c, "button.remove-retired[data-model='old-model']").await;
+    wait_css(&c, "#preview-summary").await;
+    assert!(text(&c).await.contains("Remove old-model from 3 users."));
+    screenshot(&c, "day-15-remove-retired-preview").await;
+    click(&c, "#bulk-apply").await;
+    wait_css(&c, "article.flash").await;
+    assert!(text(&c).await.contains("Removed old-model from 3 users."));
+    screenshot(&c, "day-16-retired-removed").await;
+    assert_eq!(models_of(&app, "r1").await, vec!["gpt-4o"]);
+    c.close().await.unwrap();
+}

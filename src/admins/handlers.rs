@@ -15,7 +15,7 @@ use crate::{
     audit::{Action, AuditCtx, Outcome},
     entities::admin,
     error::AppError,
-    startup::AppData,
+    state::AppData,
     web::{
         CsrfForm, CurrentAdmin, Flash, FormErrors, NoFields, PageCtx, pages::html, see_other,
         session,

@@ -13,7 +13,7 @@ use crate::{
     audit::{Action, Actor, AuditCtx, Outcome},
     crypto::{random_token, sha256_hex},
     error::AppError,
-    startup::AppData,
+    state::AppData,
     web::{
         CsrfForm, CurrentAdmin, Flash, FormErrors, NoFields, PageCtx, pages::html, see_other,
         session,

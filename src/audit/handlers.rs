@@ -12,7 +12,7 @@ use super::{
 };
 use crate::{
     error::AppError,
-    startup::AppData,
+    state::AppData,
     web::{
         CsrfForm, CurrentAdmin, Flash, FormErrors, NoFields, PageCtx, pages::html, see_other,
         session,

@@ -14,7 +14,7 @@ use std::{
 };
 
 use actix_web::{
-    FromRequest, HttpMessage, HttpRequest, HttpResponse,
+    FromRequest, HttpMessage, HttpRequest,
     body::{BoxBody, MessageBody},
     dev::{Payload, ServiceRequest, ServiceResponse},
     http::{StatusCode, header},
@@ -26,7 +26,10 @@ use sea_orm::DatabaseTransaction;
 use serde_json::{Map, Value};
 
 use super::{Action, Actor, Event, Outcome, insert};
-use crate::{error::AppError, error::ErrorBody, startup::AppData};
+use crate::{
+    error::{AppError, ErrorBody, REQUEST_ID_HEADER},
+    state::AppData,
+};
 
 /// The last fingerprint stored per (actor, path) and how many identical polls
 /// followed it (one per instance; see [`AuditCtx::quiet`]).
@@ -262,11 +265,8 @@ impl FromRequest for AuditCtx {
     }
 }
 
-fn is_api(path: &str) -> bool {
-    path.starts_with("/api/")
-}
-
-/// The middleware: request ID, one audit event, error rendering, one log line.
+/// The middleware: request ID, one audit event, one log line. It only records:
+/// `error::render_errors`, outside it, renders error bodies.
 pub async fn audit_middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -279,7 +279,7 @@ pub async fn audit_middleware(
     let ctx = AuditCtx::new(req.request(), trust);
     req.extensions_mut().insert(ctx.clone());
     let htmx = req.headers().contains_key("hx-request");
-    let return_to = return_path(&req, htmx);
+    let return_to = crate::error::return_path(&req, htmx);
     let quiet = req.app_data::<web::Data<QuietPolls>>().cloned();
 
     // Only the router is inside this middleware, and it turns every handler and
@@ -299,14 +299,13 @@ pub async fn audit_middleware(
         ctx.default_action(action);
     }
 
-    let error_body = response.extensions().get::<ErrorBody>().cloned();
     let mut status = status;
-    if let Some(body) = error_body {
-        ctx.outcome(body.outcome);
+    let outcome = response.extensions().get::<ErrorBody>().map(|b| b.outcome);
+    if let Some(outcome) = outcome {
+        ctx.outcome(outcome);
+        // Rewritten here, before the event is stored, so it records the status sent.
         if status.is_redirection() {
-            status = redirect_to_login(&mut response, htmx, &return_to);
-        } else {
-            response = render_error(&path, status, &body, ctx.request_id(), response);
+            status = crate::error::redirect_to_login(&mut response, htmx, &return_to);
         }
     }
 
@@ -322,25 +321,16 @@ pub async fn audit_middleware(
                 }
                 tracing::error!(request_id = ctx.request_id(), error = %e, "audit event could not be stored; answering 503");
                 let err = AppError::Unavailable(anyhow::anyhow!("audit store unavailable"));
-                let body = ErrorBody {
-                    code: err.code(),
-                    message: "The service is temporarily unavailable (the audit trail cannot be written). Nothing was changed.".into(),
-                    details: serde_json::json!({}),
-                    outcome: Outcome::Error,
-                };
-                let fresh = HttpResponse::ServiceUnavailable().finish();
-                render_error(
-                    &path,
+                ErrorBody::response(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    &body,
-                    ctx.request_id(),
-                    fresh,
+                    &err,
+                    "The service is temporarily unavailable (the audit trail cannot be written). Nothing was changed.",
                 )
             }
         }
     };
     response.headers_mut().insert(
-        header::HeaderName::from_static("x-request-id"),
+        header::HeaderName::from_static(REQUEST_ID_HEADER),
         header::HeaderValue::from_str(ctx.request_id()).expect("hex is a valid header value"),
     );
     if let Some(d) = &data {
@@ -378,80 +368,6 @@ fn fold_poll(quiet: &Option<web::Data<QuietPolls>>, ctx: &AuditCtx, path: &str) 
     }
 }
 
-/// Where the admin was, to come back to after logging in: the page itself for a
-/// plain GET, the page that made the request for htmx (`HX-Current-URL`).
-fn return_path(req: &ServiceRequest, htmx: bool) -> Option<String> {
-    if htmx {
-        let url = req.headers().get("hx-current-url")?.to_str().ok()?;
-        let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
-        let path = &after_scheme[after_scheme.find('/')?..];
-        return Some(path.to_string());
-    }
-    if req.method() != actix_web::http::Method::GET {
-        return None;
-    }
-    Some(match req.query_string() {
-        "" => req.path().to_string(),
-        q => format!("{}?{}", req.path(), q),
-    })
-}
-
-/// A refused request that must go to /login (or /account/password). A plain page
-/// gets its 303 with `next=` (where to return); an htmx request gets 401 with
-/// `HX-Redirect`, because an XHR would follow a 303 and swap the login page into
-/// the dialog. Returns the final status.
-fn redirect_to_login(
-    response: &mut HttpResponse,
-    htmx: bool,
-    return_to: &Option<String>,
-) -> StatusCode {
-    let Some(loc) = response
-        .headers()
-        .get(header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-    else {
-        return response.status();
-    };
-    let loc = match return_to {
-        // `/users` is where a login lands anyway: no `next` needed.
-        Some(back)
-            if loc.starts_with("/login")
-                && !matches!(back.as_str(), "/" | "/users")
-                && !back.starts_with("/login") =>
-        {
-            let sep = if loc.contains('?') { '&' } else { '?' };
-            format!("{loc}{sep}next={}", percent_encode(back))
-        }
-        _ => loc,
-    };
-    let value =
-        header::HeaderValue::from_str(&loc).unwrap_or(header::HeaderValue::from_static("/login"));
-    if htmx {
-        response.headers_mut().remove(header::LOCATION);
-        response
-            .headers_mut()
-            .insert(header::HeaderName::from_static("hx-redirect"), value);
-        *response.status_mut() = StatusCode::UNAUTHORIZED;
-    } else {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    response.status()
-}
-
-/// Percent-encodes everything but unreserved characters (RFC 3986).
-fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 async fn store(
     data: &Option<web::Data<AppData>>,
     ctx: &AuditCtx,
@@ -465,32 +381,4 @@ async fn store(
     insert(&txn, &ev).await?;
     txn.commit().await?;
     Ok(())
-}
-
-/// Replaces `response`'s body with the HTML page or JSON error body, keeping headers.
-fn render_error(
-    path: &str,
-    status: StatusCode,
-    body: &ErrorBody,
-    request_id: &str,
-    response: HttpResponse,
-) -> HttpResponse {
-    let mut out = HttpResponse::build(status);
-    for (k, v) in response.headers() {
-        out.insert_header((k.clone(), v.clone()));
-    }
-    if is_api(path) {
-        out.content_type("application/json").body(
-            serde_json::json!({"error": {
-                "code": body.code,
-                "message": body.message,
-                "details": body.details,
-                "request_id": request_id,
-            }})
-            .to_string(),
-        )
-    } else {
-        let html = crate::web::pages::error_page(status, &body.message, request_id);
-        out.content_type("text/html; charset=utf-8").body(html)
-    }
 }

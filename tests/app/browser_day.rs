@@ -280,7 +280,10 @@ async fn models_and_services_are_picked_by_keyboard_in_create_many_the_dialog_an
     pick(&c, "edit-services", "search").await;
     screenshot(&c, "day-09-dialog-picked").await;
     click(&c, "#edit-save").await;
+    // The list already shows a flash (from the creation): wait for the redirect.
+    wait_url(&c, "q=kim", Duration::from_secs(10)).await;
     wait_css(&c, "article.flash").await;
+    assert!(text(&c).await.contains("Saved kim."));
     assert_eq!(
         models_of(&app, "kim").await,
         vec!["claude-3-haiku", "gpt-4o-mini"]

@@ -5,8 +5,7 @@ use actix_web::http::StatusCode;
 use askama::Template;
 use serde::{Deserialize, Serialize};
 
-use super::{CurrentAdmin, session};
-use crate::admins::Role;
+use super::{CurrentAdmin, Role, session};
 
 /// A one-time message shown on the next page.
 #[derive(Debug, Clone, Serialize, Deserialize)]

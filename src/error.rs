@@ -369,7 +369,10 @@ pub fn return_path(req: &ServiceRequest, htmx: bool) -> Option<String> {
         let path = &after_scheme[after_scheme.find('/')?..];
         return Some(path.to_string());
     }
-    if req.method() != actix_web::http::Method::GET {
+    // Not a page of its own: a form post, or a background request of a page.
+    if req.method() != actix_web::http::Method::GET
+        || req.headers().contains_key("x-mama-background")
+    {
         return None;
     }
     Some(match req.query_string() {

@@ -31,10 +31,27 @@
     var here = location.pathname + location.search;
     location.href = "/login?expired=1&next=" + encodeURIComponent(here);
   }
+  // When the time is up, ask the server first (in the background, which is not
+  // activity): another tab may have kept the session alive.
+  function check() {
+    fetch("/session/idle", {
+      headers: { "X-Mama-Background": "1", "Accept": "application/json" },
+      credentials: "same-origin",
+      redirect: "manual"
+    }).then(function (r) {
+      return r.ok ? r.json() : null;
+    }).then(function (j) {
+      if (j && j.idle_left_secs > 0) {
+        timer = setTimeout(check, j.idle_left_secs * 1000 + 1000);
+      } else {
+        expire();
+      }
+    }).catch(expire);
+  }
   // One second past the server's timeout, so the server agrees the session is over.
   function arm() {
     if (timer) clearTimeout(timer);
-    timer = setTimeout(expire, idle * 1000 + 1000);
+    timer = setTimeout(check, idle * 1000 + 1000);
   }
   arm();
   // Real activity (a click that reaches the server) re-arms the timer; polls do not,

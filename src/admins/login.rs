@@ -207,6 +207,19 @@ pub async fn login(
     }))
 }
 
+/// How long this session may stay idle still. The page's own expiry timer asks
+/// before it leaves for /login, so activity in another tab is not cut short. Sent
+/// as a background request: asking is not activity, and an unchanged answer is not
+/// stored again (see `AuditCtx::quiet`).
+#[get("/session/idle", name = "auth.session.check")]
+pub async fn session_idle(admin: CurrentAdmin, audit: AuditCtx) -> HttpResponse {
+    audit.action(Action::SessionCheck);
+    audit.quiet("alive".into());
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({ "idle_left_secs": admin.idle_left_secs }))
+}
+
 #[post("/logout", name = "auth.logout")]
 pub async fn logout(
     admin: CurrentAdmin,

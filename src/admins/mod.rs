@@ -18,6 +18,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(login::login_form)
         .service(login::login)
         .service(login::logout)
+        .service(login::session_idle)
         .service(handlers::password_form)
         .service(handlers::change_password)
         .service(handlers::list)

@@ -25,6 +25,7 @@ macro_rules! actions {
 
 actions! {
     LoginView => "auth.login.view",
+    SessionCheck => "auth.session.check",
     LoginSuccess => "auth.login.success",
     LoginFailure => "auth.login.failure",
     LoginLocked => "auth.login.locked",

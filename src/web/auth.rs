@@ -27,6 +27,8 @@ pub struct CurrentAdmin {
     pub notices: Vec<String>,
     /// The idle timeout, for the page's own timer that returns it to /login.
     pub idle_timeout_secs: u64,
+    /// Seconds of idle time this session has left (activity in another tab counts).
+    pub idle_left_secs: u64,
 }
 
 impl CurrentAdmin {
@@ -57,7 +59,7 @@ pub fn is_background(req: &HttpRequest) -> bool {
 
 /// Paths an admin who must change their password may still use.
 fn allowed_before_password_change(path: &str) -> bool {
-    path == "/account/password" || path == "/logout"
+    path == "/account/password" || path == "/logout" || path == "/session/idle"
 }
 
 impl FromRequest for CurrentAdmin {
@@ -102,8 +104,10 @@ impl FromRequest for CurrentAdmin {
             // so a busy page does not write on every request. Background requests (polls)
             // are not activity: an open /sync tab must not keep its session alive.
             let touch_every = (s.session_idle_timeout / 20).min(std::time::Duration::from_secs(60));
-            if idle.to_std().unwrap_or_default() >= touch_every && !is_background(&req) {
+            let mut idle = idle.to_std().unwrap_or_default();
+            if idle >= touch_every && !is_background(&req) {
                 queries::touch_session(&data.db, &sid, now).await?;
+                idle = std::time::Duration::ZERO;
             }
             let role = Role::parse(&admin.role)
                 .ok_or_else(|| AppError::Internal(anyhow::anyhow!("unknown role in database")))?;
@@ -122,6 +126,7 @@ impl FromRequest for CurrentAdmin {
                 session_id: sid,
                 notices: data.notices.list(),
                 idle_timeout_secs: s.session_idle_timeout.as_secs(),
+                idle_left_secs: s.session_idle_timeout.saturating_sub(idle).as_secs(),
             })
         })
     }

@@ -519,3 +519,38 @@ async fn catalogue_fetches_that_change_nothing_are_stored_once() {
     assert_eq!(fetches.len(), 1, "five identical fetches, one event");
     assert!(fetches[0].details.contains("\"models\":"));
 }
+
+#[tokio::test]
+async fn the_page_timer_asks_how_much_idle_time_is_left_without_renewing_it() {
+    let app = spawn_app_with(|s| s.session_idle_timeout = Duration::from_secs(600)).await;
+    let b = app.super_admin().await;
+    idle_for(&app, 100).await;
+    let seen = last_seen(&app).await;
+    let ask = || async {
+        b.client
+            .get(b.url("/session/idle"))
+            .header("X-Mama-Background", "1")
+            .send()
+            .await
+            .unwrap()
+    };
+    let r = ask().await;
+    assert_eq!(r.status(), 200);
+    let left = r.json::<serde_json::Value>().await.unwrap()["idle_left_secs"]
+        .as_u64()
+        .unwrap();
+    assert!((495..=500).contains(&left), "{left}");
+    ask().await;
+    assert_eq!(last_seen(&app).await, seen, "asking is not activity");
+    assert_eq!(count(&app, "auth.session.check").await, 1, "stored once");
+    // Activity in another tab (a real page) gives the time back.
+    b.get("/users").await;
+    let r = ask().await;
+    let left = r.json::<serde_json::Value>().await.unwrap()["idle_left_secs"]
+        .as_u64()
+        .unwrap();
+    assert!(left >= 598, "{left}");
+    idle_for(&app, 601).await;
+    let r = ask().await;
+    assert_eq!(location(&r), "/login?expired=1");
+}

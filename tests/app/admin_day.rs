@@ -55,10 +55,11 @@ async fn count(app: &TestApp, action: &str) -> usize {
         .count()
 }
 
-/// Ten minutes of an open tab at the default 2-second poll are 300 polls. They are
-/// sent here back to back over ~3 s, with an idle timeout of 20 s: a poll that
-/// counted as activity would move the session's last activity (touched at most
-/// every 1/20 of the timeout, i.e. every second).
+/// Ten minutes of an open tab at the default 2-second poll are 300 polls, sent
+/// here back to back. The idle timeout is 10 minutes, and the session's last
+/// activity is set 40 s back first: any request that counted as activity would
+/// move it (the row is touched once idle ≥ 1/20 of the timeout, 30 s), whatever
+/// the machine's speed.
 const TEN_MINUTES_OF_POLLS: usize = 300;
 
 async fn ten_minutes_of(app: &TestApp, b: &Browser, path: &str, from: &str) -> Vec<u16> {
@@ -75,9 +76,10 @@ async fn ten_minutes_of(app: &TestApp, b: &Browser, path: &str, from: &str) -> V
 #[tokio::test]
 async fn ten_minutes_of_an_open_sync_tab_write_a_handful_of_events_and_do_not_keep_the_session_alive()
  {
-    let app = spawn_app_with(|s| s.session_idle_timeout = Duration::from_secs(20)).await;
+    let app = spawn_app_with(|s| s.session_idle_timeout = Duration::from_secs(600)).await;
     let b = app.super_admin().await;
     assert_eq!(b.get("/sync").await.status(), 200);
+    idle_for(&app, 40).await;
     let seen = last_seen(&app).await;
     let before = count(&app, "sync.view").await;
     let statuses = ten_minutes_of(&app, &b, "/sync/status", "/sync").await;
@@ -91,7 +93,7 @@ async fn ten_minutes_of_an_open_sync_tab_write_a_handful_of_events_and_do_not_ke
 
     // Once the idle time has passed, the next poll is refused and sends the page to
     // /login, saying why and where it was.
-    idle_for(&app, 21).await;
+    idle_for(&app, 601).await;
     let r = poll(&b, "/sync/status", "/sync").await;
     assert_eq!(r.status(), 401);
     assert_eq!(
@@ -115,7 +117,7 @@ async fn ten_minutes_of_an_open_sync_tab_write_a_handful_of_events_and_do_not_ke
 #[tokio::test]
 async fn ten_minutes_of_an_open_users_tab_with_pending_rows_write_a_handful_of_events() {
     // No LiteLLM: new users stay pending, so /users keeps polling their state.
-    let app = spawn_app_with(|s| s.session_idle_timeout = Duration::from_secs(20)).await;
+    let app = spawn_app_with(|s| s.session_idle_timeout = Duration::from_secs(600)).await;
     let b = app.super_admin().await;
     create_users(&b, "p1,Org\np2,Org", &[], &[]).await;
     let (_, body) = b.page("/users").await;
@@ -124,6 +126,7 @@ async fn ten_minutes_of_an_open_users_tab_with_pending_rows_write_a_handful_of_e
         "{body}"
     );
     assert!(body.contains(r#"hx-headers='{"X-Mama-Background": "1"}'"#));
+    idle_for(&app, 40).await;
     let seen = last_seen(&app).await;
     let before = app.events().await.len();
     let statuses = ten_minutes_of(&app, &b, "/users/sync-state?ids=p1,p2", "/users").await;

@@ -24,7 +24,8 @@ VOLUME ["/data"]
 # Inside a container mama must listen on every interface; publish the port on the
 # host's loopback (compose.yaml does) and put an HTTPS proxy in front.
 # MAMA_REQUIRE_SECRETS: the image refuses to start without MAMA_SECRET_KEY,
-# MAMA_ENCRYPTION_KEY and, on first start, MAMA_INITIAL_ADMIN_PASSWORD, so secrets
+# MAMA_ENCRYPTION_KEY, MAMA_AUDIT_KEY, MAMA_AUDIT_SIGNING_KEY and, on first start,
+# MAMA_INITIAL_ADMIN_PASSWORD, so secrets
 # are never generated into the data volume and nobody can claim admin/admin.
 # A throwaway container may say MAMA_THROWAWAY=true instead.
 ENV MAMA_BIND=0.0.0.0:8080 \

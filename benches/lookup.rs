@@ -117,7 +117,7 @@ async fn main() {
                 if b == 0 && i < ids_per_req {
                     first_keys.push(k.expose_secret().to_string());
                 }
-                let s = keys::seal(&cipher, &k);
+                let s = keys::seal(&cipher, id, &k);
                 user::ActiveModel {
                     user_id: Set(id.clone()),
                     organisation: Set(format!("org-{}", i % 50)),

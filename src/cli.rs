@@ -41,6 +41,12 @@ pub enum Command {
         #[command(subcommand)]
         action: AuditAction,
     },
+    /// Encryption at rest of users' keys: `reencrypt` moves every row to the
+    /// current MAMA_ENCRYPTION_KEY (resumable; safe while mama serves).
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
     /// Import, export or seed users.
     Users {
         #[command(subcommand)]
@@ -76,6 +82,24 @@ pub enum LitellmAction {
     #[cfg(feature = "dev-tools")]
     #[command(flatten)]
     Dev(crate::devtools::litellm::LitellmDevCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysAction {
+    /// Re-encrypt every stored key not yet under the current key (legacy rows
+    /// included), in batches, each audited; prints progress. Interrupt and run
+    /// again at will: finished rows are skipped. Exit 1 naming the users whose
+    /// key cannot be decrypted with the configured keys.
+    Reencrypt {
+        /// Rows per transaction.
+        #[arg(long, default_value_t = crate::users::reencrypt::DEFAULT_BATCH)]
+        batch: u64,
+        /// Pause between batches, in milliseconds (to spare a busy database).
+        #[arg(long, default_value_t = 0)]
+        pause_ms: u64,
+    },
+    /// How many rows are not on the current key, and the current key id.
+    Status,
 }
 
 #[derive(Subcommand, Debug)]

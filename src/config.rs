@@ -11,6 +11,14 @@ use secrecy::{ExposeSecret, SecretBox, SecretString};
 pub struct Secrets {
     pub session_key: SecretBox<Vec<u8>>,
     pub encryption_key: SecretBox<[u8; 32]>,
+    /// Older encryption keys, for reading only (`MAMA_ENCRYPTION_KEYS_OLD`).
+    pub old_encryption_keys: Vec<SecretBox<[u8; 32]>>,
+    /// The HMAC key of the audit chain (`MAMA_AUDIT_KEY`), and older ones that
+    /// still verify the past (`MAMA_AUDIT_KEYS_OLD`).
+    pub audit_key: SecretBox<[u8; 32]>,
+    pub old_audit_keys: Vec<SecretBox<[u8; 32]>>,
+    /// The Ed25519 seed that signs audit checkpoints (`MAMA_AUDIT_SIGNING_KEY`).
+    pub audit_signing_key: SecretBox<[u8; 32]>,
     /// The first password of the seeded `admin` (`MAMA_INITIAL_ADMIN_PASSWORD`);
     /// `None` seeds the documented `admin`/`admin`.
     pub initial_admin_password: Option<SecretString>,
@@ -46,6 +54,11 @@ pub struct Settings {
     pub audit_retention_days: Option<u32>,
     /// How often each instance seals new audit events into the hash chain.
     pub audit_seal_interval: Duration,
+    /// Signed checkpoints of the chain head: where they are appended (besides one
+    /// log line each), and how often (every N events, and at least every interval).
+    pub audit_checkpoint_file: Option<PathBuf>,
+    pub audit_checkpoint_every: i64,
+    pub audit_checkpoint_interval: Duration,
     /// Most events the group-commit writer stores in one transaction.
     pub audit_batch_max: usize,
     /// How long the writer may wait for more events after the first (0: never).
@@ -135,6 +148,14 @@ impl fmt::Debug for DatabaseUrl {
 /// The SQLite file used when `DATABASE_URL` is not set.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://mama.db?mode=rwc";
 pub const DEFAULT_DEV_SECRETS_FILE: &str = ".mama-dev-secrets";
+/// Where signed audit checkpoints are appended when `MAMA_AUDIT_CHECKPOINT_FILE` is unset.
+pub const DEFAULT_AUDIT_CHECKPOINT_FILE: &str = "mama-audit-checkpoints.jsonl";
+/// The audit keys of [`Settings::for_tests`]: fixed, so that a test can run the
+/// `mama` binary on an app's database with the same keys. Never for production.
+pub const TEST_AUDIT_KEY: [u8; 32] = [0xA1; 32];
+pub const TEST_AUDIT_SIGNING_KEY: [u8; 32] = [0x5E; 32];
+/// The audit secrets, which the development secrets file gains when it lacks them.
+const AUDIT_SECRETS: [&str; 2] = ["MAMA_AUDIT_KEY", "MAMA_AUDIT_SIGNING_KEY"];
 
 /// Just the database URL (for commands that need nothing else, e.g. `mama migrate`).
 pub fn database_url_from_env() -> anyhow::Result<DatabaseUrl> {
@@ -231,6 +252,18 @@ impl Settings {
                 .unwrap_or_default()
                 .trim()
                 .to_string(),
+            audit_checkpoint_file: match env.get("MAMA_AUDIT_CHECKPOINT_FILE") {
+                Some(v) if v.trim().is_empty() || v.trim() == "off" => None,
+                Some(v) => Some(PathBuf::from(v.trim())),
+                None => Some(PathBuf::from(DEFAULT_AUDIT_CHECKPOINT_FILE)),
+            },
+            audit_checkpoint_every: env
+                .parse::<i64>("MAMA_AUDIT_CHECKPOINT_EVERY", 10_000)?
+                .max(1),
+            audit_checkpoint_interval: Duration::from_secs(
+                env.parse::<u64>("MAMA_AUDIT_CHECKPOINT_INTERVAL_SECS", 3600)?
+                    .max(1),
+            ),
             audit_batch_max: bounded(
                 env.parse("MAMA_AUDIT_BATCH_MAX", 256)?,
                 1,
@@ -267,6 +300,9 @@ impl Settings {
         let env = Env(|k: &str| match k {
             "MAMA_SECRET_KEY" => Some(STANDARD.encode(random_bytes::<64>())),
             "MAMA_ENCRYPTION_KEY" => Some(STANDARD.encode(random_bytes::<32>())),
+            "MAMA_AUDIT_KEY" => Some(STANDARD.encode(TEST_AUDIT_KEY)),
+            "MAMA_AUDIT_SIGNING_KEY" => Some(STANDARD.encode(TEST_AUDIT_SIGNING_KEY)),
+            "MAMA_AUDIT_CHECKPOINT_FILE" => Some("off".into()),
             _ => None,
         });
         let mut s = Self::from_lookup(&env).expect("test settings are valid");
@@ -349,6 +385,7 @@ fn load_secrets<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> anyhow::Result<S
     let required =
         env.flag("MAMA_REQUIRE_SECRETS", false)? && !env.flag("MAMA_THROWAWAY", false)?;
     let initial_admin_password = env.secret("MAMA_INITIAL_ADMIN_PASSWORD")?;
+    let from_env = session.is_some();
     let (session, encryption) = match (session, encryption) {
         (Some(s), Some(e)) => (s, e),
         (None, None) => {
@@ -367,6 +404,32 @@ fn load_secrets<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> anyhow::Result<S
             bail!("set both MAMA_SECRET_KEY and MAMA_ENCRYPTION_KEY (or neither, for development)")
         }
     };
+    let dev_path = PathBuf::from(
+        env.get("MAMA_DEV_SECRETS_FILE")
+            .unwrap_or_else(|| DEFAULT_DEV_SECRETS_FILE.into()),
+    );
+    let mut audit = vec![];
+    for name in AUDIT_SECRETS {
+        let v = match env.secret(name)? {
+            Some(v) => v,
+            None if required => bail!(
+                "MAMA_REQUIRE_SECRETS is set: provide {name} (or {name}_FILE); `openssl rand -base64 32` makes one"
+            ),
+            // The other secrets come from the environment: write no file, derive a
+            // stable development value from MAMA_SECRET_KEY instead (loudly).
+            None if from_env => {
+                tracing::warn!(
+                    secret = name,
+                    "DERIVED FROM MAMA_SECRET_KEY FOR DEVELOPMENT. Set it in the environment in production."
+                );
+                derived_secret(&session, name)
+            }
+            None => dev_secret(&dev_path, name)?,
+        };
+        audit.push(SecretBox::new(Box::new(decode_key::<32>(name, &v)?)));
+    }
+    let audit_signing_key = audit.pop().expect("two audit secrets");
+    let audit_key = audit.pop().expect("two audit secrets");
     Ok(Secrets {
         session_key: SecretBox::new(Box::new(
             decode_key::<64>("MAMA_SECRET_KEY", &session)?.to_vec(),
@@ -375,9 +438,80 @@ fn load_secrets<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> anyhow::Result<S
             "MAMA_ENCRYPTION_KEY",
             &encryption,
         )?)),
+        old_encryption_keys: key_list(env, "MAMA_ENCRYPTION_KEYS_OLD")?,
+        audit_key,
+        old_audit_keys: key_list(env, "MAMA_AUDIT_KEYS_OLD")?,
+        audit_signing_key,
         initial_admin_password,
         required,
     })
+}
+
+/// A list of 32-byte base64 keys separated by commas, spaces or new lines
+/// (`NAME` or the file named by `NAME_FILE`); each is named by its position on error.
+fn key_list<F: Fn(&str) -> Option<String>>(
+    env: &Env<F>,
+    name: &str,
+) -> anyhow::Result<Vec<SecretBox<[u8; 32]>>> {
+    let Some(v) = env.secret(name)? else {
+        return Ok(vec![]);
+    };
+    v.expose_secret()
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|p| !p.is_empty())
+        .enumerate()
+        .map(|(i, p)| {
+            decode_key::<32>(&format!("{name} (key {})", i + 1), &SecretString::from(p))
+                .map(|k| SecretBox::new(Box::new(k)))
+        })
+        .collect()
+}
+
+/// A development value for `name`: SHA-256 of a label and MAMA_SECRET_KEY, base64.
+fn derived_secret(session: &SecretString, name: &str) -> SecretString {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"mama.dev-derived\0");
+    h.update(name.as_bytes());
+    h.update(b"\0");
+    h.update(session.expose_secret().as_bytes());
+    SecretString::from(STANDARD.encode(h.finalize()))
+}
+
+/// One named secret from the development secrets file; a file that lacks it
+/// (written by an older mama) gains a freshly generated one, once.
+fn dev_secret(path: &PathBuf, name: &str) -> anyhow::Result<SecretString> {
+    use std::io::Write;
+    let read = |p: &PathBuf| -> anyhow::Result<Option<SecretString>> {
+        if !p.exists() {
+            return Ok(None);
+        }
+        let text =
+            std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+        Ok(text
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")))
+            .map(|v| SecretString::from(v.trim().to_string())))
+    };
+    if let Some(v) = read(path)? {
+        return Ok(v);
+    }
+    if !path.exists() {
+        write_private(
+            path,
+            "# mama development secrets, generated once. NOT FOR PRODUCTION.\n",
+        )
+        .with_context(|| format!("cannot write development secrets to {}", path.display()))?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot append to {}", path.display()))?;
+    writeln!(f, "{name}={}", STANDARD.encode(random_bytes::<32>()))?;
+    f.sync_all()?;
+    tracing::warn!(file = %path.display(), secret = name,
+        "GENERATED A DEVELOPMENT SECRET. Set it in the environment in production.");
+    read(path)?.with_context(|| format!("{} lacks {name}", path.display()))
 }
 
 /// Reads, or creates once, the development secrets file.
@@ -451,6 +585,7 @@ mod tests {
         let env = Env(move |k: &str| match k {
             "MAMA_SECRET_KEY" => Some(sk.clone()),
             "MAMA_ENCRYPTION_KEY_FILE" => Some(fpath.clone()),
+            "MAMA_AUDIT_KEY" | "MAMA_AUDIT_SIGNING_KEY" => Some(STANDARD.encode([3u8; 32])),
             _ => None,
         });
         let s = Settings::from_lookup(&env).unwrap();
@@ -488,10 +623,68 @@ mod tests {
         let env = Env(|k: &str| match k {
             "MAMA_SECRET_KEY" => Some(STANDARD.encode([1u8; 64])),
             "MAMA_ENCRYPTION_KEY" => Some(STANDARD.encode([1u8; 32])),
+            "MAMA_AUDIT_KEY" | "MAMA_AUDIT_SIGNING_KEY" => Some(STANDARD.encode([3u8; 32])),
             "MAMA_SESSION_IDLE_TIMEOUT_SECS" => Some("soon".into()),
             _ => None,
         });
         let err = Settings::from_lookup(&env).unwrap_err().to_string();
         assert!(err.contains("MAMA_SESSION_IDLE_TIMEOUT_SECS"), "{err}");
+    }
+
+    #[test]
+    fn audit_secrets_are_added_once_to_an_older_development_file_and_required_in_production() {
+        let dir =
+            std::env::temp_dir().join(format!("mama-dev-{}", hex::encode(random_bytes::<6>())));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("secrets");
+        // A file written by the previous mama: only the first two secrets.
+        dev_secrets(&path).unwrap();
+        let a = dev_secret(&path, "MAMA_AUDIT_KEY").unwrap();
+        let b = dev_secret(&path, "MAMA_AUDIT_KEY").unwrap();
+        assert_eq!(a.expose_secret(), b.expose_secret());
+        assert_eq!(decode_key::<32>("k", &a).unwrap().len(), 32);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.matches("MAMA_AUDIT_KEY=").count(), 1);
+        assert!(text.contains("MAMA_ENCRYPTION_KEY="));
+
+        let env = Env(|k: &str| match k {
+            "MAMA_SECRET_KEY" => Some(STANDARD.encode([1u8; 64])),
+            "MAMA_ENCRYPTION_KEY" => Some(STANDARD.encode([1u8; 32])),
+            "MAMA_AUDIT_KEY" => Some(STANDARD.encode([2u8; 32])),
+            "MAMA_REQUIRE_SECRETS" => Some("true".into()),
+            _ => None,
+        });
+        let err = Settings::from_lookup(&env).unwrap_err().to_string();
+        assert!(err.contains("MAMA_AUDIT_SIGNING_KEY"), "{err}");
+    }
+
+    #[test]
+    fn old_keys_are_a_list_and_a_bad_one_is_named_by_position() {
+        let good = STANDARD.encode([4u8; 32]);
+        let list = format!("{good}, {}\n", STANDARD.encode([5u8; 32]));
+        let env = Env(move |k: &str| match k {
+            "MAMA_SECRET_KEY" => Some(STANDARD.encode([1u8; 64])),
+            "MAMA_ENCRYPTION_KEY" => Some(STANDARD.encode([1u8; 32])),
+            "MAMA_AUDIT_KEY" | "MAMA_AUDIT_SIGNING_KEY" => Some(STANDARD.encode([3u8; 32])),
+            "MAMA_ENCRYPTION_KEYS_OLD" => Some(list.clone()),
+            "MAMA_AUDIT_KEYS_OLD" => Some("bm90IGEga2V5".into()),
+            _ => None,
+        });
+        let err = Settings::from_lookup(&env).unwrap_err().to_string();
+        assert!(err.contains("MAMA_AUDIT_KEYS_OLD (key 1)"), "{err}");
+        let env2 = Env(|k: &str| match k {
+            "MAMA_SECRET_KEY" => Some(STANDARD.encode([1u8; 64])),
+            "MAMA_ENCRYPTION_KEY" => Some(STANDARD.encode([1u8; 32])),
+            "MAMA_AUDIT_KEY" | "MAMA_AUDIT_SIGNING_KEY" => Some(STANDARD.encode([3u8; 32])),
+            "MAMA_ENCRYPTION_KEYS_OLD" => Some(format!(
+                "{},{}",
+                STANDARD.encode([4u8; 32]),
+                STANDARD.encode([5u8; 32])
+            )),
+            _ => None,
+        });
+        let s = Settings::from_lookup(&env2).unwrap();
+        assert_eq!(s.secrets.old_encryption_keys.len(), 2);
+        assert_eq!(s.secrets.old_encryption_keys[1].expose_secret(), &[5u8; 32]);
     }
 }

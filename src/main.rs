@@ -57,6 +57,10 @@ async fn main() -> anyhow::Result<()> {
             })
             .await?;
         }
+        Command::Keys { action } => {
+            let code = keys_command(Settings::from_env()?, action).await?;
+            std::process::exit(code);
+        }
         Command::Audit { action } => {
             let code = match action {
                 AuditAction::Core(a) => mama::audit::cli::run(a, Settings::from_env()?).await?,
@@ -67,4 +71,49 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `mama keys …`.
+async fn keys_command(settings: Settings, action: mama::cli::KeysAction) -> anyhow::Result<i32> {
+    use mama::{cli::KeysAction, crypto::KeyCipher, users::reencrypt};
+    let db = mama::db::connect(&settings.database_url, 2).await?;
+    let cipher = KeyCipher::from_secrets(&settings.secrets);
+    match action {
+        KeysAction::Status => {
+            let n = reencrypt::pending(&db, &cipher).await?;
+            println!(
+                "current key id {}; {n} rows not on it",
+                cipher.current_key_id()
+            );
+            Ok(0)
+        }
+        KeysAction::Reencrypt { batch, pause_ms } => {
+            let report = reencrypt::run(
+                &db,
+                &cipher,
+                batch,
+                std::time::Duration::from_millis(pause_ms),
+                |r| {
+                    println!(
+                        "reencrypt: {} / {} rows moved to key {}, {} failed",
+                        r.moved,
+                        r.pending_at_start,
+                        cipher.current_key_id(),
+                        r.failed.len()
+                    )
+                },
+            )
+            .await?;
+            for f in &report.failed {
+                eprintln!("user {}: {} (left as it was)", f.user_id, f.code);
+            }
+            println!(
+                "reencrypt done: {} moved, {} failed, {} left",
+                report.moved,
+                report.failed.len(),
+                reencrypt::pending(&db, &cipher).await?
+            );
+            Ok(if report.failed.is_empty() { 0 } else { 1 })
+        }
+    }
 }

@@ -49,13 +49,18 @@ impl Application {
         tracing::info!(address = %listener.local_addr()?, database = %settings.database_url.redacted(), "mama listening");
         let data = web::Data::new(AppData {
             db: conn.clone(),
-            cipher: KeyCipher::new(&settings.secrets.encryption_key),
+            cipher: KeyCipher::from_secrets(&settings.secrets),
             notices: Arc::new(SystemNotices::default()),
             metrics: Arc::new(crate::metrics::Metrics::default()),
             settings: Arc::new(settings),
         });
         crate::litellm::start(&data);
-        audit::chain::spawn_sealer(conn.clone(), data.settings.audit_seal_interval);
+        audit::chain::spawn_sealer(
+            conn.clone(),
+            audit::chain::AuditKeys::from_secrets(&data.settings.secrets),
+            audit::checkpoint::Checkpointer::from_settings(&data.settings),
+            data.settings.audit_seal_interval,
+        );
         audit::indexer::spawn_indexer(
             conn.clone(),
             data.settings.audit_index_interval,

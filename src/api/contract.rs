@@ -48,6 +48,19 @@ pub struct LookupResponse {
     pub users: Vec<UserKey>,
     /// Requested IDs with no user, in request order.
     pub not_found: Vec<String>,
+    /// Users that exist but whose stored key cannot be returned (not decryptable
+    /// with the configured keys, bound to another user, or not matching its
+    /// hash), in request order. The other users are answered as usual.
+    pub errors: Vec<LookupError>,
+}
+
+/// One user of a lookup whose key could not be returned.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LookupError {
+    pub user_id: String,
+    /// `UNKNOWN_KEY_ID`, `MALFORMED_CIPHERTEXT`, `DECRYPTION_FAILED` or `KEY_HASH_MISMATCH`.
+    pub code: String,
+    pub message: String,
 }
 
 /// One model of the catalogue.

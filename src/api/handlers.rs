@@ -34,7 +34,7 @@ pub const SPECIAL_MODELS: [&str; 2] = ["all-team-models", "all-proxy-models"];
     tag = "keys",
     request_body = contract::LookupRequest,
     responses(
-        (status = 200, description = "Found users in request order, and the IDs not found", body = LookupResponse),
+        (status = 200, description = "Found users in request order, the IDs not found, and the users whose stored key cannot be returned (`errors`; never a 500 for the batch)", body = LookupResponse),
         (status = 400, description = "Malformed JSON, empty body or wrong Content-Type", body = contract::ErrorResponse),
         (status = 401, description = "Missing, invalid or revoked token", body = contract::ErrorResponse),
         (status = 403, description = "The token lacks the scope keys:read", body = contract::ErrorResponse),
@@ -68,13 +68,27 @@ pub async fn lookup(
     let mut found = queries::lookup(&data.db, &ids).await?;
     let mut users = Vec::with_capacity(found.len());
     let mut not_found = vec![];
+    let mut errors = vec![];
     for id in ids {
         match found.remove(&id) {
             Some(f) => {
-                let key = data
-                    .cipher
-                    .decrypt(&f.user.key_ciphertext)
-                    .map_err(|e| AppError::Internal(anyhow::anyhow!("user {id}: {e}")))?;
+                let key = match data.cipher.decrypt(
+                    &f.user.user_id,
+                    &f.user.key_ciphertext,
+                    &f.user.key_sha256,
+                ) {
+                    Ok(key) => key,
+                    // One unreadable row fails that user only, named in `errors`.
+                    Err(e) => {
+                        tracing::warn!(user_id = %id, error = %e, "a stored key cannot be returned");
+                        errors.push(contract::LookupError {
+                            user_id: id,
+                            code: e.code().to_string(),
+                            message: e.to_string(),
+                        });
+                        continue;
+                    }
+                };
                 users.push(UserKey {
                     user_id: f.user.user_id,
                     organisation: f.user.organisation,
@@ -93,7 +107,18 @@ pub async fn lookup(
     audit.detail("found", users.len());
     audit.detail("not_found_count", not_found.len());
     audit.detail("not_found", not_found.clone());
-    Ok(HttpResponse::Ok().json(LookupResponse { users, not_found }))
+    if !errors.is_empty() {
+        let e: Vec<_> = errors
+            .iter()
+            .map(|e| serde_json::json!({"user_id": e.user_id, "code": e.code}))
+            .collect();
+        audit.detail("errors", e);
+    }
+    Ok(HttpResponse::Ok().json(LookupResponse {
+        users,
+        not_found,
+        errors,
+    }))
 }
 
 async fn read_lookup(

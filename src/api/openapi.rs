@@ -27,6 +27,7 @@ use super::{contract, handlers};
     components(schemas(
         contract::LookupRequest,
         contract::LookupResponse,
+        contract::LookupError,
         contract::UserKey,
         contract::ModelsResponse,
         contract::ModelEntry,

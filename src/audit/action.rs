@@ -47,6 +47,7 @@ actions! {
     UserDelete => "user.delete",
     UserKeyReveal => "user.key.reveal",
     UserKeyRotate => "user.key.rotate",
+    KeysReencrypt => "keys.reencrypt",
     UsersBulkUpdate => "users.bulk_update",
     UsersBulkCreate => "users.bulk_create",
     UsersBulkDelete => "users.bulk_delete",

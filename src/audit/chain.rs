@@ -5,24 +5,115 @@
 //! A sealer (a background task in every instance, and `mama audit verify`) takes the
 //! unsealed events in id order under a lock (a PostgreSQL transaction-level advisory
 //! lock; on SQLite the single writer) and gives each `seq = last + 1`,
-//! `prev_hash = hash(last)` and `hash = sha256(prev_hash "\n" canonical(event))`,
-//! where the canonical encoding covers every stored field (targets and details
-//! included) and the seq itself. Changing, deleting, inserting or reordering a
-//! sealed event therefore breaks the chain at a named event.
+//! `prev_hash = hash(last)` and `hash = HMAC-SHA-256(audit key, prev_hash, canonical(event))`
+//! under the current audit key (`MAMA_AUDIT_KEY`, never stored in the database),
+//! whose id is kept beside the link (`link_key`) so older keys still verify the
+//! past after a rotation. The canonical encoding covers every stored field
+//! (targets and details included) and the seq itself. Changing, deleting,
+//! inserting or reordering a sealed event therefore breaks the chain at a named
+//! event, and without the audit key nobody can re-hash after a change. Events
+//! sealed before the chain was keyed keep their plain SHA-256 links; an unkeyed
+//! link after a keyed one is itself a break.
+//!
+//! What someone with the database *and* the key could still do (cut the newest
+//! events, or rewrite and re-hash) is caught by signed checkpoints kept outside
+//! the database: see [`super::checkpoint`].
 //!
 //! Pruning (retention) removes a prefix of the chain and keeps an anchor (the last
-//! pruned seq and hash) in `app_state`, so the rest still verifies.
+//! pruned seq and hash) in `app_state`, so the rest still verifies; each prune is
+//! also a signed checkpoint of kind `prune`.
 use std::time::Duration;
 
 use chrono::Utc;
+use hmac::{Hmac, KeyInit, Mac};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
     EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr, sea_query::OnConflict,
 };
+use secrecy::{ExposeSecret, SecretBox};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::entities::{app_state, audit_event};
+
+/// The audit keys: the current one links new events; older ones (by id) still
+/// verify the events they linked. Built from the settings; never stored.
+#[derive(Clone)]
+pub struct AuditKeys {
+    keys: std::sync::Arc<Vec<(String, SecretBox<[u8; 32]>)>>,
+}
+
+impl std::fmt::Debug for AuditKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AuditKeys(current {}, [redacted])", self.current_id())
+    }
+}
+
+/// The id of an audit key: "a" and the first 8 hex digits of
+/// SHA-256("mama.audit-key-id\0" ‖ key).
+pub fn audit_key_id(key: &[u8; 32]) -> String {
+    let mut h = Sha256::new();
+    h.update(b"mama.audit-key-id\0");
+    h.update(key);
+    format!("a{}", &hex::encode(h.finalize())[..8])
+}
+
+impl AuditKeys {
+    pub fn new(current: &SecretBox<[u8; 32]>, old: &[SecretBox<[u8; 32]>]) -> Self {
+        let mut keys: Vec<(String, SecretBox<[u8; 32]>)> = vec![];
+        for k in std::iter::once(current).chain(old) {
+            let id = audit_key_id(k.expose_secret());
+            if !keys.iter().any(|(i, _)| *i == id) {
+                keys.push((id, SecretBox::new(Box::new(*k.expose_secret()))));
+            }
+        }
+        AuditKeys {
+            keys: std::sync::Arc::new(keys),
+        }
+    }
+
+    pub fn from_secrets(s: &crate::config::Secrets) -> Self {
+        Self::new(&s.audit_key, &s.old_audit_keys)
+    }
+
+    /// The id new links are made under.
+    pub fn current_id(&self) -> &str {
+        &self.keys[0].0
+    }
+
+    fn get(&self, id: &str) -> Option<&[u8; 32]> {
+        self.keys
+            .iter()
+            .find(|(i, _)| i == id)
+            .map(|(_, k)| k.expose_secret())
+    }
+
+    /// The link of `e` at `seq` after `prev_hash` under the key `key_id`; `None`
+    /// when that key is not configured.
+    pub fn link(
+        &self,
+        key_id: &str,
+        prev_hash: &str,
+        e: &audit_event::Model,
+        seq: i64,
+    ) -> Option<String> {
+        let key = self.get(key_id)?;
+        let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key");
+        m.update(b"mama.audit.link.v2\n");
+        m.update(key_id.as_bytes());
+        m.update(b"\n");
+        m.update(prev_hash.as_bytes());
+        m.update(b"\n");
+        m.update(canonical(e, seq).as_bytes());
+        Some(hex::encode(m.finalize().into_bytes()))
+    }
+
+    /// The link under the current key.
+    pub fn current_link(&self, prev_hash: &str, e: &audit_event::Model, seq: i64) -> String {
+        self.link(self.current_id(), prev_hash, e, seq)
+            .expect("the current key is configured")
+    }
+}
 
 /// The `prev_hash` of the first event ever sealed.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -77,7 +168,8 @@ pub fn canonical(e: &audit_event::Model, seq: i64) -> String {
     .to_string()
 }
 
-/// `sha256(prev_hash "\n" canonical)`, lowercase hex.
+/// The legacy, unkeyed link: `sha256(prev_hash "\n" canonical)`, lowercase hex.
+/// Only events sealed before the chain was keyed carry it.
 pub fn link_hash(prev_hash: &str, e: &audit_event::Model, seq: i64) -> String {
     let mut h = Sha256::new();
     h.update(prev_hash.as_bytes());
@@ -124,7 +216,7 @@ async fn anchor(db: &impl ConnectionTrait) -> Result<Anchor, DbErr> {
 }
 
 /// The last sealed event's seq and hash (or the anchor).
-async fn head(db: &impl ConnectionTrait) -> Result<Anchor, DbErr> {
+pub async fn head(db: &impl ConnectionTrait) -> Result<Anchor, DbErr> {
     use audit_event::Column as C;
     let last = audit_event::Entity::find()
         .filter(C::Seq.is_not_null())
@@ -143,7 +235,11 @@ async fn head(db: &impl ConnectionTrait) -> Result<Anchor, DbErr> {
 
 /// Seals up to `batch` unsealed events, oldest id first; returns how many.
 /// Safe to run from many instances at once.
-pub async fn seal_pending(db: &DatabaseConnection, batch: u64) -> Result<u64, DbErr> {
+pub async fn seal_pending(
+    db: &DatabaseConnection,
+    keys: &AuditKeys,
+    batch: u64,
+) -> Result<u64, DbErr> {
     use audit_event::Column as C;
     // On SQLite `begin_write` takes the write lock now (BEGIN IMMEDIATE) rather
     // than upgrading a read later, which could fail under a concurrent writer.
@@ -165,11 +261,12 @@ pub async fn seal_pending(db: &DatabaseConnection, batch: u64) -> Result<u64, Db
     let mut head = head(&txn).await?;
     for e in &pending {
         let seq = head.seq + 1;
-        let hash = link_hash(&head.hash, e, seq);
+        let hash = keys.current_link(&head.hash, e, seq);
         audit_event::Entity::update_many()
             .col_expr(C::Seq, Expr::value(seq))
             .col_expr(C::PrevHash, Expr::value(head.hash.clone()))
             .col_expr(C::Hash, Expr::value(hash.clone()))
+            .col_expr(C::LinkKey, Expr::value(keys.current_id()))
             .filter(C::Id.eq(e.id))
             .filter(C::Seq.is_null())
             .exec(&txn)
@@ -181,10 +278,10 @@ pub async fn seal_pending(db: &DatabaseConnection, batch: u64) -> Result<u64, Db
 }
 
 /// Seals until nothing is pending.
-pub async fn seal_all(db: &DatabaseConnection) -> Result<u64, DbErr> {
+pub async fn seal_all(db: &DatabaseConnection, keys: &AuditKeys) -> Result<u64, DbErr> {
     let mut total = 0;
     loop {
-        let n = seal_pending(db, 1000).await?;
+        let n = seal_pending(db, keys, 1000).await?;
         total += n;
         if n == 0 {
             return Ok(total);
@@ -192,13 +289,23 @@ pub async fn seal_all(db: &DatabaseConnection) -> Result<u64, DbErr> {
     }
 }
 
-/// The background sealer every instance runs.
-pub fn spawn_sealer(db: DatabaseConnection, every: Duration) {
+/// The background sealer every instance runs: seals, then writes a signed
+/// checkpoint when one is due (every N events, and at least every interval).
+pub fn spawn_sealer(
+    db: DatabaseConnection,
+    keys: AuditKeys,
+    checkpoints: super::checkpoint::Checkpointer,
+    every: Duration,
+) {
     tokio::spawn(async move {
         let mut failing = false;
         loop {
             tokio::time::sleep(every).await;
-            match seal_all(&db).await {
+            let r = match seal_all(&db, &keys).await {
+                Ok(_) => checkpoints.if_due(&db).await.map(|_| ()),
+                Err(e) => Err(e),
+            };
+            match r {
                 Ok(_) => failing = false,
                 Err(e) if !failing => {
                     failing = true;
@@ -224,6 +331,9 @@ pub struct VerifyReport {
     pub problem: Option<String>,
     pub head_seq: i64,
     pub verified_at: chrono::DateTime<Utc>,
+    /// Events with a legacy, unkeyed SHA-256 link (sealed before the chain was keyed).
+    #[serde(default)]
+    pub legacy_links: u64,
 }
 
 impl VerifyReport {
@@ -247,13 +357,15 @@ impl VerifyReport {
 
 /// Seals pending events, then walks the whole chain by seq and reports the first
 /// broken link. The result is stored in `app_state` for the `/audit` page.
-pub async fn verify(db: &DatabaseConnection) -> Result<VerifyReport, DbErr> {
+pub async fn verify(db: &DatabaseConnection, keys: &AuditKeys) -> Result<VerifyReport, DbErr> {
     use audit_event::Column as C;
-    let sealed_now = seal_all(db).await?;
+    let sealed_now = seal_all(db, keys).await?;
     let start = anchor(db).await?;
     let mut prev = start.clone();
     let mut prev_id: Option<i64> = None;
     let mut checked = 0u64;
+    let mut legacy_links = 0u64;
+    let mut keyed_seen = false;
     let mut bad: Option<(i64, i64, String)> = None;
     'walk: loop {
         let rows = audit_event::Entity::find()
@@ -281,10 +393,33 @@ pub async fn verify(db: &DatabaseConnection) -> Result<VerifyReport, DbErr> {
                 Some(format!(
                     "its prev_hash does not match the hash of {after} (inserted, deleted or reordered?)"
                 ))
-            } else if e.hash.as_deref() != Some(link_hash(&prev.hash, &e, seq).as_str()) {
-                Some("its contents do not match its hash (modified?)".to_string())
             } else {
-                None
+                match e.link_key.as_deref() {
+                    None if keyed_seen => Some(
+                        "its link is an unkeyed SHA-256 hash after keyed links (modified and re-hashed without the audit key?)"
+                            .to_string(),
+                    ),
+                    None if e.hash.as_deref() != Some(link_hash(&prev.hash, &e, seq).as_str()) => {
+                        Some("its contents do not match its hash (modified?)".to_string())
+                    }
+                    None => {
+                        legacy_links += 1;
+                        None
+                    }
+                    Some(kid) => {
+                        keyed_seen = true;
+                        match keys.link(kid, &prev.hash, &e, seq) {
+                            None => Some(format!(
+                                "its link names audit key id {}, which is not configured (MAMA_AUDIT_KEY / MAMA_AUDIT_KEYS_OLD; forged?)",
+                                kid.chars().take(16).collect::<String>()
+                            )),
+                            Some(h) if e.hash.as_deref() != Some(h.as_str()) => Some(format!(
+                                "its contents do not match its HMAC under audit key {kid} (modified, or re-hashed without the audit key?)"
+                            )),
+                            Some(_) => None,
+                        }
+                    }
+                }
             };
             if let Some(p) = problem {
                 bad = Some((e.id, seq, p));
@@ -335,6 +470,7 @@ pub async fn verify(db: &DatabaseConnection) -> Result<VerifyReport, DbErr> {
         problem: bad.map(|b| b.2),
         head_seq: prev.seq,
         verified_at: Utc::now(),
+        legacy_links,
     };
     state_set(db, LAST_VERIFIED, &report).await?;
     if report.ok && prev.seq > start.seq {

@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use clap::Subcommand;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use super::{Action, Event, Outcome, chain, export};
+use super::{Action, Event, Outcome, chain, checkpoint, export};
 use crate::{
     config::Settings,
     entities::{audit_event, audit_target},
@@ -14,8 +14,34 @@ use crate::{
 
 #[derive(Subcommand, Debug)]
 pub enum AuditCommand {
-    /// Seal pending events, walk the hash chain; exit 1 naming the first bad event.
-    Verify,
+    /// Seal pending events, walk the keyed hash chain; exit 1 naming the first bad
+    /// event. With `--checkpoints`, also check the database against the signed
+    /// checkpoints kept outside it: exit 3 naming a missing or rewritten range, an
+    /// unsigned prune or a stale file; exit 4 when the file itself is unreadable,
+    /// forged or signed by another key.
+    Verify {
+        /// Checkpoint files (MAMA_AUDIT_CHECKPOINT_FILE of each instance, or notes
+        /// collected from the logs, one JSON line each). May be repeated.
+        #[arg(long = "checkpoints", value_name = "FILE")]
+        checkpoints: Vec<std::path::PathBuf>,
+        /// The verifier key printed by `mama audit public-key`, or a file holding
+        /// it. Default: derived from MAMA_AUDIT_SIGNING_KEY.
+        #[arg(long, value_name = "KEY|FILE")]
+        public_key: Option<String>,
+        /// Allowed age of the newest checkpoint in seconds (default: twice
+        /// MAMA_AUDIT_CHECKPOINT_INTERVAL_SECS).
+        #[arg(long)]
+        max_age: Option<u64>,
+        /// Allowed events after the newest checkpoint (default: twice
+        /// MAMA_AUDIT_CHECKPOINT_EVERY).
+        #[arg(long)]
+        max_events: Option<i64>,
+    },
+    /// Print the verifier key of the checkpoints (from MAMA_AUDIT_SIGNING_KEY),
+    /// alone on the last line.
+    PublicKey,
+    /// Write a signed checkpoint of the chain head now.
+    Checkpoint,
     /// Write events older than the retention period (MAMA_AUDIT_RETENTION_DAYS) to
     /// a JSON Lines file, then delete them from the database. Without a retention
     /// period nothing is ever deleted (the archive is still written).
@@ -32,31 +58,49 @@ pub enum AuditCommand {
 
 /// Runs the command; returns the process exit code.
 pub async fn run(cmd: AuditCommand, settings: Settings) -> anyhow::Result<i32> {
+    let keys = chain::AuditKeys::from_secrets(&settings.secrets);
+    let signer = checkpoint::Checkpointer::from_settings(&settings);
+    if let AuditCommand::PublicKey = cmd {
+        println!("{}", checkpoint::vkey(&signer.public_key()));
+        return Ok(0);
+    }
     let db = crate::db::connect(&settings.database_url, 4).await?;
     match cmd {
-        AuditCommand::Verify => {
-            let report = chain::verify(&db).await?;
-            let mut ev = Event::system(
-                "cli",
-                Action::AuditVerify,
-                if report.ok {
-                    Outcome::Success
-                } else {
-                    Outcome::Error
-                },
-            );
-            ev.details = serde_json::to_value(&report)?;
-            super::insert(&db, &ev).await?;
-            if report.ok {
-                println!("{}", report.summary());
-                Ok(0)
-            } else {
-                eprintln!("{}", report.summary());
-                Ok(1)
-            }
+        AuditCommand::PublicKey => Ok(0),
+        AuditCommand::Checkpoint => {
+            chain::seal_all(&db, &keys).await?;
+            let b = signer.now(&db).await?;
+            println!("checkpoint of seq {} ({}) written", b.seq, b.hash);
+            Ok(0)
+        }
+        AuditCommand::Verify {
+            checkpoints,
+            public_key,
+            max_age,
+            max_events,
+        } => {
+            verify(
+                &db,
+                &keys,
+                &signer,
+                &settings,
+                &checkpoints,
+                public_key.as_deref(),
+                max_age,
+                max_events,
+            )
+            .await
         }
         AuditCommand::Archive { out, before } => {
-            archive(&db, settings.audit_retention_days, &out, before).await
+            archive(
+                &db,
+                &keys,
+                &signer,
+                settings.audit_retention_days,
+                &out,
+                before,
+            )
+            .await
         }
     }
 }
@@ -64,12 +108,14 @@ pub async fn run(cmd: AuditCommand, settings: Settings) -> anyhow::Result<i32> {
 /// Archives (always) and prunes (only with a retention period) the oldest events.
 async fn archive(
     db: &DatabaseConnection,
+    keys: &chain::AuditKeys,
+    signer: &checkpoint::Checkpointer,
     retention_days: Option<u32>,
     out: &std::path::Path,
     before: Option<NaiveDate>,
 ) -> anyhow::Result<i32> {
     use std::io::Write;
-    chain::seal_all(db).await?;
+    chain::seal_all(db, keys).await?;
     let retention_cut = retention_days.map(|d| Utc::now() - Duration::days(d as i64));
     let asked: Option<DateTime<Utc>> = before
         .and_then(|d| d.and_hms_opt(0, 0, 0))
@@ -157,6 +203,9 @@ async fn archive(
             .await?;
     }
     chain::set_anchor(&txn, last.seq, &last.hash).await?;
+    // The prune is itself a signed checkpoint, outside the database: without it a
+    // moved anchor is indistinguishable from deleted evidence.
+    signer.prune(&txn, &last).await?;
     let mut ev = Event::system("cli", Action::AuditArchive, Outcome::Success);
     ev.details = serde_json::json!({"archived": count, "pruned_through_seq": last.seq,
         "before": cut.to_rfc3339(), "file": out.display().to_string()});
@@ -167,5 +216,111 @@ async fn archive(
         ids.len(),
         last.seq
     );
+    Ok(0)
+}
+
+/// `mama audit verify [--checkpoints FILE …]`: returns the exit code.
+#[allow(clippy::too_many_arguments)]
+async fn verify(
+    db: &DatabaseConnection,
+    keys: &chain::AuditKeys,
+    signer: &checkpoint::Checkpointer,
+    settings: &Settings,
+    files: &[std::path::PathBuf],
+    public_key: Option<&str>,
+    max_age: Option<u64>,
+    max_events: Option<i64>,
+) -> anyhow::Result<i32> {
+    // The evidence is read first: a forged or unreadable file is reported as such.
+    let notes = if files.is_empty() {
+        None
+    } else {
+        let pk = match public_key {
+            None => signer.public_key(),
+            Some(p) => {
+                let text = if std::path::Path::new(p).is_file() {
+                    std::fs::read_to_string(p)?
+                } else {
+                    p.to_string()
+                };
+                match checkpoint::parse_vkey(text.lines().last().unwrap_or_default()) {
+                    Ok(pk) => pk,
+                    Err(e) => {
+                        eprintln!("--public-key: {e}");
+                        return Ok(2);
+                    }
+                }
+            }
+        };
+        match checkpoint::read_files(files, &pk) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                eprintln!("checkpoint evidence REJECTED: {e}");
+                let mut ev = Event::system("cli", Action::AuditVerify, Outcome::Error);
+                ev.details = serde_json::json!({"checkpoints": "rejected", "problem": e});
+                super::insert(db, &ev).await?;
+                return Ok(4);
+            }
+        }
+    };
+    let report = chain::verify(db, keys).await?;
+    let evidence = match &notes {
+        None => None,
+        Some(n) => Some(
+            checkpoint::verify_evidence(
+                db,
+                n,
+                std::time::Duration::from_secs(
+                    max_age.unwrap_or(2 * settings.audit_checkpoint_interval.as_secs()),
+                ),
+                max_events.unwrap_or(2 * settings.audit_checkpoint_every),
+            )
+            .await?,
+        ),
+    };
+    let evidence_ok = evidence.as_ref().is_none_or(|e| e.problems.is_empty());
+    let mut ev = Event::system(
+        "cli",
+        Action::AuditVerify,
+        if report.ok && evidence_ok {
+            Outcome::Success
+        } else {
+            Outcome::Error
+        },
+    );
+    ev.details = serde_json::to_value(&report)?;
+    if let Some(e) = &evidence {
+        ev.details["checkpoints"] = serde_json::json!({
+            "checkpoints": e.checkpoints, "prunes": e.prunes, "problems": e.problems,
+            "newest_seq": e.newest.as_ref().map(|n| n.seq),
+        });
+    }
+    super::insert(db, &ev).await?;
+    if !report.ok {
+        eprintln!("{}", report.summary());
+    }
+    if let Some(e) = &evidence {
+        for p in &e.problems {
+            eprintln!("checkpoints: {p}");
+        }
+    }
+    if !report.ok {
+        return Ok(1);
+    }
+    if !evidence_ok {
+        return Ok(3);
+    }
+    println!("{}", report.summary());
+    if let Some(e) = &evidence {
+        println!(
+            "checked against {} signed checkpoints and {} signed prunes (newest: seq {} at {})",
+            e.checkpoints,
+            e.prunes,
+            e.newest.as_ref().map_or(0, |n| n.seq),
+            e.newest
+                .as_ref()
+                .map_or_else(String::new, |n| n.time.to_rfc3339())
+        );
+    }
     Ok(0)
 }

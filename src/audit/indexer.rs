@@ -45,6 +45,11 @@ pub async fn index_pending(
     max_rows: usize,
 ) -> Result<u64, DbErr> {
     use audit_event::Column as C;
+    // Nothing new sealed: no write transaction (on SQLite it would take the
+    // database's write lock every interval for nothing).
+    if head_seq(db).await? <= indexed_seq(db).await? {
+        return Ok(0);
+    }
     let txn = crate::db::begin_write(db).await?;
     if db.get_database_backend() == DbBackend::Postgres {
         txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({INDEX_LOCK_KEY})"))
@@ -110,14 +115,18 @@ pub async fn lag(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
         .filter(C::Seq.is_null())
         .count(db)
         .await? as i64;
+    Ok(unsealed + (head_seq(db).await? - mark).max(0))
+}
+
+/// The highest sealed seq (0 when none): one probe of the seq index.
+async fn head_seq(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
     let head: Option<Option<i64>> = audit_event::Entity::find()
         .select_only()
-        .column_as(C::Seq.max(), "m")
+        .column_as(audit_event::Column::Seq.max(), "m")
         .into_tuple()
         .one(db)
         .await?;
-    let head = head.flatten().unwrap_or(0);
-    Ok(unsealed + (head - mark).max(0))
+    Ok(head.flatten().unwrap_or(0))
 }
 
 /// The background indexer every instance runs: after each pass that found work

@@ -3,6 +3,7 @@
 //! are `crate::auditor` (they sit above `web`, which this module must not import).
 mod action;
 pub mod chain;
+pub mod checkpoint;
 pub mod cli;
 mod event;
 pub mod export;

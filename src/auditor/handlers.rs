@@ -169,7 +169,8 @@ pub async fn verify(
 ) -> Result<HttpResponse, AppError> {
     audit.action(Action::AuditVerify);
     admin.require_audit_reader()?;
-    let report = chain::verify(&data.db).await?;
+    let keys = chain::AuditKeys::from_secrets(&data.settings.secrets);
+    let report = chain::verify(&data.db, &keys).await?;
     audit.detail("ok", report.ok);
     audit.detail("checked", report.checked);
     audit.detail("head_seq", report.head_seq);

@@ -56,7 +56,8 @@ pub async fn run(cmd: AuditDevCommand, settings: Settings) -> anyhow::Result<i32
             if sql {
                 generate_sql(&db, events, users.max(1), days.max(1)).await?;
             } else {
-                generate(&db, events, users.max(1), days.max(1)).await?;
+                let keys = chain::AuditKeys::from_secrets(&settings.secrets);
+                generate(&db, &keys, events, users.max(1), days.max(1)).await?;
             }
             let s = t.elapsed().as_secs_f64();
             println!(
@@ -90,12 +91,13 @@ impl Rng {
 /// ids (the PostgreSQL sequence is moved past them afterwards).
 pub async fn generate(
     db: &DatabaseConnection,
+    keys: &chain::AuditKeys,
     n: u64,
     users: u64,
     days: i64,
 ) -> anyhow::Result<()> {
     // Seal what is pending first, so the synthetic events extend a sealed chain.
-    chain::seal_all(db).await?;
+    chain::seal_all(db, keys).await?;
     let last = audit_event::Entity::find()
         .order_by_desc(audit_event::Column::Id)
         .limit(1)
@@ -183,8 +185,9 @@ pub async fn generate(
                 seq: None,
                 prev_hash: None,
                 hash: None,
+                link_key: None,
             };
-            let hash = chain::link_hash(&prev, &m, seq);
+            let hash = keys.current_link(&prev, &m, seq);
             for t in &ts {
                 targets.push(audit_target::ActiveModel {
                     user_id: Set(t.clone()),
@@ -195,6 +198,7 @@ pub async fn generate(
             am.seq = Set(Some(seq));
             am.prev_hash = Set(Some(prev.clone()));
             am.hash = Set(Some(hash.clone()));
+            am.link_key = Set(Some(keys.current_id().to_string()));
             am.id = Set(id);
             rows.push(am);
             prev = hash;

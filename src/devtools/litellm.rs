@@ -42,7 +42,7 @@ async fn bench(settings: Settings, n: usize, levels: Vec<usize>) -> anyhow::Resu
     } else {
         levels
     };
-    let cipher = KeyCipher::new(&settings.secrets.encryption_key);
+    let cipher = KeyCipher::from_secrets(&settings.secrets);
     let mut results = vec![];
     for c in levels {
         let dir = std::env::temp_dir().join("mama-bench");

@@ -32,7 +32,7 @@ pub async fn run(settings: Settings, action: UsersDevCommand) -> anyhow::Result<
         crate::db::migrate_up(&settings.database_url).await?;
     }
     let db = crate::db::connect(&settings.database_url, 4).await?;
-    let cipher = KeyCipher::new(&settings.secrets.encryption_key);
+    let cipher = KeyCipher::from_secrets(&settings.secrets);
     let mut out = std::io::stdout().lock();
     match action {
         UsersDevCommand::Seed { count, prefix } => {
@@ -64,9 +64,10 @@ pub async fn seed(
         let txn = crate::db::begin_write(db).await?;
         let rows: Vec<user::ActiveModel> = (done..done + n)
             .map(|i| {
-                let stored = keys::seal(cipher, &keys::generate());
+                let user_id = format!("{prefix}-{i:06}");
+                let stored = keys::seal(cipher, &user_id, &keys::generate());
                 user::ActiveModel {
-                    user_id: Set(format!("{prefix}-{i:06}")),
+                    user_id: Set(user_id),
                     organisation: Set(format!("Org {:03}", i % 250)),
                     key_ciphertext: Set(stored.ciphertext),
                     key_sha256: Set(stored.sha256),

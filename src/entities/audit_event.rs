@@ -27,6 +27,8 @@ pub struct Model {
     pub seq: Option<i64>,
     pub prev_hash: Option<String>,
     pub hash: Option<String>,
+    /// The audit key id of this event's HMAC link; `None` for a legacy SHA-256 link.
+    pub link_key: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

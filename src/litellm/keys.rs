@@ -21,9 +21,10 @@ pub struct StoredKey {
     pub hint: String,
 }
 
-pub fn seal(cipher: &KeyCipher, key: &SecretString) -> StoredKey {
+/// Encrypts `key` for the user `user_id` (bound to it as associated data).
+pub fn seal(cipher: &KeyCipher, user_id: &str, key: &SecretString) -> StoredKey {
     StoredKey {
-        ciphertext: cipher.encrypt(key),
+        ciphertext: cipher.encrypt(user_id, key),
         sha256: sha256_hex(key.expose_secret()),
         hint: hint(key.expose_secret(), 4),
     }

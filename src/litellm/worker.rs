@@ -215,7 +215,7 @@ impl Worker {
         {
             let key = self
                 .cipher
-                .decrypt(&u.key_ciphertext)
+                .decrypt(&u.user_id, &u.key_ciphertext, &u.key_sha256)
                 .map_err(|e| JobError::Bad(format!("{e}")))?;
             self.client.generate(&key, &spec, &ctx).await?;
             return Ok(());
@@ -236,7 +236,7 @@ impl Worker {
             Err(e) if e.is_not_found() => {
                 let key = self
                     .cipher
-                    .decrypt(&u.key_ciphertext)
+                    .decrypt(&u.user_id, &u.key_ciphertext, &u.key_sha256)
                     .map_err(|e| JobError::Bad(format!("{e}")))?;
                 self.client.generate(&key, spec, ctx).await?;
                 Ok(())

@@ -24,7 +24,7 @@ pub async fn run(settings: Settings, action: UsersAction) -> anyhow::Result<i32>
         crate::db::migrate_up(&settings.database_url).await?;
     }
     let db = crate::db::connect(&settings.database_url, 4).await?;
-    let cipher = KeyCipher::new(&settings.secrets.encryption_key);
+    let cipher = KeyCipher::from_secrets(&settings.secrets);
     let mut out = std::io::stdout().lock();
     match action {
         UsersAction::Import {

@@ -727,8 +727,13 @@ pub async fn reveal(
     audit.detail("key_hint", u.key_hint.clone());
     let key = data
         .cipher
-        .decrypt(&u.key_ciphertext)
-        .map_err(|_| AppError::Internal(anyhow::anyhow!("a stored key could not be decrypted")))?;
+        .decrypt(&u.user_id, &u.key_ciphertext, &u.key_sha256)
+        .map_err(|e| {
+            audit.detail("key_error", e.code());
+            AppError::Conflict(format!(
+                "The stored key of this user cannot be read: {e}. Rotate the key to give the user a new one."
+            ))
+        })?;
     let key = key.expose_secret().to_string();
     let mut resp = if is_htmx(&req) {
         html(

@@ -6,6 +6,7 @@ pub mod forms;
 mod handlers;
 pub mod messages;
 pub mod queries;
+pub mod reencrypt;
 pub mod service;
 pub mod views;
 

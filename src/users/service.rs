@@ -41,7 +41,7 @@ pub async fn create_user(
 ) -> Result<user::Model, CreateError> {
     let service_ids = service_ids(conn, &new.services).await?;
     let key = keys::generate();
-    let stored = keys::seal(cipher, &key);
+    let stored = keys::seal(cipher, &new.user_id, &key);
     drop(key);
     let now = Utc::now();
     let model = user::ActiveModel {
@@ -130,7 +130,7 @@ pub async fn rotate_key(
     batch_id: Option<&str>,
 ) -> Result<String, DbErr> {
     let key = keys::generate();
-    let stored = keys::seal(cipher, &key);
+    let stored = keys::seal(cipher, &u.user_id, &key);
     drop(key);
     let mut am: user::ActiveModel = u.clone().into();
     am.key_ciphertext = Set(stored.ciphertext);

@@ -99,7 +99,7 @@ impl ApiApp {
             .unwrap()
             .unwrap();
         self.cipher
-            .decrypt(&u.key_ciphertext)
+            .decrypt(&u.user_id, &u.key_ciphertext, &u.key_sha256)
             .unwrap()
             .expose_secret()
             .to_string()

@@ -18,7 +18,7 @@ async fn sealed_chain(app: &TestApp) -> Vec<audit_event::Model> {
     for _ in 0..6 {
         b.get("/login").await;
     }
-    chain::seal_all(&app.db).await.unwrap();
+    chain::seal_all(&app.db, &keys()).await.unwrap();
     let all = audit_event::Entity::find()
         .filter(audit_event::Column::Seq.is_not_null())
         .order_by_asc(audit_event::Column::Seq)
@@ -29,8 +29,13 @@ async fn sealed_chain(app: &TestApp) -> Vec<audit_event::Model> {
     all
 }
 
+/// The audit keys every test app uses (`Settings::for_tests`).
+pub fn keys() -> chain::AuditKeys {
+    chain::AuditKeys::from_secrets(&Settings::for_tests("sqlite::memory:").secrets)
+}
+
 async fn verify(app: &TestApp) -> chain::VerifyReport {
-    chain::verify(&app.db).await.unwrap()
+    chain::verify(&app.db, &keys()).await.unwrap()
 }
 
 /// Runs the `mama` binary on the app's database.
@@ -42,6 +47,12 @@ fn mama(app_db: &str, args: &[&str], extra_env: &[(&str, &str)]) -> std::process
         .env("DATABASE_URL", app_db)
         .env("MAMA_SECRET_KEY", b64.encode([7u8; 64]))
         .env("MAMA_ENCRYPTION_KEY", b64.encode([9u8; 32]))
+        .env("MAMA_AUDIT_KEY", b64.encode(mama::config::TEST_AUDIT_KEY))
+        .env(
+            "MAMA_AUDIT_SIGNING_KEY",
+            b64.encode(mama::config::TEST_AUDIT_SIGNING_KEY),
+        )
+        .env("MAMA_AUDIT_CHECKPOINT_FILE", "off")
         .env_remove("MAMA_AUDIT_RETENTION_DAYS")
         .env("RUST_LOG", "warn");
     for (k, v) in extra_env {
@@ -64,8 +75,9 @@ async fn every_event_is_sealed_in_one_contiguous_chain_that_verifies() {
         assert_eq!(e.prev_hash.as_deref(), Some(prev.as_str()));
         assert_eq!(
             e.hash.as_deref(),
-            Some(chain::link_hash(&prev, e, i as i64 + 1).as_str())
+            Some(keys().current_link(&prev, e, i as i64 + 1).as_str())
         );
+        assert_eq!(e.link_key.as_deref(), Some(keys().current_id()));
     }
     let r = verify(&app).await;
     assert!(r.ok, "{}", r.summary());
@@ -99,7 +111,7 @@ async fn two_instances_writing_to_one_database_build_one_valid_chain() {
             // Seal concurrently with the inserts, as the background sealers do.
             let db = app.db.clone();
             tasks.push(tokio::spawn(async move {
-                chain::seal_all(&db).await.unwrap();
+                chain::seal_all(&db, &keys()).await.unwrap();
                 reqwest::StatusCode::OK
             }));
         }
@@ -195,7 +207,7 @@ async fn inserting_one_forged_event_with_a_correct_hash_is_caught_and_named() {
     forged.action = Set("user.view".into());
     forged.seq = Set(None);
     let forged = forged.insert(&app.db).await.unwrap();
-    let hash = chain::link_hash(c[2].hash.as_deref().unwrap(), &forged, k + 1);
+    let hash = keys().current_link(c[2].hash.as_deref().unwrap(), &forged, k + 1);
     app.sql(&format!(
         "UPDATE audit_events SET seq = {}, prev_hash = '{}', hash = '{hash}' WHERE id = {}",
         k + 1,
@@ -245,7 +257,9 @@ async fn rewriting_the_chain_from_some_point_on_is_caught_by_the_last_checkpoint
     let app = spawn_app().await;
     let c = sealed_chain(&app).await;
     assert!(verify(&app).await.ok);
-    // Change an event and recompute every hash after it (sha256 is public).
+    // Change an event and recompute every hash after it, as someone holding the
+    // audit key could: only the database's record of the last verification (and,
+    // outside it, the signed checkpoints) can tell.
     let start = c[2].seq.unwrap();
     app.sql(&format!(
         "UPDATE audit_events SET actor_name = 'mallory' WHERE id = {}",
@@ -260,7 +274,7 @@ async fn rewriting_the_chain_from_some_point_on_is_caught_by_the_last_checkpoint
         .unwrap();
     let mut prev = c[1].hash.clone().unwrap();
     for e in rows {
-        let h = chain::link_hash(&prev, &e, e.seq.unwrap());
+        let h = keys().current_link(&prev, &e, e.seq.unwrap());
         app.sql(&format!(
             "UPDATE audit_events SET prev_hash = '{prev}', hash = '{h}' WHERE id = {}",
             e.id
@@ -389,7 +403,7 @@ async fn archiving_prunes_only_with_a_retention_period_and_the_rest_still_verifi
     let left = audit_event::Entity::find().all(&db).await.unwrap();
     assert!(left.iter().all(|e| !e.targets.contains("old-user")));
     assert!(left.iter().any(|e| e.action == "audit.archive"));
-    let r = chain::verify(&db).await.unwrap();
+    let r = chain::verify(&db, &keys()).await.unwrap();
     assert!(r.ok, "{}", r.summary());
     assert!(r.head_seq > 3);
 }

@@ -182,7 +182,7 @@ async fn all_keys(app: &TestApp, cipher: &KeyCipher) -> Vec<String> {
         .into_iter()
         .map(|u| {
             cipher
-                .decrypt(&u.key_ciphertext)
+                .decrypt(&u.user_id, &u.key_ciphertext, &u.key_sha256)
                 .unwrap()
                 .expose_secret()
                 .to_string()
@@ -407,7 +407,9 @@ async fn rotation_makes_a_new_key_that_works_and_the_old_one_is_gone_from_litell
     let info = litellm_info(&base, &master, &new.key_sha256).await.unwrap();
     assert_eq!(info["key_alias"], json!(format!("mama-carol-{sfx}")));
     // The new key itself is accepted by the proxy.
-    let key = cipher.decrypt(&new.key_ciphertext).unwrap();
+    let key = cipher
+        .decrypt(&new.user_id, &new.key_ciphertext, &new.key_sha256)
+        .unwrap();
     let r = reqwest::Client::new()
         .get(format!("{base}/v1/models"))
         .bearer_auth(key.expose_secret())
@@ -848,6 +850,7 @@ async fn after_kill_9_with_jobs_in_flight_a_restart_completes_every_job_once_in_
             .env("MAMA_BIND", "127.0.0.1:0")
             .env("MAMA_SECRET_KEY", &session_key)
             .env("MAMA_ENCRYPTION_KEY", &enc_key)
+            .env("MAMA_AUDIT_CHECKPOINT_FILE", "off")
             .env("LITELLM_BASE_URL", &base)
             .env("LITELLM_MASTER_KEY", &master)
             .env("LITELLM_SYNC_CONCURRENCY", "4")

@@ -104,6 +104,7 @@ pub fn build_server(
     let key = Key::from(data.settings.secrets.session_key.expose_secret());
     let secure = data.settings.secure_cookies;
     let api_limiter = web::Data::new(api::RateLimiter::default());
+    let quiet_polls = web::Data::new(audit::QuietPolls::default());
     let compression = web::Data::new(ui::compress::Compression {
         min_bytes: data.settings.compress_min_bytes,
     });
@@ -118,6 +119,7 @@ pub fn build_server(
         App::new()
             .app_data(data.clone())
             .app_data(api_limiter.clone())
+            .app_data(quiet_polls.clone())
             .app_data(compression.clone())
             .app_data(writer.clone())
             .app_data(web::FormConfig::default().limit(4 << 20))

@@ -5,7 +5,10 @@ use actix_web::{HttpResponse, http::StatusCode, http::header, web};
 use chrono::Utc;
 use secrecy::SecretString;
 
-use super::{forms::LoginForm, forms::normalise_username, password, queries, views::LoginPage};
+use super::{
+    forms::LoginForm, forms::normalise_username, forms::safe_next, password, queries,
+    views::LoginPage,
+};
 use crate::{
     audit::{Action, Actor, AuditCtx, Outcome},
     crypto::{random_token, sha256_hex},
@@ -17,22 +20,50 @@ use crate::{
     },
 };
 
-pub async fn login_form(session: Session, audit: AuditCtx) -> Result<LoginPage, AppError> {
+/// `/login?expired=1&next=/users?q=a`: why the admin is here and where they were.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct LoginQuery {
+    #[serde(default)]
+    expired: String,
+    #[serde(default)]
+    next: String,
+}
+
+pub async fn login_form(
+    session: Session,
+    audit: AuditCtx,
+    query: Option<web::Query<LoginQuery>>,
+) -> Result<LoginPage, AppError> {
     audit.action(Action::LoginView);
+    let q = query.map(|q| q.into_inner()).unwrap_or_default();
+    let notice = if q.expired == "1" {
+        audit.detail("reason", "session_expired");
+        "Your session expired after a period of inactivity. Please log in again."
+    } else {
+        ""
+    };
     Ok(LoginPage {
         ctx: PageCtx::anonymous(&session),
         username: String::new(),
         errors: FormErrors::default(),
-        notice: String::new(),
+        notice: notice.into(),
+        next: safe_next(&q.next).unwrap_or_default(),
     })
 }
 
-fn page(session: &Session, username: &str, errors: FormErrors, notice: &str) -> LoginPage {
+fn page(
+    session: &Session,
+    username: &str,
+    errors: FormErrors,
+    notice: &str,
+    next: &str,
+) -> LoginPage {
     LoginPage {
         ctx: PageCtx::anonymous(session),
         username: username.chars().take(64).collect(),
         errors,
         notice: notice.to_string(),
+        next: safe_next(next).unwrap_or_default(),
     }
 }
 
@@ -49,7 +80,7 @@ pub async fn login(
         audit.detail("fields", errors.to_json());
         return html(
             StatusCode::UNPROCESSABLE_ENTITY,
-            &page(&session, &form.username, errors, ""),
+            &page(&session, &form.username, errors, "", &form.next),
         );
     }
     let username = normalise_username(&form.username);
@@ -70,7 +101,13 @@ pub async fn login(
             format!("Too many failed logins from your address. Try again in {wait} seconds.");
         let mut res = html(
             StatusCode::TOO_MANY_REQUESTS,
-            &page(&session, &username, FormErrors::default(), &notice),
+            &page(
+                &session,
+                &username,
+                FormErrors::default(),
+                &notice,
+                &form.next,
+            ),
         )?;
         res.headers_mut().insert(header::RETRY_AFTER, wait.into());
         return Ok(res);
@@ -126,7 +163,13 @@ pub async fn login(
         audit.commit(txn, status).await?;
         return html(
             status,
-            &page(&session, &username, FormErrors::default(), notice),
+            &page(
+                &session,
+                &username,
+                FormErrors::default(),
+                notice,
+                &form.next,
+            ),
         );
     }
 
@@ -149,13 +192,29 @@ pub async fn login(
     });
     audit.action(Action::LoginSuccess);
     audit.outcome(Outcome::Success);
+    let next = safe_next(&form.next);
+    if let Some(n) = &next {
+        audit.detail("next", n.clone());
+    }
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
     session::start(&session, &token);
     Ok(see_other(if admin.must_change_password {
         "/account/password"
     } else {
-        "/users"
+        next.as_deref().unwrap_or("/users")
     }))
+}
+
+/// How long this session may stay idle still. The page's own expiry timer asks
+/// before it leaves for /login, so activity in another tab is not cut short. Sent
+/// as a background request: asking is not activity, and an unchanged answer is not
+/// stored again (see `AuditCtx::quiet`).
+pub async fn session_idle(admin: CurrentAdmin, audit: AuditCtx) -> HttpResponse {
+    audit.action(Action::SessionCheck);
+    audit.quiet("alive".into());
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({ "idle_left_secs": admin.idle_left_secs }))
 }
 
 pub async fn logout(

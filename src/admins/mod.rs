@@ -23,6 +23,7 @@ crate::route_table! {
     }
     // An admin who must change their password may use only these (see `web::auth`).
     SignedIn {
+        GET "/session/idle" => login::session_idle, SessionCheck;
         POST "/logout" => login::logout, Logout;
         GET "/account/password" => handlers::password_form, PasswordView;
         POST "/account/password" => handlers::change_password, PasswordChange;

@@ -25,6 +25,7 @@ macro_rules! actions {
 
 actions! {
     LoginView => "auth.login.view",
+    SessionCheck => "auth.session.check",
     LoginSuccess => "auth.login.success",
     LoginFailure => "auth.login.failure",
     LoginLocked => "auth.login.locked",
@@ -39,6 +40,7 @@ actions! {
     AdminDelete => "admin.delete",
     AdminPasswordReset => "admin.password.reset",
     UserList => "user.list",
+    UsersSyncState => "users.sync_state",
     UserView => "user.view",
     UserCreate => "user.create",
     UserUpdate => "user.update",

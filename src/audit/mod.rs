@@ -15,5 +15,5 @@ pub mod writer;
 pub use crate::error::Outcome;
 pub use action::Action;
 pub use event::{Actor, Event, insert};
-pub use recorder::{AuditCtx, audit_middleware, is_exempt, redact_query};
+pub use recorder::{AuditCtx, QuietPolls, audit_middleware, is_exempt, redact_query};
 pub use writer::AuditWriter;

@@ -41,12 +41,14 @@ pub async fn run(settings: Settings, action: UsersAction) -> anyhow::Result<i32>
                     return Ok(2);
                 }
             };
+            let alias = settings.key_alias_template.as_str();
             import_with(
                 &db,
                 &cipher,
                 &text,
                 &models,
                 &services,
+                alias,
                 dry_run,
                 create_services,
                 &mut out,
@@ -68,11 +70,12 @@ pub async fn import(
     dry_run: bool,
     out: &mut impl Write,
 ) -> anyhow::Result<i32> {
-    import_with(db, cipher, text, models, services, dry_run, false, out).await
+    import_with(db, cipher, text, models, services, "", dry_run, false, out).await
 }
 
-/// [`import`], and with `create_services` the services of `--services` the
-/// catalogue lacks are added in the same transaction as the users.
+/// [`import`], giving new users the alias `alias_template` makes (see
+/// `MAMA_KEY_ALIAS_TEMPLATE`); with `create_services` the services of `--services`
+/// the catalogue lacks are added in the same transaction as the users.
 #[allow(clippy::too_many_arguments)]
 pub async fn import_with(
     db: &DatabaseConnection,
@@ -80,6 +83,7 @@ pub async fn import_with(
     text: &str,
     models: &str,
     services: &str,
+    alias_template: &str,
     dry_run: bool,
     create_services: bool,
     out: &mut impl Write,
@@ -122,6 +126,7 @@ pub async fn import_with(
         }
     };
     service::check_existing(db, &mut lines).await?;
+    service::assign_aliases(db, alias_template, &mut lines).await?;
     let bad: Vec<_> = lines.iter().filter(|l| l.error.is_some()).collect();
     for l in &bad {
         writeln!(

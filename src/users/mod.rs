@@ -4,6 +4,7 @@ pub mod bulk;
 pub mod cli;
 pub mod forms;
 mod handlers;
+pub mod messages;
 pub mod queries;
 pub mod reencrypt;
 pub mod service;
@@ -18,7 +19,9 @@ crate::route_table! {
         GET "/users" => handlers::list, UserList;
         POST "/users/bulk/apply" => handlers::bulk_apply, UsersBulkUpdate;
     }
+    // The fixed `/users/…` paths come before `/users/{user_id}`.
     Manager {
+        GET "/users/sync-state" => handlers::sync_state, UsersSyncState;
         POST "/users/bulk/preview" => handlers::bulk_preview, UsersBulkPreview;
         GET "/users/bulk/create" => handlers::create_form, UsersBulkCreateView;
         POST "/users/bulk/create/preview" => handlers::create_preview, UsersBulkCreatePreview;

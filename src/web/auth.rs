@@ -25,6 +25,10 @@ pub struct CurrentAdmin {
     pub session_id: String,
     /// System-wide banners to show on every page.
     pub notices: Vec<String>,
+    /// The idle timeout, for the page's own timer that returns it to /login.
+    pub idle_timeout_secs: u64,
+    /// Seconds of idle time this session has left (activity in another tab counts).
+    pub idle_left_secs: u64,
 }
 
 impl CurrentAdmin {
@@ -39,9 +43,17 @@ impl CurrentAdmin {
     }
 }
 
+/// Header the UI's polls send (`hx-headers`): the request is not the admin's activity.
+pub const BACKGROUND_HEADER: &str = "x-mama-background";
+
+/// A poll or other request the page made by itself, not the admin.
+pub fn is_background(req: &HttpRequest) -> bool {
+    req.headers().contains_key(BACKGROUND_HEADER)
+}
+
 /// Paths an admin who must change their password may still use.
 fn allowed_before_password_change(path: &str) -> bool {
-    path == "/account/password" || path == "/logout"
+    path == "/account/password" || path == "/logout" || path == "/session/idle"
 }
 
 impl FromRequest for CurrentAdmin {
@@ -81,18 +93,18 @@ impl FromRequest for CurrentAdmin {
             {
                 queries::delete_session(&data.db, &sid).await?;
                 session::end(&browser);
-                session::push_flash(
-                    &browser,
-                    Flash::info("Your session expired. Please log in again."),
-                );
+                // /login?expired=1 says "your session expired"; no flash, or it says it twice.
                 AuditCtx::of(&req).detail("session", "expired");
-                return Err(AppError::LoginRequired);
+                return Err(AppError::SessionExpired);
             }
             // Touch the row at most every 1/20 of the idle timeout (capped at a minute),
-            // so a busy page does not write on every request.
+            // so a busy page does not write on every request. Background requests (polls)
+            // are not activity: an open /sync tab must not keep its session alive.
             let touch_every = (s.session_idle_timeout / 20).min(std::time::Duration::from_secs(60));
-            if idle.to_std().unwrap_or_default() >= touch_every {
+            let mut idle = idle.to_std().unwrap_or_default();
+            if idle >= touch_every && !is_background(&req) {
                 queries::touch_session(&data.db, &sid, now).await?;
+                idle = std::time::Duration::ZERO;
             }
             let role = Role::parse(&admin.role)
                 .ok_or_else(|| AppError::Internal(anyhow::anyhow!("unknown role in database")))?;
@@ -110,6 +122,8 @@ impl FromRequest for CurrentAdmin {
                 must_change_password: admin.must_change_password,
                 session_id: sid,
                 notices: data.notices.list(),
+                idle_timeout_secs: s.session_idle_timeout.as_secs(),
+                idle_left_secs: s.session_idle_timeout.saturating_sub(idle).as_secs(),
             })
         })
     }

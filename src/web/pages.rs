@@ -13,6 +13,11 @@ pub struct Flash {
     /// `info`, `success` or `error`.
     pub level: String,
     pub text: String,
+    /// An optional link after the text (e.g. "Follow the sync" → /sync#batch-…).
+    #[serde(default)]
+    pub link_href: String,
+    #[serde(default)]
+    pub link_text: String,
 }
 
 impl Flash {
@@ -20,18 +25,30 @@ impl Flash {
         Flash {
             level: "info".into(),
             text: text.into(),
+            link_href: String::new(),
+            link_text: String::new(),
         }
     }
     pub fn success(text: impl Into<String>) -> Self {
         Flash {
             level: "success".into(),
             text: text.into(),
+            link_href: String::new(),
+            link_text: String::new(),
         }
+    }
+    /// Adds a link (a same-site path) after the text.
+    pub fn with_link(mut self, href: impl Into<String>, text: impl Into<String>) -> Self {
+        self.link_href = href.into();
+        self.link_text = text.into();
+        self
     }
     pub fn error(text: impl Into<String>) -> Self {
         Flash {
             level: "error".into(),
             text: text.into(),
+            link_href: String::new(),
+            link_text: String::new(),
         }
     }
 }
@@ -54,6 +71,8 @@ pub struct PageCtx {
     pub active: &'static str,
     /// System-wide banners (LiteLLM unreachable …).
     pub notices: Vec<String>,
+    /// Seconds of inactivity after which the page returns itself to /login (0: none).
+    pub idle_timeout_secs: u64,
 }
 
 impl PageCtx {
@@ -68,6 +87,7 @@ impl PageCtx {
             flashes: session::take_flashes(session),
             active,
             notices: admin.notices.clone(),
+            idle_timeout_secs: admin.idle_timeout_secs,
         }
     }
 
@@ -78,6 +98,7 @@ impl PageCtx {
             flashes: session::take_flashes(session),
             active: "",
             notices: vec![],
+            idle_timeout_secs: 0,
         }
     }
 

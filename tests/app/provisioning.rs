@@ -193,6 +193,10 @@ async fn users_are_created_listed_filtered_paged_and_read_without_ever_a_key() {
     let (_, token) = a.client(&[Scope::UsersWrite], None).await;
     a.service("chat").await;
     a.service("wiki").await;
+    // A catalogue that offers gpt-4o (without one, no model can be called unavailable).
+    a.app
+        .sql("INSERT INTO models (name, available, first_seen_at) VALUES ('gpt-4o', true, '2026-01-01 00:00:00+00:00')")
+        .await;
     let (status, v) = json_of(
         a.post(
             &token,
@@ -217,10 +221,7 @@ async fn users_are_created_listed_filtered_paged_and_read_without_ever_a_key() {
         ["all-team-models", "gpt-4o", "no-such-model"]
     );
     // Unknown models are accepted and flagged; the specials never are.
-    assert_eq!(
-        names(&alice["unavailable_models"]),
-        ["gpt-4o", "no-such-model"]
-    );
+    assert_eq!(names(&alice["unavailable_models"]), ["no-such-model"]);
     assert_eq!(alice["sync_state"], "pending");
     assert_eq!(alice["key_alias"], "alice-laptop");
     let keys = [a.key_of("alice").await, a.key_of("bob").await];
@@ -822,7 +823,7 @@ async fn bulk_changes_preview_the_ui_counts_then_apply_in_one_batch() {
     );
     assert_eq!(names(&v["not_found"]), ["ghost"]);
     assert_eq!(names(&v["changed_user_ids"]), ["u1"]);
-    assert_eq!(v["summary"][0], "+m2 on 1 user, already present on 1");
+    assert_eq!(v["summary"][0], "Add m2 to 1 user. 1 user already has it.");
     assert_eq!(v["batch_id"], Value::Null);
     let (_, u1) = json_of(a.get(Some(&token), "/api/v1/users/u1").await).await;
     assert_eq!(names(&u1["models"]), ["m1"], "a dry run writes nothing");
@@ -844,7 +845,7 @@ async fn bulk_changes_preview_the_ui_counts_then_apply_in_one_batch() {
         .await
         .unwrap();
     assert!(
-        preview.contains("+m2 on 1 user, already present on 1"),
+        preview.contains("Add m2 to 1 user. 1 user already has it."),
         "{preview:.2000}"
     );
     // Apply.
@@ -1560,6 +1561,7 @@ async fn services_cli_manages_the_catalogue_and_import_can_create_services() {
         csv,
         "gpt-4o",
         "chat2,search",
+        "",
         false,
         false,
         &mut out,
@@ -1575,6 +1577,7 @@ async fn services_cli_manages_the_catalogue_and_import_can_create_services() {
         csv,
         "gpt-4o",
         "chat2,search",
+        "",
         false,
         true,
         &mut out,

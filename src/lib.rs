@@ -10,6 +10,7 @@ pub mod db;
 pub mod entities;
 pub mod error;
 pub mod health;
+pub mod i18n;
 pub mod litellm;
 pub mod metrics;
 pub mod services;

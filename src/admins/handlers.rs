@@ -15,6 +15,7 @@ use crate::{
     audit::{Action, AuditCtx, Outcome},
     entities::admin,
     error::AppError,
+    i18n::Msg,
     startup::AppData,
     web::{
         CsrfForm, CurrentAdmin, Flash, FormErrors, NoFields, PageCtx, pages::html, see_other,
@@ -57,7 +58,7 @@ pub async fn change_password(
         .await
         .map_err(AppError::Internal)?
     {
-        errors.add("current_password", "The current password is not correct.");
+        errors.add("current_password", "err-current-password-wrong");
     }
     if !errors.is_empty() {
         audit.outcome(Outcome::Invalid);
@@ -77,7 +78,7 @@ pub async fn change_password(
     let ended = queries::end_other_sessions(&txn, admin.id, &admin.session_id).await?;
     audit.detail("other_sessions_ended", ended);
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
-    session::push_flash(&session, Flash::success("Your password has been changed."));
+    session::push_flash(&session, Flash::success("flash-password-changed"));
     Ok(see_other("/users"))
 }
 
@@ -132,7 +133,7 @@ pub async fn create(
             .await?
             .is_some()
     {
-        errors.add("username", "An account with this username already exists.");
+        errors.add("username", "err-username-taken");
     }
     audit.detail("username", username.chars().take(64).collect::<String>());
     audit.detail("role", form.role.chars().take(32).collect::<String>());
@@ -158,10 +159,11 @@ pub async fn create(
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
     session::push_flash(
         &session,
-        Flash::success(format!(
-            "Created {} “{username}”. They must choose a new password at first login.",
-            role.label().to_lowercase()
-        )),
+        Flash::success(
+            Msg::new("flash-admin-created")
+                .key_arg("role", role.label())
+                .arg("username", &username),
+        ),
     );
     Ok(see_other("/admins"))
 }
@@ -182,12 +184,12 @@ async fn deletion_refusal(
     target: &admin::Model,
 ) -> Result<Option<&'static str>, AppError> {
     if target.id == me.id {
-        return Ok(Some("You cannot delete your own account."));
+        return Ok(Some("admins-refuse-self"));
     }
     if target.role == Role::SuperAdmin.as_str()
         && queries::count_role(&data.db, Role::SuperAdmin).await? <= 1
     {
-        return Ok(Some("This is the last super admin; it cannot be deleted."));
+        return Ok(Some("admins-refuse-last"));
     }
     Ok(None)
 }
@@ -240,10 +242,7 @@ pub async fn delete(
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
     session::push_flash(
         &session,
-        Flash::success(format!(
-            "Deleted “{}”; their sessions have ended.",
-            t.username
-        )),
+        Flash::success(Msg::new("flash-admin-deleted").arg("username", &t.username)),
     );
     Ok(see_other("/admins"))
 }
@@ -310,10 +309,7 @@ pub async fn reset(
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
     session::push_flash(
         &session,
-        Flash::success(format!(
-            "Reset the password of “{}”. They must choose a new one at their next login.",
-            t.username
-        )),
+        Flash::success(Msg::new("flash-admin-reset").arg("username", &t.username)),
     );
     Ok(see_other("/admins"))
 }

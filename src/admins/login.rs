@@ -1,7 +1,14 @@
 //! Login and logout, with throttling per account (lockout) and per client IP
 //! (exponential back-off). Every attempt is one audit event.
 use actix_session::Session;
-use actix_web::{HttpResponse, get, http::StatusCode, http::header, post, web};
+use actix_web::{
+    HttpRequest, HttpResponse,
+    cookie::{Cookie, SameSite},
+    get,
+    http::StatusCode,
+    http::header,
+    post, web,
+};
 use chrono::Utc;
 use secrecy::SecretString;
 
@@ -10,6 +17,7 @@ use crate::{
     audit::{Action, Actor, AuditCtx, Outcome},
     crypto::{random_token, sha256_hex},
     error::AppError,
+    i18n::{self, Locale, Msg},
     startup::AppData,
     web::{
         CsrfForm, CurrentAdmin, Flash, FormErrors, NoFields, PageCtx, pages::html, see_other,
@@ -17,28 +25,64 @@ use crate::{
     },
 };
 
+/// The login page. `?lang=ko|en` (the switch in the header) also remembers the
+/// choice in a cookie, for this page and the ones before the next login.
 #[get("/login", name = "auth.login.view")]
-pub async fn login_form(session: Session, audit: AuditCtx) -> Result<LoginPage, AppError> {
+pub async fn login_form(
+    req: HttpRequest,
+    session: Session,
+    audit: AuditCtx,
+    data: web::Data<AppData>,
+) -> Result<HttpResponse, AppError> {
     audit.action(Action::LoginView);
-    Ok(LoginPage {
-        ctx: PageCtx::anonymous(&session),
+    let page = LoginPage {
+        ctx: PageCtx::anonymous(&session, locale(&req, &data)),
         username: String::new(),
         errors: FormErrors::default(),
-        notice: String::new(),
-    })
+        notice: Msg::from(""),
+    };
+    let mut res = html(StatusCode::OK, &page)?;
+    if let Some(lang) = i18n::switch_lang(&req) {
+        audit.detail("lang", lang.code());
+        let cookie = Cookie::build(i18n::LANG_COOKIE, lang.code())
+            .path("/")
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .secure(data.settings.secure_cookies)
+            .max_age(actix_web::cookie::time::Duration::days(365))
+            .finish();
+        res.add_cookie(&cookie)
+            .map_err(|e| AppError::Internal(e.into()))?;
+    }
+    Ok(res)
 }
 
-fn page(session: &Session, username: &str, errors: FormErrors, notice: &str) -> LoginPage {
+fn locale(req: &HttpRequest, data: &AppData) -> Locale {
+    Locale {
+        lang: i18n::anonymous_lang(req, data.settings.default_language),
+        tz: data.settings.default_time_zone,
+    }
+}
+
+fn page(
+    req: &HttpRequest,
+    data: &AppData,
+    session: &Session,
+    username: &str,
+    errors: FormErrors,
+    notice: Msg,
+) -> LoginPage {
     LoginPage {
-        ctx: PageCtx::anonymous(session),
+        ctx: PageCtx::anonymous(session, locale(req, data)),
         username: username.chars().take(64).collect(),
         errors,
-        notice: notice.to_string(),
+        notice,
     }
 }
 
 #[post("/login", name = "auth.login.failure")]
 pub async fn login(
+    req: HttpRequest,
     session: Session,
     audit: AuditCtx,
     data: web::Data<AppData>,
@@ -51,7 +95,7 @@ pub async fn login(
         audit.detail("fields", errors.to_json());
         return html(
             StatusCode::UNPROCESSABLE_ENTITY,
-            &page(&session, &form.username, errors, ""),
+            &page(&req, &data, &session, &form.username, errors, Msg::from("")),
         );
     }
     let username = normalise_username(&form.username);
@@ -68,11 +112,17 @@ pub async fn login(
         audit.action(Action::LoginThrottled);
         audit.outcome(Outcome::Denied);
         audit.detail("retry_after_s", wait);
-        let notice =
-            format!("Too many failed logins from your address. Try again in {wait} seconds.");
+        let notice = Msg::new("login-ip-throttled").num("seconds", wait);
         let mut res = html(
             StatusCode::TOO_MANY_REQUESTS,
-            &page(&session, &username, FormErrors::default(), &notice),
+            &page(
+                &req,
+                &data,
+                &session,
+                &username,
+                FormErrors::default(),
+                notice,
+            ),
         )?;
         res.headers_mut().insert(header::RETRY_AFTER, wait.into());
         return Ok(res);
@@ -103,18 +153,18 @@ pub async fn login(
 
     if !ok {
         let txn = crate::db::begin_write(&data.db).await?;
-        let mut notice = "Wrong username or password.";
+        let mut notice = "login-wrong";
         let mut status = StatusCode::UNAUTHORIZED;
         if locked {
             audit.action(Action::LoginLocked);
-            notice = "This account is locked after too many failed logins. Try again later, or ask a super admin to reset its password.";
+            notice = "login-locked";
             status = StatusCode::FORBIDDEN;
         } else if let Some(a) = &admin
             && queries::record_failure(&txn, a, s.login_max_failures, s.login_lockout).await?
         {
             audit.action(Action::Lockout);
             audit.detail("locked_for_s", s.login_lockout.as_secs());
-            notice = "Too many failed logins: this account is now locked for a while.";
+            notice = "login-now-locked";
         }
         if let Some(until) =
             queries::ip_failure(&txn, &ip, s.login_ip_free_failures, s.login_ip_max_backoff).await?
@@ -128,7 +178,14 @@ pub async fn login(
         audit.commit(txn, status).await?;
         return html(
             status,
-            &page(&session, &username, FormErrors::default(), notice),
+            &page(
+                &req,
+                &data,
+                &session,
+                &username,
+                FormErrors::default(),
+                Msg::new(notice),
+            ),
         );
     }
 
@@ -173,6 +230,6 @@ pub async fn logout(
     queries::delete_session(&txn, &admin.session_id).await?;
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
     session::end(&session);
-    session::push_flash(&session, Flash::info("You have logged out."));
+    session::push_flash(&session, Flash::info("flash-logged-out"));
     Ok(see_other("/login"))
 }

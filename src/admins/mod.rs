@@ -1,5 +1,6 @@
 //! Admin accounts: login and logout, password changes, and the super admin's
 //! management of admins and auditors.
+mod account;
 mod forms;
 mod handlers;
 mod login;
@@ -36,11 +37,12 @@ impl Role {
     pub fn parse(s: &str) -> Option<Role> {
         Role::ALL.into_iter().find(|r| r.as_str() == s)
     }
+    /// The catalogue key of the role's name.
     pub fn label(self) -> &'static str {
         match self {
-            Role::SuperAdmin => "Super admin",
-            Role::Admin => "Admin",
-            Role::Auditor => "Auditor",
+            Role::SuperAdmin => "role-super-admin",
+            Role::Admin => "role-admin",
+            Role::Auditor => "role-auditor",
         }
     }
 }
@@ -50,6 +52,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(login::login_form)
         .service(login::login)
         .service(login::logout)
+        .service(account::view)
+        .service(account::update)
         .service(handlers::password_form)
         .service(handlers::change_password)
         .service(handlers::list)

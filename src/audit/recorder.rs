@@ -253,6 +253,16 @@ pub async fn audit_middleware(
         ctx.default_action(action);
     }
 
+    let locale = match &data {
+        Some(d) => crate::i18n::Locale {
+            lang: crate::i18n::request_lang(&http_req, d.settings.default_language),
+            tz: crate::i18n::request_tz(&http_req, d.settings.default_time_zone),
+        },
+        None => crate::i18n::Locale {
+            lang: crate::i18n::Lang::Ko,
+            tz: chrono_tz::Asia::Seoul,
+        },
+    };
     let error_body = response.extensions().get::<ErrorBody>().cloned();
     if let Some(body) = error_body {
         ctx.outcome(body.outcome);
@@ -266,7 +276,7 @@ pub async fn audit_middleware(
                 }
             }
         } else {
-            response = render_error(&path, status, &body, ctx.request_id(), response);
+            response = render_error(&path, status, &body, locale, ctx.request_id(), response);
         }
     }
 
@@ -292,6 +302,7 @@ pub async fn audit_middleware(
                     &path,
                     StatusCode::SERVICE_UNAVAILABLE,
                     &body,
+                    locale,
                     ctx.request_id(),
                     fresh,
                 )
@@ -340,6 +351,7 @@ fn render_error(
     path: &str,
     status: StatusCode,
     body: &ErrorBody,
+    locale: crate::i18n::Locale,
     request_id: &str,
     response: HttpResponse,
 ) -> HttpResponse {
@@ -358,7 +370,13 @@ fn render_error(
             .to_string(),
         )
     } else {
-        let html = crate::web::pages::error_page(status, &body.message, request_id);
+        // The page names the CSRF failure apart from other refusals (same API code).
+        let code = if body.message == AppError::Csrf.to_string() {
+            crate::web::pages::CSRF_CODE
+        } else {
+            body.code
+        };
+        let html = crate::web::pages::error_page(status, code, locale, request_id);
         out.content_type("text/html; charset=utf-8").body(html)
     }
 }

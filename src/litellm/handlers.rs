@@ -8,6 +8,7 @@ use super::{models, queries, reconcile};
 use crate::{
     audit::{Action, AuditCtx, Outcome},
     error::AppError,
+    i18n::Msg,
     startup::AppData,
     web::{CsrfForm, CurrentAdmin, Flash, NoFields, PageCtx, pages::html, see_other, session},
 };
@@ -24,6 +25,7 @@ struct SyncPage {
 #[derive(Template)]
 #[template(path = "litellm/_sync_status.html")]
 struct StatusFragment {
+    ctx: PageCtx,
     s: StatusView,
     csrf_token: String,
 }
@@ -128,6 +130,7 @@ pub async fn sync_status(
     html(
         StatusCode::OK,
         &StatusFragment {
+            ctx: PageCtx::fragment(&admin),
             s,
             csrf_token: session::csrf_token(&session),
         },
@@ -163,10 +166,7 @@ pub async fn retry_all(
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
     session::push_flash(
         &session,
-        Flash::success(format!(
-            "{} user(s) queued for another attempt.",
-            users.len()
-        )),
+        Flash::success(Msg::new("flash-sync-retried").num("count", users.len())),
     );
     Ok(see_other("/sync"))
 }
@@ -178,6 +178,28 @@ struct ReconcilePage {
     report: reconcile::Report,
     unknown_shown: Vec<reconcile::Unknown>,
     error: String,
+}
+
+impl ReconcilePage {
+    fn summary(&self) -> String {
+        let r = &self.report;
+        Msg::new("reconcile-summary")
+            .num("checked", r.checked)
+            .num("in_sync", r.in_sync)
+            .num("drift", r.drift.len())
+            .num("pending", r.pending)
+            .num("unknown", r.unknown.len())
+            .render(self.ctx.lang)
+    }
+    fn first_shown(&self) -> String {
+        Msg::new("reconcile-first-shown")
+            .num("shown", self.unknown_shown.len())
+            .num("count", self.report.unknown.len())
+            .render(self.ctx.lang)
+    }
+    fn kind_key(&self, kind: &str) -> &'static str {
+        drift_kind_key(kind)
+    }
 }
 
 fn litellm_or_unavailable(data: &AppData) -> Result<super::LiteLlm, AppError> {
@@ -253,11 +275,11 @@ pub async fn reconcile_repair(
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
     session::push_flash(
         &session,
-        Flash::success(format!(
-            "{} user(s) queued for repair; {} key(s) unknown to mama were left alone.",
-            users.len(),
-            report.unknown.len()
-        )),
+        Flash::success(
+            Msg::new("flash-reconcile-repaired")
+                .num("count", users.len())
+                .num("unknown", report.unknown.len()),
+        ),
     );
     Ok(see_other("/sync"))
 }
@@ -351,4 +373,16 @@ pub async fn models_refresh(
         }
     }
     Ok(see_other("/models"))
+}
+
+/// The catalogue key naming a kind of drift on the reconcile page.
+pub fn drift_kind_key(kind: &str) -> &'static str {
+    match kind {
+        "missing" => "reconcile-kind-missing",
+        "models" => "reconcile-kind-models",
+        "alias" => "reconcile-kind-alias",
+        "metadata" => "reconcile-kind-metadata",
+        "user_id" => "reconcile-kind-user-id",
+        _ => "reconcile-kind-other",
+    }
 }

@@ -7,6 +7,7 @@ use super::queries::{self, WithCount};
 use crate::{
     audit::{Action, AuditCtx, Outcome},
     error::AppError,
+    i18n::Msg,
     startup::AppData,
     users::forms::{ServiceForm, check_service_name},
     web::{
@@ -24,7 +25,7 @@ struct ListPage {
     description: String,
     errors: FormErrors,
     /// The service a rename or delete problem is about, and the message.
-    row_error: Option<(i32, String)>,
+    row_error: Option<(i32, Msg)>,
 }
 
 async fn page(
@@ -34,7 +35,7 @@ async fn page(
     status: StatusCode,
     form: Option<&ServiceForm>,
     errors: FormErrors,
-    row_error: Option<(i32, String)>,
+    row_error: Option<(i32, Msg)>,
 ) -> Result<HttpResponse, AppError> {
     let services = queries::list(&data.db).await?;
     html(
@@ -64,25 +65,25 @@ async fn check(
     let name = match check_service_name(&form.name) {
         Ok(n) => n,
         Err(e) => {
-            errors.add("name", e);
+            errors.add("name", service_name_key(e));
             String::new()
         }
     };
     if form.description.chars().count() > 1000 {
-        errors.add("description", "A description has at most 1,000 characters.");
+        errors.add("description", Msg::new("err-too-long").num("max", 1000));
     }
     if form
         .description
         .chars()
         .any(|c| c.is_control() && c != '\n' && c != '\r')
     {
-        errors.add("description", "The description has control characters.");
+        errors.add("description", "err-control-chars");
     }
     if errors.is_empty()
         && let Some(other) = queries::find_by_name(&data.db, &name).await?
         && Some(other.id) != except
     {
-        errors.add("name", "A service with this name already exists.");
+        errors.add("name", "err-service-taken");
     }
     Ok((errors, name))
 }
@@ -141,7 +142,10 @@ pub async fn create(
         serde_json::json!({"name": s.name, "description": s.description}),
     );
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
-    session::push_flash(&session, Flash::success(format!("Added service `{name}`.")));
+    session::push_flash(
+        &session,
+        Flash::success(Msg::new("flash-service-added").arg("name", &name)),
+    );
     Ok(see_other("/services"))
 }
 
@@ -166,10 +170,9 @@ pub async fn rename(
         audit.detail("fields", errors.to_json());
         let msg = errors
             .fields()
-            .iter()
-            .map(|f| errors.get(f).to_string())
-            .collect::<Vec<_>>()
-            .join(" ");
+            .first()
+            .map(|f| errors.get(f).clone())
+            .unwrap_or_else(|| Msg::new("error-validation"));
         return page(
             &data,
             &session,
@@ -203,14 +206,13 @@ pub async fn rename(
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
     session::push_flash(
         &session,
-        Flash::success(format!(
-            "Saved service `{name}`{}.",
-            if users.is_empty() {
-                String::new()
-            } else {
-                format!("; {} user(s) queued for LiteLLM sync", users.len())
-            }
-        )),
+        Flash::success(if users.is_empty() {
+            Msg::new("flash-service-saved").arg("name", &name)
+        } else {
+            Msg::new("flash-service-saved-synced")
+                .arg("name", &name)
+                .num("count", users.len())
+        }),
     );
     Ok(see_other("/services"))
 }
@@ -237,17 +239,11 @@ pub async fn delete(
         audit.outcome(Outcome::Invalid);
         audit.targets(users.clone());
         let shown: Vec<&str> = users.iter().take(10).map(String::as_str).collect();
-        let more = if users.len() > 10 {
-            format!(" and {} more", users.len() - 10)
-        } else {
-            String::new()
-        };
-        let msg = format!(
-            "`{}` is still used by {} user(s): {}{more}. Remove it from them first (select them on /users, “Services: remove”).",
-            s.name,
-            users.len(),
-            shown.join(", ")
-        );
+        let msg = Msg::new("services-in-use")
+            .arg("name", &s.name)
+            .num("count", users.len())
+            .arg("users", shown.join(", "))
+            .num("more", users.len().saturating_sub(10));
         return page(
             &data,
             &session,
@@ -267,7 +263,19 @@ pub async fn delete(
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
     session::push_flash(
         &session,
-        Flash::success(format!("Deleted service `{}`.", s.name)),
+        Flash::success(Msg::new("flash-service-deleted").arg("name", &s.name)),
     );
     Ok(see_other("/services"))
+}
+
+/// The catalogue key for a reason `check_service_name` gives (its English text is
+/// kept for the CLI).
+fn service_name_key(reason: &str) -> &'static str {
+    if reason.contains("at most") {
+        "err-service-name-long"
+    } else if reason.starts_with("Use only") {
+        "err-service-name-chars"
+    } else {
+        "err-enter-name"
+    }
 }

@@ -6,35 +6,73 @@ use askama::Template;
 use serde::{Deserialize, Serialize};
 
 use super::{CurrentAdmin, session};
-use crate::admins::Role;
+use crate::{
+    admins::Role,
+    i18n::{self, Lang, Locale, Msg},
+};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 
-/// A one-time message shown on the next page.
+/// Integers templates hand to [`PageCtx::num`] and [`PageCtx::tn`].
+pub trait ToI64 {
+    fn to_i64(&self) -> i64;
+}
+macro_rules! to_i64 {
+    ($($t:ty),*) => {$(impl ToI64 for $t {
+        fn to_i64(&self) -> i64 { i64::try_from(*self).unwrap_or(i64::MAX) }
+    })*};
+}
+to_i64!(i32, i64, u32, u64, usize);
+impl<T: ToI64 + ?Sized> ToI64 for &T {
+    fn to_i64(&self) -> i64 {
+        (**self).to_i64()
+    }
+}
+
+/// A one-time message shown on the next page, translated when it is shown.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Flash {
     /// `info`, `success` or `error`.
     pub level: String,
-    pub text: String,
+    pub msg: Msg,
 }
 
 impl Flash {
-    pub fn info(text: impl Into<String>) -> Self {
+    pub fn info(msg: impl Into<Msg>) -> Self {
         Flash {
             level: "info".into(),
-            text: text.into(),
+            msg: msg.into(),
         }
     }
-    pub fn success(text: impl Into<String>) -> Self {
+    pub fn success(msg: impl Into<Msg>) -> Self {
         Flash {
             level: "success".into(),
-            text: text.into(),
+            msg: msg.into(),
         }
     }
-    pub fn error(text: impl Into<String>) -> Self {
+    pub fn error(msg: impl Into<Msg>) -> Self {
         Flash {
             level: "error".into(),
-            text: text.into(),
+            msg: msg.into(),
         }
     }
+}
+
+/// A flash as the page shows it.
+#[derive(Debug, Clone)]
+pub struct ShownFlash {
+    pub level: String,
+    pub text: String,
+}
+
+fn shown(flashes: Vec<Flash>, lang: Lang) -> Vec<ShownFlash> {
+    flashes
+        .into_iter()
+        .map(|f| ShownFlash {
+            text: f.msg.render(lang),
+            level: f.level,
+        })
+        .collect()
 }
 
 /// Who is looking at the page.
@@ -50,7 +88,11 @@ pub struct NavUser {
 pub struct PageCtx {
     pub user: Option<NavUser>,
     pub csrf_token: String,
-    pub flashes: Vec<Flash>,
+    pub flashes: Vec<ShownFlash>,
+    /// The page's language (`<html lang>`, every text).
+    pub lang: Lang,
+    /// The zone times are shown in.
+    pub tz: Tz,
     /// The nav entry to highlight.
     pub active: &'static str,
     /// System-wide banners (LiteLLM unreachable …).
@@ -66,20 +108,83 @@ impl PageCtx {
                 must_change_password: admin.must_change_password,
             }),
             csrf_token: session::csrf_token(session),
-            flashes: session::take_flashes(session),
+            flashes: shown(session::take_flashes(session), admin.locale.lang),
+            lang: admin.locale.lang,
+            tz: admin.locale.tz,
             active,
             notices: admin.notices.clone(),
         }
     }
 
-    pub fn anonymous(session: &Session) -> Self {
+    /// For an htmx fragment: the admin's language and zone, no flashes taken.
+    pub fn fragment(admin: &CurrentAdmin) -> Self {
         PageCtx {
             user: None,
-            csrf_token: session::csrf_token(session),
-            flashes: session::take_flashes(session),
+            csrf_token: String::new(),
+            flashes: vec![],
+            lang: admin.locale.lang,
+            tz: admin.locale.tz,
             active: "",
             notices: vec![],
         }
+    }
+
+    /// A page before login, in `locale` (see [`crate::i18n::anonymous_lang`]).
+    pub fn anonymous(session: &Session, locale: Locale) -> Self {
+        PageCtx {
+            user: None,
+            csrf_token: session::csrf_token(session),
+            flashes: shown(session::take_flashes(session), locale.lang),
+            lang: locale.lang,
+            tz: locale.tz,
+            active: "",
+            notices: vec![],
+        }
+    }
+
+    /// The text of `key` in this page's language.
+    pub fn t(&self, key: &str) -> String {
+        i18n::t(self.lang, key)
+    }
+    /// A message (form error, flash) in this page's language.
+    pub fn tm(&self, msg: &Msg) -> String {
+        msg.render(self.lang)
+    }
+    /// `key` with one user-data argument.
+    pub fn t1(
+        &self,
+        key: &'static str,
+        name: &'static str,
+        value: impl std::fmt::Display,
+    ) -> String {
+        Msg::new(key).arg(name, value).render(self.lang)
+    }
+    /// `key` with a count `$count` (plural and grouping).
+    pub fn tn(&self, key: &'static str, count: impl ToI64) -> String {
+        Msg::new(key).num("count", count.to_i64()).render(self.lang)
+    }
+    /// A number with grouping (`1,234`).
+    pub fn num(&self, n: impl ToI64) -> String {
+        i18n::number(n.to_i64())
+    }
+    /// A UTC time in this page's zone, to the minute, zone named.
+    pub fn time(&self, t: &DateTime<Utc>) -> String {
+        i18n::time::minutes(*t, self.tz)
+    }
+    /// Like [`Self::time`] for an optional time; `never` when absent.
+    pub fn time_or_never(&self, t: &Option<DateTime<Utc>>) -> String {
+        t.map_or_else(|| self.t("time-never"), |t| self.time(&t))
+    }
+    /// The zone's IANA name (`Asia/Seoul`).
+    pub fn tz_name(&self) -> &'static str {
+        self.tz.name()
+    }
+    /// The languages the switch offers, with the `?lang=` value and whether current.
+    pub fn languages(&self) -> Vec<(&'static str, &'static str, bool)> {
+        Lang::ALL
+            .iter()
+            .map(|l| (l.code(), l.native_name(), *l == self.lang))
+            .collect()
     }
 
     fn role(&self) -> Option<Role> {
@@ -112,39 +217,53 @@ struct ErrorPage<'a> {
     request_id: &'a str,
 }
 
-/// The friendly page for an error status.
-pub fn error_page(status: StatusCode, message: &str, request_id: &str) -> String {
+/// The friendly page for an error status, in `locale`. `code` is the REST error
+/// code; the page's words come from the catalogue, never from the error's
+/// (English, developer-facing) text.
+pub fn error_page(status: StatusCode, code: &str, locale: Locale, request_id: &str) -> String {
     let title = match status.as_u16() {
-        403 => "Not allowed",
-        404 => "Page not found",
-        429 => "Too many requests",
-        503 => "Temporarily unavailable",
-        s if s >= 500 => "Something went wrong",
-        _ => "That did not work",
+        403 => "error-title-403",
+        404 => "error-title-404",
+        429 => "error-title-429",
+        503 => "error-title-503",
+        s if s >= 500 => "error-title-500",
+        _ => "error-title-400",
     };
-    let message = match status.as_u16() {
-        404 => "There is no page at this address.",
-        500 => {
-            "An unexpected error occurred. It has been logged; quote the request ID when you report it."
-        }
-        _ => message,
+    let message = match (status.as_u16(), code) {
+        (403, _) if code == CSRF_CODE => "error-csrf",
+        (403, _) => "error-forbidden",
+        (404, _) => "error-not-found",
+        (409, _) => "error-conflict",
+        (413, _) => "error-too-large",
+        (422, _) => "error-validation",
+        (429, _) => "error-rate-limited",
+        (503, _) => "error-unavailable",
+        (s, _) if s >= 500 => "error-internal",
+        _ => "error-bad-request",
     };
+    let title = i18n::t(locale.lang, title);
+    let message = i18n::t(locale.lang, message);
     let page = ErrorPage {
         ctx: PageCtx {
             user: None,
             csrf_token: String::new(),
             flashes: vec![],
+            lang: locale.lang,
+            tz: locale.tz,
             active: "",
             notices: vec![],
         },
         status: status.as_u16(),
-        title,
-        message,
+        title: &title,
+        message: &message,
         request_id,
     };
     page.render()
         .unwrap_or_else(|_| format!("{} {}", status.as_u16(), title))
 }
+
+/// The error code the audit middleware passes for a failed CSRF check.
+pub const CSRF_CODE: &str = "CSRF";
 
 /// Renders `page` with `status` (forms re-rendered with errors answer 422).
 pub fn html(

@@ -1,0 +1,341 @@
+## mama — English. Every key here has a twin in ../ko/mama.ftl (the catalogue
+## test fails otherwise). Counts come as $name (plural selection) and
+## $name_fmt (grouped digits, what people read).
+
+## Navigation and shared words
+nav-label = Main
+nav-users = Users
+nav-services = Services
+nav-models = Models
+nav-sync = Sync
+nav-api-clients = API clients
+nav-audit = Audit
+nav-admins = Admins
+nav-account = Account
+nav-password = Password
+nav-logout = Log out
+nav-language = Language
+action-cancel = Cancel
+action-back = Back
+action-delete = Delete
+action-save = Save
+action-done = Done
+col-created = Created
+col-user = User
+yes = yes
+time-never = never
+times-in-zone = Times are shown in { $zone }.
+users-count = { $count ->
+    [one] { $count_fmt } user
+   *[other] { $count_fmt } users
+}
+
+## Roles and scopes
+role-super-admin = Super admin
+role-admin = Admin
+role-auditor = Auditor
+role-unknown = Unknown role
+scope-keys-read = Look up users' keys
+scope-models-read = List models
+scope-audit-read = Read the audit trail
+
+## Field names (also inside error messages)
+field-username = Username
+field-password = Password
+field-current-password = Current password
+field-new-password = New password
+field-confirm-password = Repeat the new password
+field-initial-password = Initial password
+field-temporary-password = Temporary password
+field-role = Role
+field-name = Name
+field-description = Description
+field-scopes = Scopes
+field-token = Token
+field-rate-limit-per-minute = Requests per minute
+field-language = Language
+field-time-zone = Time zone
+field-since = From
+field-until = Until
+field-actor = Actor
+field-user = Target user ID
+field-user-id = User ID
+field-action = Action
+field-outcome = Outcome
+field-request-id = Request ID
+
+## Validation messages
+err-required = { $field } is required.
+err-invalid = { $field } is not valid.
+err-too-long = { $field } has at most { $max_fmt } characters.
+err-enter-username = Enter your username.
+err-username-long = A username has at most 64 characters.
+err-enter-password = Enter your password.
+err-password-too-long = That password is too long.
+err-enter-current-password = Enter your current password.
+err-enter-new-password = Enter a new password.
+err-password-short = The new password must be at least 8 characters long.
+err-password-long = The new password must be at most 128 characters long.
+err-password-admin = The new password must not be "admin".
+err-password-username = The new password must not be the same as the username.
+err-password-common = The new password is one of the most commonly used passwords; choose another.
+err-passwords-differ = The two passwords do not match.
+err-password-unchanged = The new password must differ from the current one.
+err-current-password-wrong = The current password is not correct.
+err-username-length = A username has 1 to 64 characters.
+err-username-chars = Use only letters, digits and . _ @ -
+err-username-taken = An account with this username already exists.
+err-choose-role = Choose a role.
+err-enter-name = Enter a name.
+err-name-long = A name has at most 64 characters.
+err-name-chars = Use letters, digits, spaces, '-', '_' and '.' only.
+err-api-client-taken = An API client with this name already exists.
+err-scope-unknown = Choose scopes from the list.
+err-scope-none = Choose at least one scope.
+err-rate-limit = Enter a whole number from 1 to { $max_fmt }, or leave it empty for the default.
+err-service-name-long = A service name has at most 128 characters.
+err-service-name-chars = Use only letters, digits and . _ - :
+err-service-taken = A service with this name already exists.
+err-control-chars = { $field } has control characters.
+err-date = { $field }: use a date like 2026-11-22 or 2026-11-22T13:45.
+err-end-before-start = The end must be after the start.
+err-action-group = No action belongs to this group.
+err-action-unknown = Unknown action; pick one from the list.
+err-outcome = Pick success, denied, invalid or error.
+err-language = Choose Korean or English, or follow the browser.
+err-time-zone = Enter a time zone such as Asia/Seoul or UTC.
+
+## Flash messages
+flash-session-ended = Your session has ended. Please log in again.
+flash-session-expired = Your session expired. Please log in again.
+flash-logged-out = You have logged out.
+flash-password-changed = Your password has been changed.
+flash-account-saved = Your language and time zone have been saved.
+flash-admin-created = Created { $role } “{ $username }”. They must choose a new password at first login.
+flash-admin-deleted = Deleted “{ $username }”; their sessions have ended.
+flash-admin-reset = Reset the password of “{ $username }”. They must choose a new one at their next login.
+flash-api-client-revoked = Revoked `{ $name }`. Its token stopped working at once.
+flash-api-client-already-revoked = `{ $name }` was already revoked.
+flash-service-added = Added service `{ $name }`.
+flash-service-saved = Saved service `{ $name }`.
+flash-service-saved-synced = Saved service `{ $name }`; { $count ->
+    [one] { $count_fmt } user
+   *[other] { $count_fmt } users
+} queued for LiteLLM sync.
+flash-service-deleted = Deleted service `{ $name }`.
+flash-sync-retried = { $count ->
+    [one] { $count_fmt } user
+   *[other] { $count_fmt } users
+} queued for another attempt.
+flash-reconcile-repaired = { $count ->
+    [one] { $count_fmt } user
+   *[other] { $count_fmt } users
+} queued for repair; { $unknown_fmt } key(s) unknown to mama were left alone.
+flash-chain-intact = Audit chain intact: { $count_fmt } events checked (head seq { $seq }), { $sealed_fmt } sealed now.
+flash-chain-broken = Audit chain BROKEN at event id { $id }.
+
+## System notices
+notice-litellm-unconfigured = LiteLLM is not configured (set LITELLM_BASE_URL and LITELLM_MASTER_KEY). Keys are kept in mama and wait as pending until it is.
+notice-litellm-unreachable = LiteLLM is unreachable. Changes are kept and wait as pending; they are sent when it is back.
+notice-litellm-unreachable-models = LiteLLM is unreachable. The model list is the last one known; changes wait as pending.
+
+## Login
+login-title = Log in
+login-heading = Log in to mama
+login-submit = Log in
+login-wrong = Wrong username or password.
+login-locked = This account is locked after too many failed logins. Try again later, or ask a super admin to reset its password.
+login-now-locked = Too many failed logins: this account is now locked for a while.
+login-ip-throttled = Too many failed logins from your address. Try again in { $seconds_fmt } seconds.
+
+## Password and account
+password-title = Change password
+password-heading = Change your password
+password-forced = You must choose a new password before you can use mama.
+password-help = At least 8 characters. A long phrase is best. Common passwords are refused.
+password-submit = Change password
+password-others-logged-out = Changing your password logs out your other sessions.
+account-title = Account
+account-heading = Language and time zone
+account-language-browser = Follow the browser
+account-time-zone-help = An IANA name such as Asia/Seoul or UTC. Empty: { $zone }.
+account-now = It is now { $time }.
+account-save = Save
+account-change-password = Change your password
+
+## Admins
+admins-title = Admins
+admins-heading = Admins and auditors
+admins-new = New account
+admins-new-heading = New admin or auditor
+admins-new-password-help = They must change it at first login. At least 8 characters; common passwords are refused.
+admins-create = Create account
+admins-col-status = Status
+admins-col-last-login = Last login
+admins-you = (you)
+admins-locked = locked
+admins-must-change = must change password
+admins-reset-password = Reset password
+admins-reset-heading = Reset the password of { $username }
+admins-reset-explain = Their sessions end now, the account is unlocked, and they must choose a new password at their next login.
+admins-delete-title = Delete { $username }
+admins-delete-heading = Delete { $username }?
+admins-delete-explain = { $username } will be deleted and logged out at once. This cannot be undone.
+admins-delete-confirm = Delete { $username }
+admins-refuse-self = You cannot delete your own account.
+admins-refuse-last = This is the last super admin; it cannot be deleted.
+
+## API clients
+api-clients-new = New API client
+api-clients-create = Create API client
+api-clients-intro = Internal systems call the REST API with a bearer token. Tokens are shown once, when created; mama keeps only their hash.
+api-clients-docs = The REST API
+api-clients-col-rate = Rate limit
+api-clients-col-last-used = Last used
+api-clients-rate = { $count_fmt }/min
+api-clients-rate-default = { $count_fmt }/min (default)
+api-clients-by = by { $admin }
+api-clients-revoked-at = revoked { $time }
+api-clients-revoke = Revoke…
+api-clients-empty = No API clients yet.
+api-clients-name-help = The system that will call the API, for example:
+api-clients-created-title = API client created
+api-clients-created-heading = API client { $name } created
+api-clients-copy-now = Copy this token now.
+api-clients-shown-once = It is shown only this once; mama keeps only its hash. Send it as:
+api-clients-revoke-heading = Revoke { $name }?
+api-clients-already-revoked = { $name } was already revoked.
+api-clients-revoke-explain = Its token stops working at once: every system that calls the API with it gets 401 from the next request. This cannot be undone; a new client gets a new token.
+api-clients-revoke-confirm = Revoke { $name }
+
+## Services
+services-intro = The internal services admins grant to users. A service still granted to users cannot be deleted.
+services-add = Add service
+services-empty = No services yet.
+services-col-name = Name and description
+services-name-of = Name of { $name }
+services-description-of = Description of { $name }
+services-in-use = `{ $name }` is still used by { $count ->
+    [one] { $count_fmt } user
+   *[other] { $count_fmt } users
+}: { $users }{ $more ->
+    [0] {""}
+   *[other] {" "}and { $more_fmt } more
+}. Remove it from them first (select them on /users, “Services: remove”).
+
+## Sync and reconcile
+sync-heading = Sync with LiteLLM
+sync-compare = Compare with LiteLLM
+sync-queued = Queued
+sync-due-now = { $count_fmt } due now
+sync-in-flight = In flight
+sync-failed = Failed
+sync-throughput = Throughput
+sync-jobs-per-second = jobs/s (last minute) · { $count_fmt } done
+sync-last-error = Last error
+sync-batches = Bulk changes
+sync-col-batch = Batch
+sync-col-progress = Progress
+sync-col-done = Done
+sync-col-total = Total
+sync-nothing-failed = Nothing has failed.
+sync-retry-all = Retry all failed
+sync-retry = Retry
+sync-col-operation = Operation
+sync-col-attempts = Attempts
+sync-col-litellm-said = LiteLLM said
+reconcile-title = Reconcile
+reconcile-heading = mama and LiteLLM compared
+reconcile-back = Back to sync
+reconcile-error = LiteLLM could not be read:
+reconcile-summary = { $checked_fmt } users checked: { $in_sync_fmt } in step, { $drift_fmt } drifted, { $pending_fmt } with a sync still running; { $unknown_fmt } key(s) in LiteLLM that mama does not know.
+reconcile-repair = Repair { $count ->
+    [one] { $count_fmt } user
+   *[other] { $count_fmt } users
+}
+reconcile-col-differs = What differs
+reconcile-col-detail = Detail
+reconcile-col-hash = Hash
+reconcile-col-alias = Alias
+reconcile-col-by-mama = Made by mama
+reconcile-unknown-heading = Keys in LiteLLM unknown to mama
+reconcile-never-deleted = mama never deletes these.
+reconcile-first-shown = The first { $shown_fmt } of { $count_fmt } are shown.
+reconcile-kind-missing = missing in LiteLLM
+reconcile-kind-models = models
+reconcile-kind-alias = alias
+reconcile-kind-metadata = metadata
+reconcile-kind-user-id = user ID
+reconcile-kind-other = other
+
+## Audit
+audit-title = Audit trail
+audit-export-csv = Export CSV
+audit-export-jsonl = Export JSON Lines
+audit-export-utc = Exports keep RFC 3339 times in UTC.
+audit-chain-intact = chain intact
+audit-chain-broken = chain BROKEN
+audit-last-verified = last verified { $time }:
+audit-checked = { $count_fmt } events checked.
+audit-first-bad = first bad event
+audit-not-verified = not verified yet
+audit-not-verified-long = The hash chain has not been verified.
+audit-verify = Verify now
+audit-from = From ({ $zone })
+audit-until = Until ({ $zone })
+audit-actor-placeholder = username or API client
+audit-any-action = any action
+audit-all-group = all { $group }.*
+audit-any-outcome = any outcome
+audit-filter = Filter
+audit-reset = Reset
+audit-col-time = Time ({ $zone })
+audit-col-status = Status
+audit-col-targets = Targets
+audit-col-request = Request
+audit-empty = No event matches this filter.
+audit-newest = Newest events
+audit-older = Older events
+audit-event-title = Audit event #{ $id }
+audit-back = Back to the trail
+audit-all-such = all such events
+audit-none = none
+audit-duration = Duration
+audit-client = Client
+audit-chain = Chain
+audit-not-sealed = not sealed yet
+audit-changes = Changes
+audit-col-field = Field
+audit-col-before = Before
+audit-col-after = After
+audit-details = Details
+outcome-success = success
+outcome-denied = denied
+outcome-invalid = invalid
+outcome-error = error
+outcome-unknown = unknown
+actor-admin = admin
+actor-api-client = API client
+actor-system = system
+actor-anonymous = anonymous
+
+## Error pages
+error-title-400 = That did not work
+error-title-403 = Not allowed
+error-title-404 = Page not found
+error-title-429 = Too many requests
+error-title-500 = Something went wrong
+error-title-503 = Temporarily unavailable
+error-forbidden = You do not have permission to do this.
+error-csrf = Your form has expired or did not come from this site; reload the page and try again.
+error-not-found = There is no page at this address.
+error-conflict = This conflicts with the current state; reload the page and try again.
+error-too-large = That request is too large.
+error-validation = Some input is not valid.
+error-rate-limited = Too many requests; wait a moment and try again.
+error-unavailable = The service is temporarily unavailable. Nothing was changed.
+error-internal = An unexpected error occurred. It has been logged; quote the request ID when you report it.
+error-bad-request = The request could not be understood.
+error-status = Status { $status }
+error-request-id = request ID
+error-back = Back to mama

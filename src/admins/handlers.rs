@@ -161,7 +161,7 @@ pub async fn create(
         &session,
         Flash::success(
             Msg::new("flash-admin-created")
-                .key_arg("role", role.label())
+                .key_arg("role", role.noun())
                 .arg("username", &username),
         ),
     );

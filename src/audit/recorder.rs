@@ -376,7 +376,18 @@ fn render_error(
         } else {
             body.code
         };
-        let html = crate::web::pages::error_page(status, code, locale, request_id);
+        let fields: Vec<(String, String)> = body.details["fields"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(f, v)| {
+                        let first = v.get(0).and_then(|x| x.as_str()).unwrap_or_default();
+                        (f.clone(), first.to_string())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let html = crate::web::pages::error_page(status, code, locale, request_id, &fields);
         out.content_type("text/html; charset=utf-8").body(html)
     }
 }

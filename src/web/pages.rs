@@ -215,12 +215,23 @@ struct ErrorPage<'a> {
     title: &'a str,
     message: &'a str,
     request_id: &'a str,
+    fields: Vec<String>,
 }
 
 /// The friendly page for an error status, in `locale`. `code` is the REST error
 /// code; the page's words come from the catalogue, never from the error's
 /// (English, developer-facing) text.
-pub fn error_page(status: StatusCode, code: &str, locale: Locale, request_id: &str) -> String {
+///
+/// `fields` are the (field, English message) pairs of a validation error: an
+/// English page shows the message as is, a Korean one the field's translated name
+/// in a translated sentence, so the field is always named.
+pub fn error_page(
+    status: StatusCode,
+    code: &str,
+    locale: Locale,
+    request_id: &str,
+    fields: &[(String, String)],
+) -> String {
     let title = match status.as_u16() {
         403 => "error-title-403",
         404 => "error-title-404",
@@ -243,6 +254,13 @@ pub fn error_page(status: StatusCode, code: &str, locale: Locale, request_id: &s
     };
     let title = i18n::t(locale.lang, title);
     let message = i18n::t(locale.lang, message);
+    let fields: Vec<String> = fields
+        .iter()
+        .map(|(f, m)| match locale.lang {
+            Lang::En => format!("{f}: {m}"),
+            Lang::Ko => Msg::new("err-invalid").field(f).render(locale.lang),
+        })
+        .collect();
     let page = ErrorPage {
         ctx: PageCtx {
             user: None,
@@ -257,6 +275,7 @@ pub fn error_page(status: StatusCode, code: &str, locale: Locale, request_id: &s
         title: &title,
         message: &message,
         request_id,
+        fields,
     };
     page.render()
         .unwrap_or_else(|_| format!("{} {}", status.as_u16(), title))

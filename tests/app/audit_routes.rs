@@ -196,7 +196,7 @@ async fn every_registered_route_yields_exactly_one_event_with_its_action_and_out
 fn auditor_may_post(path: &str) -> bool {
     matches!(
         path,
-        "/login" | "/logout" | "/account/password" | "/audit/verify"
+        "/login" | "/logout" | "/account" | "/account/password" | "/audit/verify"
     )
 }
 

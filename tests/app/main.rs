@@ -1,5 +1,6 @@
 //! mama's one integration-test binary: one module per feature.
 mod helpers;
+mod i18n;
 mod webdriver;
 
 mod account;

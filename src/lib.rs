@@ -15,6 +15,7 @@ pub mod litellm;
 pub mod metrics;
 pub mod services;
 pub mod startup;
+pub mod state;
 pub mod telemetry;
 pub mod users;
 pub mod web;

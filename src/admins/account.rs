@@ -9,7 +9,7 @@ use crate::{
     audit::{Action, AuditCtx},
     error::AppError,
     i18n::{self, Lang},
-    startup::AppData,
+    state::AppData,
     web::{CsrfForm, CurrentAdmin, Flash, FormErrors, PageCtx, pages::html, see_other, session},
 };
 

@@ -16,7 +16,7 @@ use crate::{
     entities::admin,
     error::AppError,
     i18n::Msg,
-    startup::AppData,
+    state::AppData,
     web::{
         CsrfForm, CurrentAdmin, Flash, FormErrors, NoFields, PageCtx, pages::html, see_other,
         session,

@@ -18,7 +18,7 @@ use crate::{
     crypto::{random_token, sha256_hex},
     error::AppError,
     i18n::{self, Locale, Msg},
-    startup::AppData,
+    state::AppData,
     web::{
         CsrfForm, CurrentAdmin, Flash, FormErrors, NoFields, PageCtx, pages::html, see_other,
         session,

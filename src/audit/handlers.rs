@@ -13,7 +13,7 @@ use super::{
 use crate::{
     error::AppError,
     i18n::{Lang, Msg},
-    startup::AppData,
+    state::AppData,
     web::{
         CsrfForm, CurrentAdmin, Flash, FormErrors, NoFields, PageCtx, pages::html, see_other,
         session,

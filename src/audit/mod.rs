@@ -11,7 +11,8 @@ pub mod queries;
 mod recorder;
 pub mod views;
 
-pub use action::{Action, Outcome};
+pub use crate::error::Outcome;
+pub use action::Action;
 pub use event::{Actor, Event, insert};
 pub use recorder::{AuditCtx, audit_middleware, is_exempt};
 

@@ -228,6 +228,22 @@ pub struct Locale {
     pub tz: Tz,
 }
 
+impl Locale {
+    /// For pages without a `PageCtx` (error pages): the text of `key`.
+    pub fn t(&self, key: &str) -> String {
+        t(self.lang, key)
+    }
+    /// `key` with one argument.
+    pub fn t1(
+        &self,
+        key: &'static str,
+        name: &'static str,
+        value: impl std::fmt::Display,
+    ) -> String {
+        Msg::new(key).arg(name, value).render(self.lang)
+    }
+}
+
 /// The admin's stored preferences, put in the request's extensions by the
 /// `CurrentAdmin` guard so that error pages rendered later use them too.
 #[derive(Debug, Clone, Copy)]

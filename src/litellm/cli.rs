@@ -11,7 +11,7 @@ use crate::{
     crypto::KeyCipher,
     db,
     entities::user,
-    startup::SystemNotices,
+    state::SystemNotices,
     users::service::{self, NewUser},
 };
 
@@ -128,7 +128,10 @@ async fn bench(settings: Settings, n: usize, levels: Vec<usize>) -> anyhow::Resu
         let secs = started.elapsed().as_secs_f64();
         task.abort();
         let all = user::Entity::find().all(&conn).await?;
-        let synced = all.iter().filter(|u| u.sync_state == "synced").count();
+        let synced = all
+            .iter()
+            .filter(|u| u.sync_state == super::sync_state::SyncState::Synced.as_str())
+            .count();
         let rate = synced as f64 / secs;
         println!("concurrency {c:>3}: {synced}/{n} keys synced in {secs:.1} s = {rate:.1} keys/s");
         results.push((c, rate));

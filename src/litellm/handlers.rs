@@ -9,7 +9,7 @@ use crate::{
     audit::{Action, AuditCtx, Outcome},
     error::AppError,
     i18n::Msg,
-    startup::AppData,
+    state::AppData,
     web::{CsrfForm, CurrentAdmin, Flash, NoFields, PageCtx, pages::html, see_other, session},
 };
 

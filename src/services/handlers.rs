@@ -8,7 +8,7 @@ use crate::{
     audit::{Action, AuditCtx, Outcome},
     error::AppError,
     i18n::Msg,
-    startup::AppData,
+    state::AppData,
     users::forms::{ServiceForm, check_service_name},
     web::{
         CsrfForm, CurrentAdmin, Flash, FormErrors, NoFields, PageCtx, pages::html, see_other,

@@ -232,7 +232,7 @@ pub async fn seed(
                     key_hint: Set(stored.hint),
                     key_alias: Set(None),
                     extra: Set(String::new()),
-                    sync_state: Set("synced".into()),
+                    sync_state: Set(crate::litellm::sync_state::SyncState::Synced.into()),
                     sync_error: Set(None),
                     synced_at: Set(Some(now)),
                     version: Set(1),

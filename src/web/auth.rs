@@ -13,7 +13,7 @@ use crate::{
     crypto::sha256_hex,
     error::AppError,
     i18n::{self, AdminPrefs, Locale},
-    startup::AppData,
+    state::AppData,
 };
 
 /// The admin behind this request.

@@ -1,5 +1,5 @@
-//! The context every page gets (navigation by role, CSRF token, flashes) and the
-//! error pages.
+//! The context every page gets (navigation by role, CSRF token, flashes). Error
+//! pages are rendered beside `AppError`, in `crate::error`.
 use actix_session::Session;
 use actix_web::http::StatusCode;
 use askama::Template;
@@ -206,83 +206,6 @@ impl PageCtx {
         if self.active == entry { "active" } else { "" }
     }
 }
-
-#[derive(Template)]
-#[template(path = "errors/error.html")]
-struct ErrorPage<'a> {
-    ctx: PageCtx,
-    status: u16,
-    title: &'a str,
-    message: &'a str,
-    request_id: &'a str,
-    fields: Vec<String>,
-}
-
-/// The friendly page for an error status, in `locale`. `code` is the REST error
-/// code; the page's words come from the catalogue, never from the error's
-/// (English, developer-facing) text.
-///
-/// `fields` are the (field, English message) pairs of a validation error: an
-/// English page shows the message as is, a Korean one the field's translated name
-/// in a translated sentence, so the field is always named.
-pub fn error_page(
-    status: StatusCode,
-    code: &str,
-    locale: Locale,
-    request_id: &str,
-    fields: &[(String, String)],
-) -> String {
-    let title = match status.as_u16() {
-        403 => "error-title-403",
-        404 => "error-title-404",
-        429 => "error-title-429",
-        503 => "error-title-503",
-        s if s >= 500 => "error-title-500",
-        _ => "error-title-400",
-    };
-    let message = match (status.as_u16(), code) {
-        (403, _) if code == CSRF_CODE => "error-csrf",
-        (403, _) => "error-forbidden",
-        (404, _) => "error-not-found",
-        (409, _) => "error-conflict",
-        (413, _) => "error-too-large",
-        (422, _) => "error-validation",
-        (429, _) => "error-rate-limited",
-        (503, _) => "error-unavailable",
-        (s, _) if s >= 500 => "error-internal",
-        _ => "error-bad-request",
-    };
-    let title = i18n::t(locale.lang, title);
-    let message = i18n::t(locale.lang, message);
-    let fields: Vec<String> = fields
-        .iter()
-        .map(|(f, m)| match locale.lang {
-            Lang::En => format!("{f}: {m}"),
-            Lang::Ko => Msg::new("err-invalid").field(f).render(locale.lang),
-        })
-        .collect();
-    let page = ErrorPage {
-        ctx: PageCtx {
-            user: None,
-            csrf_token: String::new(),
-            flashes: vec![],
-            lang: locale.lang,
-            tz: locale.tz,
-            active: "",
-            notices: vec![],
-        },
-        status: status.as_u16(),
-        title: &title,
-        message: &message,
-        request_id,
-        fields,
-    };
-    page.render()
-        .unwrap_or_else(|_| format!("{} {}", status.as_u16(), title))
-}
-
-/// The error code the audit middleware passes for a failed CSRF check.
-pub const CSRF_CODE: &str = "CSRF";
 
 /// Renders `page` with `status` (forms re-rendered with errors answer 422).
 pub fn html(

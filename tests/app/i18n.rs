@@ -10,9 +10,36 @@ const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 /// Words that may appear in any language: brand names, codes, units.
 const ALLOWED_WORDS: &[&str] = &[
-    "mama", "LiteLLM", "API", "REST", "CSV", "JSON", "Lines", "HTTP", "ID", "UTC", "RFC", "KST",
-    "IANA", "Asia", "Seoul", "Authorization", "Bearer", "token", "seq", "hash", "prev", "English",
-    "µs", "min", "s", "all", "team", "models", "proxy", "sk",
+    "mama",
+    "LiteLLM",
+    "API",
+    "REST",
+    "CSV",
+    "JSON",
+    "Lines",
+    "HTTP",
+    "ID",
+    "UTC",
+    "RFC",
+    "KST",
+    "IANA",
+    "Asia",
+    "Seoul",
+    "Authorization",
+    "Bearer",
+    "token",
+    "seq",
+    "hash",
+    "prev",
+    "English",
+    "µs",
+    "min",
+    "s",
+    "all",
+    "team",
+    "models",
+    "proxy",
+    "sk",
 ];
 
 fn catalogue(lang: &str) -> BTreeMap<String, String> {
@@ -23,7 +50,8 @@ fn catalogue(lang: &str) -> BTreeMap<String, String> {
         if let Some((k, v)) = line.split_once(" = ")
             && !k.starts_with(' ')
             && !k.starts_with('#')
-            && k.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && k.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         {
             out.insert(k.to_string(), v.to_string());
         }
@@ -102,12 +130,14 @@ fn both_catalogues_have_the_same_keys_and_every_key_is_used_and_every_used_key_e
         .keys()
         .filter(|k| !all_text.contains(&format!("\"{k}\"")))
         .filter(|k| {
-            k.strip_prefix("field-").is_none_or(|f| {
-                !all_text.contains(&format!("\"{}\"", f.replace('-', "_")))
-            })
+            k.strip_prefix("field-")
+                .is_none_or(|f| !all_text.contains(&format!("\"{}\"", f.replace('-', "_"))))
         })
         .collect();
-    assert!(unused.is_empty(), "catalogue entries nothing uses: {unused:?}");
+    assert!(
+        unused.is_empty(),
+        "catalogue entries nothing uses: {unused:?}"
+    );
 
     // Missing: a key a template asks for, or a catalogue-looking literal in code
     // (its prefix is one the catalogue uses), that the catalogue lacks.
@@ -122,15 +152,29 @@ fn both_catalogues_have_the_same_keys_and_every_key_is_used_and_every_used_key_e
     }
     for k in &code_literals {
         let prefix = k.split('-').next().unwrap_or_default();
-        if ["err", "flash", "notice", "role", "scope", "error", "login", "reconcile", "outcome", "actor"]
-            .contains(&prefix)
+        if [
+            "err",
+            "flash",
+            "notice",
+            "role",
+            "scope",
+            "error",
+            "login",
+            "reconcile",
+            "outcome",
+            "actor",
+        ]
+        .contains(&prefix)
             && prefixes.contains(prefix)
             && !en.contains_key(k)
         {
             missing.insert(k.clone());
         }
     }
-    assert!(missing.is_empty(), "keys used but not in the catalogue: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "keys used but not in the catalogue: {missing:?}"
+    );
 }
 
 /// The visible words of a template: tags, askama blocks, `<code>`, `<pre>` and
@@ -183,10 +227,7 @@ fn english_words(text: &str, extra_allowed: &[&str]) -> BTreeSet<String> {
             continue;
         }
         for w in token.split(|c: char| !c.is_ascii_alphabetic()) {
-            if w.len() >= 2
-                && !ALLOWED_WORDS.contains(&w)
-                && !extra_allowed.contains(&w)
-            {
+            if w.len() >= 2 && !ALLOWED_WORDS.contains(&w) && !extra_allowed.contains(&w) {
                 out.insert(w.to_string());
             }
         }
@@ -205,7 +246,11 @@ fn no_template_has_a_user_visible_english_literal() {
             found.push(format!("{path}: {words:?}"));
         }
     }
-    assert!(found.is_empty(), "English left in templates:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "English left in templates:\n{}",
+        found.join("\n")
+    );
 }
 
 /// The text a person reads on a rendered page (no code, pre, script, options'
@@ -224,10 +269,16 @@ fn html_lang(body: &str) -> String {
 /// Korean page no English word outside the allow-list and `data`.
 fn check_page(path: &str, lang: &str, body: &str, data: &[&str]) {
     assert_eq!(html_lang(body), lang, "{path}: <html lang>");
-    assert!(!body.contains('⟦'), "{path} ({lang}): a message key is missing: {body}");
+    assert!(
+        !body.contains('⟦'),
+        "{path} ({lang}): a message key is missing: {body}"
+    );
     if lang == "ko" {
         let words = english_words(&visible_page_text(body), data);
-        assert!(words.is_empty(), "{path}: English on a Korean page: {words:?}");
+        assert!(
+            words.is_empty(),
+            "{path}: English on a Korean page: {words:?}"
+        );
         assert!(
             body.chars().any(|c| ('\u{AC00}'..='\u{D7A3}').contains(&c)),
             "{path}: Hangul"
@@ -243,7 +294,16 @@ fn check_page(path: &str, lang: &str, body: &str, data: &[&str]) {
 
 /// Test data that shows on pages as data, not as words of the UI.
 const DATA: &[&str] = &[
-    "admin", "alice", "wiki", "billing", "service", "sync", "bot", "ko", "en", "anonymous",
+    "admin",
+    "alice",
+    "wiki",
+    "billing",
+    "service",
+    "sync",
+    "bot",
+    "ko",
+    "en",
+    "anonymous",
 ];
 
 async fn set_locale(b: &Browser, lang: &str, tz: &str) -> reqwest::Response {
@@ -269,8 +329,11 @@ async fn every_page_and_form_error_renders_in_korean_and_in_english() {
     assert!(body.contains("사용자 이름을 입력하세요."), "{body}");
 
     let sa = app.super_admin().await;
-    sa.post_form("/services", &[("name", "wiki"), ("description", "사내 위키")])
-        .await;
+    sa.post_form(
+        "/services",
+        &[("name", "wiki"), ("description", "사내 위키")],
+    )
+    .await;
     sa.post_form(
         "/api-clients",
         &[("name", "billing service"), ("scopes", "keys:read")],
@@ -310,35 +373,71 @@ async fn every_page_and_form_error_renders_in_korean_and_in_english() {
         ),
         (
             "/admins",
-            vec![("username", "<b>"), ("role", "root"), ("password", "x"), ("confirm_password", "y")],
+            vec![
+                ("username", "<b>"),
+                ("role", "root"),
+                ("password", "x"),
+                ("confirm_password", "y"),
+            ],
             "username",
         ),
-        ("/services", vec![("name", ""), ("description", "x")], "name"),
-        ("/api-clients", vec![("name", "ok"), ("rate_limit_per_minute", "lots")], "scopes"),
-        ("/account", vec![("language", "fr"), ("time_zone", "Mars/Olympus")], "time_zone"),
+        (
+            "/services",
+            vec![("name", ""), ("description", "x")],
+            "name",
+        ),
+        (
+            "/api-clients",
+            vec![("name", "ok"), ("rate_limit_per_minute", "lots")],
+            "scopes",
+        ),
+        (
+            "/account",
+            vec![("language", "fr"), ("time_zone", "Mars/Olympus")],
+            "time_zone",
+        ),
     ];
     for (lang, other) in [("ko", "en"), ("en", "ko")] {
         assert_eq!(set_locale(&sa, lang, "Asia/Seoul").await.status(), 303);
         for path in pages {
             let (status, body) = sa.page(path).await;
-            assert!(status == 200 || (path == "/nope" && status == 404), "{path}: {status}");
+            assert!(
+                status == 200 || (path == "/nope" && status == 404),
+                "{path}: {status}"
+            );
             check_page(path, lang, &body, DATA);
         }
         let (_, body) = sa.page("/audit?since=yesterday").await;
         check_page("/audit (bad date)", lang, &body, DATA);
         let since = mama::i18n::t(
-            if lang == "ko" { mama::i18n::Lang::Ko } else { mama::i18n::Lang::En },
+            if lang == "ko" {
+                mama::i18n::Lang::Ko
+            } else {
+                mama::i18n::Lang::En
+            },
             "field-since",
         );
-        assert!(body.contains(&since), "{lang}: the date error names its field");
+        assert!(
+            body.contains(&since),
+            "{lang}: the date error names its field"
+        );
         for (path, fields, field) in &forms {
-            sa.page(if *path == "/admins" { "/admins/new" } else { path }).await;
+            sa.page(if *path == "/admins" {
+                "/admins/new"
+            } else {
+                path
+            })
+            .await;
             let r = sa.post_form(path, fields).await;
             assert_eq!(r.status(), 422, "{path}");
             let body = r.text().await.unwrap();
             check_page(path, lang, &body, DATA);
             let name = mama::i18n::t(
-                if lang == "ko" { mama::i18n::Lang::Ko } else { mama::i18n::Lang::En },
+                if lang == "ko" {
+                    mama::i18n::Lang::Ko
+                } else {
+                    mama::i18n::Lang::En
+                },
                 &mama::i18n::field_key(field),
             );
             assert!(
@@ -346,11 +445,18 @@ async fn every_page_and_form_error_renders_in_korean_and_in_english() {
                 "{path} ({lang}): {field} has its error"
             );
             let other_name = mama::i18n::t(
-                if other == "ko" { mama::i18n::Lang::Ko } else { mama::i18n::Lang::En },
+                if other == "ko" {
+                    mama::i18n::Lang::Ko
+                } else {
+                    mama::i18n::Lang::En
+                },
                 &mama::i18n::field_key(field),
             );
             assert!(body.contains(&name), "{path} ({lang}): names {name}");
-            assert!(!body.contains(&format!(">{other_name}")), "{path} ({lang}): no {other_name}");
+            assert!(
+                !body.contains(&format!(">{other_name}")),
+                "{path} ({lang}): no {other_name}"
+            );
         }
     }
 }
@@ -367,10 +473,24 @@ async fn the_language_comes_from_the_preference_then_the_switch_then_the_browser
         async move { r.send().await.unwrap().text().await.unwrap() }
     };
     let b = app.browser();
-    assert_eq!(html_lang(&get(None, "/login", &b).await), "ko", "the default");
-    assert_eq!(html_lang(&get(Some("en-US,en;q=0.9"), "/login", &b).await), "en");
-    assert_eq!(html_lang(&get(Some("fr-FR,ko;q=0.5"), "/login", &b).await), "ko");
-    assert_eq!(html_lang(&get(Some("ko-KR"), "/nope", &b).await), "ko", "error pages too");
+    assert_eq!(
+        html_lang(&get(None, "/login", &b).await),
+        "ko",
+        "the default"
+    );
+    assert_eq!(
+        html_lang(&get(Some("en-US,en;q=0.9"), "/login", &b).await),
+        "en"
+    );
+    assert_eq!(
+        html_lang(&get(Some("fr-FR,ko;q=0.5"), "/login", &b).await),
+        "ko"
+    );
+    assert_eq!(
+        html_lang(&get(Some("ko-KR"), "/nope", &b).await),
+        "ko",
+        "error pages too"
+    );
     assert_eq!(html_lang(&get(Some("en"), "/nope", &b).await), "en");
     // The switch sets a cookie that outranks the browser on later pages.
     let r = b.get("/login?lang=en").await;
@@ -381,9 +501,16 @@ async fn the_language_comes_from_the_preference_then_the_switch_then_the_browser
         .map(|v| v.to_str().unwrap().to_string())
         .find(|c| c.starts_with("mama_lang="))
         .expect("the switch sets mama_lang");
-    assert!(cookie.contains("mama_lang=en") && cookie.contains("HttpOnly"), "{cookie}");
+    assert!(
+        cookie.contains("mama_lang=en") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
     assert_eq!(html_lang(&r.text().await.unwrap()), "en");
-    assert_eq!(html_lang(&get(Some("ko-KR"), "/login", &b).await), "en", "cookie wins");
+    assert_eq!(
+        html_lang(&get(Some("ko-KR"), "/login", &b).await),
+        "en",
+        "cookie wins"
+    );
     // The stored preference wins over everything once logged in.
     b.login("admin", "admin").await;
     b.change_password("admin", STRONG_PASSWORD).await;
@@ -392,7 +519,11 @@ async fn the_language_comes_from_the_preference_then_the_switch_then_the_browser
     assert_eq!(html_lang(&body), "ko");
     // No preference: the cookie / browser decides again.
     assert_eq!(set_locale(&b, "", "").await.status(), 303);
-    assert_eq!(html_lang(&get(Some("ko"), "/admins", &b).await), "en", "the cookie");
+    assert_eq!(
+        html_lang(&get(Some("ko"), "/admins", &b).await),
+        "en",
+        "the cookie"
+    );
 }
 
 #[tokio::test]
@@ -408,16 +539,31 @@ async fn an_admins_language_and_time_zone_are_theirs_alone_and_the_change_is_aud
     assert!(body.contains("Your language and time zone have been saved."));
     assert!(body.contains("value=\"UTC\""));
     let (_, body) = alice.page("/audit").await;
-    assert!(body.contains("Time (UTC)") && body.contains(" UTC<"), "times in UTC");
+    assert!(
+        body.contains("Time (UTC)") && body.contains(" UTC<"),
+        "times in UTC"
+    );
     // The super admin is untouched: Korean, Seoul time.
     let (_, body) = sa.page("/audit").await;
     assert_eq!(html_lang(&body), "ko");
-    assert!(body.contains("시간 (Asia/Seoul)") && body.contains(" KST<"), "times in KST");
+    assert!(
+        body.contains("시간 (Asia/Seoul)") && body.contains(" KST<"),
+        "times in KST"
+    );
     let ev = app.event_for(&rid).await;
-    assert_eq!((ev.action.as_str(), ev.outcome.as_str()), ("account.update", "success"));
+    assert_eq!(
+        (ev.action.as_str(), ev.outcome.as_str()),
+        ("account.update", "success")
+    );
     let d: serde_json::Value = serde_json::from_str(&ev.details).unwrap();
-    assert_eq!(d["before"], serde_json::json!({"language": null, "time_zone": null}));
-    assert_eq!(d["after"], serde_json::json!({"language": "en", "time_zone": "UTC"}));
+    assert_eq!(
+        d["before"],
+        serde_json::json!({"language": null, "time_zone": null})
+    );
+    assert_eq!(
+        d["after"],
+        serde_json::json!({"language": "en", "time_zone": "UTC"})
+    );
     // A bad zone is refused by name and changes nothing.
     let r = set_locale(&alice, "ko", "Asia/Atlantis").await;
     assert_eq!(r.status(), 422);
@@ -438,9 +584,14 @@ async fn audit_filters_read_local_dates_in_the_admins_zone_and_exports_stay_utc(
         .with_timezone(&chrono_tz::Asia::Seoul)
         .format("%Y-%m-%d")
         .to_string();
-    let (status, body) = sa.page(&format!("/audit?since={local}&until={local}")).await;
+    let (status, body) = sa
+        .page(&format!("/audit?since={local}&until={local}"))
+        .await;
     assert_eq!(status, 200);
-    assert!(body.contains("시작 (Asia/Seoul)"), "the filter names its zone");
+    assert!(
+        body.contains("시작 (Asia/Seoul)"),
+        "the filter names its zone"
+    );
     assert!(body.contains(&format!("href=\"/audit/{}\"", events[0].id)));
     let day_before = (first.with_timezone(&chrono_tz::Asia::Seoul).date_naive()
         - chrono::Duration::days(1))
@@ -456,10 +607,14 @@ async fn audit_filters_read_local_dates_in_the_admins_zone_and_exports_stay_utc(
     let line: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
     let at = line["occurred_at"].as_str().unwrap();
     assert!(
-        chrono::DateTime::parse_from_rfc3339(at).is_ok() && (at.ends_with('Z') || at.ends_with("+00:00")),
+        chrono::DateTime::parse_from_rfc3339(at).is_ok()
+            && (at.ends_with('Z') || at.ends_with("+00:00")),
         "RFC 3339 UTC: {at}"
     );
     let r = sa.get(&format!("/audit/export.csv?since={local}")).await;
     let csv = r.text().await.unwrap();
-    assert!(csv.starts_with("id,occurred_at,request_id,actor_kind"), "CSV header stays English");
+    assert!(
+        csv.starts_with("id,occurred_at,request_id,actor_kind"),
+        "CSV header stays English"
+    );
 }

@@ -73,7 +73,7 @@ pub fn policy_violation(password: &str, username: &str) -> Option<&'static str> 
     let len = password.chars().count();
     let lower = password.to_lowercase();
     if len < MIN_LEN {
-        Some("err-password-short")
+        Some("err-password-min-chars")
     } else if len > MAX_LEN {
         Some("err-password-long")
     } else if lower == "admin" {
@@ -103,7 +103,7 @@ mod tests {
     #[test]
     fn the_policy_names_each_rule() {
         assert!(COMMON.len() >= 1000, "ship at least the top 1,000");
-        assert_eq!(policy_violation("short", "bob"), Some("err-password-short"));
+        assert_eq!(policy_violation("short", "bob"), Some("err-password-min-chars"));
         assert!(policy_violation(&"x".repeat(129), "bob").is_some());
         assert!(
             policy_violation(&"é".repeat(64), "bob").is_none(),

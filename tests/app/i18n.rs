@@ -354,7 +354,6 @@ async fn every_page_and_form_error_renders_in_korean_and_in_english() {
         "/api-clients/new",
         "/api-clients/1/revoke",
         "/sync",
-        "/sync/status",
         "/audit",
         "/audit?since=2026-01-01&until=2026-12-31&outcome=success",
         "/audit/1",

@@ -56,6 +56,12 @@ pub struct Settings {
     pub default_language: crate::i18n::Lang,
     /// Time zone of pages for admins without one (`MAMA_DEFAULT_TIME_ZONE`, IANA name).
     pub default_time_zone: chrono_tz::Tz,
+    /// How often live parts of pages (/sync, pending rows on /users) poll
+    /// (`MAMA_UI_POLL_MS`). Polls never count as activity for the idle timeout.
+    pub ui_poll_interval: Duration,
+    /// The key alias given to users created without one (`MAMA_KEY_ALIAS_TEMPLATE`,
+    /// e.g. `{user_id}`; `{organisation}` also works). Empty: no alias.
+    pub key_alias_template: String,
 }
 
 /// The sync worker and the model catalogue (`LITELLM_SYNC_*`, `LITELLM_MODELS_REFRESH_SECS`).
@@ -226,6 +232,12 @@ impl Settings {
             audit_seal_interval: Duration::from_millis(
                 env.parse("MAMA_AUDIT_SEAL_INTERVAL_MS", 1000)?,
             ),
+            ui_poll_interval: Duration::from_millis(env.parse("MAMA_UI_POLL_MS", 2000)?.max(100)),
+            key_alias_template: env
+                .get("MAMA_KEY_ALIAS_TEMPLATE")
+                .unwrap_or_default()
+                .trim()
+                .to_string(),
         })
     }
 

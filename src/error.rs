@@ -84,6 +84,9 @@ pub enum AppError {
     /// Not logged in (or the session ended): the UI goes back to /login.
     #[error("login required")]
     LoginRequired,
+    /// The session passed its idle or absolute timeout: back to /login, saying so.
+    #[error("your session expired")]
+    SessionExpired,
     /// The password must be changed before anything else.
     #[error("password change required")]
     MustChangePassword,
@@ -121,9 +124,10 @@ impl AppError {
         match self {
             AppError::NotFound => "NOT_FOUND",
             AppError::Forbidden | AppError::Csrf => "FORBIDDEN",
-            AppError::Unauthorized(_) | AppError::LoginRequired | AppError::MustChangePassword => {
-                "UNAUTHORIZED"
-            }
+            AppError::Unauthorized(_)
+            | AppError::LoginRequired
+            | AppError::SessionExpired
+            | AppError::MustChangePassword => "UNAUTHORIZED",
             AppError::BadRequest(_) | AppError::PayloadTooLarge(_) => "INVALID_REQUEST",
             AppError::Validation { .. } => "VALIDATION_ERROR",
             AppError::Conflict(_) => "CONFLICT",
@@ -139,6 +143,7 @@ impl AppError {
             | AppError::Csrf
             | AppError::Unauthorized(_)
             | AppError::LoginRequired
+            | AppError::SessionExpired
             | AppError::MustChangePassword
             | AppError::RateLimited { .. } => Outcome::Denied,
             AppError::NotFound
@@ -172,7 +177,9 @@ impl ResponseError for AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::LoginRequired | AppError::MustChangePassword => StatusCode::SEE_OTHER,
+            AppError::LoginRequired | AppError::SessionExpired | AppError::MustChangePassword => {
+                StatusCode::SEE_OTHER
+            }
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -189,6 +196,9 @@ impl ResponseError for AppError {
         match self {
             AppError::LoginRequired => {
                 res.insert_header((header::LOCATION, "/login"));
+            }
+            AppError::SessionExpired => {
+                res.insert_header((header::LOCATION, "/login?expired=1"));
             }
             AppError::MustChangePassword => {
                 res.insert_header((header::LOCATION, "/account/password"));
@@ -397,4 +407,78 @@ pub fn html_page(
     same_headers(status, like)
         .content_type("text/html; charset=utf-8")
         .body(html)
+}
+
+/// Where the admin was, to come back to after logging in: the page itself for a
+/// plain GET, the page that made the request for htmx (`HX-Current-URL`).
+pub fn return_path(req: &ServiceRequest, htmx: bool) -> Option<String> {
+    if htmx {
+        let url = req.headers().get("hx-current-url")?.to_str().ok()?;
+        let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+        let path = &after_scheme[after_scheme.find('/')?..];
+        return Some(path.to_string());
+    }
+    if req.method() != actix_web::http::Method::GET {
+        return None;
+    }
+    Some(match req.query_string() {
+        "" => req.path().to_string(),
+        q => format!("{}?{}", req.path(), q),
+    })
+}
+
+/// A refused request that must go to /login (or /account/password). A plain page
+/// gets its 303 with `next=` (where to return); an htmx request gets 401 with
+/// `HX-Redirect`, because an XHR would follow a 303 and swap the login page into
+/// the dialog. Returns the final status.
+pub fn redirect_to_login(
+    response: &mut HttpResponse,
+    htmx: bool,
+    return_to: &Option<String>,
+) -> StatusCode {
+    let Some(loc) = response
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+    else {
+        return response.status();
+    };
+    let loc = match return_to {
+        // `/users` is where a login lands anyway: no `next` needed.
+        Some(back)
+            if loc.starts_with("/login")
+                && !matches!(back.as_str(), "/" | "/users")
+                && !back.starts_with("/login") =>
+        {
+            let sep = if loc.contains('?') { '&' } else { '?' };
+            format!("{loc}{sep}next={}", percent_encode(back))
+        }
+        _ => loc,
+    };
+    let value =
+        header::HeaderValue::from_str(&loc).unwrap_or(header::HeaderValue::from_static("/login"));
+    if htmx {
+        response.headers_mut().remove(header::LOCATION);
+        response
+            .headers_mut()
+            .insert(header::HeaderName::from_static("hx-redirect"), value);
+        *response.status_mut() = StatusCode::UNAUTHORIZED;
+    } else {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response.status()
+}
+
+/// Percent-encodes everything but unreserved characters (RFC 3986).
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }

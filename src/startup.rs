@@ -82,6 +82,7 @@ pub fn build_server(listener: TcpListener, data: web::Data<AppData>) -> std::io:
     let key = Key::from(data.settings.secrets.session_key.expose_secret());
     let secure = data.settings.secure_cookies;
     let api_limiter = web::Data::new(api::RateLimiter::default());
+    let quiet_polls = web::Data::new(audit::QuietPolls::default());
     let server = HttpServer::new(move || {
         let session = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
             .cookie_name("mama_session".into())
@@ -93,6 +94,7 @@ pub fn build_server(listener: TcpListener, data: web::Data<AppData>) -> std::io:
         App::new()
             .app_data(data.clone())
             .app_data(api_limiter.clone())
+            .app_data(quiet_polls.clone())
             .app_data(web::FormConfig::default().limit(4 << 20))
             .app_data(web::PayloadConfig::new(4 << 20))
             .app_data(

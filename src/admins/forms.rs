@@ -16,6 +16,25 @@ pub struct LoginForm {
     pub username: String,
     #[serde(default)]
     pub password: String,
+    /// The page to return to (see [`safe_next`]).
+    #[serde(default)]
+    pub next: String,
+}
+
+/// `next` if it is a path on this site worth returning to, else `None`. Only
+/// `/x…` paths: never `//host` or `/\\host` (which browsers treat as another
+/// origin), never a scheme, control characters, or the login/logout pages.
+pub fn safe_next(next: &str) -> Option<String> {
+    let n = next.trim();
+    let ok = n.len() <= 1024
+        && n.starts_with('/')
+        && !n.starts_with("//")
+        && !n.starts_with("/\\")
+        && !n.chars().any(|c| c.is_control() || c == '\\')
+        && !n.starts_with("/login")
+        && !n.starts_with("/logout")
+        && !n.starts_with("/static/");
+    ok.then(|| n.to_string())
 }
 
 impl LoginForm {

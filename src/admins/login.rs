@@ -12,7 +12,10 @@ use actix_web::{
 use chrono::Utc;
 use secrecy::SecretString;
 
-use super::{forms::LoginForm, forms::normalise_username, password, queries, views::LoginPage};
+use super::{
+    forms::LoginForm, forms::normalise_username, forms::safe_next, password, queries,
+    views::LoginPage,
+};
 use crate::{
     audit::{Action, Actor, AuditCtx, Outcome},
     crypto::{random_token, sha256_hex},
@@ -25,6 +28,15 @@ use crate::{
     },
 };
 
+/// `/login?expired=1&next=/users?q=a`: why the admin is here and where they were.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct LoginQuery {
+    #[serde(default)]
+    expired: String,
+    #[serde(default)]
+    next: String,
+}
+
 /// The login page. `?lang=ko|en` (the switch in the header) also remembers the
 /// choice in a cookie, for this page and the ones before the next login.
 #[get("/login", name = "auth.login.view")]
@@ -33,13 +45,22 @@ pub async fn login_form(
     session: Session,
     audit: AuditCtx,
     data: web::Data<AppData>,
+    query: Option<web::Query<LoginQuery>>,
 ) -> Result<HttpResponse, AppError> {
     audit.action(Action::LoginView);
+    let q = query.map(|q| q.into_inner()).unwrap_or_default();
+    let notice = if q.expired == "1" {
+        audit.detail("reason", "session_expired");
+        "login-expired"
+    } else {
+        ""
+    };
     let page = LoginPage {
         ctx: PageCtx::anonymous(&session, locale(&req, &data)),
         username: String::new(),
         errors: FormErrors::default(),
-        notice: Msg::from(""),
+        notice: Msg::new(notice),
+        next: safe_next(&q.next).unwrap_or_default(),
     };
     let mut res = html(StatusCode::OK, &page)?;
     if let Some(lang) = i18n::switch_lang(&req) {
@@ -64,19 +85,20 @@ fn locale(req: &HttpRequest, data: &AppData) -> Locale {
     }
 }
 
-fn page(
-    req: &HttpRequest,
-    data: &AppData,
-    session: &Session,
-    username: &str,
-    errors: FormErrors,
-    notice: Msg,
-) -> LoginPage {
+struct Form<'a> {
+    req: &'a HttpRequest,
+    data: &'a AppData,
+    session: &'a Session,
+    next: &'a str,
+}
+
+fn page(f: &Form, username: &str, errors: FormErrors, notice: Msg) -> LoginPage {
     LoginPage {
-        ctx: PageCtx::anonymous(session, locale(req, data)),
+        ctx: PageCtx::anonymous(f.session, locale(f.req, f.data)),
         username: username.chars().take(64).collect(),
         errors,
         notice,
+        next: safe_next(f.next).unwrap_or_default(),
     }
 }
 
@@ -95,7 +117,17 @@ pub async fn login(
         audit.detail("fields", errors.to_json());
         return html(
             StatusCode::UNPROCESSABLE_ENTITY,
-            &page(&req, &data, &session, &form.username, errors, Msg::from("")),
+            &page(
+                &Form {
+                    req: &req,
+                    data: &data,
+                    session: &session,
+                    next: &form.next,
+                },
+                &form.username,
+                errors,
+                Msg::new(""),
+            ),
         );
     }
     let username = normalise_username(&form.username);
@@ -113,16 +145,15 @@ pub async fn login(
         audit.outcome(Outcome::Denied);
         audit.detail("retry_after_s", wait);
         let notice = Msg::new("login-ip-throttled").num("seconds", wait);
+        let f = Form {
+            req: &req,
+            data: &data,
+            session: &session,
+            next: &form.next,
+        };
         let mut res = html(
             StatusCode::TOO_MANY_REQUESTS,
-            &page(
-                &req,
-                &data,
-                &session,
-                &username,
-                FormErrors::default(),
-                notice,
-            ),
+            &page(&f, &username, FormErrors::default(), notice),
         )?;
         res.headers_mut().insert(header::RETRY_AFTER, wait.into());
         return Ok(res);
@@ -179,9 +210,12 @@ pub async fn login(
         return html(
             status,
             &page(
-                &req,
-                &data,
-                &session,
+                &Form {
+                    req: &req,
+                    data: &data,
+                    session: &session,
+                    next: &form.next,
+                },
                 &username,
                 FormErrors::default(),
                 Msg::new(notice),
@@ -208,12 +242,16 @@ pub async fn login(
     });
     audit.action(Action::LoginSuccess);
     audit.outcome(Outcome::Success);
+    let next = safe_next(&form.next);
+    if let Some(n) = &next {
+        audit.detail("next", n.clone());
+    }
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
     session::start(&session, &token);
     Ok(see_other(if admin.must_change_password {
         "/account/password"
     } else {
-        "/users"
+        next.as_deref().unwrap_or("/users")
     }))
 }
 

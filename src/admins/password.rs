@@ -103,7 +103,10 @@ mod tests {
     #[test]
     fn the_policy_names_each_rule() {
         assert!(COMMON.len() >= 1000, "ship at least the top 1,000");
-        assert_eq!(policy_violation("short", "bob"), Some("err-password-min-chars"));
+        assert_eq!(
+            policy_violation("short", "bob"),
+            Some("err-password-min-chars")
+        );
         assert!(policy_violation(&"x".repeat(129), "bob").is_some());
         assert!(
             policy_violation(&"é".repeat(64), "bob").is_none(),

@@ -16,6 +16,8 @@ pub struct LoginPage {
     pub errors: FormErrors,
     /// A message about the whole form (wrong credentials, lockout); empty key: none.
     pub notice: crate::i18n::Msg,
+    /// Where to go after logging in (a same-origin path, already checked).
+    pub next: String,
 }
 
 #[derive(Template, WebTemplate)]

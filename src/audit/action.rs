@@ -41,6 +41,7 @@ actions! {
     AdminDelete => "admin.delete",
     AdminPasswordReset => "admin.password.reset",
     UserList => "user.list",
+    UsersSyncState => "users.sync_state",
     UserView => "user.view",
     UserCreate => "user.create",
     UserUpdate => "user.update",

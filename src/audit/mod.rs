@@ -14,7 +14,7 @@ pub mod views;
 pub use crate::error::Outcome;
 pub use action::Action;
 pub use event::{Actor, Event, insert};
-pub use recorder::{AuditCtx, audit_middleware, is_exempt};
+pub use recorder::{AuditCtx, QuietPolls, audit_middleware, is_exempt};
 
 /// The `/audit` pages. The exports come before `/audit/{id}`, which would
 /// otherwise claim their paths.

@@ -31,6 +31,38 @@ use crate::{
     state::AppData,
 };
 
+/// The last fingerprint stored per (actor, path) and how many identical polls
+/// followed it (one per instance; see [`AuditCtx::quiet`]).
+#[derive(Debug, Default)]
+pub struct QuietPolls(std::sync::Mutex<std::collections::HashMap<(String, String), (String, u64)>>);
+
+impl QuietPolls {
+    /// Most (actor, path) pairs remembered; beyond it the map starts afresh (the
+    /// only cost: one more stored event per open tab).
+    const MAX: usize = 10_000;
+
+    /// `None` when the poll shows nothing new (it is counted); otherwise the number of
+    /// unchanged polls it follows (the caller stores it with the event).
+    fn observe(&self, who: String, path: String, fingerprint: &str) -> Option<u64> {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((fp, n)) = map.get_mut(&(who.clone(), path.clone())) {
+            if fp == fingerprint {
+                *n += 1;
+                return None;
+            }
+            let skipped = *n;
+            *fp = fingerprint.to_string();
+            *n = 0;
+            return Some(skipped);
+        }
+        if map.len() >= Self::MAX {
+            map.clear();
+        }
+        map.insert((who, path), (fingerprint.to_string(), 0));
+        Some(0)
+    }
+}
+
 /// Paths that carry no user information and are not audited: static assets and the
 /// liveness/readiness probes a load balancer polls (they still get an X-Request-Id).
 pub fn is_exempt(path: &str) -> bool {
@@ -45,6 +77,8 @@ struct Pending {
     targets: Vec<String>,
     details: Map<String, Value>,
     recorded: bool,
+    /// Set by a poll: a fingerprint of what it showed (see [`AuditCtx::quiet`]).
+    quiet: Option<String>,
 }
 
 struct Inner {
@@ -93,6 +127,7 @@ impl AuditCtx {
                 targets: vec![],
                 details: Map::new(),
                 recorded: false,
+                quiet: None,
             }),
         }))
     }
@@ -148,6 +183,15 @@ impl AuditCtx {
             .borrow_mut()
             .details
             .insert(key.to_string(), value.into());
+    }
+
+    /// Marks this request as a background poll showing `fingerprint` (a hash of what it
+    /// rendered). A successful poll that shows the same as the last stored one of the
+    /// same session and path is counted, not stored; the next change is stored with
+    /// `unchanged_polls`, the number of polls folded into it. A poll reads only
+    /// counters and states — never a key — so folding it keeps the promise.
+    pub fn quiet(&self, fingerprint: String) {
+        self.0.pending.borrow_mut().quiet = Some(fingerprint);
     }
 
     /// The event as it stands, for a response with `status`.
@@ -234,6 +278,9 @@ pub async fn audit_middleware(
         .is_some_and(|d| d.settings.trust_proxy_headers);
     let ctx = AuditCtx::new(req.request(), trust);
     req.extensions_mut().insert(ctx.clone());
+    let htmx = req.headers().contains_key("hx-request");
+    let return_to = crate::error::return_path(&req, htmx);
+    let quiet = req.app_data::<web::Data<QuietPolls>>().cloned();
 
     // Only the router is inside this middleware, and it turns every handler and
     // extractor error into a response, so an `Err` here is a bug worth logging.
@@ -245,18 +292,25 @@ pub async fn audit_middleware(
         }
     };
     let status = res.status();
-    let (http_req, response) = res.into_parts();
+    let (http_req, mut response) = res.into_parts();
     // Every route is named after its action, so a request refused before its
     // handler ran (login required, CSRF, forbidden) still records the right action.
     if let Some(action) = http_req.match_name().and_then(Action::parse) {
         ctx.default_action(action);
     }
 
-    if let Some(body) = response.extensions().get::<ErrorBody>() {
-        ctx.outcome(body.outcome);
+    let mut status = status;
+    let outcome = response.extensions().get::<ErrorBody>().map(|b| b.outcome);
+    if let Some(outcome) = outcome {
+        ctx.outcome(outcome);
+        // Rewritten here, before the event is stored, so it records the status sent.
+        if status.is_redirection() {
+            status = crate::error::redirect_to_login(&mut response, htmx, &return_to);
+        }
     }
 
-    let mut response = if ctx.recorded() || is_exempt(&path) {
+    let folded = status == StatusCode::OK && !ctx.recorded() && fold_poll(&quiet, &ctx, &path);
+    let mut response = if ctx.recorded() || is_exempt(&path) || folded {
         response
     } else {
         match store(&data, &ctx, status).await {
@@ -295,6 +349,23 @@ pub async fn audit_middleware(
         "request"
     );
     Ok(ServiceResponse::new(http_req, response))
+}
+
+/// True when this request is a poll that showed nothing new (not stored).
+fn fold_poll(quiet: &Option<web::Data<QuietPolls>>, ctx: &AuditCtx, path: &str) -> bool {
+    let (Some(polls), Some(fp)) = (quiet, ctx.0.pending.borrow().quiet.clone()) else {
+        return false;
+    };
+    let who = format!("{:?}", ctx.actor());
+    match polls.observe(who, path.to_string(), &fp) {
+        None => true,
+        Some(skipped) => {
+            if skipped > 0 {
+                ctx.detail("unchanged_polls", skipped);
+            }
+            false
+        }
+    }
 }
 
 async fn store(

@@ -210,6 +210,9 @@ pub struct LiteLlm {
     base: String,
     master_key: SecretString,
     db: DatabaseConnection,
+    /// What the last stored catalogue fetch saw, and how many identical fetches
+    /// followed it (they are counted, not stored; see [`LiteLlm::models`]).
+    catalogue_seen: std::sync::Arc<std::sync::Mutex<(String, u64)>>,
 }
 
 impl LiteLlm {
@@ -224,6 +227,7 @@ impl LiteLlm {
             base: settings.base_url.clone(),
             master_key: settings.master_key.clone(),
             db,
+            catalogue_seen: Default::default(),
         })
     }
 
@@ -241,6 +245,30 @@ impl LiteLlm {
         body: Option<&Value>,
         ctx: &CallCtx,
     ) -> Result<T, LlmError> {
+        let (result, ev) = self
+            .call_unrecorded(action, method, path, query, body, ctx)
+            .await;
+        self.record(&ev).await;
+        result
+    }
+
+    async fn record(&self, ev: &Event) {
+        if let Err(e) = audit::insert(&self.db, ev).await {
+            // The call already happened; losing its record must be loud.
+            tracing::error!(error = %e, action = ev.action.as_str(), "could not store the audit event of a LiteLLM call");
+        }
+    }
+
+    /// Makes the call; the caller stores the returned event.
+    async fn call_unrecorded<T: DeserializeOwned>(
+        &self,
+        action: Action,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        ctx: &CallCtx,
+    ) -> (Result<T, LlmError>, Event) {
         let started = Instant::now();
         let mut req = self
             .http
@@ -296,12 +324,8 @@ impl LiteLlm {
             d.insert("error".into(), e.clone().into());
         }
         ev.details = Value::Object(d);
-        if let Err(e) = audit::insert(&self.db, &ev).await {
-            // The call already happened; losing its record must be loud.
-            tracing::error!(error = %e, action = action.as_str(), "could not store the audit event of a LiteLLM call");
-        }
         tracing::debug!(action = action.as_str(), path, status = ?status, ms = elapsed.as_millis() as u64, "litellm call");
-        result.map(|(_, v)| v)
+        (result.map(|(_, v)| v), ev)
     }
 
     /// POST /key/generate with mama's key value and the full spec.
@@ -437,9 +461,14 @@ impl LiteLlm {
     }
 
     /// GET /v1/models: the model group names LiteLLM offers.
+    ///
+    /// The periodic refresh asks every few minutes and nearly always hears the same
+    /// list: a fetch whose answer (models, or error) equals the last stored one is
+    /// counted, not stored; the next different answer is stored with
+    /// `unchanged_fetches`, so the trail holds one event per change.
     pub async fn models(&self) -> Result<Vec<String>, LlmError> {
-        let body: ModelsBody = self
-            .call(
+        let (result, mut ev) = self
+            .call_unrecorded::<ModelsBody>(
                 Action::LitellmModelsList,
                 Method::GET,
                 "/v1/models",
@@ -447,8 +476,40 @@ impl LiteLlm {
                 None,
                 &CallCtx::default(),
             )
-            .await?;
-        Ok(body.data.into_iter().map(|m| m.id).collect())
+            .await;
+        let result = result.map(|b| {
+            let mut names: Vec<String> = b.data.into_iter().map(|m| m.id).collect();
+            names.sort();
+            names
+        });
+        let fingerprint = match &result {
+            Ok(names) => format!("ok:{}", names.join("\n")),
+            Err(e) => format!("error:{e}"),
+        };
+        let skipped = {
+            let mut seen = self
+                .catalogue_seen
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if !seen.0.is_empty() && seen.0 == fingerprint {
+                seen.1 += 1;
+                None
+            } else {
+                let skipped = seen.1;
+                *seen = (fingerprint, 0);
+                Some(skipped)
+            }
+        };
+        if let Some(skipped) = skipped {
+            if let (Value::Object(d), Ok(names)) = (&mut ev.details, &result) {
+                d.insert("models".into(), names.len().into());
+            }
+            if let (Value::Object(d), true) = (&mut ev.details, skipped > 0) {
+                d.insert("unchanged_fetches".into(), skipped.into());
+            }
+            self.record(&ev).await;
+        }
+        result
     }
 }
 

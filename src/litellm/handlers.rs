@@ -20,6 +20,7 @@ struct SyncPage {
     csrf_token: String,
     s: StatusView,
     configured: bool,
+    poll_ms: u128,
 }
 
 #[derive(Template)]
@@ -112,6 +113,7 @@ pub async fn sync_page(
             csrf_token: session::csrf_token(&session),
             s,
             configured: data.settings.litellm.is_some(),
+            poll_ms: data.settings.ui_poll_interval.as_millis(),
         },
     )
 }
@@ -127,14 +129,18 @@ pub async fn sync_status(
     audit.action(Action::SyncView);
     admin.require_manager()?;
     let s = status_view(&data).await?;
-    html(
-        StatusCode::OK,
-        &StatusFragment {
-            ctx: PageCtx::fragment(&admin),
-            s,
-            csrf_token: session::csrf_token(&session),
-        },
-    )
+    let body = StatusFragment {
+        ctx: PageCtx::fragment(&admin),
+        s,
+        csrf_token: session::csrf_token(&session),
+    }
+    .render()
+    .map_err(|e| AppError::Internal(e.into()))?;
+    // Stored once per change of what the tab shows, not once per poll.
+    audit.quiet(crate::crypto::sha256_hex(&body));
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(body))
 }
 
 #[derive(Deserialize)]
@@ -288,6 +294,26 @@ struct ModelRow {
     name: String,
     available: bool,
     last_seen: String,
+    /// Users holding it (counted for retired models only).
+    holders: u64,
+}
+
+impl ModelRow {
+    /// "Remove from all 3 users" / "… 1 user".
+    fn remove_label(&self) -> String {
+        if self.holders == 1 {
+            "Remove from the 1 user who holds it".into()
+        } else {
+            format!("Remove from all {} users", self.holders)
+        }
+    }
+    fn holders_text(&self) -> String {
+        match self.holders {
+            0 => "nobody holds it".into(),
+            1 => "1 user holds it".into(),
+            n => format!("{n} users hold it"),
+        }
+    }
 }
 
 #[derive(Template)]
@@ -319,8 +345,20 @@ pub async fn models_page(
                 .unwrap_or_default(),
             name: m.name,
             available: m.available,
+            holders: 0,
         })
         .collect();
+    let retired: Vec<String> = rows
+        .iter()
+        .filter(|r| !r.available)
+        .map(|r| r.name.clone())
+        .collect();
+    let holders = models::holders(&data.db, &retired).await?;
+    let mut rows = rows;
+    for r in rows.iter_mut().filter(|r| !r.available) {
+        r.holders = holders.get(&r.name).copied().unwrap_or(0);
+    }
+    audit.detail("retired", retired.len());
     let last_refresh = models::last_refresh(&data.db)
         .await?
         .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())

@@ -129,3 +129,31 @@ pub async fn unavailable_among(
         .filter(|n| !available.contains(n))
         .collect())
 }
+
+/// How many users hold each of `models` (for /models: who still holds a retired one).
+pub async fn holders(
+    db: &impl ConnectionTrait,
+    models: &[String],
+) -> Result<std::collections::HashMap<String, u64>, DbErr> {
+    use sea_orm::{
+        QuerySelect,
+        sea_query::{Expr, ExprTrait},
+    };
+    let mut out = std::collections::HashMap::new();
+    for chunk in models.chunks(500) {
+        let rows: Vec<(String, i64)> = crate::entities::user_model::Entity::find()
+            .select_only()
+            .column(crate::entities::user_model::Column::Model)
+            .column_as(
+                Expr::col(crate::entities::user_model::Column::UserId).count(),
+                "n",
+            )
+            .filter(crate::entities::user_model::Column::Model.is_in(chunk.iter().cloned()))
+            .group_by(crate::entities::user_model::Column::Model)
+            .into_tuple()
+            .all(db)
+            .await?;
+        out.extend(rows.into_iter().map(|(m, n)| (m, n as u64)));
+    }
+    Ok(out)
+}

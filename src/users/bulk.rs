@@ -12,6 +12,7 @@ use serde_json::json;
 
 use super::{
     forms::{BulkOp, MAX_SELECTED, Selection, SetOp},
+    messages::Effect,
     queries::{self, CHUNK, exec, marks},
     service,
 };
@@ -35,14 +36,18 @@ pub struct Plan {
     pub not_found: Vec<String>,
     /// Indexes into `users` of the users that change.
     pub changed: Vec<usize>,
-    /// One sentence per effect, e.g. "+gpt-4o on 312 users, already present on 17".
+    /// One sentence per effect, e.g. "Add gpt-4o to 312 users. 17 users already have it."
     pub summary: Vec<String>,
+    /// The effects, with their counts (the flash says them in the past tense).
+    pub effects: Vec<Effect>,
     /// Rows to insert / delete (models by name, services by ID as text).
     inserts: Vec<(i32, String)>,
     deletes: Vec<(i32, String)>,
     before: serde_json::Value,
     after: serde_json::Value,
     service_ids: HashMap<String, i32>,
+    /// For `Alias`: (user row ID, new alias) of the users that get one.
+    aliases: Vec<(i32, String)>,
 }
 
 impl Plan {
@@ -61,7 +66,7 @@ impl Plan {
             "op": self.op.name(),
             "values": match &self.op {
                 BulkOp::Models(_, v) | BulkOp::Services(_, v) => json!(v),
-                BulkOp::Organisation(o) => json!(o),
+                BulkOp::Organisation(o) | BulkOp::Alias(o) => json!(o),
                 _ => json!(null),
             },
             "selected": self.users.len(),
@@ -82,6 +87,7 @@ pub async fn resolve(
 ) -> Result<(Vec<user::Model>, Vec<String>), BulkError> {
     match sel {
         Selection::Matching(q) => Ok((queries::find_matching(db, q).await?, vec![])),
+        Selection::Holding(m) => Ok((queries::find_holding(db, m).await?, vec![])),
         Selection::Ids(ids) => {
             if ids.is_empty() {
                 return Err(BulkError::Field("ids", "Select at least one user.".into()));
@@ -106,14 +112,6 @@ pub async fn resolve(
     }
 }
 
-fn users_word(n: usize) -> String {
-    if n == 1 {
-        "1 user".into()
-    } else {
-        format!("{n} users")
-    }
-}
-
 /// Computes what `op` would change for the selected users.
 pub async fn plan(
     db: &impl ConnectionTrait,
@@ -134,11 +132,13 @@ pub async fn plan(
         not_found,
         changed: vec![],
         summary: vec![],
+        effects: vec![],
         inserts: vec![],
         deletes: vec![],
         before: json!(null),
         after: json!(null),
         service_ids: HashMap::new(),
+        aliases: vec![],
     };
     match &op {
         BulkOp::Models(how, values) | BulkOp::Services(how, values) => {
@@ -206,38 +206,44 @@ pub async fn plan(
             let what = if is_models { "model" } else { "service" };
             for (v, n) in &added {
                 let had = already.get(v).copied().unwrap_or(0);
-                plan.summary.push(format!(
-                    "+{v} on {}, already present on {had}",
-                    users_word(*n)
-                ));
+                plan.effects.push(Effect::Added {
+                    value: v.clone(),
+                    n: *n,
+                    had,
+                });
             }
             for (v, n) in &already {
                 if !added.contains_key(v) {
-                    plan.summary
-                        .push(format!("+{v}: already present on all {}", users_word(*n)));
+                    plan.effects.push(Effect::Added {
+                        value: v.clone(),
+                        n: 0,
+                        had: *n,
+                    });
                 }
             }
             for (v, n) in &removed {
-                let lacking = absent.get(v).copied().unwrap_or(0);
-                if *how == SetOp::Remove {
-                    plan.summary.push(format!(
-                        "−{v} from {}, absent from {lacking}",
-                        users_word(*n)
-                    ));
+                let lacking = if *how == SetOp::Remove {
+                    absent.get(v).copied().unwrap_or(0)
                 } else {
-                    plan.summary.push(format!("−{v} from {}", users_word(*n)));
-                }
+                    0
+                };
+                plan.effects.push(Effect::Removed {
+                    value: v.clone(),
+                    n: *n,
+                    lacking,
+                });
             }
             for (v, n) in &absent {
                 if !removed.contains_key(v) {
-                    plan.summary
-                        .push(format!("−{v}: absent from all {}", users_word(*n)));
+                    plan.effects.push(Effect::Removed {
+                        value: v.clone(),
+                        n: 0,
+                        lacking: *n,
+                    });
                 }
             }
             if *how == SetOp::Replace && wanted.is_empty() && removed.is_empty() {
-                plan.summary.push(format!(
-                    "no {what}s to remove: the selected users have none"
-                ));
+                plan.effects.push(Effect::NothingToRemove { what });
             }
             plan.before = json!({ format!("{what}_counts"): before_counts });
             plan.after = json!({ format!("{what}_counts"): after_counts });
@@ -250,38 +256,68 @@ pub async fn plan(
                     plan.changed.push(i);
                 }
             }
-            plan.summary.push(format!(
-                "organisation → “{org}” on {}, already so on {}",
-                users_word(plan.changed.len()),
-                plan.users.len() - plan.changed.len()
-            ));
+            plan.effects.push(Effect::Organisation {
+                org: org.clone(),
+                n: plan.changed.len(),
+                already: plan.users.len() - plan.changed.len(),
+            });
             plan.before = json!({ "organisation_counts": before });
             plan.after = json!({ "organisation_counts": { org.clone(): plan.users.len() } });
         }
+        BulkOp::Alias(template) => {
+            let mut wanted: Vec<(usize, String)> = vec![];
+            let mut invalid = 0;
+            for (i, u) in plan.users.iter().enumerate() {
+                if u.key_alias.is_some() {
+                    continue;
+                }
+                match service::render_alias(template, &u.user_id, &u.organisation) {
+                    Some(a) => wanted.push((i, a)),
+                    None => invalid += 1,
+                }
+            }
+            let names: Vec<String> = wanted.iter().map(|(_, a)| a.clone()).collect();
+            let mut taken = service::taken_aliases(db, &names).await?;
+            let mut clashes = invalid;
+            for (i, a) in wanted {
+                if taken.insert(a.clone()) {
+                    plan.changed.push(i);
+                    plan.aliases.push((plan.users[i].id, a));
+                } else {
+                    clashes += 1;
+                }
+            }
+            let already = plan.users.iter().filter(|u| u.key_alias.is_some()).count();
+            plan.effects.push(Effect::Alias {
+                n: plan.changed.len(),
+                already,
+                taken: clashes,
+            });
+            plan.before = json!({ "without_alias": plan.users.len() - already });
+            plan.after = json!({ "aliases": plan.aliases.iter().take(1000).map(|(_, a)| a).collect::<Vec<_>>() });
+        }
         BulkOp::Rotate => {
             plan.changed = (0..plan.users.len()).collect();
-            plan.summary.push(format!(
-                "new keys for {}; their old keys stop working once LiteLLM is updated",
-                users_word(plan.users.len())
-            ));
+            plan.effects.push(Effect::Rotated {
+                n: plan.users.len(),
+            });
             plan.before = json!({ "key_hints": plan.users.iter().take(100).map(|u| &u.key_hint).collect::<Vec<_>>() });
         }
         BulkOp::Delete => {
             plan.changed = (0..plan.users.len()).collect();
-            plan.summary.push(format!(
-                "delete {} and their keys",
-                users_word(plan.users.len())
-            ));
+            plan.effects.push(Effect::Deleted {
+                n: plan.users.len(),
+            });
             plan.before = json!({ "user_ids": plan.users.iter().take(1000).map(|u| &u.user_id).collect::<Vec<_>>() });
             plan.after = json!({ "user_ids": [] });
         }
     }
     if !plan.not_found.is_empty() {
-        plan.summary.push(format!(
-            "{} selected no longer exist and are skipped",
-            users_word(plan.not_found.len())
-        ));
+        plan.effects.push(Effect::NotFound {
+            n: plan.not_found.len(),
+        });
     }
+    plan.summary = plan.effects.iter().map(Effect::preview).collect();
     Ok(plan)
 }
 
@@ -323,6 +359,16 @@ pub async fn apply(
                         marks(chunk.len())
                     ),
                     v,
+                )
+                .await?;
+            }
+        }
+        BulkOp::Alias(_) => {
+            for (id, alias) in &plan.aliases {
+                exec(
+                    conn,
+                    "UPDATE users SET key_alias = ? WHERE id = ?",
+                    vec![alias.clone().into(), (*id).into()],
                 )
                 .await?;
             }

@@ -41,7 +41,11 @@ pub async fn run(settings: Settings, action: UsersAction) -> anyhow::Result<i32>
                     return Ok(2);
                 }
             };
-            import(&db, &cipher, &text, &models, &services, dry_run, &mut out).await
+            let alias = settings.key_alias_template.as_str();
+            import_with(
+                &db, &cipher, &text, &models, &services, alias, dry_run, &mut out,
+            )
+            .await
         }
         UsersAction::Export => export(&db, &mut out).await.map(|_| 0),
         UsersAction::Seed { count, prefix } => {
@@ -65,6 +69,22 @@ pub async fn import(
     text: &str,
     models: &str,
     services: &str,
+    dry_run: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<i32> {
+    import_with(db, cipher, text, models, services, "", dry_run, out).await
+}
+
+/// [`import`], giving new users the alias `alias_template` makes (see
+/// `MAMA_KEY_ALIAS_TEMPLATE`).
+#[allow(clippy::too_many_arguments)]
+pub async fn import_with(
+    db: &DatabaseConnection,
+    cipher: &KeyCipher,
+    text: &str,
+    models: &str,
+    services: &str,
+    alias_template: &str,
     dry_run: bool,
     out: &mut impl Write,
 ) -> anyhow::Result<i32> {
@@ -94,6 +114,7 @@ pub async fn import(
         }
     };
     service::check_existing(db, &mut lines).await?;
+    service::assign_aliases(db, alias_template, &mut lines).await?;
     let bad: Vec<_> = lines.iter().filter(|l| l.error.is_some()).collect();
     for l in &bad {
         writeln!(

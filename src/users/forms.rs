@@ -155,6 +155,8 @@ pub struct Line {
     pub organisation: String,
     /// Why the line cannot be created (`None` when it can).
     pub error: Option<String>,
+    /// The key alias the template gives it (see `service::assign_aliases`).
+    pub key_alias: Option<String>,
 }
 
 /// Splits `user_id,organisation` lines. A first line `user_id,organisation` is a
@@ -208,6 +210,7 @@ pub fn parse_lines(text: &str) -> Result<Vec<Line>, String> {
             user_id,
             organisation,
             error,
+            key_alias: None,
         });
     }
     Ok(out)
@@ -365,6 +368,8 @@ pub fn urlencode(s: &str) -> String {
 pub enum Selection {
     Ids(Vec<String>),
     Matching(String),
+    /// Every user who holds this model (/models: "remove from all of them").
+    Holding(String),
 }
 
 /// The bulk-action form (`/users/bulk`).
@@ -378,6 +383,9 @@ pub struct BulkForm {
     pub all_matching: String,
     #[serde(default)]
     pub q: String,
+    /// Set: the selection is every user holding this model.
+    #[serde(default)]
+    pub holding_model: String,
     /// `models.replace|models.add|models.remove|services.…|organisation|rotate|delete`.
     #[serde(default)]
     pub op: String,
@@ -397,6 +405,9 @@ pub struct BulkForm {
 
 impl BulkForm {
     pub fn selection(&self) -> Selection {
+        if !self.holding_model.trim().is_empty() {
+            return Selection::Holding(self.holding_model.trim().chars().take(256).collect());
+        }
         if self.all_matching == "1" {
             Selection::Matching(
                 self.q
@@ -428,6 +439,8 @@ pub enum BulkOp {
     Models(SetOp, Vec<String>),
     Services(SetOp, Vec<String>),
     Organisation(String),
+    /// Give users without a key alias the one this template makes (`{user_id}` …).
+    Alias(String),
     Rotate,
     Delete,
 }
@@ -455,13 +468,14 @@ impl BulkOp {
             BulkOp::Models(s, _) => format!("models.{}", s.as_str()),
             BulkOp::Services(s, _) => format!("services.{}", s.as_str()),
             BulkOp::Organisation(_) => "organisation".into(),
+            BulkOp::Alias(_) => "alias".into(),
             BulkOp::Rotate => "rotate".into(),
             BulkOp::Delete => "delete".into(),
         }
     }
 }
 
-pub const BULK_OPS: [(&str, &str); 9] = [
+pub const BULK_OPS: [(&str, &str); 10] = [
     ("models.add", "Models: add"),
     ("models.remove", "Models: remove"),
     ("models.replace", "Models: replace with"),
@@ -469,6 +483,7 @@ pub const BULK_OPS: [(&str, &str); 9] = [
     ("services.remove", "Services: remove"),
     ("services.replace", "Services: replace with"),
     ("organisation", "Set organisation"),
+    ("alias", "Give a key alias (to users without one)"),
     ("rotate", "Rotate keys"),
     ("delete", "Delete"),
 ];
@@ -502,6 +517,8 @@ impl BulkForm {
             ("organisation", _) => Organisation::parse(&self.organisation)
                 .map(|o| BulkOp::Organisation(o.into_inner()))
                 .map_err(|e| ("organisation", capitalise(e))),
+            // The template is the server's (MAMA_KEY_ALIAS_TEMPLATE), filled in by the caller.
+            ("alias", _) => Ok(BulkOp::Alias(String::new())),
             ("rotate", _) => Ok(BulkOp::Rotate),
             ("delete", _) => Ok(BulkOp::Delete),
             _ => Err(("op", "Choose an action.".into())),

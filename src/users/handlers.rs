@@ -10,10 +10,10 @@ use super::{
         capitalise, check_alias, check_text, parse_lines, parse_models, parse_names,
         parse_services, urlencode,
     },
-    queries, service,
+    messages, queries, service,
     views::{
         BulkErrorPage, BulkPreviewPage, Catalogue, CreatePage, EditPage, EditPartial, EditView,
-        LineView, ListPage, RevealPage, RevealPartial, Row,
+        LineView, ListPage, RevealPage, RevealPartial, Row, SyncStatePartial, SyncStateView,
     },
 };
 use crate::{
@@ -32,7 +32,8 @@ fn is_htmx(req: &HttpRequest) -> bool {
 }
 
 async fn catalogue(data: &AppData) -> Result<Catalogue, AppError> {
-    Ok(Catalogue::new(&queries::catalogue(&data.db).await?))
+    Ok(Catalogue::new(&queries::catalogue(&data.db).await?)
+        .configured(data.settings.litellm.is_some()))
 }
 
 #[get("/users", name = "user.list")]
@@ -46,6 +47,9 @@ pub async fn list(
     audit.action(Action::UserList);
     if admin.role == Role::Auditor {
         // Auditors land here after login (the /login contract); their page is /audit.
+        // They were not shown the list: recorded as refused, and where they were sent.
+        audit.outcome(Outcome::Denied);
+        audit.detail("redirected_to", "/audit");
         return Ok(see_other("/audit"));
     }
     admin.require_manager()?;
@@ -59,7 +63,7 @@ pub async fn list(
     let cat = catalogue(&data).await?;
     let services = queries::services(&data.db).await?;
     let rows = rows.into_iter().map(|l| Row::new(l, &cat)).collect();
-    let page = ListPage::build(
+    let mut page = ListPage::build(
         PageCtx::new(&session, &admin, "users"),
         &q,
         rows,
@@ -67,7 +71,66 @@ pub async fn list(
         &cat,
         &services,
     );
+    page.poll_ms = data.settings.ui_poll_interval.as_millis();
     html(StatusCode::OK, &page)
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct SyncStateQuery {
+    /// Comma-separated user IDs (IDs cannot hold commas).
+    #[serde(default)]
+    ids: String,
+}
+
+/// The sync states of the listed users, polled by /users while some are pending:
+/// each state is swapped into its row (out of band), and the poller comes back
+/// asking only for those still pending — or without a trigger when none are.
+#[get("/users/sync-state", name = "users.sync_state")]
+pub async fn sync_state(
+    admin: CurrentAdmin,
+    audit: AuditCtx,
+    data: web::Data<AppData>,
+    query: web::Query<SyncStateQuery>,
+) -> Result<HttpResponse, AppError> {
+    audit.action(Action::UsersSyncState);
+    admin.require_manager()?;
+    let mut ids: Vec<String> = query
+        .ids
+        .split(',')
+        .filter_map(|s| super::forms::UserId::parse(s).ok())
+        .map(super::forms::UserId::into_inner)
+        .take(super::forms::PAGE_SIZES[2] as usize)
+        .collect();
+    ids.sort();
+    ids.dedup();
+    let users = if ids.is_empty() {
+        vec![]
+    } else {
+        queries::find_many(&data.db, &ids).await?
+    };
+    audit.targets(users.iter().map(|u| u.user_id.clone()).collect());
+    let page = SyncStatePartial {
+        states: users
+            .iter()
+            .map(|u| SyncStateView {
+                dom_id: super::views::sync_dom_id(&u.user_id),
+                state: u.sync_state.clone(),
+                error: u.sync_error.clone().unwrap_or_default(),
+            })
+            .collect(),
+        pending: users
+            .iter()
+            .filter(|u| u.sync_state == "pending")
+            .map(|u| u.user_id.clone())
+            .collect::<Vec<_>>()
+            .join(","),
+        poll_ms: data.settings.ui_poll_interval.as_millis(),
+    };
+    let body = askama::Template::render(&page).map_err(|e| AppError::Internal(e.into()))?;
+    audit.quiet(crate::crypto::sha256_hex(&body));
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(body))
 }
 
 /// Where to go back to after a bulk action: the list, with the same search.
@@ -87,6 +150,9 @@ fn hidden_fields(form: &BulkForm) -> Vec<(String, String)> {
             h.push(("all_matching".into(), "1".into()));
             h.push(("q".into(), q));
         }
+        Selection::Holding(m) => {
+            h.push(("holding_model".into(), m));
+        }
         Selection::Ids(ids) => {
             h.push(("q".into(), form.q.clone()));
             h.extend(ids.into_iter().map(|i| ("ids".to_string(), i)));
@@ -100,6 +166,17 @@ fn hidden_fields(form: &BulkForm) -> Vec<(String, String)> {
     }
     h.push(("organisation".into(), form.organisation.clone()));
     h
+}
+
+/// The bulk alias action uses the configured template, or `{user_id}` without one.
+fn with_alias_template(op: super::forms::BulkOp, data: &AppData) -> super::forms::BulkOp {
+    match op {
+        super::forms::BulkOp::Alias(_) => {
+            let t = data.settings.key_alias_template.trim();
+            super::forms::BulkOp::Alias(if t.is_empty() { "{user_id}" } else { t }.to_string())
+        }
+        op => op,
+    }
 }
 
 fn bulk_error(
@@ -136,7 +213,7 @@ pub async fn bulk_preview(
     admin.require_manager()?;
     let back = back_url(&form.q);
     let op = match form.op() {
-        Ok(op) => op,
+        Ok(op) => with_alias_template(op, &data),
         Err((field, msg)) => return bulk_error(&session, &admin, &audit, field, msg, back),
     };
     let plan = match bulk::plan(&data.db, &form.selection(), op).await {
@@ -172,7 +249,7 @@ pub async fn bulk_apply(
     admin.require_manager()?;
     let back = back_url(&form.q);
     let op = match form.op() {
-        Ok(op) => op,
+        Ok(op) => with_alias_template(op, &data),
         Err((field, msg)) => return bulk_error(&session, &admin, &audit, field, msg, back),
     };
     let txn = crate::db::begin_write(&data.db).await?;
@@ -186,14 +263,7 @@ pub async fn bulk_apply(
     {
         audit.outcome(Outcome::Invalid);
         let mut errors = FormErrors::default();
-        errors.add(
-            "confirm_count",
-            format!(
-                "Type {} to confirm deleting {} users.",
-                plan.users.len(),
-                plan.users.len()
-            ),
-        );
+        errors.add("confirm_count", messages::confirm_delete(plan.users.len()));
         audit.detail("fields", errors.to_json());
         let page = BulkPreviewPage::new(
             PageCtx::new(&session, &admin, "users"),
@@ -212,21 +282,14 @@ pub async fn bulk_apply(
         audit.detail(k, v.clone());
     }
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
-    let mut msg = format!(
-        "{}: {} changed, {} unchanged.",
-        plan.op.name(),
-        plan.changed.len(),
-        plan.unchanged()
-    );
-    for s in &plan.summary {
-        msg.push(' ');
-        msg.push_str(s);
-        msg.push('.');
-    }
-    if !plan.changed.is_empty() && plan.op != super::forms::BulkOp::Delete {
-        msg.push_str(&format!(" LiteLLM sync queued (batch {batch_id})."));
-    }
-    session::push_flash(&session, Flash::success(msg));
+    let queued = plan.op != super::forms::BulkOp::Delete;
+    let msg = messages::bulk_done(&plan.effects, plan.changed.len(), queued);
+    let flash = if queued && !plan.changed.is_empty() {
+        Flash::success(msg).with_link(format!("/sync#batch-{batch_id}"), messages::FOLLOW_SYNC)
+    } else {
+        Flash::success(msg)
+    };
+    session::push_flash(&session, flash);
     Ok(see_other(&back))
 }
 
@@ -246,15 +309,13 @@ async fn create_page(
     Ok(CreatePage {
         ctx,
         lines_text: form.lines.clone(),
-        models: parse_names(&form.models),
-        services: parse_names(&form.services),
         mode: if form.mode == "valid" {
             "valid".into()
         } else {
             "all".into()
         },
-        model_choices: cat.choices(),
-        service_choices: services.into_iter().map(|s| s.name).collect(),
+        model_picks: cat.picks(&parse_names(&form.models), false),
+        service_picks: super::views::service_picks(&services, &parse_names(&form.services)),
         errors,
         preview,
         valid,
@@ -314,7 +375,6 @@ async fn check_create(
     if let Err(e) = service::service_ids_by_name(conn, &services).await {
         errors.add("services", e);
     }
-    let _ = data;
     let mut lines = match parse_lines(&form.lines) {
         Ok(l) => l,
         Err(e) => {
@@ -326,6 +386,7 @@ async fn check_create(
         errors.add("lines", "Paste at least one line `user_id,organisation`.");
     }
     service::check_existing(conn, &mut lines).await?;
+    service::assign_aliases(conn, &data.settings.key_alias_template, &mut lines).await?;
     Ok((errors, lines, models, services))
 }
 
@@ -377,12 +438,7 @@ pub async fn create_apply(
     let bad = lines.iter().filter(|l| l.error.is_some()).count();
     let valid = lines.len() - bad;
     if errors.is_empty() && bad > 0 && form.mode != "valid" {
-        errors.add(
-            "lines",
-            format!(
-                "{bad} line(s) have errors, so nothing was created. Fix them, or choose “create the valid lines only”."
-            ),
-        );
+        errors.add("lines", messages::lines_have_errors(bad));
     }
     if errors.is_empty() && valid == 0 {
         errors.add("lines", "No line can be created.");
@@ -424,17 +480,10 @@ pub async fn create_apply(
         serde_json::json!({"count": created.len(), "models": models, "services": services}),
     );
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
-    let skipped = if bad > 0 {
-        format!(" {bad} bad line(s) skipped.")
-    } else {
-        String::new()
-    };
     session::push_flash(
         &session,
-        Flash::success(format!(
-            "Created {} user(s).{skipped} LiteLLM sync queued (batch {batch_id}).",
-            created.len()
-        )),
+        Flash::success(messages::created(created.len(), bad))
+            .with_link(format!("/sync#batch-{batch_id}"), messages::FOLLOW_SYNC),
     );
     Ok(see_other("/users?sort=updated&dir=desc"))
 }
@@ -653,7 +702,10 @@ pub async fn update(
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
     session::push_flash(
         &session,
-        Flash::success(format!("Saved {}. LiteLLM sync queued.", u.user_id)),
+        Flash::success(messages::saved(&u.user_id)).with_link(
+            format!("/sync?user={}", urlencode(&u.user_id)),
+            messages::FOLLOW_SYNC,
+        ),
     );
     Ok(see_other(&format!("/users?q={}", urlencode(&u.user_id))))
 }

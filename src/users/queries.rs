@@ -310,6 +310,31 @@ pub async fn find_many(
 }
 
 /// Every user matching the search, by ID.
+/// Every user who holds `model`, by user ID.
+pub async fn find_holding(
+    db: &impl ConnectionTrait,
+    model: &str,
+) -> Result<Vec<user::Model>, DbErr> {
+    let ids: Vec<i32> = user_model::Entity::find()
+        .filter(user_model::Column::Model.eq(model))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| r.user_id)
+        .collect();
+    let mut out = vec![];
+    for chunk in ids.chunks(CHUNK) {
+        out.extend(
+            user::Entity::find()
+                .filter(user::Column::Id.is_in(chunk.iter().copied()))
+                .all(db)
+                .await?,
+        );
+    }
+    out.sort_by(|a, b| a.user_id.cmp(&b.user_id));
+    Ok(out)
+}
+
 pub async fn find_matching(db: &impl ConnectionTrait, q: &str) -> Result<Vec<user::Model>, DbErr> {
     let backend = db.get_database_backend();
     let search = Search::indexed(backend, q);

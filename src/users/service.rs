@@ -195,6 +195,65 @@ pub async fn check_existing(
     Ok(())
 }
 
+/// The alias `template` gives a user (`{user_id}`, `{organisation}` replaced), or
+/// `None` when there is no template or the result is not a valid alias.
+pub fn render_alias(template: &str, user_id: &str, organisation: &str) -> Option<String> {
+    if template.trim().is_empty() {
+        return None;
+    }
+    let alias = template
+        .replace("{user_id}", user_id)
+        .replace("{organisation}", organisation);
+    super::forms::check_alias(&alias).ok().flatten()
+}
+
+/// Which of `aliases` another user's key already has.
+pub async fn taken_aliases(
+    conn: &impl ConnectionTrait,
+    aliases: &[String],
+) -> Result<std::collections::BTreeSet<String>, DbErr> {
+    let mut taken = std::collections::BTreeSet::new();
+    for chunk in aliases.chunks(super::queries::CHUNK) {
+        let rows = user::Entity::find()
+            .filter(user::Column::KeyAlias.is_in(chunk.iter().cloned()))
+            .all(conn)
+            .await?;
+        taken.extend(rows.into_iter().filter_map(|u| u.key_alias));
+    }
+    Ok(taken)
+}
+
+/// Gives each valid line the alias `template` makes for it, unique-checked like any
+/// alias: one already held (or made twice in this input) is an error on that line.
+pub async fn assign_aliases(
+    conn: &impl ConnectionTrait,
+    template: &str,
+    lines: &mut [super::forms::Line],
+) -> Result<(), DbErr> {
+    if template.trim().is_empty() {
+        return Ok(());
+    }
+    for l in lines.iter_mut().filter(|l| l.error.is_none()) {
+        l.key_alias = render_alias(template, &l.user_id, &l.organisation);
+    }
+    let wanted: Vec<String> = lines.iter().filter_map(|l| l.key_alias.clone()).collect();
+    let taken = taken_aliases(conn, &wanted).await?;
+    let mut seen: std::collections::HashMap<String, usize> = Default::default();
+    for l in lines.iter_mut().filter(|l| l.error.is_none()) {
+        let Some(a) = l.key_alias.clone() else {
+            continue;
+        };
+        if taken.contains(&a) {
+            l.error = Some(format!("the key alias “{a}” is already another user's"));
+        } else if let Some(first) = seen.get(&a) {
+            l.error = Some(format!("the key alias “{a}” is also line {first}'s"));
+        } else {
+            seen.insert(a, l.number);
+        }
+    }
+    Ok(())
+}
+
 /// Creates the valid lines as users with these models and services, all on `conn`
 /// (a transaction), their sync jobs under `batch_id`. Returns the created IDs.
 pub async fn create_many(
@@ -213,7 +272,7 @@ pub async fn create_many(
             NewUser {
                 user_id: l.user_id.clone(),
                 organisation: l.organisation.clone(),
-                key_alias: None,
+                key_alias: l.key_alias.clone(),
                 models: models.to_vec(),
                 services: services.to_vec(),
                 extra: String::new(),

@@ -6,6 +6,7 @@ use askama::Template;
 use super::{
     bulk::Plan,
     forms::{BULK_OPS, Line, ListQuery, PAGE_SIZES, SortKey},
+    messages,
     queries::Listed,
 };
 use crate::{
@@ -28,6 +29,11 @@ pub struct ModelTag {
 #[derive(Debug, Clone, Default)]
 pub struct Catalogue {
     pub available: BTreeSet<String>,
+    /// Models LiteLLM offered once and no longer does.
+    pub retired: BTreeSet<String>,
+    /// False when LiteLLM is not configured (or never answered): nothing is red
+    /// then, a banner says why instead.
+    pub known: bool,
 }
 
 impl Catalogue {
@@ -38,14 +44,25 @@ impl Catalogue {
                 .filter(|m| m.available)
                 .map(|m| m.name.clone())
                 .collect(),
+            retired: models
+                .iter()
+                .filter(|m| !m.available)
+                .map(|m| m.name.clone())
+                .collect(),
+            known: !models.is_empty(),
         }
+    }
+    /// With LiteLLM not configured nothing can be called retired.
+    pub fn configured(mut self, configured: bool) -> Self {
+        self.known &= configured;
+        self
     }
     pub fn tag(&self, name: &str) -> ModelTag {
         let special = SPECIAL_MODELS.contains(&name);
         ModelTag {
             name: name.to_string(),
             special,
-            red: !special && !self.available.contains(name),
+            red: self.known && !special && !self.available.contains(name),
         }
     }
     /// What an admin may pick: the specials, then every available model.
@@ -56,6 +73,67 @@ impl Catalogue {
             .chain(self.available.iter().cloned())
             .collect()
     }
+    /// The picker's options: the specials, the available models, then `held` models
+    /// outside the catalogue (marked red) — the checked ones first, so a red model a
+    /// user holds is never out of sight.
+    pub fn picks(&self, held: &[String], with_retired: bool) -> Vec<Pick> {
+        let mut names = self.choices();
+        if with_retired {
+            names.extend(self.retired.iter().cloned());
+        }
+        for m in held {
+            if !names.contains(m) {
+                names.push(m.clone());
+            }
+        }
+        let mut picks: Vec<Pick> = names
+            .into_iter()
+            .map(|n| {
+                let t = self.tag(&n);
+                Pick {
+                    checked: held.contains(&n),
+                    red: t.red,
+                    special: t.special,
+                    name: n,
+                }
+            })
+            .collect();
+        picks.sort_by_key(|p| !p.checked);
+        picks
+    }
+}
+
+/// The element ID of a user's sync state on /users.
+pub fn sync_dom_id(user_id: &str) -> String {
+    let mut s = String::from("sync-");
+    for b in user_id.bytes() {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+/// One option of a picker (`partials/_picker.html`).
+#[derive(Debug, Clone)]
+pub struct Pick {
+    pub name: String,
+    pub checked: bool,
+    pub red: bool,
+    pub special: bool,
+}
+
+/// Services as picker options, the checked ones first.
+pub fn service_picks(all: &[service::Model], held: &[String]) -> Vec<Pick> {
+    let mut picks: Vec<Pick> = all
+        .iter()
+        .map(|s| Pick {
+            checked: held.contains(&s.name),
+            red: false,
+            special: false,
+            name: s.name.clone(),
+        })
+        .collect();
+    picks.sort_by_key(|p| !p.checked);
+    picks
 }
 
 pub struct Row {
@@ -83,6 +161,11 @@ impl Row {
             sync_error: l.user.sync_error.unwrap_or_default(),
             updated: l.user.updated_at.format("%Y-%m-%d %H:%M").to_string(),
         }
+    }
+    /// The element ID of this row's sync state (hex: user IDs may hold `.` and `@`,
+    /// which CSS selectors would misread).
+    pub fn sync_dom_id(&self) -> String {
+        sync_dom_id(&self.user_id)
     }
     /// Path-safe: user IDs are letters, digits and `. _ @ - +` only.
     pub fn href(&self) -> String {
@@ -117,10 +200,23 @@ pub struct ListPage {
     pub prev_url: String,
     pub next_url: String,
     pub size_urls: Vec<(u64, String)>,
-    pub ops: [(&'static str, &'static str); 9],
-    pub model_choices: Vec<String>,
-    pub service_choices: Vec<String>,
+    pub ops: [(&'static str, &'static str); 10],
+    pub model_picks: Vec<Pick>,
+    pub service_picks: Vec<Pick>,
     pub red_total: usize,
+    /// "Select all 12 users matching this search" (empty: nothing to select).
+    pub select_all_text: String,
+    /// "2 models on this page are no longer offered by LiteLLM".
+    pub red_text: String,
+    /// The bulk bar's pickers show no errors (errors have their own page).
+    pub no_errors: FormErrors,
+    /// "12 users" above the table.
+    pub total_text: String,
+    /// The user IDs on this page whose sync is not finished (polled until none).
+    pub pending_ids: Vec<String>,
+    pub poll_ms: u128,
+    /// True when LiteLLM is configured (else a banner, and no red models).
+    pub litellm_configured: bool,
 }
 
 impl ListPage {
@@ -154,6 +250,11 @@ impl ListPage {
                 }
             })
             .collect();
+        let pending_ids = rows
+            .iter()
+            .filter(|r| r.sync_state == "pending")
+            .map(|r| r.user_id.clone())
+            .collect::<Vec<_>>();
         let red_total = rows
             .iter()
             .map(|r| r.models.iter().filter(|m| m.red).count())
@@ -177,9 +278,29 @@ impl ListPage {
                 .map(|&s| (s, q.url(q.sort, q.desc, 1, s)))
                 .collect(),
             ops: BULK_OPS,
-            model_choices: cat.choices(),
-            service_choices: services.iter().map(|s| s.name.clone()).collect(),
+            model_picks: cat.picks(&[], true),
+            service_picks: service_picks(services, &[]),
             red_total,
+            select_all_text: if total == 0 {
+                String::new()
+            } else if q.q.is_empty() {
+                format!("Select all {}", messages::users(total as usize))
+            } else {
+                format!(
+                    "Select all {} matching this search",
+                    messages::users(total as usize)
+                )
+            },
+            total_text: messages::users(total as usize),
+            red_text: format!(
+                "{} on this page {} no longer offered by LiteLLM",
+                messages::count(red_total, "model grant", "model grants"),
+                if red_total == 1 { "is" } else { "are" }
+            ),
+            no_errors: FormErrors::default(),
+            pending_ids,
+            poll_ms: 2000,
+            litellm_configured: cat.known,
         }
     }
 }
@@ -201,6 +322,12 @@ pub struct BulkPreviewPage {
     pub is_delete: bool,
     pub errors: FormErrors,
     pub back: String,
+    /// "users" or "user", after the selected count.
+    pub selected_word: &'static str,
+    /// "Apply to 3 users" / "Delete 1 user".
+    pub apply_label: String,
+    /// "N users will change, M unchanged" in words.
+    pub counts_text: String,
 }
 
 impl BulkPreviewPage {
@@ -212,7 +339,22 @@ impl BulkPreviewPage {
         back: String,
     ) -> Self {
         let op = plan.op.name();
+        let selected = plan.users.len();
+        let changed = plan.changed.len();
+        let apply_label = if op == "delete" {
+            format!("Delete {}", messages::users(selected))
+        } else {
+            format!("Apply to {}", messages::users(changed))
+        };
+        let counts_text = match (changed, plan.unchanged()) {
+            (0, _) => "Nothing will change.".to_string(),
+            (c, 0) if c == selected => "All of them will change.".to_string(),
+            (c, u) => format!("{c} will change, {u} will stay as they are."),
+        };
         BulkPreviewPage {
+            selected_word: if selected == 1 { "user" } else { "users" },
+            apply_label,
+            counts_text,
             ctx,
             op_label: BULK_OPS
                 .iter()
@@ -275,11 +417,9 @@ impl From<&Line> for LineView {
 pub struct CreatePage {
     pub ctx: PageCtx,
     pub lines_text: String,
-    pub models: Vec<String>,
-    pub services: Vec<String>,
     pub mode: String,
-    pub model_choices: Vec<String>,
-    pub service_choices: Vec<String>,
+    pub model_picks: Vec<Pick>,
+    pub service_picks: Vec<Pick>,
     pub errors: FormErrors,
     /// Set after a preview.
     pub preview: Option<Vec<LineView>>,
@@ -302,13 +442,6 @@ pub struct EditPartial {
     pub f: EditView,
 }
 
-pub struct Choice {
-    pub name: String,
-    pub checked: bool,
-    pub red: bool,
-    pub special: bool,
-}
-
 pub struct EditView {
     pub user_id: String,
     pub organisation: String,
@@ -318,8 +451,8 @@ pub struct EditView {
     pub key_hint: String,
     pub sync_state: String,
     pub sync_error: String,
-    pub models: Vec<Choice>,
-    pub services: Vec<Choice>,
+    pub models: Vec<Pick>,
+    pub services: Vec<Pick>,
     pub errors: FormErrors,
     /// A stale-edit message, with the current values shown.
     pub conflict: String,
@@ -338,12 +471,6 @@ impl EditView {
         cat: &Catalogue,
         all_services: &[service::Model],
     ) -> Self {
-        let mut model_names: Vec<String> = cat.choices();
-        for m in models {
-            if !model_names.contains(m) {
-                model_names.push(m.clone());
-            }
-        }
         EditView {
             user_id: u.user_id.clone(),
             organisation,
@@ -353,27 +480,8 @@ impl EditView {
             key_hint: u.key_hint.clone(),
             sync_state: u.sync_state.clone(),
             sync_error: u.sync_error.clone().unwrap_or_default(),
-            models: model_names
-                .into_iter()
-                .map(|n| {
-                    let t = cat.tag(&n);
-                    Choice {
-                        checked: models.contains(&n),
-                        red: t.red,
-                        special: t.special,
-                        name: n,
-                    }
-                })
-                .collect(),
-            services: all_services
-                .iter()
-                .map(|s| Choice {
-                    checked: services.contains(&s.name),
-                    red: false,
-                    special: false,
-                    name: s.name.clone(),
-                })
-                .collect(),
+            models: cat.picks(models, false),
+            services: service_picks(all_services, services),
             errors: FormErrors::default(),
             conflict: String::new(),
         }
@@ -394,4 +502,20 @@ pub struct RevealPage {
 pub struct RevealPartial {
     pub user_id: String,
     pub key: String,
+}
+
+/// One row's sync state, swapped into /users by the poller.
+pub struct SyncStateView {
+    pub dom_id: String,
+    pub state: String,
+    pub error: String,
+}
+
+#[derive(Template)]
+#[template(path = "users/_sync_state.html")]
+pub struct SyncStatePartial {
+    pub states: Vec<SyncStateView>,
+    /// Comma-separated IDs still pending (empty: polling stops).
+    pub pending: String,
+    pub poll_ms: u128,
 }

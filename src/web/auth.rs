@@ -31,6 +31,8 @@ pub struct CurrentAdmin {
     pub prefs: AdminPrefs,
     /// The language and zone this admin's pages use.
     pub locale: Locale,
+    /// The idle timeout, for the page's own timer that returns it to /login.
+    pub idle_timeout_secs: u64,
 }
 
 impl CurrentAdmin {
@@ -49,6 +51,14 @@ impl CurrentAdmin {
     fn require(&self, ok: bool) -> Result<(), AppError> {
         if ok { Ok(()) } else { Err(AppError::Forbidden) }
     }
+}
+
+/// Header the UI's polls send (`hx-headers`): the request is not the admin's activity.
+pub const BACKGROUND_HEADER: &str = "x-mama-background";
+
+/// A poll or other request the page made by itself, not the admin.
+pub fn is_background(req: &HttpRequest) -> bool {
+    req.headers().contains_key(BACKGROUND_HEADER)
 }
 
 /// Paths an admin who must change their password may still use.
@@ -88,13 +98,15 @@ impl FromRequest for CurrentAdmin {
                 queries::delete_session(&data.db, &sid).await?;
                 session::end(&browser);
                 session::push_flash(&browser, Flash::info("flash-session-expired"));
+                // /login?expired=1 says "your session expired"; no flash, or it says it twice.
                 AuditCtx::of(&req).detail("session", "expired");
-                return Err(AppError::LoginRequired);
+                return Err(AppError::SessionExpired);
             }
             // Touch the row at most every 1/20 of the idle timeout (capped at a minute),
-            // so a busy page does not write on every request.
+            // so a busy page does not write on every request. Background requests (polls)
+            // are not activity: an open /sync tab must not keep its session alive.
             let touch_every = (s.session_idle_timeout / 20).min(std::time::Duration::from_secs(60));
-            if idle.to_std().unwrap_or_default() >= touch_every {
+            if idle.to_std().unwrap_or_default() >= touch_every && !is_background(&req) {
                 queries::touch_session(&data.db, &sid, now).await?;
             }
             let role = Role::parse(&admin.role)
@@ -125,6 +137,7 @@ impl FromRequest for CurrentAdmin {
                 notices: data.notices.list(),
                 prefs,
                 locale,
+                idle_timeout_secs: s.session_idle_timeout.as_secs(),
             })
         })
     }

@@ -8,6 +8,9 @@ use serde::de::DeserializeOwned;
 
 use crate::{crypto::constant_time_eq, error::AppError};
 
+/// The header htmx requests carry the CSRF token in (state-changing requests only).
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
 /// The fields of a form that carries nothing but its CSRF token (delete,
 /// revoke, retry, logout …): `CsrfForm<NoFields>`.
 #[derive(Debug, serde::Deserialize)]
@@ -29,10 +32,18 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
             })?;
             let pairs: Vec<(String, String)> = serde_html_form::from_bytes(&bytes)
                 .map_err(|_| AppError::BadRequest("the form could not be read".into()))?;
+            // The form field, or the `X-CSRF-Token` header the UI's htmx requests send
+            // (so the token never rides in a URL).
+            let header = req
+                .headers()
+                .get(CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
             let submitted = pairs
                 .iter()
                 .find(|(k, _)| k == "csrf_token")
-                .map(|(_, v)| v.as_str());
+                .map(|(_, v)| v.as_str())
+                .or(header.as_deref());
             let expected = super::session::expected_csrf(&req.get_session());
             match (submitted, expected) {
                 (Some(s), Some(e)) if constant_time_eq(s, &e) => {}

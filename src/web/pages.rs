@@ -35,26 +35,36 @@ pub struct Flash {
     /// `info`, `success` or `error`.
     pub level: String,
     pub msg: Msg,
+    /// An optional link after the text (e.g. "Follow the sync" → /sync#batch-…).
+    #[serde(default)]
+    pub link_href: String,
+    #[serde(default)]
+    pub link_text: Option<Msg>,
 }
 
 impl Flash {
-    pub fn info(msg: impl Into<Msg>) -> Self {
+    fn new(level: &str, msg: impl Into<Msg>) -> Self {
         Flash {
-            level: "info".into(),
+            level: level.into(),
             msg: msg.into(),
+            link_href: String::new(),
+            link_text: None,
         }
+    }
+    pub fn info(msg: impl Into<Msg>) -> Self {
+        Flash::new("info", msg)
     }
     pub fn success(msg: impl Into<Msg>) -> Self {
-        Flash {
-            level: "success".into(),
-            msg: msg.into(),
-        }
+        Flash::new("success", msg)
     }
     pub fn error(msg: impl Into<Msg>) -> Self {
-        Flash {
-            level: "error".into(),
-            msg: msg.into(),
-        }
+        Flash::new("error", msg)
+    }
+    /// Adds a link (a same-site path) after the text.
+    pub fn with_link(mut self, href: impl Into<String>, text: impl Into<Msg>) -> Self {
+        self.link_href = href.into();
+        self.link_text = Some(text.into());
+        self
     }
 }
 
@@ -63,6 +73,8 @@ impl Flash {
 pub struct ShownFlash {
     pub level: String,
     pub text: String,
+    pub link_href: String,
+    pub link_text: String,
 }
 
 fn shown(flashes: Vec<Flash>, lang: Lang) -> Vec<ShownFlash> {
@@ -70,6 +82,8 @@ fn shown(flashes: Vec<Flash>, lang: Lang) -> Vec<ShownFlash> {
         .into_iter()
         .map(|f| ShownFlash {
             text: f.msg.render(lang),
+            link_text: f.link_text.map(|m| m.render(lang)).unwrap_or_default(),
+            link_href: f.link_href,
             level: f.level,
         })
         .collect()
@@ -97,6 +111,8 @@ pub struct PageCtx {
     pub active: &'static str,
     /// System-wide banners (LiteLLM unreachable …).
     pub notices: Vec<String>,
+    /// Seconds of inactivity after which the page returns itself to /login (0: none).
+    pub idle_timeout_secs: u64,
 }
 
 impl PageCtx {
@@ -113,6 +129,7 @@ impl PageCtx {
             tz: admin.locale.tz,
             active,
             notices: admin.notices.clone(),
+            idle_timeout_secs: admin.idle_timeout_secs,
         }
     }
 
@@ -126,6 +143,7 @@ impl PageCtx {
             tz: admin.locale.tz,
             active: "",
             notices: vec![],
+            idle_timeout_secs: 0,
         }
     }
 
@@ -139,6 +157,7 @@ impl PageCtx {
             tz: locale.tz,
             active: "",
             notices: vec![],
+            idle_timeout_secs: 0,
         }
     }
 

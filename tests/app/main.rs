@@ -4,6 +4,7 @@ mod i18n;
 mod webdriver;
 
 mod account;
+mod admin_day;
 mod admins;
 mod api;
 mod api_clients;
@@ -14,6 +15,7 @@ mod audit_routes;
 mod audit_secrets;
 mod audit_trail;
 mod browser;
+mod browser_day;
 mod browser_users;
 mod cli;
 mod litellm;

@@ -147,6 +147,7 @@ login-title = Log in
 login-heading = Log in to mama
 login-submit = Log in
 login-wrong = Wrong username or password.
+login-expired = Your session expired after a period of inactivity. Please log in again.
 login-locked = This account is locked after too many failed logins. Try again later, or ask a super admin to reset its password.
 login-now-locked = Too many failed logins: this account is now locked for a while.
 login-ip-throttled = Too many failed logins from your address. Try again in { $seconds_fmt } seconds.
@@ -342,3 +343,252 @@ error-bad-request = The request could not be understood.
 error-status = Status { $status }
 error-request-id = request ID
 error-back = Back to mama
+
+## Users
+text = { $text }
+field-organisation = Organisation
+field-extra = Other information
+users-col-id = ID
+users-col-key = Key
+users-col-alias = Alias
+users-col-updated = Updated
+users-create = Create users
+users-search = Search ID or organisation
+users-search-submit = Search
+users-search-clear = Clear
+users-matching = matching “{ $q }”
+users-see-retired = see retired models
+users-with-selected = With the selected users
+users-new-organisation = New organisation
+users-preview = Preview
+users-empty = No users yet.
+users-no-match = No user matches “{ $q }”.
+users-select-page = Select all on this page
+users-select-one = Select { $user }
+users-select-all = Select all { $count ->
+    [one] { $count_fmt } user
+   *[other] { $count_fmt } users
+}
+users-select-all-matching = Select all { $count ->
+    [one] { $count_fmt } user
+   *[other] { $count_fmt } users
+} matching this search
+users-red-grants = { $count ->
+    [one] { $count_fmt } model grant on this page is
+   *[other] { $count_fmt } model grants on this page are
+} no longer offered by LiteLLM
+users-pages = Pages
+users-page-of = Page { $page_fmt } of { $pages_fmt }
+users-prev = Previous
+users-next = Next
+users-per-page = Per page
+users-lines-help = One user per line (a header line is optional). IDs: 1–128 letters, digits and
+users-csv-file = …or load a CSV file into the box above (then preview it)
+users-models-for-new = Models for every new user
+users-services-for-new = Services for every new user
+users-if-bad = If some lines are bad
+users-mode-all = create nothing until every line is valid
+users-mode-valid = create the valid lines only
+users-preview-heading = Preview: { $valid_fmt } valid, { $invalid_fmt } with errors
+users-col-line = Line
+users-col-result = Result
+users-line-ok = ok
+users-line-n = Line { $n }
+users-edit = Edit { $user }
+users-close = Close
+users-audit-history = audit history
+users-reveal = Reveal key
+users-reveal-audited = Revealing is recorded in the audit trail.
+users-key-alias-label = Key alias (unique in LiteLLM; empty for none)
+users-key-of = Key of { $user } (shown once, copy it now):
+users-key-title = Key of { $user }
+users-back-to = Back to { $user }
+users-confirm-delete = Type { $count_fmt } to confirm deleting { $count ->
+    [one] { $count_fmt } user
+   *[other] { $count_fmt } users
+}.
+users-lines-have-errors = { $count ->
+    [one] { $count_fmt } line has errors, so nothing was created. Fix it
+   *[other] { $count_fmt } lines have errors, so nothing was created. Fix them
+}, or choose “create the valid lines only”.
+users-no-line = No line can be created.
+users-no-version = The form is missing its version; reload the page.
+users-conflict = Someone else saved { $user } while you were editing (version { $from } → { $to }). Your changes were NOT saved; below are the current values — redo your change on them.
+users-alias-taken = Another user's key already has this alias.
+users-saved = Saved { $user }. LiteLLM is being updated.
+users-follow-sync = Follow the sync
+users-created = Created { $count ->
+    [one] { $count_fmt } user
+   *[other] { $count_fmt } users
+}.
+users-skipped-lines = Skipped { $count ->
+    [one] { $count_fmt } line
+   *[other] { $count_fmt } lines
+} with errors.
+users-litellm-updating = LiteLLM is being updated.
+sync-state-synced = synced
+sync-state-pending = pending
+sync-state-failed = failed
+sync-state-unknown = unknown
+err-choose-model = Choose at least one model.
+err-choose-service = Choose at least one service.
+err-choose-action = Choose an action.
+
+## Bulk actions
+bulk-op-models-add = Models: add
+bulk-op-models-remove = Models: remove
+bulk-op-models-replace = Models: replace with
+bulk-op-services-add = Services: add
+bulk-op-services-remove = Services: remove
+bulk-op-services-replace = Services: replace with
+bulk-op-organisation = Set organisation
+bulk-op-alias = Give a key alias (to users without one)
+bulk-op-rotate = Rotate keys
+bulk-preview-title = Preview: { $op }
+bulk-selected = { $count ->
+    [one] { $count_fmt } user selected.
+   *[other] { $count_fmt } users selected.
+}
+bulk-nothing-will-change = Nothing will change.
+bulk-all-will-change = All of them will change.
+bulk-some-will-change = { $changed_fmt } will change, { $unchanged_fmt } will stay as they are.
+bulk-will-change = Will change
+bulk-and-more = and { $count_fmt } more
+bulk-delete-confirm = This deletes { $count ->
+    [one] { $count_fmt } user
+   *[other] { $count_fmt } users
+} and their keys. Type { $count_fmt } to confirm.
+bulk-apply = Apply to { $count ->
+    [one] { $count_fmt } user
+   *[other] { $count_fmt } users
+}
+bulk-apply-delete = Delete { $count ->
+    [one] { $count_fmt } user
+   *[other] { $count_fmt } users
+}
+bulk-error-title = Bulk action
+bulk-error-heading = That cannot be done yet
+bulk-nothing-changed-yet = Nothing was changed.
+bulk-back = Back to the users
+bulk-nothing-changed = Nothing changed.
+bulk-p-already-have = { $count ->
+    [one] { $count_fmt } user already has { $value }.
+   *[other] { $count_fmt } users already have { $value }.
+}
+bulk-d-already-had = { $count ->
+    [one] { $count_fmt } user
+   *[other] { $count_fmt } users
+} already had { $value }.
+bulk-p-not-have = { $count ->
+    [one] { $count_fmt } user does not have { $value }.
+   *[other] { $count_fmt } users do not have { $value }.
+}
+bulk-d-did-not-have = { $count ->
+    [one] { $count_fmt } user
+   *[other] { $count_fmt } users
+} did not have { $value }.
+bulk-p-add = Add { $value } to { $count ->
+    [one] { $count_fmt } user
+   *[other] { $count_fmt } users
+}.
+bulk-d-added = Added { $value } to { $count ->
+    [one] { $count_fmt } user
+   *[other] { $count_fmt } users
+}.
+bulk-p-had-it = { $count ->
+    [one] { $count_fmt } user already has it.
+   *[other] { $count_fmt } users already have it.
+}
+bulk-d-had-it = { $count_fmt } already had it.
+bulk-p-remove = Remove { $value } from { $count ->
+    [one] { $count_fmt } user
+   *[other] { $count_fmt } users
+}.
+bulk-d-removed = Removed { $value } from { $count ->
+    [one] { $count_fmt } user
+   *[other] { $count_fmt } users
+}.
+bulk-p-lacked-it = { $count ->
+    [one] { $count_fmt } user does not have it.
+   *[other] { $count_fmt } users do not have it.
+}
+bulk-d-lacked-it = { $count_fmt } did not have it.
+bulk-p-nothing-to-remove = No { $what } to remove: the selected users have none.
+bulk-d-nothing-to-remove = Nothing changed: the selected users had no { $what }.
+bulk-p-org = Set the organisation of { $count ->
+    [one] { $count_fmt } user
+   *[other] { $count_fmt } users
+} to “{ $org }”.
+bulk-d-org = Set the organisation of { $count ->
+    [one] { $count_fmt } user
+   *[other] { $count_fmt } users
+} to “{ $org }”.
+bulk-p-alias = Give { $count ->
+    [one] { $count_fmt } user
+   *[other] { $count_fmt } users
+} a key alias.
+bulk-d-alias = Gave { $count ->
+    [one] { $count_fmt } user
+   *[other] { $count_fmt } users
+} a key alias.
+bulk-p-had-one = { $count ->
+    [one] { $count_fmt } user already has one.
+   *[other] { $count_fmt } users already have one.
+}
+bulk-d-had-one = { $count_fmt } already had one.
+bulk-p-alias-taken = { $count ->
+    [one] { $count_fmt } user
+   *[other] { $count_fmt } users
+} cannot get one: the alias is taken.
+bulk-d-alias-taken = { $count_fmt } got none: the alias was taken.
+bulk-p-rotate = Give { $count ->
+    [one] { $count_fmt } user
+   *[other] { $count_fmt } users
+} a new key. The old keys stop working once LiteLLM is updated.
+bulk-d-rotated = Gave { $count ->
+    [one] { $count_fmt } user
+   *[other] { $count_fmt } users
+} a new key.
+bulk-p-delete = Delete { $count ->
+    [one] { $count_fmt } user
+   *[other] { $count_fmt } users
+} and their keys.
+bulk-d-deleted = Deleted { $count ->
+    [one] { $count_fmt } user
+   *[other] { $count_fmt } users
+} and their keys.
+bulk-p-not-found = { $count ->
+    [one] { $count_fmt } user selected no longer exists; skipped.
+   *[other] { $count_fmt } users selected no longer exist; skipped.
+}
+bulk-d-not-found = { $count ->
+    [one] { $count_fmt } user no longer exists and was skipped.
+   *[other] { $count_fmt } users no longer exist and were skipped.
+}
+
+## Models and pickers
+models-refresh = Refresh from LiteLLM
+models-last-fetched = Last fetched from LiteLLM: { $time }.
+models-not-configured = LiteLLM is not configured, so mama cannot tell which models it offers: none is marked as retired.
+models-retired-help = A model LiteLLM no longer offers is marked “no longer offered”, with how many users still hold it; “Remove from all” previews the change first.
+models-col-model = Model
+models-col-last-seen = Last seen
+models-col-held-by = Held by
+models-always = always offered
+models-available = available
+models-no-longer-offered = no longer offered
+models-no-longer-offered-title = LiteLLM no longer offers { $model }
+models-special = special
+models-special-title = Special value: every model of the team or proxy
+models-holders = { $count ->
+    [0] nobody holds it
+    [one] { $count_fmt } user holds it
+   *[other] { $count_fmt } users hold it
+}
+models-remove-from = { $count ->
+    [one] Remove from the 1 user who holds it
+   *[other] Remove from all { $count_fmt } users
+}
+picker-empty = Nothing to choose from yet.
+flash-models-fetched = { $count_fmt } model(s) fetched from LiteLLM.
+flash-models-failed = LiteLLM did not answer; the last known list is kept.

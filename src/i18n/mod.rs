@@ -201,7 +201,13 @@ pub fn tr(lang: Lang, key: &str, args: &[(Cow<'static, str>, Arg)]) -> String {
             lang = lang.code(),
             "message key missing from the catalogue"
         );
-        format!("⟦{key}⟧")
+        if key.contains(' ') {
+            // An English sentence not yet in the catalogue: shown as is (the
+            // page test finds it as English on a Korean page).
+            key.to_string()
+        } else {
+            format!("⟦{key}⟧")
+        }
     })
 }
 

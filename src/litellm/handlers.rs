@@ -293,26 +293,22 @@ pub async fn reconcile_repair(
 struct ModelRow {
     name: String,
     available: bool,
-    last_seen: String,
+    last_seen: Option<chrono::DateTime<chrono::Utc>>,
     /// Users holding it (counted for retired models only).
     holders: u64,
 }
 
-impl ModelRow {
+impl ModelsPage {
     /// "Remove from all 3 users" / "… 1 user".
-    fn remove_label(&self) -> String {
-        if self.holders == 1 {
-            "Remove from the 1 user who holds it".into()
-        } else {
-            format!("Remove from all {} users", self.holders)
-        }
+    fn remove_label(&self, m: &ModelRow) -> String {
+        Msg::new("models-remove-from")
+            .num("count", m.holders)
+            .render(self.ctx.lang)
     }
-    fn holders_text(&self) -> String {
-        match self.holders {
-            0 => "nobody holds it".into(),
-            1 => "1 user holds it".into(),
-            n => format!("{n} users hold it"),
-        }
+    fn holders_text(&self, m: &ModelRow) -> String {
+        Msg::new("models-holders")
+            .num("count", m.holders)
+            .render(self.ctx.lang)
     }
 }
 
@@ -322,7 +318,7 @@ struct ModelsPage {
     ctx: PageCtx,
     rows: Vec<ModelRow>,
     special: Vec<&'static str>,
-    last_refresh: String,
+    last_refresh: Option<chrono::DateTime<chrono::Utc>>,
     configured: bool,
 }
 
@@ -339,10 +335,7 @@ pub async fn models_page(
         .await?
         .into_iter()
         .map(|m| ModelRow {
-            last_seen: m
-                .last_seen_at
-                .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-                .unwrap_or_default(),
+            last_seen: m.last_seen_at,
             name: m.name,
             available: m.available,
             holders: 0,
@@ -359,10 +352,7 @@ pub async fn models_page(
         r.holders = holders.get(&r.name).copied().unwrap_or(0);
     }
     audit.detail("retired", retired.len());
-    let last_refresh = models::last_refresh(&data.db)
-        .await?
-        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
-        .unwrap_or_else(|| "never".into());
+    let last_refresh = models::last_refresh(&data.db).await?;
     audit.detail("models", rows.len());
     html(
         StatusCode::OK,
@@ -396,18 +386,13 @@ pub async fn models_refresh(
             audit.commit(txn, StatusCode::SEE_OTHER).await?;
             session::push_flash(
                 &session,
-                Flash::success(format!("{} model(s) fetched from LiteLLM.", names.len())),
+                Flash::success(Msg::new("flash-models-fetched").num("count", names.len())),
             );
         }
         Err(e) => {
             audit.outcome(Outcome::Error);
             audit.detail("error", e.to_string());
-            session::push_flash(
-                &session,
-                Flash::error(format!(
-                    "LiteLLM did not answer ({e}); the last known list is kept."
-                )),
-            );
+            session::push_flash(&session, Flash::error("flash-models-failed"));
         }
     }
     Ok(see_other("/models"))

@@ -590,5 +590,8 @@ models-remove-from = { $count ->
    *[other] Remove from all { $count_fmt } users
 }
 picker-empty = Nothing to choose from yet.
+picker-filter = Type to filter, Enter to choose
+picker-none = none chosen
+picker-remove = Remove
 flash-models-fetched = { $count_fmt } model(s) fetched from LiteLLM.
 flash-models-failed = LiteLLM did not answer; the last known list is kept.

@@ -468,5 +468,8 @@ models-holders = { $count ->
 }
 models-remove-from = 사용자 { $count_fmt }명 모두에게서 제거
 picker-empty = 아직 고를 항목이 없습니다.
+picker-filter = 입력해서 찾고 Enter로 선택
+picker-none = 선택 안 함
+picker-remove = 제거
 flash-models-fetched = LiteLLM에서 모델 { $count_fmt }개를 받았습니다.
 flash-models-failed = LiteLLM이 응답하지 않아 마지막으로 받은 목록을 그대로 둡니다.

@@ -3,10 +3,14 @@ pub mod admins;
 pub mod api;
 pub mod api_clients;
 pub mod audit;
+pub mod auditor;
 pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod db;
+/// Data generators and benchmark harnesses: only with the `dev-tools` feature.
+#[cfg(feature = "dev-tools")]
+pub mod devtools;
 pub mod entities;
 pub mod error;
 pub mod health;

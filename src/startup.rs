@@ -120,7 +120,7 @@ pub fn build_server(listener: TcpListener, data: web::Data<AppData>) -> std::io:
             .configure(admins::routes)
             .configure(users::routes)
             .configure(crate::services::routes)
-            .configure(audit::routes)
+            .configure(crate::auditor::routes)
             .configure(crate::litellm::routes)
             .configure(api_clients::routes)
             .configure(api::routes)

@@ -265,7 +265,7 @@ pub async fn logout(
 ) -> Result<HttpResponse, AppError> {
     audit.action(Action::Logout);
     let txn = crate::db::begin_write(&data.db).await?;
-    queries::delete_session(&txn, &admin.session_id).await?;
+    crate::web::sessions::delete_session(&txn, &admin.session_id).await?;
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
     session::end(&session);
     session::push_flash(&session, Flash::info("flash-logged-out"));

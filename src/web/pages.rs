@@ -5,11 +5,8 @@ use actix_web::http::StatusCode;
 use askama::Template;
 use serde::{Deserialize, Serialize};
 
-use super::{CurrentAdmin, session};
-use crate::{
-    admins::Role,
-    i18n::{self, Lang, Locale, Msg},
-};
+use super::{CurrentAdmin, Role, session};
+use crate::i18n::{self, Lang, Locale, Msg};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 

@@ -4,13 +4,15 @@ use actix_session::Session;
 use actix_web::{HttpResponse, get, http::StatusCode, http::header, post, web};
 
 use super::{
-    Action, AuditCtx, Outcome, chain,
-    export::{self, Format},
     forms::{FilterQuery, OUTCOMES, action_groups},
-    queries,
     views::{ListPage, ViewPage, diff},
 };
 use crate::{
+    audit::{
+        Action, AuditCtx, Outcome, chain,
+        export::{self, Format},
+        queries,
+    },
     error::AppError,
     i18n::{Lang, Msg},
     state::AppData,

@@ -3,7 +3,7 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use super::{Action, queries::AuditFilter};
+use crate::audit::{Action, queries::AuditFilter};
 use crate::web::FormErrors;
 
 /// Query parameters of `/audit` and the exports; every field optional.

@@ -445,9 +445,9 @@ bulk-op-organisation = Set organisation
 bulk-op-alias = Give a key alias (to users without one)
 bulk-op-rotate = Rotate keys
 bulk-preview-title = Preview: { $op }
-bulk-selected = { $count ->
-    [one] { $count_fmt } user selected.
-   *[other] { $count_fmt } users selected.
+bulk-selected = {" "}{ $count ->
+    [one] user selected.
+   *[other] users selected.
 }
 bulk-nothing-will-change = Nothing will change.
 bulk-all-will-change = All of them will change.

@@ -457,7 +457,8 @@ bulk-and-more = and { $count_fmt } more
 bulk-delete-confirm = This deletes { $count ->
     [one] { $count_fmt } user
    *[other] { $count_fmt } users
-} and their keys. Type { $count_fmt } to confirm.
+} and their keys. Type
+bulk-delete-confirm-end = {" "}to confirm.
 bulk-apply = Apply to { $count ->
     [one] { $count_fmt } user
    *[other] { $count_fmt } users

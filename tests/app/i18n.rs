@@ -295,6 +295,13 @@ fn check_page(path: &str, lang: &str, body: &str, data: &[&str]) {
     }
 }
 
+/// An invalid form: its path, its fields, the field whose name must be shown.
+type InvalidForm = (
+    &'static str,
+    Vec<(&'static str, &'static str)>,
+    &'static str,
+);
+
 /// Test data that shows on pages as data, not as words of the UI.
 const DATA: &[&str] = &[
     "admin",
@@ -369,7 +376,7 @@ async fn every_page_and_form_error_renders_in_korean_and_in_english() {
         "/nope",
     ];
     // Each invalid form: (path, fields, the field whose name must be shown).
-    let forms: Vec<(&str, Vec<(&str, &str)>, &str)> = vec![
+    let forms: Vec<InvalidForm> = vec![
         (
             "/account/password",
             vec![

@@ -2,6 +2,7 @@
 //! embedded static assets and security headers.
 pub mod assets;
 pub mod auth;
+pub mod compress;
 pub mod csrf;
 pub mod form_errors;
 pub mod headers;

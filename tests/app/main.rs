@@ -19,6 +19,7 @@ mod browser;
 mod browser_day;
 mod browser_users;
 mod cli;
+mod hot_path;
 mod litellm;
 mod login;
 mod pages;

@@ -75,6 +75,11 @@ pub struct Settings {
     /// Requests per minute per API client unless the client sets its own.
     pub api_rate_limit_per_minute: u32,
     pub sync: SyncSettings,
+    /// Language of pages for admins without a preference and a browser that names
+    /// neither Korean nor English (`MAMA_DEFAULT_LANGUAGE`, `ko` or `en`).
+    pub default_language: crate::i18n::Lang,
+    /// Time zone of pages for admins without one (`MAMA_DEFAULT_TIME_ZONE`, IANA name).
+    pub default_time_zone: chrono_tz::Tz,
     /// How often live parts of pages (/sync, pending rows on /users) poll
     /// (`MAMA_UI_POLL_MS`). Polls never count as activity for the idle timeout.
     pub ui_poll_interval: Duration,
@@ -207,7 +212,20 @@ impl Settings {
                 timeout: Duration::from_secs(env.parse("LITELLM_TIMEOUT_SECS", 10)?),
             }),
         };
+        let default_language = match env.get("MAMA_DEFAULT_LANGUAGE") {
+            None => crate::i18n::Lang::Ko,
+            Some(v) => crate::i18n::Lang::parse(&v)
+                .with_context(|| format!("MAMA_DEFAULT_LANGUAGE must be ko or en, not {v:?}"))?,
+        };
+        let default_time_zone = match env.get("MAMA_DEFAULT_TIME_ZONE") {
+            None => chrono_tz::Asia::Seoul,
+            Some(v) => crate::i18n::parse_tz(&v).with_context(|| {
+                format!("MAMA_DEFAULT_TIME_ZONE must be an IANA zone such as Asia/Seoul, not {v:?}")
+            })?,
+        };
         Ok(Settings {
+            default_language,
+            default_time_zone,
             database_url,
             bind,
             secrets,

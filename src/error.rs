@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use actix_web::{
-    HttpResponse, ResponseError,
+    HttpRequest, HttpResponse, ResponseError,
     body::{BoxBody, MessageBody},
     dev::{ServiceRequest, ServiceResponse},
     http::StatusCode,
@@ -18,6 +18,8 @@ use actix_web::{
     middleware::Next,
 };
 use askama::Template;
+
+use crate::i18n::{self, Lang, Locale, Msg};
 use serde::Serialize;
 
 /// How the request ended, from the auditor's point of view. Stored as text in
@@ -279,7 +281,7 @@ pub async fn render_errors(
     let rendered = if api {
         json_body(status, &body, &request_id, &response)
     } else {
-        html_page(status, &body, &request_id, &response)
+        html_page(&http_req, status, &body, &request_id, &response)
     };
     Ok(ServiceResponse::new(http_req, rendered))
 }
@@ -314,43 +316,90 @@ pub fn json_body(
 }
 
 /// The error page. It extends `layout.html` (the shell `base.html` also extends),
-/// not `base.html`: an error page shows no navigation, so it needs no page context.
+/// not `base.html`: an error page shows no navigation, so its context is only the
+/// request's language and zone.
 #[derive(Template)]
 #[template(path = "errors/error.html")]
 struct ErrorPage<'a> {
+    ctx: Locale,
     status: u16,
     title: &'a str,
     message: &'a str,
     request_id: &'a str,
+    fields: Vec<String>,
 }
 
-/// The UI rendering: the friendly page for an error status.
+/// The language and zone of an error page: the admin's preference (put in the
+/// request by the login guard), else the `?lang=` switch, its cookie,
+/// `Accept-Language`, and the configured default.
+fn locale_of(req: &HttpRequest) -> Locale {
+    let (lang, tz) = req
+        .app_data::<actix_web::web::Data<crate::state::AppData>>()
+        .map_or((Lang::Ko, chrono_tz::Asia::Seoul), |d| {
+            (d.settings.default_language, d.settings.default_time_zone)
+        });
+    Locale {
+        lang: i18n::request_lang(req, lang),
+        tz: i18n::request_tz(req, tz),
+    }
+}
+
+/// The UI rendering: the friendly page for an error status, in the request's
+/// language. Its words come from the catalogue, not from the error's (English,
+/// developer-facing) text; a validation error's fields are named: an English page
+/// shows each message as is, a Korean one the field's translated name in a
+/// translated sentence.
 pub fn html_page(
+    req: &HttpRequest,
     status: StatusCode,
     body: &ErrorBody,
     request_id: &str,
     like: &HttpResponse,
 ) -> HttpResponse {
+    let locale = locale_of(req);
     let title = match status.as_u16() {
-        403 => "Not allowed",
-        404 => "Page not found",
-        429 => "Too many requests",
-        503 => "Temporarily unavailable",
-        s if s >= 500 => "Something went wrong",
-        _ => "That did not work",
+        403 => "error-title-403",
+        404 => "error-title-404",
+        429 => "error-title-429",
+        503 => "error-title-503",
+        s if s >= 500 => "error-title-500",
+        _ => "error-title-400",
     };
     let message = match status.as_u16() {
-        404 => "There is no page at this address.",
-        500 => {
-            "An unexpected error occurred. It has been logged; quote the request ID when you report it."
-        }
-        _ => &body.message,
+        403 if body.message == AppError::Csrf.to_string() => "error-csrf",
+        403 => "error-forbidden",
+        404 => "error-not-found",
+        409 => "error-conflict",
+        413 => "error-too-large",
+        422 => "error-validation",
+        429 => "error-rate-limited",
+        503 => "error-unavailable",
+        s if s >= 500 => "error-internal",
+        _ => "error-bad-request",
     };
+    let fields: Vec<String> = body.details["fields"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(f, v)| {
+                    let first = v.get(0).and_then(|x| x.as_str()).unwrap_or_default();
+                    match locale.lang {
+                        Lang::En => format!("{f}: {first}"),
+                        Lang::Ko => Msg::new("err-invalid").field(f).render(locale.lang),
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let title = i18n::t(locale.lang, title);
+    let message = i18n::t(locale.lang, message);
     let page = ErrorPage {
+        ctx: locale,
         status: status.as_u16(),
-        title,
-        message,
+        title: &title,
+        message: &message,
         request_id,
+        fields,
     };
     let html = page
         .render()

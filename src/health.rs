@@ -31,7 +31,13 @@ pub async fn readyz(data: web::Data<AppData>) -> HttpResponse {
         "status": if ok { "ready" } else { "not ready" },
         "database": if ok { "ok" } else { "unreachable" },
         "litellm": litellm,
-        "notices": data.notices.list(),
+        // Machine surface: the banners in English (they are stored as catalogue keys).
+        "notices": data
+            .notices
+            .list()
+            .iter()
+            .map(|k| crate::i18n::t(crate::i18n::Lang::En, k))
+            .collect::<Vec<_>>(),
     });
     if ok {
         HttpResponse::Ok().json(body)

@@ -14,6 +14,7 @@ pub mod devtools;
 pub mod entities;
 pub mod error;
 pub mod health;
+pub mod i18n;
 pub mod litellm;
 pub mod metrics;
 pub mod services;

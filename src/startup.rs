@@ -181,6 +181,11 @@ async fn home() -> actix_web::HttpResponse {
     ui::see_other("/users")
 }
 
-async fn not_found(_req: HttpRequest) -> Result<actix_web::HttpResponse, AppError> {
+/// Not found. A logged-in admin's language preference applies here too: the
+/// guard (tried, never required) puts it in the request for the error page.
+async fn not_found(
+    _req: HttpRequest,
+    _admin: Option<crate::web::CurrentAdmin>,
+) -> Result<actix_web::HttpResponse, AppError> {
     Err(AppError::NotFound)
 }

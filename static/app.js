@@ -149,7 +149,7 @@
       b.type = "button";
       b.className = "chip" + (o.classList.contains("model-red") ? " chip-red" : "");
       b.textContent = o.getAttribute("data-value") + " \u00d7";
-      b.setAttribute("aria-label", "Remove " + o.getAttribute("data-value"));
+      b.setAttribute("aria-label", (p.getAttribute("data-t-remove") || "Remove") + " " + o.getAttribute("data-value"));
       b.addEventListener("click", function () { box.checked = false; renderChips(p); });
       chips.appendChild(b);
     });
@@ -157,7 +157,7 @@
     if (none) {
       var s = document.createElement("span");
       s.className = "muted chip-none";
-      s.textContent = "none chosen";
+      s.textContent = p.getAttribute("data-t-none") || "none chosen";
       chips.appendChild(s);
     }
   }
@@ -197,8 +197,10 @@
     input.setAttribute("aria-controls", list.id);
     input.setAttribute("aria-autocomplete", "list");
     input.setAttribute("autocomplete", "off");
-    input.setAttribute("aria-label", (legend ? legend.textContent : "Choose") + ": type to filter");
-    input.placeholder = "Type to filter, Enter to choose";
+    // The page gives the words in its language (data-t-* on the picker).
+    var hint = p.getAttribute("data-t-filter") || "Type to filter, Enter to choose";
+    input.setAttribute("aria-label", (legend ? legend.textContent + ": " : "") + hint);
+    input.placeholder = hint;
     p.insertBefore(chips, list);
     p.insertBefore(input, list);
     renderChips(p);

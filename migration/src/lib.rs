@@ -17,6 +17,7 @@ mod m20261122_000013_create_audit_targets;
 mod m20261122_133700_index_unsealed_audit_events;
 mod m20261122_160000_index_users_search;
 mod m20261202_024800_add_audit_link_key;
+mod m20261202_030000_add_admin_locale;
 mod m20261202_030000_audit_targets_watermark;
 mod m20261202_040000_create_idempotency_keys;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_024800_add_audit_link_key::Migration),
             Box::new(m20261202_030000_audit_targets_watermark::Migration),
             Box::new(m20261202_040000_create_idempotency_keys::Migration),
+            Box::new(m20261202_030000_add_admin_locale::Migration),
         ]
     }
 }

@@ -41,14 +41,14 @@ impl LoginForm {
     pub fn check(&self) -> FormErrors {
         let mut e = FormErrors::default();
         if self.username.trim().is_empty() {
-            e.add("username", "Enter your username.");
+            e.add("username", "err-enter-username");
         } else if self.username.chars().count() > 64 {
-            e.add("username", "A username has at most 64 characters.");
+            e.add("username", "err-username-long");
         }
         if self.password.is_empty() {
-            e.add("password", "Enter your password.");
+            e.add("password", "err-enter-password");
         } else if self.password.chars().count() > 1024 {
-            e.add("password", "That password is too long.");
+            e.add("password", "err-password-too-long");
         }
         e
     }
@@ -57,7 +57,7 @@ impl LoginForm {
 #[derive(Debug, Deserialize, Validate)]
 pub struct ChangePasswordForm {
     #[serde(default)]
-    #[validate(length(min = 1, message = "Enter your current password."))]
+    #[validate(length(min = 1, message = "err-enter-current-password"))]
     pub current_password: String,
     #[serde(default)]
     pub new_password: String,
@@ -74,12 +74,12 @@ pub fn check_new_password(
     username: &str,
 ) {
     if new.is_empty() {
-        e.add(field, "Enter a new password.");
+        e.add(field, "err-enter-new-password");
     } else if let Some(why) = password::policy_violation(new, username) {
-        e.add(field, format!("The new password {why}."));
+        e.add(field, why);
     }
     if new != confirm {
-        e.add("confirm_password", "The two passwords do not match.");
+        e.add("confirm_password", "err-passwords-differ");
     }
 }
 
@@ -97,10 +97,7 @@ impl ChangePasswordForm {
             username,
         );
         if e.is_empty() && self.new_password == self.current_password {
-            e.add(
-                "new_password",
-                "The new password must differ from the current one.",
-            );
+            e.add("new_password", "err-password-unchanged");
         }
         e
     }
@@ -110,11 +107,8 @@ impl ChangePasswordForm {
 pub struct NewAdminForm {
     #[serde(default)]
     #[validate(
-        length(min = 1, max = 64, message = "A username has 1 to 64 characters."),
-        custom(
-            function = "username_chars",
-            message = "Use only letters, digits and . _ @ -"
-        )
+        length(min = 1, max = 64, message = "err-username-length"),
+        custom(function = "username_chars", message = "err-username-chars")
     )]
     pub username: String,
     #[serde(default)]
@@ -145,7 +139,7 @@ impl NewAdminForm {
         };
         let role = Role::parse(&self.role);
         if role.is_none() {
-            e.add("role", "Choose a role.");
+            e.add("role", "err-choose-role");
         }
         check_new_password(
             &mut e,

@@ -15,6 +15,7 @@ use crate::{
     audit::{Action, AuditCtx, Outcome},
     entities::admin,
     error::AppError,
+    i18n::Msg,
     state::AppData,
     web::{
         CsrfForm, CurrentAdmin, Flash, FormErrors, NoFields, PageCtx, pages::html, see_other,
@@ -55,7 +56,7 @@ pub async fn change_password(
         .await
         .map_err(AppError::Internal)?
     {
-        errors.add("current_password", "The current password is not correct.");
+        errors.add("current_password", "err-current-password-wrong");
     }
     if !errors.is_empty() {
         audit.outcome(Outcome::Invalid);
@@ -75,7 +76,7 @@ pub async fn change_password(
     let ended = queries::end_other_sessions(&txn, admin.id, &admin.session_id).await?;
     audit.detail("other_sessions_ended", ended);
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
-    session::push_flash(&session, Flash::success("Your password has been changed."));
+    session::push_flash(&session, Flash::success("flash-password-changed"));
     Ok(see_other("/users"))
 }
 
@@ -124,7 +125,7 @@ pub async fn create(
             .await?
             .is_some()
     {
-        errors.add("username", "An account with this username already exists.");
+        errors.add("username", "err-username-taken");
     }
     audit.detail("username", username.chars().take(64).collect::<String>());
     audit.detail("role", form.role.chars().take(32).collect::<String>());
@@ -150,10 +151,11 @@ pub async fn create(
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
     session::push_flash(
         &session,
-        Flash::success(format!(
-            "Created {} “{username}”. They must choose a new password at first login.",
-            role.label().to_lowercase()
-        )),
+        Flash::success(
+            Msg::new("flash-admin-created")
+                .key_arg("role", role.noun())
+                .arg("username", &username),
+        ),
     );
     Ok(see_other("/admins"))
 }
@@ -174,12 +176,12 @@ async fn deletion_refusal(
     target: &admin::Model,
 ) -> Result<Option<&'static str>, AppError> {
     if target.id == me.id {
-        return Ok(Some("You cannot delete your own account."));
+        return Ok(Some("admins-refuse-self"));
     }
     if target.role == Role::SuperAdmin.as_str()
         && queries::count_role(&data.db, Role::SuperAdmin).await? <= 1
     {
-        return Ok(Some("This is the last super admin; it cannot be deleted."));
+        return Ok(Some("admins-refuse-last"));
     }
     Ok(None)
 }
@@ -228,10 +230,7 @@ pub async fn delete(
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
     session::push_flash(
         &session,
-        Flash::success(format!(
-            "Deleted “{}”; their sessions have ended.",
-            t.username
-        )),
+        Flash::success(Msg::new("flash-admin-deleted").arg("username", &t.username)),
     );
     Ok(see_other("/admins"))
 }
@@ -294,10 +293,7 @@ pub async fn reset(
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
     session::push_flash(
         &session,
-        Flash::success(format!(
-            "Reset the password of “{}”. They must choose a new one at their next login.",
-            t.username
-        )),
+        Flash::success(Msg::new("flash-admin-reset").arg("username", &t.username)),
     );
     Ok(see_other("/admins"))
 }

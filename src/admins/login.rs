@@ -1,7 +1,13 @@
 //! Login and logout, with throttling per account (lockout) and per client IP
 //! (exponential back-off). Every attempt is one audit event.
 use actix_session::Session;
-use actix_web::{HttpResponse, http::StatusCode, http::header, web};
+use actix_web::{
+    HttpRequest, HttpResponse,
+    cookie::{Cookie, SameSite},
+    http::StatusCode,
+    http::header,
+    web,
+};
 use chrono::Utc;
 use secrecy::SecretString;
 
@@ -13,6 +19,7 @@ use crate::{
     audit::{Action, Actor, AuditCtx, Outcome},
     crypto::{random_token, sha256_hex},
     error::AppError,
+    i18n::{self, Locale, Msg},
     state::AppData,
     web::{
         CsrfForm, CurrentAdmin, Flash, FormErrors, NoFields, PageCtx, pages::html, see_other,
@@ -30,44 +37,69 @@ pub struct LoginQuery {
 }
 
 pub async fn login_form(
+    req: HttpRequest,
     session: Session,
     audit: AuditCtx,
+    data: web::Data<AppData>,
     query: Option<web::Query<LoginQuery>>,
-) -> Result<LoginPage, AppError> {
+) -> Result<HttpResponse, AppError> {
     audit.action(Action::LoginView);
     let q = query.map(|q| q.into_inner()).unwrap_or_default();
     let notice = if q.expired == "1" {
         audit.detail("reason", "session_expired");
-        "Your session expired after a period of inactivity. Please log in again."
+        "login-expired"
     } else {
         ""
     };
-    Ok(LoginPage {
-        ctx: PageCtx::anonymous(&session),
+    let page = LoginPage {
+        ctx: PageCtx::anonymous(&session, locale(&req, &data)),
         username: String::new(),
         errors: FormErrors::default(),
-        notice: notice.into(),
+        notice: Msg::new(notice),
         next: safe_next(&q.next).unwrap_or_default(),
-    })
+    };
+    let mut res = html(StatusCode::OK, &page)?;
+    if let Some(lang) = i18n::switch_lang(&req) {
+        audit.detail("lang", lang.code());
+        let cookie = Cookie::build(i18n::LANG_COOKIE, lang.code())
+            .path("/")
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .secure(data.settings.secure_cookies)
+            .max_age(actix_web::cookie::time::Duration::days(365))
+            .finish();
+        res.add_cookie(&cookie)
+            .map_err(|e| AppError::Internal(e.into()))?;
+    }
+    Ok(res)
 }
 
-fn page(
-    session: &Session,
-    username: &str,
-    errors: FormErrors,
-    notice: &str,
-    next: &str,
-) -> LoginPage {
+fn locale(req: &HttpRequest, data: &AppData) -> Locale {
+    Locale {
+        lang: i18n::anonymous_lang(req, data.settings.default_language),
+        tz: data.settings.default_time_zone,
+    }
+}
+
+struct Form<'a> {
+    req: &'a HttpRequest,
+    data: &'a AppData,
+    session: &'a Session,
+    next: &'a str,
+}
+
+fn page(f: &Form, username: &str, errors: FormErrors, notice: Msg) -> LoginPage {
     LoginPage {
-        ctx: PageCtx::anonymous(session),
+        ctx: PageCtx::anonymous(f.session, locale(f.req, f.data)),
         username: username.chars().take(64).collect(),
         errors,
-        notice: notice.to_string(),
-        next: safe_next(next).unwrap_or_default(),
+        notice,
+        next: safe_next(f.next).unwrap_or_default(),
     }
 }
 
 pub async fn login(
+    req: HttpRequest,
     session: Session,
     audit: AuditCtx,
     data: web::Data<AppData>,
@@ -80,7 +112,17 @@ pub async fn login(
         audit.detail("fields", errors.to_json());
         return html(
             StatusCode::UNPROCESSABLE_ENTITY,
-            &page(&session, &form.username, errors, "", &form.next),
+            &page(
+                &Form {
+                    req: &req,
+                    data: &data,
+                    session: &session,
+                    next: &form.next,
+                },
+                &form.username,
+                errors,
+                Msg::new(""),
+            ),
         );
     }
     let username = normalise_username(&form.username);
@@ -97,17 +139,16 @@ pub async fn login(
         audit.action(Action::LoginThrottled);
         audit.outcome(Outcome::Denied);
         audit.detail("retry_after_s", wait);
-        let notice =
-            format!("Too many failed logins from your address. Try again in {wait} seconds.");
+        let notice = Msg::new("login-ip-throttled").num("seconds", wait);
+        let f = Form {
+            req: &req,
+            data: &data,
+            session: &session,
+            next: &form.next,
+        };
         let mut res = html(
             StatusCode::TOO_MANY_REQUESTS,
-            &page(
-                &session,
-                &username,
-                FormErrors::default(),
-                &notice,
-                &form.next,
-            ),
+            &page(&f, &username, FormErrors::default(), notice),
         )?;
         res.headers_mut().insert(header::RETRY_AFTER, wait.into());
         return Ok(res);
@@ -138,18 +179,18 @@ pub async fn login(
 
     if !ok {
         let txn = crate::db::begin_write(&data.db).await?;
-        let mut notice = "Wrong username or password.";
+        let mut notice = "login-wrong";
         let mut status = StatusCode::UNAUTHORIZED;
         if locked {
             audit.action(Action::LoginLocked);
-            notice = "This account is locked after too many failed logins. Try again later, or ask a super admin to reset its password.";
+            notice = "login-locked";
             status = StatusCode::FORBIDDEN;
         } else if let Some(a) = &admin
             && queries::record_failure(&txn, a, s.login_max_failures, s.login_lockout).await?
         {
             audit.action(Action::Lockout);
             audit.detail("locked_for_s", s.login_lockout.as_secs());
-            notice = "Too many failed logins: this account is now locked for a while.";
+            notice = "login-now-locked";
         }
         if let Some(until) =
             queries::ip_failure(&txn, &ip, s.login_ip_free_failures, s.login_ip_max_backoff).await?
@@ -164,11 +205,15 @@ pub async fn login(
         return html(
             status,
             &page(
-                &session,
+                &Form {
+                    req: &req,
+                    data: &data,
+                    session: &session,
+                    next: &form.next,
+                },
                 &username,
                 FormErrors::default(),
-                notice,
-                &form.next,
+                Msg::new(notice),
             ),
         );
     }
@@ -229,6 +274,6 @@ pub async fn logout(
     crate::web::sessions::delete_session(&txn, &admin.session_id).await?;
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
     session::end(&session);
-    session::push_flash(&session, Flash::info("You have logged out."));
+    session::push_flash(&session, Flash::info("flash-logged-out"));
     Ok(see_other("/login"))
 }

@@ -1,5 +1,6 @@
 //! Admin accounts: login and logout, password changes, and the super admin's
 //! management of admins and auditors.
+mod account;
 mod forms;
 mod handlers;
 mod login;
@@ -25,6 +26,8 @@ crate::route_table! {
     SignedIn {
         GET "/session/idle" => login::session_idle, SessionCheck;
         POST "/logout" => login::logout, Logout;
+        GET "/account" => account::view, AccountView;
+        POST "/account" => account::update, AccountUpdate;
         GET "/account/password" => handlers::password_form, PasswordView;
         POST "/account/password" => handlers::change_password, PasswordChange;
     }

@@ -73,15 +73,15 @@ pub fn policy_violation(password: &str, username: &str) -> Option<&'static str> 
     let len = password.chars().count();
     let lower = password.to_lowercase();
     if len < MIN_LEN {
-        Some("must be at least 8 characters long")
+        Some("err-password-min-chars")
     } else if len > MAX_LEN {
-        Some("must be at most 128 characters long")
+        Some("err-password-long")
     } else if lower == "admin" {
-        Some("must not be \"admin\"")
+        Some("err-password-admin")
     } else if lower == username.trim().to_lowercase() {
-        Some("must not be the same as the username")
+        Some("err-password-username")
     } else if COMMON.contains(&lower) {
-        Some("is one of the most commonly used passwords; choose another")
+        Some("err-password-common")
     } else {
         None
     }
@@ -105,7 +105,7 @@ mod tests {
         assert!(COMMON.len() >= 1000, "ship at least the top 1,000");
         assert_eq!(
             policy_violation("short", "bob"),
-            Some("must be at least 8 characters long")
+            Some("err-password-min-chars")
         );
         assert!(policy_violation(&"x".repeat(129), "bob").is_some());
         assert!(
@@ -115,12 +115,12 @@ mod tests {
         assert!(
             policy_violation("password", "bob")
                 .unwrap()
-                .contains("common")
+                .contains("err-password-common")
         );
         assert!(
             policy_violation("12345678", "bob")
                 .unwrap()
-                .contains("common")
+                .contains("err-password-common")
         );
         assert!(
             policy_violation("alice-the-admin", "Alice-the-Admin")

@@ -205,3 +205,26 @@ pub async fn ip_success(db: &impl ConnectionTrait, ip: &str) -> Result<(), DbErr
     login_throttle::Entity::delete_by_id(ip).exec(db).await?;
     Ok(())
 }
+
+/// Stores an admin's language and time zone (`None`: follow the browser / the default).
+pub async fn set_locale(
+    db: &impl ConnectionTrait,
+    id: i32,
+    language: Option<&str>,
+    time_zone: Option<&str>,
+) -> Result<(), DbErr> {
+    admin::Entity::update_many()
+        .col_expr(
+            admin::Column::Language,
+            Expr::value(language.map(str::to_string)),
+        )
+        .col_expr(
+            admin::Column::TimeZone,
+            Expr::value(time_zone.map(str::to_string)),
+        )
+        .col_expr(admin::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(admin::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}

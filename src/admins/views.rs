@@ -14,8 +14,8 @@ pub struct LoginPage {
     pub ctx: PageCtx,
     pub username: String,
     pub errors: FormErrors,
-    /// A message about the whole form (wrong credentials, lockout).
-    pub notice: String,
+    /// A message about the whole form (wrong credentials, lockout); empty key: none.
+    pub notice: crate::i18n::Msg,
     /// Where to go after logging in (a same-origin path, already checked).
     pub next: String,
 }
@@ -34,8 +34,8 @@ pub struct AdminRow {
     pub role: &'static str,
     pub must_change_password: bool,
     pub locked: bool,
-    pub last_login: String,
-    pub created: String,
+    pub last_login: Option<chrono::DateTime<chrono::Utc>>,
+    pub created: chrono::DateTime<chrono::Utc>,
     pub is_self: bool,
 }
 
@@ -45,13 +45,11 @@ impl AdminRow {
         AdminRow {
             id: a.id,
             username: a.username.clone(),
-            role: Role::parse(&a.role).map_or("?", Role::label),
+            role: Role::parse(&a.role).map_or("role-unknown", Role::label),
             must_change_password: a.must_change_password,
             locked: a.locked_until.is_some_and(|t| t > now),
-            last_login: a.last_login_at.map_or("never".into(), |t| {
-                t.format("%Y-%m-%d %H:%M UTC").to_string()
-            }),
-            created: a.created_at.format("%Y-%m-%d").to_string(),
+            last_login: a.last_login_at,
+            created: a.created_at,
             is_self: a.id == me,
         }
     }
@@ -87,5 +85,21 @@ pub struct DeletePage {
 pub struct ResetPage {
     pub ctx: PageCtx,
     pub target: AdminRow,
+    pub errors: FormErrors,
+}
+
+/// `/account`: the admin's language and time zone.
+#[derive(Template, WebTemplate)]
+#[template(path = "admins/account.html")]
+pub struct AccountPage {
+    pub ctx: PageCtx,
+    /// The stored (or submitted) language code; empty: follow the browser.
+    pub language: String,
+    /// The stored (or submitted) zone name; empty: the default.
+    pub time_zone: String,
+    pub default_zone: &'static str,
+    pub zones: &'static [&'static str],
+    /// The current time in the page's zone.
+    pub now: String,
     pub errors: FormErrors,
 }

@@ -25,17 +25,17 @@ impl NewClientForm {
         let mut e = FormErrors::default();
         let name = self.name.trim().to_string();
         if let Some(why) = check_name(&name) {
-            e.add("name", why);
+            e.add("name", super::service::check_name_key(why));
         }
         let mut scopes = vec![];
         for s in &self.scopes {
             match Scope::parse(s) {
                 Some(s) => scopes.push(s),
-                None => e.add("scopes", "Choose scopes from the list."),
+                None => e.add("scopes", "err-scope-unknown"),
             }
         }
         if self.scopes.is_empty() {
-            e.add("scopes", "Choose at least one scope.");
+            e.add("scopes", "err-scope-none");
         }
         let rl = self.rate_limit_per_minute.trim();
         let rate_limit_per_minute = if rl.is_empty() {
@@ -46,7 +46,7 @@ impl NewClientForm {
                 _ => {
                     e.add(
                         "rate_limit_per_minute",
-                        format!("Enter a whole number from 1 to {RATE_LIMIT_MAX}, or leave it empty for the default."),
+                        crate::i18n::Msg::new("err-rate-limit").num("max", RATE_LIMIT_MAX),
                     );
                     None
                 }

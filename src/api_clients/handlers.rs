@@ -11,6 +11,7 @@ use super::{
 use crate::{
     audit::{Action, AuditCtx, Outcome},
     error::AppError,
+    i18n::Msg,
     state::AppData,
     web::{
         CsrfForm, CurrentAdmin, Flash, FormErrors, NoFields, PageCtx, pages::html, see_other,
@@ -66,7 +67,7 @@ pub async fn create(
     let checked = match form.check(&admin.username) {
         Ok(new) if queries::find_by_name(&data.db, &new.name).await?.is_some() => {
             let mut e = FormErrors::default();
-            e.add("name", "An API client with this name already exists.");
+            e.add("name", "err-api-client-taken");
             Err(e)
         }
         other => other,
@@ -146,12 +147,9 @@ pub async fn revoke(
     audit.detail("changed", changed);
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
     let msg = if changed {
-        format!(
-            "Revoked `{}`. Its token stopped working at once.",
-            after.name
-        )
+        Msg::new("flash-api-client-revoked").arg("name", &after.name)
     } else {
-        format!("`{}` was already revoked.", after.name)
+        Msg::new("flash-api-client-already-revoked").arg("name", &after.name)
     };
     session::push_flash(&session, Flash::success(msg));
     Ok(see_other("/api-clients"))

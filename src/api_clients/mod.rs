@@ -47,13 +47,14 @@ impl Scope {
     pub fn parse(s: &str) -> Option<Scope> {
         Scope::ALL.into_iter().find(|x| x.as_str() == s)
     }
+    /// The catalogue key describing the scope.
     pub fn label(self) -> &'static str {
         match self {
-            Scope::KeysRead => "Look up users' keys",
-            Scope::ModelsRead => "List models",
-            Scope::AuditRead => "Read the audit trail",
-            Scope::UsersWrite => "Create, change and delete users (never their keys)",
-            Scope::ServicesWrite => "Manage the service catalogue",
+            Scope::KeysRead => "scope-keys-read",
+            Scope::ModelsRead => "scope-models-read",
+            Scope::AuditRead => "scope-audit-read",
+            Scope::UsersWrite => "scope-users-write",
+            Scope::ServicesWrite => "scope-services-write",
         }
     }
 }

@@ -50,6 +50,17 @@ pub fn check_name(name: &str) -> Option<&'static str> {
     }
 }
 
+/// The catalogue key for a reason [`check_name`] gives (the CLI prints the English).
+pub fn check_name_key(reason: &str) -> &'static str {
+    if reason.starts_with("A name has") {
+        "err-name-long"
+    } else if reason.starts_with("Use letters") {
+        "err-name-chars"
+    } else {
+        "err-enter-name"
+    }
+}
+
 /// Scopes as stored: known ones, deduplicated, in canonical order.
 pub fn scopes_text(scopes: &[Scope]) -> String {
     Scope::ALL

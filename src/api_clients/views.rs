@@ -12,19 +12,15 @@ pub struct ClientRow {
     pub id: i32,
     pub name: String,
     pub scopes: String,
-    pub rate_limit: String,
+    /// Requests per minute; `None`: the default.
+    pub rate_limit: Option<i32>,
+    pub default_limit: u32,
     pub token_hint: String,
-    pub created: String,
+    pub created: chrono::DateTime<chrono::Utc>,
     pub created_by: String,
-    pub last_used: String,
+    pub last_used: Option<chrono::DateTime<chrono::Utc>>,
     pub revoked: bool,
-    pub revoked_at: String,
-}
-
-fn when(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
-    t.map_or("never".into(), |t| {
-        t.format("%Y-%m-%d %H:%M UTC").to_string()
-    })
+    pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl ClientRow {
@@ -33,16 +29,14 @@ impl ClientRow {
             id: c.id,
             name: c.name.clone(),
             scopes: c.scopes.clone(),
-            rate_limit: match c.rate_limit_per_minute {
-                Some(n) => format!("{n}/min"),
-                None => format!("{default_limit}/min (default)"),
-            },
+            rate_limit: c.rate_limit_per_minute,
+            default_limit,
             token_hint: c.token_hint.clone(),
-            created: c.created_at.format("%Y-%m-%d").to_string(),
+            created: c.created_at,
             created_by: c.created_by.clone().unwrap_or_default(),
-            last_used: when(c.last_used_at),
+            last_used: c.last_used_at,
             revoked: c.revoked_at.is_some(),
-            revoked_at: when(c.revoked_at),
+            revoked_at: c.revoked_at,
         }
     }
 }

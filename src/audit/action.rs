@@ -34,6 +34,8 @@ actions! {
     Logout => "auth.logout",
     PasswordView => "account.password.view",
     PasswordChange => "account.password.change",
+    AccountView => "account.view",
+    AccountUpdate => "account.update",
     AdminList => "admin.list",
     AdminView => "admin.view",
     AdminCreate => "admin.create",

@@ -1,5 +1,6 @@
 //! The `/audit` filter as it travels in the URL, turned into an [`AuditFilter`].
-use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{Action, queries::AuditFilter};
@@ -31,21 +32,26 @@ pub struct FilterQuery {
 
 pub const OUTCOMES: &[&str] = &["success", "denied", "invalid", "error"];
 
-/// `2026-11-22`, `2026-11-22T13:45` (a datetime-local input) or RFC 3339.
-/// A bare date as an upper bound means "through the end of that day".
-fn parse_time(s: &str, end_of_day: bool) -> Option<DateTime<Utc>> {
+/// `2026-11-22`, `2026-11-22T13:45` (a datetime-local input), both local times in
+/// `tz` (the admin's zone, which the form names), or RFC 3339 with its own offset.
+/// A bare date as an upper bound means "through the end of that local day".
+fn parse_time(s: &str, end_of_day: bool, tz: Tz) -> Option<DateTime<Utc>> {
     let s = s.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.with_timezone(&Utc));
     }
     for fmt in ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"] {
         if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
-            return Some(t.and_utc());
+            // In a DST fold the earlier instant; in a gap, none (an error).
+            return tz
+                .from_local_datetime(&t)
+                .earliest()
+                .map(|t| t.with_timezone(&Utc));
         }
     }
     let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
-    let t = d.and_hms_opt(0, 0, 0)?.and_utc();
-    Some(if end_of_day { t + Duration::days(1) } else { t })
+    let d = if end_of_day { d + Duration::days(1) } else { d };
+    Some(crate::i18n::local_day_start(d, tz))
 }
 
 /// Every action whose text starts with `group.` (for `group.*`).
@@ -74,38 +80,39 @@ pub fn action_groups() -> Vec<(&'static str, Vec<&'static str>)> {
 
 impl FilterQuery {
     /// The filter, or field-named messages.
-    pub fn to_filter(&self) -> Result<AuditFilter, FormErrors> {
+    /// Dates without an offset are local times in `tz`.
+    pub fn to_filter(&self, tz: Tz) -> Result<AuditFilter, FormErrors> {
         let mut errors = FormErrors::default();
         let mut f = AuditFilter::default();
         let opt = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
         if let Some(s) = opt(&self.since) {
-            match parse_time(&s, false) {
+            match parse_time(&s, false, tz) {
                 Some(t) => f.since = Some(t),
-                None => errors.add("since", "Use a date like 2026-11-22 or 2026-11-22T13:45."),
+                None => errors.add("since", "err-date"),
             }
         }
         if let Some(s) = opt(&self.until) {
-            match parse_time(&s, true) {
+            match parse_time(&s, true, tz) {
                 Some(t) => f.until = Some(t),
-                None => errors.add("until", "Use a date like 2026-11-22 or 2026-11-22T13:45."),
+                None => errors.add("until", "err-date"),
             }
         }
         if let (Some(a), Some(b)) = (f.since, f.until)
             && b <= a
         {
-            errors.add("until", "The end must be after the start.");
+            errors.add("until", "err-end-before-start");
         }
         f.actor = opt(&self.actor);
         if let Some(a) = opt(&self.action) {
             if let Some(group) = a.strip_suffix(".*") {
                 f.actions = actions_in_group(group);
                 if f.actions.is_empty() {
-                    errors.add("action", "No action belongs to this group.");
+                    errors.add("action", "err-action-group");
                 }
             } else if Action::parse(&a).is_some() {
                 f.actions = vec![a];
             } else {
-                errors.add("action", "Unknown action; pick one from the list.");
+                errors.add("action", "err-action-unknown");
             }
         }
         f.target_user = opt(&self.user);
@@ -113,7 +120,7 @@ impl FilterQuery {
             if OUTCOMES.contains(&o.as_str()) {
                 f.outcome = Some(o);
             } else {
-                errors.add("outcome", "Pick success, denied, invalid or error.");
+                errors.add("outcome", "err-outcome");
             }
         }
         f.request_id = opt(&self.request_id);
@@ -150,8 +157,19 @@ mod tests {
             until: "2026-11-01".into(),
             ..Default::default()
         };
-        let f = q.to_filter().unwrap();
+        let f = q.to_filter(chrono_tz::UTC).unwrap();
         assert_eq!((f.until.unwrap() - f.since.unwrap()).num_hours(), 24);
+        // The same local day in Seoul starts at 15:00 UTC the day before.
+        let f = q.to_filter(chrono_tz::Asia::Seoul).unwrap();
+        assert_eq!(f.since.unwrap().to_rfc3339(), "2026-10-31T15:00:00+00:00");
+        assert_eq!(f.until.unwrap().to_rfc3339(), "2026-11-01T15:00:00+00:00");
+        // An explicit offset is taken as written.
+        let q = FilterQuery {
+            since: "2026-11-01T00:00:00Z".into(),
+            ..Default::default()
+        };
+        let f = q.to_filter(chrono_tz::Asia::Seoul).unwrap();
+        assert_eq!(f.since.unwrap().to_rfc3339(), "2026-11-01T00:00:00+00:00");
     }
 
     #[test]
@@ -160,7 +178,7 @@ mod tests {
             action: "admin.*".into(),
             ..Default::default()
         };
-        let f = q.to_filter().unwrap();
+        let f = q.to_filter(chrono_tz::UTC).unwrap();
         assert!(f.actions.contains(&"admin.create".to_string()));
         assert!(f.actions.iter().all(|a| a.starts_with("admin.")));
         let bad = FilterQuery {
@@ -169,7 +187,7 @@ mod tests {
             outcome: "meh".into(),
             ..Default::default()
         };
-        let e = bad.to_filter().unwrap_err();
+        let e = bad.to_filter(chrono_tz::UTC).unwrap_err();
         assert_eq!(e.fields(), vec!["action", "outcome", "since"]);
     }
 }

@@ -14,6 +14,7 @@ use crate::{
         queries,
     },
     error::AppError,
+    i18n::{Lang, Msg},
     state::AppData,
     web::{
         CsrfForm, CurrentAdmin, Flash, FormErrors, NoFields, PageCtx, pages::html, see_other,
@@ -47,7 +48,7 @@ pub async fn list(
         verified,
         index_lag,
     };
-    let filter = match page.q.to_filter() {
+    let filter = match page.q.to_filter(admin.locale.tz) {
         Ok(f) => f,
         Err(errors) => {
             audit.outcome(Outcome::Invalid);
@@ -97,6 +98,7 @@ pub async fn view(
 }
 
 async fn export(
+    admin: CurrentAdmin,
     audit: AuditCtx,
     data: web::Data<AppData>,
     q: FilterQuery,
@@ -105,14 +107,17 @@ async fn export(
     audit.action(Action::AuditExport);
     audit.detail("format", format.extension());
     audit.detail("filter", q.to_json());
-    let filter = q.to_filter().map_err(|errors| AppError::Validation {
-        message: format!("invalid filter: {}", errors.fields().join(", ")),
-        fields: errors
-            .fields()
-            .iter()
-            .map(|f| (f.to_string(), vec![errors.get(f).to_string()]))
-            .collect(),
-    })?;
+    let filter = q
+        .to_filter(admin.locale.tz)
+        .map_err(|errors| AppError::Validation {
+            message: format!("invalid filter: {}", errors.fields().join(", ")),
+            // The English text: this body is for machines too.
+            fields: errors
+                .fields()
+                .iter()
+                .map(|f| (f.to_string(), vec![errors.get(f).render(Lang::En)]))
+                .collect(),
+        })?;
     // The stream only starts once the middleware has stored this request's event
     // (it runs after this handler returns): if that fails, the client gets 503
     // and not one row.
@@ -132,19 +137,21 @@ async fn export(
 }
 
 pub async fn export_csv(
+    admin: CurrentAdmin,
     audit: AuditCtx,
     data: web::Data<AppData>,
     q: web::Query<FilterQuery>,
 ) -> Result<HttpResponse, AppError> {
-    export(audit, data, q.into_inner(), Format::Csv).await
+    export(admin, audit, data, q.into_inner(), Format::Csv).await
 }
 
 pub async fn export_jsonl(
+    admin: CurrentAdmin,
     audit: AuditCtx,
     data: web::Data<AppData>,
     q: web::Query<FilterQuery>,
 ) -> Result<HttpResponse, AppError> {
-    export(audit, data, q.into_inner(), Format::JsonLines).await
+    export(admin, audit, data, q.into_inner(), Format::JsonLines).await
 }
 
 /// Seals pending events and walks the chain now. Every audit reader may: it
@@ -169,10 +176,24 @@ pub async fn verify(
     let txn = crate::db::begin_write(&data.db).await?;
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
     if report.ok {
-        session::push_flash(&session, Flash::success(report.summary()));
+        session::push_flash(
+            &session,
+            Flash::success(
+                Msg::new("flash-chain-intact")
+                    .num("count", report.checked)
+                    .num("seq", report.head_seq)
+                    .num("sealed", report.sealed_now),
+            ),
+        );
     } else {
         tracing::error!(summary = %report.summary(), "audit chain verification failed");
-        session::push_flash(&session, Flash::error(report.summary()));
+        session::push_flash(
+            &session,
+            Flash::error(Msg::new("flash-chain-broken").arg(
+                "id",
+                report.first_bad_id.map_or("?".into(), |i| i.to_string()),
+            )),
+        );
     }
     Ok(see_other("/audit"))
 }

@@ -40,11 +40,42 @@ impl ListPage {
     pub fn export(&self, ext: &str) -> String {
         format!("/audit/export.{ext}?{}", self.qs)
     }
+    pub fn outcome_key(&self, o: &str) -> &'static str {
+        outcome_key(o)
+    }
+    pub fn actor_key(&self, k: &str) -> &'static str {
+        actor_kind_key(k)
+    }
+    /// An event's time in the admin's zone, to the second, zone named.
+    pub fn time(&self, t: &chrono::DateTime<chrono::Utc>) -> String {
+        crate::i18n::time::seconds(*t, self.ctx.tz)
+    }
     /// The first three target user IDs (the row shows "+N" for the rest).
     pub fn first_targets(e: &audit_event::Model) -> Vec<String> {
         let mut t: Vec<String> = serde_json::from_str(&e.targets).unwrap_or_default();
         t.truncate(3);
         t
+    }
+}
+
+/// The catalogue key of an outcome (the stored text stays English).
+pub fn outcome_key(outcome: &str) -> &'static str {
+    match outcome {
+        "success" => "outcome-success",
+        "denied" => "outcome-denied",
+        "invalid" => "outcome-invalid",
+        "error" => "outcome-error",
+        _ => "outcome-unknown",
+    }
+}
+
+/// The catalogue key of an actor kind.
+pub fn actor_kind_key(kind: &str) -> &'static str {
+    match kind {
+        "admin" => "actor-admin",
+        "api_client" => "actor-api-client",
+        "system" => "actor-system",
+        _ => "actor-anonymous",
     }
 }
 
@@ -127,6 +158,25 @@ pub struct ViewPage {
     pub diff: Option<Vec<DiffRow>>,
     /// The details without before/after, pretty-printed.
     pub other_details: String,
+}
+
+impl ViewPage {
+    pub fn time(&self) -> String {
+        crate::i18n::time::seconds(self.e.occurred_at, self.ctx.tz)
+    }
+    /// The stored UTC instant, as exports show it.
+    pub fn utc(&self) -> String {
+        self.e
+            .occurred_at
+            .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+            .to_string()
+    }
+    pub fn outcome_key(&self) -> &'static str {
+        outcome_key(&self.e.outcome)
+    }
+    pub fn actor_key(&self) -> &'static str {
+        actor_kind_key(&self.e.actor_kind)
+    }
 }
 
 #[cfg(test)]

@@ -16,6 +16,10 @@ pub struct Model {
     pub last_login_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// `ko` or `en`; NULL follows the browser.
+    pub language: Option<String>,
+    /// IANA zone name; NULL uses `MAMA_DEFAULT_TIME_ZONE`.
+    pub time_zone: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -8,6 +8,7 @@ use super::{models, queries, reconcile};
 use crate::{
     audit::{Action, AuditCtx, Outcome},
     error::AppError,
+    i18n::Msg,
     state::AppData,
     web::{CsrfForm, CurrentAdmin, Flash, NoFields, PageCtx, pages::html, see_other, session},
 };
@@ -25,6 +26,7 @@ struct SyncPage {
 #[derive(Template)]
 #[template(path = "litellm/_sync_status.html")]
 struct StatusFragment {
+    ctx: PageCtx,
     s: StatusView,
     csrf_token: String,
 }
@@ -116,6 +118,7 @@ pub async fn sync_page(
 
 /// The live part of /sync, polled by htmx.
 pub async fn sync_status(
+    admin: CurrentAdmin,
     session: Session,
     audit: AuditCtx,
     data: web::Data<AppData>,
@@ -123,6 +126,7 @@ pub async fn sync_status(
     audit.action(Action::SyncView);
     let s = status_view(&data).await?;
     let body = StatusFragment {
+        ctx: PageCtx::fragment(&admin),
         s,
         csrf_token: session::csrf_token(&session),
     }
@@ -161,10 +165,7 @@ pub async fn retry_all(
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
     session::push_flash(
         &session,
-        Flash::success(format!(
-            "{} user(s) queued for another attempt.",
-            users.len()
-        )),
+        Flash::success(Msg::new("flash-sync-retried").num("count", users.len())),
     );
     Ok(see_other("/sync"))
 }
@@ -176,6 +177,28 @@ struct ReconcilePage {
     report: reconcile::Report,
     unknown_shown: Vec<reconcile::Unknown>,
     error: String,
+}
+
+impl ReconcilePage {
+    fn summary(&self) -> String {
+        let r = &self.report;
+        Msg::new("reconcile-summary")
+            .num("checked", r.checked)
+            .num("in_sync", r.in_sync)
+            .num("drift", r.drift.len())
+            .num("pending", r.pending)
+            .num("unknown", r.unknown.len())
+            .render(self.ctx.lang)
+    }
+    fn first_shown(&self) -> String {
+        Msg::new("reconcile-first-shown")
+            .num("shown", self.unknown_shown.len())
+            .num("count", self.report.unknown.len())
+            .render(self.ctx.lang)
+    }
+    fn kind_key(&self, kind: &str) -> &'static str {
+        drift_kind_key(kind)
+    }
 }
 
 fn litellm_or_unavailable(data: &AppData) -> Result<super::LiteLlm, AppError> {
@@ -246,11 +269,11 @@ pub async fn reconcile_repair(
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
     session::push_flash(
         &session,
-        Flash::success(format!(
-            "{} user(s) queued for repair; {} key(s) unknown to mama were left alone.",
-            users.len(),
-            report.unknown.len()
-        )),
+        Flash::success(
+            Msg::new("flash-reconcile-repaired")
+                .num("count", users.len())
+                .num("unknown", report.unknown.len()),
+        ),
     );
     Ok(see_other("/sync"))
 }
@@ -258,26 +281,22 @@ pub async fn reconcile_repair(
 struct ModelRow {
     name: String,
     available: bool,
-    last_seen: String,
+    last_seen: Option<chrono::DateTime<chrono::Utc>>,
     /// Users holding it (counted for retired models only).
     holders: u64,
 }
 
-impl ModelRow {
+impl ModelsPage {
     /// "Remove from all 3 users" / "… 1 user".
-    fn remove_label(&self) -> String {
-        if self.holders == 1 {
-            "Remove from the 1 user who holds it".into()
-        } else {
-            format!("Remove from all {} users", self.holders)
-        }
+    fn remove_label(&self, m: &ModelRow) -> String {
+        Msg::new("models-remove-from")
+            .num("count", m.holders)
+            .render(self.ctx.lang)
     }
-    fn holders_text(&self) -> String {
-        match self.holders {
-            0 => "nobody holds it".into(),
-            1 => "1 user holds it".into(),
-            n => format!("{n} users hold it"),
-        }
+    fn holders_text(&self, m: &ModelRow) -> String {
+        Msg::new("models-holders")
+            .num("count", m.holders)
+            .render(self.ctx.lang)
     }
 }
 
@@ -287,7 +306,7 @@ struct ModelsPage {
     ctx: PageCtx,
     rows: Vec<ModelRow>,
     special: Vec<&'static str>,
-    last_refresh: String,
+    last_refresh: Option<chrono::DateTime<chrono::Utc>>,
     configured: bool,
 }
 
@@ -302,10 +321,7 @@ pub async fn models_page(
         .await?
         .into_iter()
         .map(|m| ModelRow {
-            last_seen: m
-                .last_seen_at
-                .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-                .unwrap_or_default(),
+            last_seen: m.last_seen_at,
             name: m.name,
             available: m.available,
             holders: 0,
@@ -322,10 +338,7 @@ pub async fn models_page(
         r.holders = holders.get(&r.name).copied().unwrap_or(0);
     }
     audit.detail("retired", retired.len());
-    let last_refresh = models::last_refresh(&data.db)
-        .await?
-        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
-        .unwrap_or_else(|| "never".into());
+    let last_refresh = models::last_refresh(&data.db).await?;
     audit.detail("models", rows.len());
     html(
         StatusCode::OK,
@@ -356,19 +369,26 @@ pub async fn models_refresh(
             audit.commit(txn, StatusCode::SEE_OTHER).await?;
             session::push_flash(
                 &session,
-                Flash::success(format!("{} model(s) fetched from LiteLLM.", names.len())),
+                Flash::success(Msg::new("flash-models-fetched").num("count", names.len())),
             );
         }
         Err(e) => {
             audit.outcome(Outcome::Error);
             audit.detail("error", e.to_string());
-            session::push_flash(
-                &session,
-                Flash::error(format!(
-                    "LiteLLM did not answer ({e}); the last known list is kept."
-                )),
-            );
+            session::push_flash(&session, Flash::error("flash-models-failed"));
         }
     }
     Ok(see_other("/models"))
+}
+
+/// The catalogue key naming a kind of drift on the reconcile page.
+pub fn drift_kind_key(kind: &str) -> &'static str {
+    match kind {
+        "missing" => "reconcile-kind-missing",
+        "models" => "reconcile-kind-models",
+        "alias" => "reconcile-kind-alias",
+        "metadata" => "reconcile-kind-metadata",
+        "user_id" => "reconcile-kind-user-id",
+        _ => "reconcile-kind-other",
+    }
 }

@@ -58,11 +58,8 @@ pub fn start(data: &web::Data<AppData>) {
     let Some(client) = client(data) else {
         data.notices.set(
             worker::NOTICE,
-            Some(
-                "LiteLLM is not configured (set LITELLM_BASE_URL and LITELLM_MASTER_KEY). \
-                 Keys are kept in mama and wait as pending until it is."
-                    .into(),
-            ),
+            // A catalogue key: the banner is translated per page.
+            Some("notice-litellm-unconfigured".into()),
         );
         return;
     };

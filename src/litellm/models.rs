@@ -30,16 +30,9 @@ pub async fn refresh(
     let names = match client.models().await {
         Ok(n) => n,
         Err(e) => {
-            let since = last_refresh(db).await.ok().flatten();
-            let when = since
-                .map(|t| format!("from {}", t.format("%Y-%m-%d %H:%M UTC")))
-                .unwrap_or_else(|| "(none yet)".into());
-            notices.set(
-                NOTICE,
-                Some(format!(
-                    "LiteLLM is unreachable ({e}). The model list is the last one known {when}; changes wait as pending."
-                )),
-            );
+            tracing::warn!(error = %e, "LiteLLM models could not be fetched");
+            // A catalogue key: the banner is translated per page.
+            notices.set(NOTICE, Some("notice-litellm-unreachable-models".into()));
             return Err(e.into());
         }
     };

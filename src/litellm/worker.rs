@@ -122,12 +122,10 @@ impl Worker {
                     JobError::Bad(_) => false,
                 };
                 if let JobError::Llm(LlmError::Transport(t)) = e {
-                    self.notices.set(
-                        NOTICE,
-                        Some(format!(
-                            "LiteLLM is unreachable ({t}). Changes are kept and wait as pending; they are sent when it is back."
-                        )),
-                    );
+                    tracing::warn!(error = %t, "LiteLLM is unreachable");
+                    // A catalogue key: the banner is translated per page.
+                    self.notices
+                        .set(NOTICE, Some("notice-litellm-unreachable".into()));
                 }
                 let at = retry.then(|| Utc::now() + self.backoff(job.attempts - 1));
                 tracing::warn!(job = job.id, user = %job.user_ref, op = %job.operation, attempt = job.attempts, retry = retry, error = %msg, "sync job failed");

@@ -10,6 +10,7 @@ use super::{
 use crate::{
     audit::{Action, AuditCtx, Outcome},
     error::AppError,
+    i18n::Msg,
     state::AppData,
     users::forms::ServiceForm,
     web::{
@@ -27,7 +28,7 @@ struct ListPage {
     description: String,
     errors: FormErrors,
     /// The service a rename or delete problem is about, and the message.
-    row_error: Option<(i32, String)>,
+    row_error: Option<(i32, Msg)>,
 }
 
 async fn page(
@@ -37,7 +38,7 @@ async fn page(
     status: StatusCode,
     form: Option<&ServiceForm>,
     errors: FormErrors,
-    row_error: Option<(i32, String)>,
+    row_error: Option<(i32, Msg)>,
 ) -> Result<HttpResponse, AppError> {
     let services = queries::list(&data.db).await?;
     html(
@@ -60,8 +61,28 @@ async fn page(
 /// The form errors of a refused catalogue change.
 fn form_errors(e: &ServiceError) -> FormErrors {
     let mut errors = FormErrors::default();
-    for (f, m) in e.fields() {
-        errors.add(f, m);
+    match e {
+        // The catalogue's checks speak English (the API's messages); the page
+        // speaks the admin's language, so each is named by its catalogue key.
+        ServiceError::Duplicate(_) => errors.add("name", "err-service-taken"),
+        ServiceError::Invalid(fields) => {
+            for (field, message) in fields {
+                match *field {
+                    "name" => errors.add("name", service_name_key(message)),
+                    "description" if message.contains("at most") => errors.add(
+                        "description",
+                        Msg::new("err-too-long").num("max", super::service::DESCRIPTION_MAX),
+                    ),
+                    "description" => errors.add("description", "err-control-chars"),
+                    other => errors.add(other, message.clone()),
+                }
+            }
+        }
+        other => {
+            for (field, message) in other.fields() {
+                errors.add(field, message);
+            }
+        }
     }
     errors
 }
@@ -121,7 +142,10 @@ pub async fn create(
         serde_json::json!({"name": s.name, "description": s.description}),
     );
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
-    session::push_flash(&session, Flash::success(format!("Added service `{name}`.")));
+    session::push_flash(
+        &session,
+        Flash::success(Msg::new("flash-service-added").arg("name", &name)),
+    );
     Ok(see_other("/services"))
 }
 
@@ -150,10 +174,9 @@ pub async fn rename(
             audit.detail("fields", errors.to_json());
             let msg = errors
                 .fields()
-                .iter()
-                .map(|f| errors.get(f).to_string())
-                .collect::<Vec<_>>()
-                .join(" ");
+                .first()
+                .map(|f| errors.get(f).clone())
+                .unwrap_or_else(|| Msg::new("error-validation"));
             return page(
                 &data,
                 &session,
@@ -179,14 +202,13 @@ pub async fn rename(
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
     session::push_flash(
         &session,
-        Flash::success(format!(
-            "Saved service `{name}`{}.",
-            if users.is_empty() {
-                String::new()
-            } else {
-                format!("; {} user(s) queued for LiteLLM sync", users.len())
-            }
-        )),
+        Flash::success(if users.is_empty() {
+            Msg::new("flash-service-saved").arg("name", &name)
+        } else {
+            Msg::new("flash-service-saved-synced")
+                .arg("name", &name)
+                .num("count", users.len())
+        }),
     );
     Ok(see_other("/services"))
 }
@@ -212,17 +234,11 @@ pub async fn delete(
             audit.outcome(Outcome::Invalid);
             audit.targets(users.clone());
             let shown: Vec<&str> = users.iter().take(10).map(String::as_str).collect();
-            let more = if users.len() > 10 {
-                format!(" and {} more", users.len() - 10)
-            } else {
-                String::new()
-            };
-            let msg = format!(
-                "`{}` is still used by {} user(s): {}{more}. Remove it from them first (select them on /users, “Services: remove”).",
-                s.name,
-                users.len(),
-                shown.join(", ")
-            );
+            let msg = Msg::new("services-in-use")
+                .arg("name", &s.name)
+                .num("count", users.len())
+                .arg("users", shown.join(", "))
+                .num("more", users.len().saturating_sub(10));
             return page(
                 &data,
                 &session,
@@ -244,7 +260,19 @@ pub async fn delete(
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
     session::push_flash(
         &session,
-        Flash::success(format!("Deleted service `{}`.", s.name)),
+        Flash::success(Msg::new("flash-service-deleted").arg("name", &s.name)),
     );
     Ok(see_other("/services"))
+}
+
+/// The catalogue key for a reason `check_service_name` gives (its English text is
+/// kept for the CLI).
+fn service_name_key(reason: &str) -> &'static str {
+    if reason.contains("at most") {
+        "err-service-name-long"
+    } else if reason.starts_with("Use only") {
+        "err-service-name-chars"
+    } else {
+        "err-enter-name"
+    }
 }

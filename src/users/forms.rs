@@ -264,14 +264,14 @@ impl SortKey {
     }
     pub fn label(self) -> &'static str {
         match self {
-            SortKey::Id => "ID",
-            SortKey::Organisation => "Organisation",
-            SortKey::Key => "Key",
-            SortKey::Alias => "Alias",
-            SortKey::Models => "Models",
-            SortKey::Services => "Services",
-            SortKey::Sync => "Sync",
-            SortKey::Updated => "Updated",
+            SortKey::Id => "users-col-id",
+            SortKey::Organisation => "field-organisation",
+            SortKey::Key => "users-col-key",
+            SortKey::Alias => "users-col-alias",
+            SortKey::Models => "nav-models",
+            SortKey::Services => "nav-services",
+            SortKey::Sync => "nav-sync",
+            SortKey::Updated => "users-col-updated",
         }
     }
     pub fn parse(s: &str) -> Option<SortKey> {
@@ -476,16 +476,16 @@ impl BulkOp {
 }
 
 pub const BULK_OPS: [(&str, &str); 10] = [
-    ("models.add", "Models: add"),
-    ("models.remove", "Models: remove"),
-    ("models.replace", "Models: replace with"),
-    ("services.add", "Services: add"),
-    ("services.remove", "Services: remove"),
-    ("services.replace", "Services: replace with"),
-    ("organisation", "Set organisation"),
-    ("alias", "Give a key alias (to users without one)"),
-    ("rotate", "Rotate keys"),
-    ("delete", "Delete"),
+    ("models.add", "bulk-op-models-add"),
+    ("models.remove", "bulk-op-models-remove"),
+    ("models.replace", "bulk-op-models-replace"),
+    ("services.add", "bulk-op-services-add"),
+    ("services.remove", "bulk-op-services-remove"),
+    ("services.replace", "bulk-op-services-replace"),
+    ("organisation", "bulk-op-organisation"),
+    ("alias", "bulk-op-alias"),
+    ("rotate", "bulk-op-rotate"),
+    ("delete", "action-delete"),
 ];
 
 impl BulkForm {
@@ -502,7 +502,7 @@ impl BulkForm {
             ("models", Some(s)) => {
                 let models = parse_models(&self.models).map_err(|e| ("models", e.to_string()))?;
                 if models.is_empty() && s != SetOp::Replace {
-                    return Err(("models", "Choose at least one model.".into()));
+                    return Err(("models", "err-choose-model".into()));
                 }
                 Ok(BulkOp::Models(s, models))
             }
@@ -510,7 +510,7 @@ impl BulkForm {
                 let names = parse_services(&self.services)
                     .map_err(|e| ("services", format!("Service: {e}")))?;
                 if names.is_empty() && s != SetOp::Replace {
-                    return Err(("services", "Choose at least one service.".into()));
+                    return Err(("services", "err-choose-service".into()));
                 }
                 Ok(BulkOp::Services(s, names))
             }
@@ -521,7 +521,7 @@ impl BulkForm {
             ("alias", _) => Ok(BulkOp::Alias(String::new())),
             ("rotate", _) => Ok(BulkOp::Rotate),
             ("delete", _) => Ok(BulkOp::Delete),
-            _ => Err(("op", "Choose an action.".into())),
+            _ => Err(("op", "err-choose-action".into())),
         }
     }
 }

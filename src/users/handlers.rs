@@ -20,6 +20,7 @@ use crate::{
     admins::Role,
     audit::{Action, AuditCtx, Outcome},
     error::AppError,
+    i18n::Msg,
     state::AppData,
     web::{
         CsrfForm, CurrentAdmin, Flash, FormErrors, NoFields, PageCtx, pages::html, see_other,
@@ -85,6 +86,7 @@ pub struct SyncStateQuery {
 /// each state is swapped into its row (out of band), and the poller comes back
 /// asking only for those still pending — or without a trigger when none are.
 pub async fn sync_state(
+    admin: CurrentAdmin,
     audit: AuditCtx,
     data: web::Data<AppData>,
     query: web::Query<SyncStateQuery>,
@@ -106,6 +108,7 @@ pub async fn sync_state(
     };
     audit.targets(users.iter().map(|u| u.user_id.clone()).collect());
     let page = SyncStatePartial {
+        ctx: PageCtx::fragment(&admin),
         states: users
             .iter()
             .map(|u| SyncStateView {
@@ -258,7 +261,10 @@ pub async fn bulk_apply(
     {
         audit.outcome(Outcome::Invalid);
         let mut errors = FormErrors::default();
-        errors.add("confirm_count", messages::confirm_delete(plan.users.len()));
+        errors.add(
+            "confirm_count",
+            Msg::new("users-confirm-delete").num("count", plan.users.len()),
+        );
         audit.detail("fields", errors.to_json());
         let page = BulkPreviewPage::new(
             PageCtx::new(&session, &admin, "users"),
@@ -278,9 +284,9 @@ pub async fn bulk_apply(
     }
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
     let queued = plan.op != super::forms::BulkOp::Delete;
-    let msg = messages::bulk_done(&plan.effects, plan.changed.len(), queued);
+    let msg = messages::bulk_done_msg(&plan.effects, plan.changed.len(), queued, admin.locale.lang);
     let flash = if queued && !plan.changed.is_empty() {
-        Flash::success(msg).with_link(format!("/sync#batch-{batch_id}"), messages::FOLLOW_SYNC)
+        Flash::success(msg).with_link(format!("/sync#batch-{batch_id}"), "users-follow-sync")
     } else {
         Flash::success(msg)
     };
@@ -427,10 +433,13 @@ pub async fn create_apply(
     let bad = lines.iter().filter(|l| l.error.is_some()).count();
     let valid = lines.len() - bad;
     if errors.is_empty() && bad > 0 && form.mode != "valid" {
-        errors.add("lines", messages::lines_have_errors(bad));
+        errors.add(
+            "lines",
+            Msg::new("users-lines-have-errors").num("count", bad),
+        );
     }
     if errors.is_empty() && valid == 0 {
-        errors.add("lines", "No line can be created.");
+        errors.add("lines", "users-no-line");
     }
     if !errors.is_empty() {
         drop(txn);
@@ -471,8 +480,8 @@ pub async fn create_apply(
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
     session::push_flash(
         &session,
-        Flash::success(messages::created(created.len(), bad))
-            .with_link(format!("/sync#batch-{batch_id}"), messages::FOLLOW_SYNC),
+        Flash::success(messages::created_msg(created.len(), bad, admin.locale.lang))
+            .with_link(format!("/sync#batch-{batch_id}"), "users-follow-sync"),
     );
     Ok(see_other("/users?sort=updated&dir=desc"))
 }
@@ -583,14 +592,15 @@ pub async fn update(
     if let Err(e) = check_text(&form.extra, 4000) {
         errors.add(
             "extra",
-            format!("Other information: {e} (at most 4,000 characters)."),
+            if e.contains("control") {
+                Msg::new("err-control-chars")
+            } else {
+                Msg::new("err-too-long").num("max", 4000)
+            },
         );
     }
     let version: i32 = form.version.trim().parse().unwrap_or_else(|_| {
-        errors.add(
-            "version",
-            "The form is missing its version; reload the page.",
-        );
+        errors.add("version", "users-no-version");
         0
     });
     let cat = catalogue(&data).await?;
@@ -653,10 +663,11 @@ pub async fn update(
             );
             // Show the current values: nothing the other admin saved is overwritten.
             let mut f = current_view(&data, &u).await?;
-            f.conflict = format!(
-                "Someone else saved {} while you were editing (version {} → {}). Your changes were NOT saved; below are the current values — redo your change on them.",
-                u.user_id, version, u.version
-            );
+            f.conflict = Msg::new("users-conflict")
+                .arg("user", &u.user_id)
+                .arg("from", version)
+                .arg("to", u.version)
+                .render(admin.locale.lang);
             return edit_response(
                 &req,
                 StatusCode::CONFLICT,
@@ -675,7 +686,7 @@ pub async fn update(
         Err(service::EditError::AliasTaken) => {
             drop(txn);
             let mut e = FormErrors::default();
-            e.add("key_alias", "Another user's key already has this alias.");
+            e.add("key_alias", "users-alias-taken");
             audit.outcome(Outcome::Invalid);
             audit.detail("fields", e.to_json());
             return rerender(e, String::new(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -687,9 +698,9 @@ pub async fn update(
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
     session::push_flash(
         &session,
-        Flash::success(messages::saved(&u.user_id)).with_link(
+        Flash::success(Msg::new("users-saved").arg("user", &u.user_id)).with_link(
             format!("/sync?user={}", urlencode(&u.user_id)),
-            messages::FOLLOW_SYNC,
+            "users-follow-sync",
         ),
     );
     Ok(see_other(&format!("/users?q={}", urlencode(&u.user_id))))
@@ -722,6 +733,7 @@ pub async fn reveal(
         html(
             StatusCode::OK,
             &RevealPartial {
+                ctx: PageCtx::fragment(&admin),
                 user_id: u.user_id.clone(),
                 key,
             },

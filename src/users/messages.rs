@@ -258,6 +258,134 @@ pub fn confirm_delete(n: usize) -> String {
     format!("Type {n} to confirm deleting {}.", users(n))
 }
 
+// ---- The same sentences as catalogue messages (what the pages show, in the
+// admin's language). The English functions above stay for the CLI and logs.
+
+use crate::i18n::{Lang, Msg};
+
+impl Effect {
+    /// What the preview says will happen, one message per sentence.
+    pub fn preview_msgs(&self) -> Vec<Msg> {
+        self.msgs(true)
+    }
+    /// What the flash says happened.
+    pub fn done_msgs(&self) -> Vec<Msg> {
+        self.msgs(false)
+    }
+    fn msgs(&self, preview: bool) -> Vec<Msg> {
+        let k = |p: &'static str, d: &'static str| Msg::new(if preview { p } else { d });
+        let mut out = vec![];
+        match self {
+            Effect::Added { value, n: 0, had } => out.push(
+                k("bulk-p-already-have", "bulk-d-already-had")
+                    .arg("value", value)
+                    .num("count", *had),
+            ),
+            Effect::Removed {
+                value,
+                n: 0,
+                lacking,
+            } => out.push(
+                k("bulk-p-not-have", "bulk-d-did-not-have")
+                    .arg("value", value)
+                    .num("count", *lacking),
+            ),
+            Effect::Added { value, n, had } => {
+                out.push(
+                    k("bulk-p-add", "bulk-d-added")
+                        .arg("value", value)
+                        .num("count", *n),
+                );
+                if *had > 0 {
+                    out.push(k("bulk-p-had-it", "bulk-d-had-it").num("count", *had));
+                }
+            }
+            Effect::Removed { value, n, lacking } => {
+                out.push(
+                    k("bulk-p-remove", "bulk-d-removed")
+                        .arg("value", value)
+                        .num("count", *n),
+                );
+                if *lacking > 0 {
+                    out.push(k("bulk-p-lacked-it", "bulk-d-lacked-it").num("count", *lacking));
+                }
+            }
+            Effect::NothingToRemove { what } => out.push(
+                k("bulk-p-nothing-to-remove", "bulk-d-nothing-to-remove").key_arg(
+                    "what",
+                    if *what == "model" {
+                        "nav-models"
+                    } else {
+                        "nav-services"
+                    },
+                ),
+            ),
+            Effect::Organisation { org, n, already } => {
+                out.push(
+                    k("bulk-p-org", "bulk-d-org")
+                        .arg("org", org)
+                        .num("count", *n),
+                );
+                if *already > 0 {
+                    out.push(k("bulk-p-had-it", "bulk-d-had-it").num("count", *already));
+                }
+            }
+            Effect::Alias { n, already, taken } => {
+                out.push(k("bulk-p-alias", "bulk-d-alias").num("count", *n));
+                if *already > 0 {
+                    out.push(k("bulk-p-had-one", "bulk-d-had-one").num("count", *already));
+                }
+                if *taken > 0 {
+                    out.push(k("bulk-p-alias-taken", "bulk-d-alias-taken").num("count", *taken));
+                }
+            }
+            Effect::Rotated { n } => {
+                out.push(k("bulk-p-rotate", "bulk-d-rotated").num("count", *n))
+            }
+            Effect::Deleted { n } => {
+                out.push(k("bulk-p-delete", "bulk-d-deleted").num("count", *n))
+            }
+            Effect::NotFound { n } => {
+                out.push(k("bulk-p-not-found", "bulk-d-not-found").num("count", *n))
+            }
+        }
+        out
+    }
+}
+
+/// Sentences rendered in `lang` and joined (a flash or a preview line).
+pub fn render(msgs: &[Msg], lang: Lang) -> String {
+    msgs.iter()
+        .map(|m| m.render(lang))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// After a bulk action, in `lang` (a flash shown to the same admin next).
+pub fn bulk_done_msg(effects: &[Effect], changed: usize, queued: bool, lang: Lang) -> Msg {
+    let mut all = vec![];
+    if changed == 0 {
+        all.push(Msg::new("bulk-nothing-changed"));
+    }
+    for e in effects {
+        all.extend(e.done_msgs());
+    }
+    if queued && changed > 0 {
+        all.push(Msg::new("users-litellm-updating"));
+    }
+    Msg::new("text").arg("text", render(&all, lang))
+}
+
+/// After create-many, in `lang`.
+pub fn created_msg(n: usize, skipped_lines: usize, lang: Lang) -> Msg {
+    let mut all = vec![Msg::new("users-created").num("count", n)];
+    if skipped_lines > 0 {
+        all.push(Msg::new("users-skipped-lines").num("count", skipped_lines));
+    }
+    all.push(Msg::new("users-litellm-updating"));
+    Msg::new("text").arg("text", render(&all, lang))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,8 @@ use std::collections::BTreeSet;
 
 use askama::Template;
 
+use crate::i18n::Msg;
+
 use super::{
     bulk::Plan,
     forms::{BULK_OPS, Line, ListQuery, PAGE_SIZES, SortKey},
@@ -260,7 +262,6 @@ impl ListPage {
             .map(|r| r.models.iter().filter(|m| m.red).count())
             .sum();
         ListPage {
-            ctx,
             q: q.q.clone(),
             rows,
             total,
@@ -284,23 +285,23 @@ impl ListPage {
             select_all_text: if total == 0 {
                 String::new()
             } else if q.q.is_empty() {
-                format!("Select all {}", messages::users(total as usize))
+                Msg::new("users-select-all")
+                    .num("count", total)
+                    .render(ctx.lang)
             } else {
-                format!(
-                    "Select all {} matching this search",
-                    messages::users(total as usize)
-                )
+                Msg::new("users-select-all-matching")
+                    .num("count", total)
+                    .render(ctx.lang)
             },
-            total_text: messages::users(total as usize),
-            red_text: format!(
-                "{} on this page {} no longer offered by LiteLLM",
-                messages::count(red_total, "model grant", "model grants"),
-                if red_total == 1 { "is" } else { "are" }
-            ),
+            total_text: Msg::new("users-count").num("count", total).render(ctx.lang),
+            red_text: Msg::new("users-red-grants")
+                .num("count", red_total)
+                .render(ctx.lang),
             no_errors: FormErrors::default(),
             pending_ids,
             poll_ms: 2000,
             litellm_configured: cat.known,
+            ctx,
         }
     }
 }
@@ -322,8 +323,8 @@ pub struct BulkPreviewPage {
     pub is_delete: bool,
     pub errors: FormErrors,
     pub back: String,
-    /// "users" or "user", after the selected count.
-    pub selected_word: &'static str,
+    /// "3 users selected".
+    pub selected_word: String,
     /// "Apply to 3 users" / "Delete 1 user".
     pub apply_label: String,
     /// "N users will change, M unchanged" in words.
@@ -341,32 +342,43 @@ impl BulkPreviewPage {
         let op = plan.op.name();
         let selected = plan.users.len();
         let changed = plan.changed.len();
+        let lang = ctx.lang;
         let apply_label = if op == "delete" {
-            format!("Delete {}", messages::users(selected))
+            Msg::new("bulk-apply-delete").num("count", selected)
         } else {
-            format!("Apply to {}", messages::users(changed))
-        };
+            Msg::new("bulk-apply").num("count", changed)
+        }
+        .render(lang);
         let counts_text = match (changed, plan.unchanged()) {
-            (0, _) => "Nothing will change.".to_string(),
-            (c, 0) if c == selected => "All of them will change.".to_string(),
-            (c, u) => format!("{c} will change, {u} will stay as they are."),
-        };
+            (0, _) => Msg::new("bulk-nothing-will-change"),
+            (c, 0) if c == selected => Msg::new("bulk-all-will-change"),
+            (c, u) => Msg::new("bulk-some-will-change")
+                .num("changed", c)
+                .num("unchanged", u),
+        }
+        .render(lang);
         BulkPreviewPage {
-            selected_word: if selected == 1 { "user" } else { "users" },
+            selected_word: Msg::new("bulk-selected")
+                .num("count", selected)
+                .render(lang),
             apply_label,
             counts_text,
             ctx,
             op_label: BULK_OPS
                 .iter()
                 .find(|(k, _)| *k == op)
-                .map(|(_, l)| l.to_string())
+                .map(|(_, l)| crate::i18n::t(lang, l))
                 .unwrap_or_default(),
             is_delete: op == "delete",
             op,
             selected: plan.users.len(),
             changed: plan.changed.len(),
             unchanged: plan.unchanged(),
-            summary: plan.summary.clone(),
+            summary: plan
+                .effects
+                .iter()
+                .map(|e| messages::render(&e.preview_msgs(), lang))
+                .collect(),
             sample: plan
                 .changed
                 .iter()
@@ -500,6 +512,7 @@ pub struct RevealPage {
 #[derive(Template)]
 #[template(path = "users/_reveal.html")]
 pub struct RevealPartial {
+    pub ctx: PageCtx,
     pub user_id: String,
     pub key: String,
 }
@@ -514,8 +527,60 @@ pub struct SyncStateView {
 #[derive(Template)]
 #[template(path = "users/_sync_state.html")]
 pub struct SyncStatePartial {
+    pub ctx: PageCtx,
     pub states: Vec<SyncStateView>,
     /// Comma-separated IDs still pending (empty: polling stops).
     pub pending: String,
     pub poll_ms: u128,
+}
+
+/// The catalogue key of a sync state (`synced`, `pending`, `failed`).
+pub fn sync_key(state: &str) -> &'static str {
+    match state {
+        "synced" => "sync-state-synced",
+        "pending" => "sync-state-pending",
+        "failed" => "sync-state-failed",
+        _ => "sync-state-unknown",
+    }
+}
+
+impl ListPage {
+    pub fn sync_key(&self, state: &str) -> &'static str {
+        sync_key(state)
+    }
+    /// "Page 2 of 7".
+    pub fn page_text(&self) -> String {
+        Msg::new("users-page-of")
+            .num("page", self.page)
+            .num("pages", self.pages)
+            .render(self.ctx.lang)
+    }
+}
+
+impl EditPage {
+    pub fn sync_key(&self, state: &str) -> &'static str {
+        sync_key(state)
+    }
+}
+
+impl EditPartial {
+    pub fn sync_key(&self, state: &str) -> &'static str {
+        sync_key(state)
+    }
+}
+
+impl SyncStatePartial {
+    pub fn sync_key(&self, state: &str) -> &'static str {
+        sync_key(state)
+    }
+}
+
+impl CreatePage {
+    /// "Preview: 5 valid, 1 with errors".
+    pub fn preview_heading(&self) -> String {
+        Msg::new("users-preview-heading")
+            .num("valid", self.valid)
+            .num("invalid", self.invalid)
+            .render(self.ctx.lang)
+    }
 }

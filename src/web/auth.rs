@@ -2,7 +2,7 @@
 //! on every request. Expired sessions (idle or absolute) are ended here; an admin
 //! who must change their password is sent to `/account/password` from everywhere else.
 use actix_session::SessionExt;
-use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
 use chrono::Utc;
 use futures_util::future::LocalBoxFuture;
 
@@ -11,6 +11,7 @@ use crate::{
     audit::{Actor, AuditCtx},
     crypto::sha256_hex,
     error::AppError,
+    i18n::{self, AdminPrefs, Locale},
     state::AppData,
 };
 
@@ -25,6 +26,10 @@ pub struct CurrentAdmin {
     pub session_id: String,
     /// System-wide banners to show on every page.
     pub notices: Vec<String>,
+    /// The stored preferences (`None`: not chosen).
+    pub prefs: AdminPrefs,
+    /// The language and zone this admin's pages use.
+    pub locale: Locale,
     /// The idle timeout, for the page's own timer that returns it to /login.
     pub idle_timeout_secs: u64,
     /// Seconds of idle time this session has left (activity in another tab counts).
@@ -78,10 +83,7 @@ impl FromRequest for CurrentAdmin {
             let Some((row, admin)) = queries::session_with_admin(&data.db, &sid).await? else {
                 // Logged out elsewhere, password changed, or the admin was deleted.
                 session::end(&browser);
-                session::push_flash(
-                    &browser,
-                    Flash::info("Your session has ended. Please log in again."),
-                );
+                session::push_flash(&browser, Flash::info("flash-session-ended"));
                 return Err(AppError::LoginRequired);
             };
             let now = Utc::now();
@@ -93,6 +95,7 @@ impl FromRequest for CurrentAdmin {
             {
                 queries::delete_session(&data.db, &sid).await?;
                 session::end(&browser);
+                session::push_flash(&browser, Flash::info("flash-session-expired"));
                 // /login?expired=1 says "your session expired"; no flash, or it says it twice.
                 AuditCtx::of(&req).detail("session", "expired");
                 return Err(AppError::SessionExpired);
@@ -108,6 +111,16 @@ impl FromRequest for CurrentAdmin {
             }
             let role = Role::parse(&admin.role)
                 .ok_or_else(|| AppError::Internal(anyhow::anyhow!("unknown role in database")))?;
+            let prefs = AdminPrefs {
+                lang: admin.language.as_deref().and_then(i18n::Lang::parse),
+                tz: admin.time_zone.as_deref().and_then(i18n::parse_tz),
+            };
+            // Error pages rendered after the handler read them from here.
+            req.extensions_mut().insert(prefs);
+            let locale = Locale {
+                lang: i18n::request_lang(&req, s.default_language),
+                tz: i18n::request_tz(&req, s.default_time_zone),
+            };
             AuditCtx::of(&req).set_actor(Actor::Admin {
                 id: admin.id,
                 username: admin.username.clone(),
@@ -122,6 +135,8 @@ impl FromRequest for CurrentAdmin {
                 must_change_password: admin.must_change_password,
                 session_id: sid,
                 notices: data.notices.list(),
+                prefs,
+                locale,
                 idle_timeout_secs: s.session_idle_timeout.as_secs(),
                 idle_left_secs: s.session_idle_timeout.saturating_sub(idle).as_secs(),
             })

@@ -6,51 +6,84 @@ use askama::Template;
 use serde::{Deserialize, Serialize};
 
 use super::{CurrentAdmin, Role, session};
+use crate::i18n::{self, Lang, Locale, Msg};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 
-/// A one-time message shown on the next page.
+/// Integers templates hand to [`PageCtx::num`] and [`PageCtx::tn`].
+pub trait ToI64 {
+    fn to_i64(&self) -> i64;
+}
+macro_rules! to_i64 {
+    ($($t:ty),*) => {$(impl ToI64 for $t {
+        fn to_i64(&self) -> i64 { i64::try_from(*self).unwrap_or(i64::MAX) }
+    })*};
+}
+to_i64!(i32, i64, u32, u64, usize);
+impl<T: ToI64 + ?Sized> ToI64 for &T {
+    fn to_i64(&self) -> i64 {
+        (**self).to_i64()
+    }
+}
+
+/// A one-time message shown on the next page, translated when it is shown.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Flash {
     /// `info`, `success` or `error`.
     pub level: String,
-    pub text: String,
+    pub msg: Msg,
     /// An optional link after the text (e.g. "Follow the sync" → /sync#batch-…).
     #[serde(default)]
     pub link_href: String,
     #[serde(default)]
-    pub link_text: String,
+    pub link_text: Option<Msg>,
 }
 
 impl Flash {
-    pub fn info(text: impl Into<String>) -> Self {
+    fn new(level: &str, msg: impl Into<Msg>) -> Self {
         Flash {
-            level: "info".into(),
-            text: text.into(),
+            level: level.into(),
+            msg: msg.into(),
             link_href: String::new(),
-            link_text: String::new(),
+            link_text: None,
         }
     }
-    pub fn success(text: impl Into<String>) -> Self {
-        Flash {
-            level: "success".into(),
-            text: text.into(),
-            link_href: String::new(),
-            link_text: String::new(),
-        }
+    pub fn info(msg: impl Into<Msg>) -> Self {
+        Flash::new("info", msg)
+    }
+    pub fn success(msg: impl Into<Msg>) -> Self {
+        Flash::new("success", msg)
+    }
+    pub fn error(msg: impl Into<Msg>) -> Self {
+        Flash::new("error", msg)
     }
     /// Adds a link (a same-site path) after the text.
-    pub fn with_link(mut self, href: impl Into<String>, text: impl Into<String>) -> Self {
+    pub fn with_link(mut self, href: impl Into<String>, text: impl Into<Msg>) -> Self {
         self.link_href = href.into();
-        self.link_text = text.into();
+        self.link_text = Some(text.into());
         self
     }
-    pub fn error(text: impl Into<String>) -> Self {
-        Flash {
-            level: "error".into(),
-            text: text.into(),
-            link_href: String::new(),
-            link_text: String::new(),
-        }
-    }
+}
+
+/// A flash as the page shows it.
+#[derive(Debug, Clone)]
+pub struct ShownFlash {
+    pub level: String,
+    pub text: String,
+    pub link_href: String,
+    pub link_text: String,
+}
+
+fn shown(flashes: Vec<Flash>, lang: Lang) -> Vec<ShownFlash> {
+    flashes
+        .into_iter()
+        .map(|f| ShownFlash {
+            text: f.msg.render(lang),
+            link_text: f.link_text.map(|m| m.render(lang)).unwrap_or_default(),
+            link_href: f.link_href,
+            level: f.level,
+        })
+        .collect()
 }
 
 /// Who is looking at the page.
@@ -66,7 +99,11 @@ pub struct NavUser {
 pub struct PageCtx {
     pub user: Option<NavUser>,
     pub csrf_token: String,
-    pub flashes: Vec<Flash>,
+    pub flashes: Vec<ShownFlash>,
+    /// The page's language (`<html lang>`, every text).
+    pub lang: Lang,
+    /// The zone times are shown in.
+    pub tz: Tz,
     /// The nav entry to highlight.
     pub active: &'static str,
     /// System-wide banners (LiteLLM unreachable …).
@@ -84,22 +121,86 @@ impl PageCtx {
                 must_change_password: admin.must_change_password,
             }),
             csrf_token: session::csrf_token(session),
-            flashes: session::take_flashes(session),
+            flashes: shown(session::take_flashes(session), admin.locale.lang),
+            lang: admin.locale.lang,
+            tz: admin.locale.tz,
             active,
             notices: admin.notices.clone(),
             idle_timeout_secs: admin.idle_timeout_secs,
         }
     }
 
-    pub fn anonymous(session: &Session) -> Self {
+    /// For an htmx fragment: the admin's language and zone, no flashes taken.
+    pub fn fragment(admin: &CurrentAdmin) -> Self {
         PageCtx {
             user: None,
-            csrf_token: session::csrf_token(session),
-            flashes: session::take_flashes(session),
+            csrf_token: String::new(),
+            flashes: vec![],
+            lang: admin.locale.lang,
+            tz: admin.locale.tz,
             active: "",
             notices: vec![],
             idle_timeout_secs: 0,
         }
+    }
+
+    /// A page before login, in `locale` (see [`crate::i18n::anonymous_lang`]).
+    pub fn anonymous(session: &Session, locale: Locale) -> Self {
+        PageCtx {
+            user: None,
+            csrf_token: session::csrf_token(session),
+            flashes: shown(session::take_flashes(session), locale.lang),
+            lang: locale.lang,
+            tz: locale.tz,
+            active: "",
+            notices: vec![],
+            idle_timeout_secs: 0,
+        }
+    }
+
+    /// The text of `key` in this page's language.
+    pub fn t(&self, key: &str) -> String {
+        i18n::t(self.lang, key)
+    }
+    /// A message (form error, flash) in this page's language.
+    pub fn tm(&self, msg: &Msg) -> String {
+        msg.render(self.lang)
+    }
+    /// `key` with one user-data argument.
+    pub fn t1(
+        &self,
+        key: &'static str,
+        name: &'static str,
+        value: impl std::fmt::Display,
+    ) -> String {
+        Msg::new(key).arg(name, value).render(self.lang)
+    }
+    /// `key` with a count `$count` (plural and grouping).
+    pub fn tn(&self, key: &'static str, count: impl ToI64) -> String {
+        Msg::new(key).num("count", count.to_i64()).render(self.lang)
+    }
+    /// A number with grouping (`1,234`).
+    pub fn num(&self, n: impl ToI64) -> String {
+        i18n::number(n.to_i64())
+    }
+    /// A UTC time in this page's zone, to the minute, zone named.
+    pub fn time(&self, t: &DateTime<Utc>) -> String {
+        i18n::time::minutes(*t, self.tz)
+    }
+    /// Like [`Self::time`] for an optional time; `never` when absent.
+    pub fn time_or_never(&self, t: &Option<DateTime<Utc>>) -> String {
+        t.map_or_else(|| self.t("time-never"), |t| self.time(&t))
+    }
+    /// The zone's IANA name (`Asia/Seoul`).
+    pub fn tz_name(&self) -> &'static str {
+        self.tz.name()
+    }
+    /// The languages the switch offers, with the `?lang=` value and whether current.
+    pub fn languages(&self) -> Vec<(&'static str, &'static str, bool)> {
+        Lang::ALL
+            .iter()
+            .map(|l| (l.code(), l.native_name(), *l == self.lang))
+            .collect()
     }
 
     fn role(&self) -> Option<Role> {

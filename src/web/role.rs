@@ -27,11 +27,20 @@ impl Role {
     pub fn parse(s: &str) -> Option<Role> {
         Role::ALL.into_iter().find(|r| r.as_str() == s)
     }
+    /// The catalogue key of the role's name inside a sentence.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Role::SuperAdmin => "role-noun-super-admin",
+            Role::Admin => "role-noun-admin",
+            Role::Auditor => "role-noun-auditor",
+        }
+    }
+    /// The catalogue key of the role's name.
     pub fn label(self) -> &'static str {
         match self {
-            Role::SuperAdmin => "Super admin",
-            Role::Admin => "Admin",
-            Role::Auditor => "Auditor",
+            Role::SuperAdmin => "role-super-admin",
+            Role::Admin => "role-admin",
+            Role::Auditor => "role-auditor",
         }
     }
 }

@@ -145,6 +145,8 @@ pub async fn spawn_app_on(database_url: &str, tweak: impl FnOnce(&mut Settings))
     init_tracing();
     let database_url = database_url.to_string();
     let mut settings = Settings::for_tests(&database_url);
+    // Most tests read English; the i18n tests set Korean (the real default) back.
+    settings.default_language = mama::i18n::Lang::En;
     tweak(&mut settings);
     let app = Application::build(settings).await.expect("mama builds");
     let port = app.port();

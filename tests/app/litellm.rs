@@ -965,10 +965,7 @@ async fn an_admin_sees_the_sync_queue_retries_a_failure_and_sees_the_model_catal
         .await
         .unwrap();
     let body = text(&c).await;
-    assert!(
-        body.contains("1 user(s) queued for another attempt"),
-        "{body}"
-    );
+    assert!(body.contains("1 user queued for another attempt"), "{body}");
     screenshot(&c, "litellm-02-sync-after-retry").await;
     assert_eq!(
         find_user(&app, &format!("web1-{sfx}")).await.sync_state,

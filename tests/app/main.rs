@@ -1,5 +1,7 @@
 //! mama's one integration-test binary: one module per feature.
 mod helpers;
+mod i18n;
+mod i18n_browser;
 mod webdriver;
 
 mod account;

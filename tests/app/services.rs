@@ -22,7 +22,7 @@ async fn services_are_created_renamed_and_deleted_only_when_unused() {
     let r = b.post_form(&format!("/services/{wiki}/delete"), &[]).await;
     assert_eq!(r.status(), 409);
     let body = r.text().await.unwrap();
-    assert!(body.contains("still used by 2 user(s): s1, s2"), "{body}");
+    assert!(body.contains("still used by 2 users: s1, s2"), "{body}");
     assert!(
         service::Entity::find_by_id(wiki)
             .one(&app.db)

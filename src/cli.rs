@@ -38,6 +38,11 @@ pub enum Command {
         #[command(subcommand)]
         action: crate::audit::cli::AuditCommand,
     },
+    /// Admin accounts: `list`, `unlock USERNAME`, `reset-password USERNAME`.
+    Admin {
+        #[command(subcommand)]
+        action: crate::admins::cli::AdminAction,
+    },
     /// Import, export or seed users.
     Users {
         #[command(subcommand)]

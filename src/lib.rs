@@ -4,6 +4,7 @@ pub mod api;
 pub mod api_clients;
 pub mod audit;
 pub mod cli;
+pub mod client_ip;
 pub mod config;
 pub mod crypto;
 pub mod db;

@@ -36,6 +36,7 @@ async fn main() -> anyhow::Result<()> {
         Command::ApiClient { action } => {
             mama::api_clients::cli::run(&Settings::from_env()?, action).await?
         }
+        Command::Admin { action } => mama::admins::cli::run(&Settings::from_env()?, action).await?,
         Command::Users { action } => {
             let code = mama::users::cli::run(Settings::from_env()?, action).await?;
             std::process::exit(code);

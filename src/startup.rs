@@ -112,6 +112,11 @@ pub fn build_server(listener: TcpListener, data: web::Data<AppData>) -> std::io:
     let key = Key::from(data.settings.secrets.session_key.expose_secret());
     let secure = data.settings.secure_cookies;
     let api_limiter = web::Data::new(api::RateLimiter::default());
+    let sec = &data.settings.security;
+    let hasher = web::Data::new(admins::password::Hasher::new(
+        sec.hash_permits,
+        sec.hash_wait,
+    ));
     let server = HttpServer::new(move || {
         let session = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
             .cookie_name("mama_session".into())
@@ -123,6 +128,7 @@ pub fn build_server(listener: TcpListener, data: web::Data<AppData>) -> std::io:
         App::new()
             .app_data(data.clone())
             .app_data(api_limiter.clone())
+            .app_data(hasher.clone())
             .app_data(web::FormConfig::default().limit(4 << 20))
             .app_data(web::PayloadConfig::new(4 << 20))
             .app_data(
@@ -140,7 +146,7 @@ pub fn build_server(listener: TcpListener, data: web::Data<AppData>) -> std::io:
             .wrap(from_fn(audit::audit_middleware))
             .wrap(session)
             .wrap(Compress::default())
-            .wrap(ui::headers::security_headers())
+            .wrap(ui::headers::security_headers(secure))
             .service(ui::assets::serve)
             .configure(health::routes)
             .service(crate::metrics::metrics)

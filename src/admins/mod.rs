@@ -1,11 +1,13 @@
 //! Admin accounts: login and logout, password changes, and the super admin's
 //! management of admins and auditors.
+pub mod cli;
 mod forms;
 mod handlers;
 mod login;
 pub mod password;
 pub mod queries;
 pub mod seed;
+pub mod throttle;
 mod views;
 
 use actix_web::web;

@@ -63,6 +63,104 @@ pub async fn verify(password: SecretString, phc: Option<String>) -> anyhow::Resu
     .await?)
 }
 
+/// Bounds password hashing: `permits` hashes at once, each on one of `permits`
+/// dedicated threads (so the 19 MiB each hash allocates is reused by the same
+/// thread's allocator arena instead of spreading over the blocking pool), and a
+/// caller that gets no permit within `wait` is told [`Busy`].
+pub struct Hasher {
+    permits: tokio::sync::Semaphore,
+    wait: std::time::Duration,
+    jobs: std::sync::Mutex<std::sync::mpsc::Sender<Job>>,
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// No hashing permit freed up in time: answer 429 with `Retry-After`.
+#[derive(Debug, thiserror::Error)]
+#[error("too many password checks at once")]
+pub struct Busy;
+
+impl Hasher {
+    pub fn new(permits: usize, wait: std::time::Duration) -> Self {
+        let permits = permits.max(1);
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+        for i in 0..permits {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("mama-argon2-{i}"))
+                .spawn(move || {
+                    loop {
+                        // Ends when the Hasher (the only sender) is dropped.
+                        let job = match rx.lock() {
+                            Ok(guard) => guard.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a password hashing thread");
+            }
+        }
+        Self {
+            permits: tokio::sync::Semaphore::new(permits),
+            wait,
+            jobs: std::sync::Mutex::new(tx),
+        }
+    }
+
+    /// Permits free right now (for tests and metrics).
+    pub fn available(&self) -> usize {
+        self.permits.available_permits()
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> anyhow::Result<Result<T, Busy>> {
+        let _permit = match tokio::time::timeout(self.wait, self.permits.acquire()).await {
+            Ok(Ok(p)) => p,
+            _ => return Ok(Err(Busy)),
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = tx.send(f());
+        });
+        self.jobs
+            .lock()
+            .map_err(|_| anyhow::anyhow!("password hashing pool poisoned"))?
+            .send(job)
+            .map_err(|_| anyhow::anyhow!("password hashing pool stopped"))?;
+        Ok(Ok(rx.await?))
+    }
+
+    /// [`verify`] under the bound.
+    pub async fn verify(
+        &self,
+        password: SecretString,
+        phc: Option<String>,
+    ) -> anyhow::Result<Result<bool, Busy>> {
+        self.run(move || match phc {
+            Some(phc) => verify_blocking(password.expose_secret(), &phc),
+            None => {
+                let _ = verify_blocking(password.expose_secret(), &DUMMY_HASH);
+                false
+            }
+        })
+        .await
+    }
+
+    /// [`hash`] under the bound.
+    pub async fn hash(&self, password: SecretString) -> anyhow::Result<Result<String, Busy>> {
+        self.run(move || hash_blocking(password.expose_secret()))
+            .await
+    }
+}
+
 /// Warms the dummy hash so the first unknown-user login is not slower than others.
 pub fn warm_up() {
     LazyLock::force(&DUMMY_HASH);

@@ -2,7 +2,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, sea_query::Expr,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
 };
 
 use super::Role;
@@ -34,6 +34,16 @@ pub async fn count_role(db: &impl ConnectionTrait, role: Role) -> Result<u64, Db
         .filter(admin::Column::Role.eq(role.as_str()))
         .count(db)
         .await
+}
+
+/// Counts the accounts of `role`, locking their rows (PostgreSQL `FOR UPDATE`;
+/// SQLite's `BEGIN IMMEDIATE` already holds the write lock) until the transaction ends.
+pub async fn lock_and_count_role(db: &impl ConnectionTrait, role: Role) -> Result<u64, DbErr> {
+    let mut q = admin::Entity::find().filter(admin::Column::Role.eq(role.as_str()));
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        q = q.lock_exclusive();
+    }
+    Ok(q.all(db).await?.len() as u64)
 }
 
 pub async fn create(
@@ -82,6 +92,20 @@ pub async fn set_password(
             Expr::value(Option::<DateTime<Utc>>::None),
         )
         .col_expr(admin::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(admin::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Clears the account-wide lock columns (older lockouts lived there).
+pub async fn clear_lock(db: &impl ConnectionTrait, id: i32) -> Result<(), DbErr> {
+    admin::Entity::update_many()
+        .col_expr(admin::Column::FailedLogins, Expr::value(0))
+        .col_expr(
+            admin::Column::LockedUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
         .filter(admin::Column::Id.eq(id))
         .exec(db)
         .await?;

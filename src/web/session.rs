@@ -38,6 +38,13 @@ pub fn start(session: &Session, sid: &str) {
     let _ = session.insert(CSRF, random_token());
 }
 
+/// Swaps the session token of a logged-in session (after a password change),
+/// keeping its CSRF token and flashes so open forms still work.
+pub fn replace_sid(session: &Session, sid: &str) {
+    session.renew();
+    let _ = session.insert(SID, sid);
+}
+
 /// Forgets the login but keeps the cookie for a flash message.
 pub fn end(session: &Session) {
     session.remove(SID);

@@ -18,6 +18,7 @@ mod cli;
 mod litellm;
 mod login;
 mod pages;
+mod security;
 mod services;
 mod startup;
 mod users;

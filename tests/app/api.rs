@@ -9,7 +9,7 @@ use mama::{
     entities::{model, service},
     users::service::{NewUser, create_user},
 };
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, rand_suffix, request_id, spawn_app_with};
@@ -69,7 +69,7 @@ impl ApiApp {
     }
 
     pub async fn user(&self, user_id: &str, models: &[&str], services: &[&str]) {
-        let txn = self.app.db.begin().await.unwrap();
+        let txn = mama::db::begin_write(&self.app.db).await.unwrap();
         create_user(
             &txn,
             &self.cipher,

@@ -10,9 +10,7 @@ use mama::{
     litellm::{outbox, worker::wait_until_idle},
     users::service::{self, NewUser},
 };
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Statement, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Statement};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
@@ -66,7 +64,7 @@ async fn add_service(app: &TestApp, name: &str) {
 }
 
 async fn create(app: &TestApp, cipher: &KeyCipher, new: NewUser) -> user::Model {
-    let txn = app.db.begin().await.unwrap();
+    let txn = mama::db::begin_write(&app.db).await.unwrap();
     let u = service::create_user(&txn, cipher, new, None).await.unwrap();
     txn.commit().await.unwrap();
     u
@@ -85,7 +83,7 @@ async fn find_user(app: &TestApp, user_id: &str) -> user::Model {
 /// transaction, the outbox row included.
 async fn set_models_and_alias(app: &TestApp, user_id: &str, models: &[&str], alias: Option<&str>) {
     let u = find_user(app, user_id).await;
-    let txn = app.db.begin().await.unwrap();
+    let txn = mama::db::begin_write(&app.db).await.unwrap();
     let b = txn.get_database_backend();
     let run = |sql: String| Statement::from_string(b, sql);
     txn.execute_raw(run(format!(
@@ -391,7 +389,7 @@ async fn rotation_makes_a_new_key_that_works_and_the_old_one_is_gone_from_litell
     .await;
     drain(&app).await;
     let old = find_user(&app, &uid).await;
-    let txn = app.db.begin().await.unwrap();
+    let txn = mama::db::begin_write(&app.db).await.unwrap();
     service::rotate_key(&txn, &cipher, &old, None)
         .await
         .unwrap();
@@ -437,7 +435,7 @@ async fn deleting_a_user_deletes_its_key_in_litellm() {
     drain(&app).await;
     let u = find_user(&app, &uid).await;
     assert!(litellm_info(&base, &master, &u.key_sha256).await.is_some());
-    let txn = app.db.begin().await.unwrap();
+    let txn = mama::db::begin_write(&app.db).await.unwrap();
     service::delete_user(&txn, &u, None).await.unwrap();
     txn.commit().await.unwrap();
     drain(&app).await;
@@ -553,7 +551,7 @@ async fn with_litellm_down_200_changed_users_wait_pending_and_all_arrive_when_it
     let (app, cipher) = app_with_litellm(&gw.url(), &master, Duration::from_secs(5)).await;
     let sfx = rand_suffix();
     let ids: Vec<String> = (0..200).map(|i| format!("bulk{i}-{sfx}")).collect();
-    let txn = app.db.begin().await.unwrap();
+    let txn = mama::db::begin_write(&app.db).await.unwrap();
     for id in &ids {
         service::create_user(
             &txn,
@@ -573,7 +571,7 @@ async fn with_litellm_down_200_changed_users_wait_pending_and_all_arrive_when_it
     drain(&app).await;
     gw.down();
     // Change all 200 (models) while LiteLLM is unreachable.
-    let txn = app.db.begin().await.unwrap();
+    let txn = mama::db::begin_write(&app.db).await.unwrap();
     txn.execute_raw(Statement::from_string(
         txn.get_database_backend(),
         format!(
@@ -818,7 +816,7 @@ async fn after_kill_9_with_jobs_in_flight_a_restart_completes_every_job_once_in_
     )));
     let sfx = rand_suffix();
     let n = 120;
-    let txn = app.db.begin().await.unwrap();
+    let txn = mama::db::begin_write(&app.db).await.unwrap();
     for i in 0..n {
         service::create_user(
             &txn,

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod client_ip;
 pub mod config;
 pub mod crypto;
+pub mod csv;
 pub mod db;
 pub mod entities;
 pub mod error;

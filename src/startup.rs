@@ -86,6 +86,7 @@ impl Application {
         });
         crate::litellm::start(&data);
         audit::chain::spawn_sealer(conn.clone(), data.settings.audit_seal_interval);
+        admins::spawn_purger(conn.clone(), data.settings.clone());
         let server = build_server(listener, data)?;
         Ok(Application {
             port,
@@ -117,6 +118,10 @@ pub fn build_server(listener: TcpListener, data: web::Data<AppData>) -> std::io:
         sec.hash_permits,
         sec.hash_wait,
     ));
+    let anonymous = web::Data::new(ui::anon_limit::AnonymousLimiter::new(
+        sec.anonymous_per_minute,
+        sec.trusted_proxies.clone(),
+    ));
     let server = HttpServer::new(move || {
         let session = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
             .cookie_name("mama_session".into())
@@ -129,6 +134,7 @@ pub fn build_server(listener: TcpListener, data: web::Data<AppData>) -> std::io:
             .app_data(data.clone())
             .app_data(api_limiter.clone())
             .app_data(hasher.clone())
+            .app_data(anonymous.clone())
             .app_data(web::FormConfig::default().limit(4 << 20))
             .app_data(web::PayloadConfig::new(4 << 20))
             .app_data(
@@ -144,6 +150,7 @@ pub fn build_server(listener: TcpListener, data: web::Data<AppData>) -> std::io:
             // The last `wrap` runs first: headers, compression, session, then the
             // audit recorder, innermost, so it sees every routed request's final status.
             .wrap(from_fn(audit::audit_middleware))
+            .wrap(from_fn(ui::anon_limit::anonymous_limit))
             .wrap(session)
             .wrap(Compress::default())
             .wrap(ui::headers::security_headers(secure))

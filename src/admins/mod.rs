@@ -47,6 +47,42 @@ impl Role {
     }
 }
 
+/// Every `MAMA_PURGE_INTERVAL_SECS`: deletes expired sessions and throttle rows
+/// whose window and block are over. Safe on several instances (plain deletes).
+pub async fn purge_once(
+    db: &sea_orm::DatabaseConnection,
+    settings: &crate::config::Settings,
+) -> Result<(u64, u64), sea_orm::DbErr> {
+    let sessions = queries::purge_sessions(
+        db,
+        settings.session_idle_timeout,
+        settings.session_max_lifetime,
+    )
+    .await?;
+    let throttles = throttle::purge(db, settings.login_lockout).await?;
+    Ok((sessions, throttles))
+}
+
+/// Starts the periodic [`purge_once`].
+pub fn spawn_purger(
+    db: sea_orm::DatabaseConnection,
+    settings: std::sync::Arc<crate::config::Settings>,
+) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(settings.security.purge_interval);
+        loop {
+            tick.tick().await;
+            match purge_once(&db, &settings).await {
+                Ok((s, t)) if s + t > 0 => {
+                    tracing::info!(sessions = s, throttle_rows = t, "purged expired rows")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "purge of expired sessions failed"),
+            }
+        }
+    });
+}
+
 /// `/login`, `/logout`, `/account/password`, `/admins…`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(login::login_form)

@@ -193,6 +193,28 @@ pub async fn delete_session(db: &impl ConnectionTrait, id: &str) -> Result<(), D
     Ok(())
 }
 
+/// Deletes sessions idle longer than `idle` or older than `max_lifetime`.
+pub async fn purge_sessions(
+    db: &impl ConnectionTrait,
+    idle: std::time::Duration,
+    max_lifetime: std::time::Duration,
+) -> Result<u64, DbErr> {
+    let now = Utc::now();
+    let ago = |d: std::time::Duration| {
+        now - chrono::Duration::from_std(d).unwrap_or(chrono::Duration::days(1))
+    };
+    use sea_orm::Condition;
+    Ok(admin_session::Entity::delete_many()
+        .filter(
+            Condition::any()
+                .add(admin_session::Column::LastSeenAt.lt(ago(idle)))
+                .add(admin_session::Column::CreatedAt.lt(ago(max_lifetime))),
+        )
+        .exec(db)
+        .await?
+        .rows_affected)
+}
+
 pub async fn end_all_sessions(db: &impl ConnectionTrait, admin_id: i32) -> Result<u64, DbErr> {
     Ok(admin_session::Entity::delete_many()
         .filter(admin_session::Column::AdminId.eq(admin_id))

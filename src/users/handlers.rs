@@ -12,8 +12,8 @@ use super::{
     },
     queries, service,
     views::{
-        BulkErrorPage, BulkPreviewPage, Catalogue, CreatePage, EditPage, EditPartial, EditView,
-        LineView, ListPage, RevealPage, RevealPartial, Row,
+        BulkDonePage, BulkErrorPage, BulkPreviewPage, Catalogue, CreatePage, EditPage, EditPartial,
+        EditView, LineView, ListPage, RevealPage, RevealPartial, Row,
     },
 };
 use crate::{
@@ -226,6 +226,15 @@ pub async fn bulk_apply(
     if !plan.changed.is_empty() && plan.op != super::forms::BulkOp::Delete {
         msg.push_str(&format!(" LiteLLM sync queued (batch {batch_id})."));
     }
+    // Committed: whatever the length of the result, the answer must not fail.
+    if msg.chars().count() > session::FLASH_MAX_CHARS {
+        let page = BulkDonePage {
+            ctx: PageCtx::new(&session, &admin, "users"),
+            text: msg,
+            back,
+        };
+        return html(StatusCode::OK, &page);
+    }
     session::push_flash(&session, Flash::success(msg));
     Ok(see_other(&back))
 }
@@ -437,6 +446,50 @@ pub async fn create_apply(
         )),
     );
     Ok(see_other("/users?sort=updated&dir=desc"))
+}
+
+/// Counts this reveal against the admin's hourly allowance; past
+/// `MAMA_REVEAL_ALERT_PER_HOUR` a `security.alert.key_reveals` event is recorded
+/// (once per hour), past `MAMA_REVEAL_LIMIT_PER_HOUR` reveals answer 429.
+async fn reveal_allowance(
+    data: &AppData,
+    admin: &CurrentAdmin,
+    audit: &AuditCtx,
+) -> Result<(), AppError> {
+    use crate::admins::throttle;
+    let sec = &data.settings.security;
+    let txn = crate::db::begin_write(&data.db).await?;
+    let n = throttle::bump(
+        &txn,
+        &throttle::reveal_key(admin.id),
+        throttle::ACCOUNT_WINDOW,
+    )
+    .await?
+    .n;
+    if n == sec.reveal_alert_per_hour + 1 {
+        let mut ev = crate::audit::Event::system(
+            "security",
+            Action::SecurityAlertKeyReveals,
+            crate::audit::Outcome::Success,
+        );
+        ev.client_ip = audit.client_ip().map(str::to_string);
+        ev.details = serde_json::json!({
+            "admin_id": admin.id,
+            "admin": admin.username,
+            "reveal_request_id": audit.request_id(),
+            "reveals_last_hour": n,
+            "alert_threshold": sec.reveal_alert_per_hour,
+            "limit": sec.reveal_limit_per_hour,
+        });
+        crate::audit::insert(&txn, &ev).await?;
+        tracing::warn!(admin = %admin.username, reveals = n, "more key reveals in an hour than MAMA_REVEAL_ALERT_PER_HOUR");
+    }
+    txn.commit().await?;
+    audit.detail("reveals_last_hour", n);
+    if n > sec.reveal_limit_per_hour {
+        return Err(AppError::RateLimited { retry_after: 3600 });
+    }
+    Ok(())
 }
 
 async fn load_user(data: &AppData, user_id: &str) -> Result<sea_orm_user::Model, AppError> {
@@ -673,6 +726,7 @@ pub async fn reveal(
     let u = load_user(&data, &path).await?;
     audit.targets(vec![u.user_id.clone()]);
     audit.detail("key_hint", u.key_hint.clone());
+    reveal_allowance(&data, &admin, &audit).await?;
     let key = data
         .cipher
         .decrypt(&u.key_ciphertext)

@@ -51,9 +51,26 @@ pub fn end(session: &Session) {
     let _ = session.insert(CSRF, random_token());
 }
 
-pub fn push_flash(session: &Session, flash: Flash) {
+/// The longest flash text kept in the cookie (which holds about 4 KB in all);
+/// longer results belong on a page.
+pub const FLASH_MAX_CHARS: usize = 400;
+/// Flashes kept at once (the oldest go first).
+const FLASH_MAX_COUNT: usize = 3;
+
+pub fn push_flash(session: &Session, mut flash: Flash) {
+    if flash.text.chars().count() > FLASH_MAX_CHARS {
+        flash.text = flash
+            .text
+            .chars()
+            .take(FLASH_MAX_CHARS - 1)
+            .collect::<String>()
+            + "…";
+    }
     let mut all: Vec<Flash> = session.get(FLASH).ok().flatten().unwrap_or_default();
     all.push(flash);
+    if all.len() > FLASH_MAX_COUNT {
+        all.drain(..all.len() - FLASH_MAX_COUNT);
+    }
     let _ = session.insert(FLASH, all);
 }
 

@@ -107,18 +107,28 @@ async fn sixty_four_parallel_guesses_from_one_address_get_only_the_free_failures
     for b in &browsers {
         b.csrf().await;
     }
-    let rs = join_all(
-        browsers
-            .iter()
-            .enumerate()
-            .map(|(i, b)| async move { b.login(&format!("nobody{i}"), "whatever pass").await }),
-    )
+    let started = std::time::Instant::now();
+    let rs = join_all(browsers.iter().enumerate().map(|(i, b)| async move {
+        let user = format!("nobody{i}");
+        b.post_form(
+            "/login",
+            &[("username", &user), ("password", "whatever pass")],
+        )
+        .await
+    }))
     .await;
+    // The first back-off lasts 1 s; on a slow machine the burst may outlast it and
+    // earn one more checked guess per second, never one per request.
+    let grace = started.elapsed().as_secs() as usize;
     let throttled = rs.iter().filter(|r| r.status() == 429).count();
     let a = actions(&app, "auth.").await;
+    let checked = count(&a, "auth.login.failure");
     // Free failures, plus the one that starts the back-off.
-    assert_eq!(count(&a, "auth.login.failure"), 5, "{a:?}");
-    assert_eq!(throttled, 59);
+    assert!(
+        (5..=5 + grace).contains(&checked),
+        "{checked} guesses checked in {grace} s: {a:?}"
+    );
+    assert_eq!(throttled, 64 - checked);
     assert!(
         rs.iter()
             .filter(|r| r.status() == 429)
@@ -398,4 +408,270 @@ async fn an_operator_unlocks_and_resets_an_admin_from_the_command_line() {
         );
         assert!(!e.details.contains(&one_time));
     }
+}
+
+#[tokio::test]
+async fn a_committed_bulk_edit_with_a_long_result_shows_it_on_a_page_not_in_the_cookie() {
+    let app = spawn_app().await;
+    let b = app.super_admin().await;
+    let names: Vec<String> = (0..40)
+        .map(|i| format!("provider-with-a-rather-long-name/model-number-{i:03}-of-the-catalogue"))
+        .collect();
+    let cat: Vec<(&str, bool)> = names.iter().map(|n| (n.as_str(), true)).collect();
+    crate::users::catalogue(&app, &cat).await;
+    let r = crate::users::create_users(&b, "long1,A\nlong2,B", &[], &[]).await;
+    assert_eq!(r.status(), 303);
+    let mut f: Vec<(&str, &str)> = vec![("ids", "long1"), ("ids", "long2"), ("op", "models.add")];
+    f.extend(names.iter().map(|n| ("models", n.as_str())));
+    let r = b.post_form("/users/bulk/apply", &f).await;
+    assert_eq!(r.status(), 200, "a committed edit answers with its result");
+    let body = r.text().await.unwrap();
+    assert!(body.contains("id=\"bulk-result\""), "{body}");
+    assert!(body.contains(&names[39]), "the whole result is on the page");
+    assert!(b.cookie_header().len() < 4096);
+    let (status, _) = b.page("/users").await;
+    assert_eq!(status, 200, "the session still works");
+}
+
+#[tokio::test]
+async fn links_built_from_a_user_id_are_percent_encoded() {
+    let app = spawn_app().await;
+    let b = app.super_admin().await;
+    let r = crate::users::create_users(&b, "a+b@corp,A", &[], &[]).await;
+    assert_eq!(r.status(), 303);
+    let (status, body) = b.page("/users").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("href=\"/users/a%2Bb%40corp\""), "{body}");
+    let (status, body) = b.page("/users/a%2Bb%40corp").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("href=\"/audit?user=a%2Bb%40corp\""), "{body}");
+    assert!(body.contains("href=\"/sync?user=a%2Bb%40corp\""), "{body}");
+    assert!(
+        body.contains("action=\"/users/a%2Bb%40corp/reveal\""),
+        "{body}"
+    );
+    // The history link finds the user's events (a `+` left raw would read as a space).
+    let (status, body) = b.page("/audit?user=a%2Bb%40corp").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("users.bulk_create"), "{body}");
+}
+
+#[tokio::test]
+async fn user_ids_dot_and_dot_dot_are_refused_in_the_ui_the_cli_and_the_api() {
+    let api = crate::api::spawn_api_app(|_| {}).await;
+    let app = &api.app;
+    let b = app.super_admin().await;
+    for id in [".", ".."] {
+        let r = crate::users::create_users(&b, &format!("{id},Org"), &[], &[]).await;
+        let body = r.text().await.unwrap();
+        assert!(body.contains("must not be"), "UI refuses {id:?}: {body}");
+        let mut out = vec![];
+        let code = mama::users::cli::import(
+            &app.db,
+            &api.cipher,
+            &format!("{id},Org\n"),
+            "",
+            "",
+            false,
+            &mut out,
+        )
+        .await
+        .unwrap();
+        assert_eq!(code, 1);
+        assert!(String::from_utf8_lossy(&out).contains("must not be"));
+    }
+    let (_, token) = api
+        .client(&[mama::api_clients::Scope::KeysRead], None)
+        .await;
+    let r = api
+        .http
+        .post(format!("{}/api/v1/keys/lookup", app.addr))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"user_ids": ["ok", ".."]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "VALIDATION_ERROR");
+    assert!(
+        body["error"]["details"]["fields"]["user_ids[1]"].is_array(),
+        "{body}"
+    );
+    assert_eq!(
+        {
+            use sea_orm::{EntityTrait, PaginatorTrait};
+            mama::entities::user::Entity::find()
+                .count(&app.db)
+                .await
+                .unwrap()
+        },
+        0,
+        "nothing was created"
+    );
+}
+
+#[tokio::test]
+async fn users_export_defuses_spreadsheet_formulas() {
+    let app = spawn_app().await;
+    let b = app.super_admin().await;
+    let r = crate::users::create_users(
+        &b,
+        "f1,=HYPERLINK(\"http://evil\")\nf2,+cmd\nf3,@SUM(1)\nf4,plain",
+        &[],
+        &[],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let mut csv = vec![];
+    mama::users::cli::export(&app.db, &mut csv).await.unwrap();
+    let csv = String::from_utf8(csv).unwrap();
+    assert!(
+        csv.contains("f1,\"'=HYPERLINK(\"\"http://evil\"\")\","),
+        "{csv}"
+    );
+    assert!(csv.contains("f2,'+cmd,"), "{csv}");
+    assert!(csv.contains("f3,'@SUM(1),"), "{csv}");
+    assert!(csv.contains("f4,plain,"), "{csv}");
+}
+
+#[tokio::test]
+async fn the_sqlite_file_and_the_dev_secrets_file_are_created_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("mama-perm-{}", rand_suffix()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("private.db");
+    let secrets = dir.join("dev-secrets");
+    let out = Command::new(env!("CARGO_BIN_EXE_mama"))
+        .args(["admin", "list"])
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}?mode=rwc", db.display()),
+        )
+        .env("MAMA_DEV_SECRETS_FILE", &secrets)
+        .env("RUST_LOG", "warn")
+        .env_remove("MAMA_SECRET_KEY")
+        .env_remove("MAMA_ENCRYPTION_KEY")
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&db), 0o600, "the SQLite file");
+    if secrets.exists() {
+        assert_eq!(mode(&secrets), 0o600, "the dev-secrets file");
+    }
+    // An existing world-readable file is tightened at start.
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let url = mama::config::DatabaseUrl::new(format!("sqlite://{}?mode=rwc", db.display()));
+    mama::db::make_sqlite_file_private(&url).unwrap();
+    assert_eq!(mode(&db), 0o600);
+}
+
+#[tokio::test]
+async fn anonymous_requests_beyond_the_per_address_rate_get_429_without_an_audit_row() {
+    let app = spawn_app_with(|s| s.security.anonymous_per_minute = 5).await;
+    let b = app.browser();
+    let mut statuses = vec![];
+    for _ in 0..8 {
+        statuses.push(b.get("/login").await.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 429, 429, 429]);
+    let r = b.get("/login").await;
+    assert!(r.headers().contains_key("retry-after"));
+    let views = actions(&app, "auth.login.view").await.len();
+    assert_eq!(views, 5, "refused requests never reached the database");
+    // Static assets and probes are not metered.
+    assert_eq!(b.get("/healthz").await.status(), 200);
+}
+
+#[tokio::test]
+async fn key_reveals_past_the_hourly_threshold_raise_an_alert_then_hit_the_limit() {
+    let app = spawn_app_with(|s| {
+        s.security.reveal_alert_per_hour = 2;
+        s.security.reveal_limit_per_hour = 3;
+    })
+    .await;
+    let b = app.super_admin().await;
+    crate::users::create_users(&b, "k1,A", &[], &[]).await;
+    b.page("/users/k1").await;
+    let mut statuses = vec![];
+    for _ in 0..4 {
+        statuses.push(b.post_form("/users/k1/reveal", &[]).await.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 200, 429]);
+    let ev = app.events().await;
+    let alerts: Vec<_> = ev
+        .iter()
+        .filter(|e| e.action == "security.alert.key_reveals")
+        .collect();
+    assert_eq!(alerts.len(), 1, "one alert per crossing");
+    assert!(
+        alerts[0].details.contains("\"reveals_last_hour\":3"),
+        "{}",
+        alerts[0].details
+    );
+    let refused = ev
+        .iter()
+        .filter(|e| e.action == "user.key.reveal" && e.outcome == "denied")
+        .count();
+    assert_eq!(refused, 1);
+}
+
+#[tokio::test]
+async fn expired_sessions_and_old_throttle_rows_are_purged_periodically() {
+    let app = spawn_app_with(|s| s.security.purge_interval = Duration::from_millis(200)).await;
+    let b = app.super_admin().await;
+    app.browser().login("ghost", "a wrong password").await;
+    let old = (chrono::Utc::now() - chrono::Duration::days(2))
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string();
+    // A second session, idle for two days, and an old throttle row.
+    let b2 = app.browser();
+    b2.login("admin", STRONG_PASSWORD).await;
+    app.sql(&format!(
+        "UPDATE admin_sessions SET last_seen_at = '{old}', created_at = '{old}' \
+         WHERE id = (SELECT MIN(id) FROM admin_sessions)"
+    ))
+    .await;
+    app.sql(&format!(
+        "INSERT INTO login_throttle (client_ip, failures, blocked_until, updated_at) \
+         VALUES ('192.0.2.99', 3, NULL, '{old}')"
+    ))
+    .await;
+    let count = |sql: &'static str| {
+        let db = app.db.clone();
+        async move {
+            use sea_orm::ConnectionTrait;
+            let row = db
+                .query_one_raw(sea_orm::Statement::from_string(
+                    db.get_database_backend(),
+                    sql,
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            row.try_get_by_index::<i64>(0).unwrap()
+        }
+    };
+    assert_eq!(count("SELECT COUNT(*) FROM admin_sessions").await, 2);
+    let mut left = (2, 1);
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        left = (
+            count("SELECT COUNT(*) FROM admin_sessions").await,
+            count("SELECT COUNT(*) FROM login_throttle WHERE client_ip = '192.0.2.99'").await,
+        );
+        if left == (1, 0) {
+            break;
+        }
+    }
+    assert_eq!(left, (1, 0), "the stale session and throttle row are gone");
+    let recent = count("SELECT COUNT(*) FROM login_throttle WHERE client_ip = '127.0.0.1'").await;
+    assert_eq!(recent, 1, "a current row stays");
+    let _ = b;
 }

@@ -675,3 +675,133 @@ async fn expired_sessions_and_old_throttle_rows_are_purged_periodically() {
     assert_eq!(recent, 1, "a current row stays");
     let _ = b;
 }
+
+fn rss_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("{field} in /proc/{pid}/status"))
+}
+
+/// Kills the child when the test ends, even on a failed assertion.
+struct Child(std::process::Child);
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_real_mama_binary_stays_within_100_mb_of_its_idle_rss_under_128_parallel_bad_logins() {
+    use base64::Engine;
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let database_url = fresh_database_url().await;
+    let dir = std::env::temp_dir();
+    let child = Command::new(env!("CARGO_BIN_EXE_mama"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", &database_url)
+        .env("MAMA_BIND", format!("127.0.0.1:{port}"))
+        .env("MAMA_SECRET_KEY", b64(&mama::config::random_bytes::<64>()))
+        .env(
+            "MAMA_ENCRYPTION_KEY",
+            b64(&mama::config::random_bytes::<32>()),
+        )
+        // Let every attempt reach the password check: this measures the hashing bound.
+        .env("MAMA_LOGIN_IP_FREE_FAILURES", "1000000")
+        .env("MAMA_ANONYMOUS_RATE_PER_MINUTE", "1000000")
+        .env("MAMA_PASSWORD_HASH_WAIT_MS", "60000")
+        .env("RUST_LOG", "warn")
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.join(format!("mama-rss-{port}.log"))).unwrap())
+        .spawn()
+        .expect("start mama");
+    let child = Child(child);
+    let pid = child.0.id();
+    let app = TestApp {
+        addr: format!("http://127.0.0.1:{port}"),
+        port,
+        db: sea_orm::Database::connect(&database_url).await.unwrap(),
+        database_url: database_url.clone(),
+    };
+    let mut up = false;
+    for _ in 0..600 {
+        if let Ok(r) = reqwest::get(format!("{}/healthz", app.addr)).await
+            && r.status() == 200
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(up, "mama answered /healthz");
+    // One client per attacker, no connection reuse (a kept-alive connection the
+    // server closes while idle would fail a request for reasons of its own).
+    let attacker = || {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .pool_max_idle_per_host(0)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    };
+    let login_page = |c: reqwest::Client| {
+        let url = format!("{}/login", app.addr);
+        async move {
+            let body = c.get(&url).send().await.unwrap().text().await.unwrap();
+            (c, scrape_csrf(&body).expect("a CSRF token"))
+        }
+    };
+    let flood = |clients: Vec<(reqwest::Client, String)>, round: usize| {
+        let url = format!("{}/login", app.addr);
+        async move {
+            join_all(clients.into_iter().enumerate().map(|(i, (c, csrf))| {
+                let url = url.clone();
+                async move {
+                    let user = format!("flood{round}-{i}");
+                    c.post(&url)
+                        .form(&[
+                            ("csrf_token", csrf.as_str()),
+                            ("username", user.as_str()),
+                            ("password", "not the password"),
+                        ])
+                        .send()
+                        .await
+                        .map(|r| r.status().as_u16())
+                        .unwrap_or(0)
+                }
+            }))
+            .await
+        }
+    };
+    // Warm: one login ran, so every lazy structure exists.
+    let warm = join_all((0..1).map(|_| login_page(attacker()))).await;
+    assert_eq!(flood(warm, 99).await, [401]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let idle = rss_kib(pid, "VmRSS:");
+    for round in 0..2 {
+        let mut clients = vec![];
+        for _ in 0..128 {
+            clients.push(login_page(attacker()).await);
+        }
+        let rs = flood(clients, round).await;
+        assert!(rs.iter().all(|s| *s == 401), "round {round}: {rs:?}");
+    }
+    let peak = rss_kib(pid, "VmHWM:");
+    let growth_mb = (peak.saturating_sub(idle)) as f64 * 1024.0 / 1e6;
+    eprintln!(
+        "mama RSS: idle {:.1} MB, peak {:.1} MB, growth {growth_mb:.1} MB under 2 x 128 parallel bad logins",
+        idle as f64 * 1024.0 / 1e6,
+        peak as f64 * 1024.0 / 1e6
+    );
+    assert!(growth_mb <= 100.0, "peak RSS grew by {growth_mb:.1} MB");
+}

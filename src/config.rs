@@ -441,6 +441,71 @@ mod tests {
         assert!(!url.redacted().contains("hunter2"));
     }
 
+    fn settings_with(vars: &'static [(&'static str, &'static str)]) -> anyhow::Result<Settings> {
+        let sk = STANDARD.encode([1u8; 64]);
+        let ek = STANDARD.encode([2u8; 32]);
+        let env = Env(move |k: &str| match k {
+            "MAMA_SECRET_KEY" => Some(sk.clone()),
+            "MAMA_ENCRYPTION_KEY" => Some(ek.clone()),
+            _ => vars
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string()),
+        });
+        Settings::from_lookup(&env)
+    }
+
+    #[test]
+    fn credentials_in_the_litellm_url_are_refused_at_start_without_repeating_them() {
+        let e = settings_with(&[
+            (
+                "LITELLM_BASE_URL",
+                "https://proxy-user:hunter2@litellm.internal:4000",
+            ),
+            ("LITELLM_MASTER_KEY", "sk-master"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("LITELLM_BASE_URL must not carry credentials"),
+            "{e}"
+        );
+        assert!(!e.contains("hunter2") && !e.contains("proxy-user"), "{e}");
+        let ok = settings_with(&[
+            ("LITELLM_BASE_URL", "http://litellm:4000/path?x=a@b"),
+            ("LITELLM_MASTER_KEY", "sk-master"),
+        ]);
+        assert!(ok.is_ok(), "an @ after the host is not userinfo");
+    }
+
+    #[test]
+    fn trusted_proxies_are_parsed_and_the_old_flag_means_private_networks() {
+        let s = settings_with(&[("MAMA_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7")]).unwrap();
+        assert_eq!(s.security.trusted_proxies.0.len(), 2);
+        let e = settings_with(&[("MAMA_TRUSTED_PROXIES", "10.0.0.0/33")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("MAMA_TRUSTED_PROXIES"), "{e}");
+        let s = settings_with(&[("MAMA_TRUST_PROXY_HEADERS", "true")]).unwrap();
+        assert!(
+            s.security
+                .trusted_proxies
+                .contains(&"127.0.0.1".parse().unwrap())
+        );
+        assert!(
+            !s.security
+                .trusted_proxies
+                .contains(&"203.0.113.1".parse().unwrap())
+        );
+        let s = settings_with(&[]).unwrap();
+        assert!(
+            s.security.trusted_proxies.is_empty(),
+            "no proxy is trusted by default"
+        );
+        assert_eq!(s.security.hash_permits, 4);
+        assert_eq!(s.security.login_account_hourly_cap, 20);
+    }
+
     #[test]
     fn secrets_come_from_file_variants() {
         let dir =

@@ -112,27 +112,6 @@ pub async fn clear_lock(db: &impl ConnectionTrait, id: i32) -> Result<(), DbErr>
     Ok(())
 }
 
-/// Records a failed login; returns true when this failure locks the account.
-pub async fn record_failure(
-    db: &impl ConnectionTrait,
-    a: &admin::Model,
-    max_failures: i32,
-    lockout: std::time::Duration,
-) -> Result<bool, DbErr> {
-    let failures = a.failed_logins + 1;
-    let locks = failures >= max_failures;
-    let mut am: admin::ActiveModel = a.clone().into();
-    if locks {
-        am.failed_logins = Set(0);
-        am.locked_until = Set(Some(Utc::now() + lockout));
-    } else {
-        am.failed_logins = Set(failures);
-    }
-    am.updated_at = Set(Utc::now());
-    am.update(db).await?;
-    Ok(locks)
-}
-
 pub async fn record_success(db: &impl ConnectionTrait, a: &admin::Model) -> Result<(), DbErr> {
     let mut am: admin::ActiveModel = a.clone().into();
     am.failed_logins = Set(0);
@@ -243,39 +222,4 @@ pub async fn ip_throttle(
     ip: &str,
 ) -> Result<Option<login_throttle::Model>, DbErr> {
     login_throttle::Entity::find_by_id(ip).one(db).await
-}
-
-/// Counts a failure from `ip`; beyond `free` failures, blocks for 1 s, 2 s, 4 s, …
-/// up to `max_backoff`. Returns the block end, if any.
-pub async fn ip_failure(
-    db: &impl ConnectionTrait,
-    ip: &str,
-    free: i32,
-    max_backoff: std::time::Duration,
-) -> Result<Option<DateTime<Utc>>, DbErr> {
-    let now = Utc::now();
-    let existing = ip_throttle(db, ip).await?;
-    let failures = existing.as_ref().map_or(0, |r| r.failures) + 1;
-    let blocked_until = (failures > free).then(|| {
-        let exp = (failures - free - 1).clamp(0, 30) as u32;
-        let secs = 2u64.saturating_pow(exp).min(max_backoff.as_secs().max(1));
-        now + std::time::Duration::from_secs(secs)
-    });
-    let am = login_throttle::ActiveModel {
-        client_ip: Set(ip.to_string()),
-        failures: Set(failures),
-        blocked_until: Set(blocked_until),
-        updated_at: Set(now),
-    };
-    if existing.is_some() {
-        am.update(db).await?;
-    } else {
-        am.insert(db).await?;
-    }
-    Ok(blocked_until)
-}
-
-pub async fn ip_success(db: &impl ConnectionTrait, ip: &str) -> Result<(), DbErr> {
-    login_throttle::Entity::delete_by_id(ip).exec(db).await?;
-    Ok(())
 }

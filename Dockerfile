@@ -10,7 +10,7 @@ COPY static ./static
 # cargo reads every target the manifest names, even those it does not build
 COPY tests ./tests
 COPY benches ./benches
-RUN cargo build --release --locked --bin mama && strip target/release/mama
+RUN cargo build --release --locked --no-default-features --bin mama && strip target/release/mama
 
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates \

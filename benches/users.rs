@@ -72,7 +72,7 @@ async fn main() {
     tokio::spawn(app.run_until_stopped());
 
     let t = Instant::now();
-    mama::users::cli::seed(&db, &cipher, "bench", users)
+    mama::devtools::users::seed(&db, &cipher, "bench", users)
         .await
         .unwrap();
     println!(

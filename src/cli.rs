@@ -1,4 +1,7 @@
-//! The command line: `mama [serve]`, `mama migrate up|down [N]|status`.
+//! The command line: `mama [serve]`, `mama migrate up|down [N]|status`, and each
+//! feature's commands. The data generators and benchmark harnesses
+//! (`crate::devtools`) are only there when the `dev-tools` feature is on (the
+//! default for `cargo build`; the production image builds without it).
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
@@ -26,7 +29,7 @@ pub enum Command {
     /// LiteLLM: reconcile mama's keys with the proxy, benchmark the sync.
     Litellm {
         #[command(subcommand)]
-        action: crate::litellm::cli::LitellmCommand,
+        action: LitellmAction,
     },
     /// Manage the API clients of /api/v1 (`create` prints the token on its last line).
     ApiClient {
@@ -36,7 +39,7 @@ pub enum Command {
     /// The audit trail: verify, archive, generate, bench.
     Audit {
         #[command(subcommand)]
-        action: crate::audit::cli::AuditCommand,
+        action: AuditAction,
     },
     /// Admin accounts: `list`, `unlock USERNAME`, `reset-password USERNAME`.
     Admin {
@@ -50,31 +53,34 @@ pub enum Command {
     },
 }
 
+/// `mama users …`: the feature's commands, plus `seed` with `dev-tools`.
 #[derive(Subcommand, Debug)]
 pub enum UsersAction {
-    /// Create the users of a `user_id,organisation` CSV (header optional). Nothing is
-    /// written when any line is bad; per-line errors are printed.
-    Import {
-        file: std::path::PathBuf,
-        /// Models for every new user, comma-separated.
-        #[arg(long, default_value = "")]
-        models: String,
-        /// Services (names from the catalogue) for every new user, comma-separated.
-        #[arg(long, default_value = "")]
-        services: String,
-        /// Only validate; write nothing.
-        #[arg(long)]
-        dry_run: bool,
-    },
-    /// Write every user (never the key) as CSV to standard output.
-    Export,
-    /// Insert COUNT synthetic users (for benchmarks and demos; not sent to LiteLLM).
-    Seed {
-        #[arg(long, default_value_t = 100_000)]
-        count: usize,
-        #[arg(long, default_value = "seed")]
-        prefix: String,
-    },
+    #[command(flatten)]
+    Core(crate::users::cli::UsersAction),
+    #[cfg(feature = "dev-tools")]
+    #[command(flatten)]
+    Dev(crate::devtools::users::UsersDevCommand),
+}
+
+/// `mama audit …`: verify and archive, plus `generate` and `bench` with `dev-tools`.
+#[derive(Subcommand, Debug)]
+pub enum AuditAction {
+    #[command(flatten)]
+    Core(crate::audit::cli::AuditCommand),
+    #[cfg(feature = "dev-tools")]
+    #[command(flatten)]
+    Dev(crate::devtools::audit::AuditDevCommand),
+}
+
+/// `mama litellm …`: reconcile, plus `bench` with `dev-tools`.
+#[derive(Subcommand, Debug)]
+pub enum LitellmAction {
+    #[command(flatten)]
+    Core(crate::litellm::cli::LitellmCommand),
+    #[cfg(feature = "dev-tools")]
+    #[command(flatten)]
+    Dev(crate::devtools::litellm::LitellmDevCommand),
 }
 
 #[derive(Subcommand, Debug)]

@@ -1,8 +1,9 @@
-//! `/healthz` (the process answers) and `/readyz` (the database answers).
+//! `/healthz` (the process answers), `/readyz` (the database answers) and
+//! `/metrics` (Prometheus text, rendered by `crate::metrics`).
 use actix_web::{HttpResponse, get, web};
 use sea_orm::{ConnectionTrait, Statement};
 
-use crate::startup::AppData;
+use crate::state::AppData;
 
 #[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
@@ -39,6 +40,14 @@ pub async fn readyz(data: web::Data<AppData>) -> HttpResponse {
     }
 }
 
+#[get("/metrics")]
+pub async fn metrics(data: web::Data<AppData>) -> HttpResponse {
+    let body = crate::metrics::render(&data.metrics, &data.db).await;
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(body)
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(healthz).service(readyz);
+    cfg.service(healthz).service(readyz).service(metrics);
 }

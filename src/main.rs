@@ -1,6 +1,6 @@
 use clap::Parser;
 use mama::{
-    cli::{Cli, Command, MigrateAction},
+    cli::{AuditAction, Cli, Command, LitellmAction, MigrateAction, UsersAction},
     config::Settings,
     startup::Application,
 };
@@ -30,15 +30,21 @@ async fn main() -> anyhow::Result<()> {
                 .is_ok_and(|r| r.status().is_success());
             std::process::exit(if ok { 0 } else { 1 });
         }
-        Command::Litellm { action } => {
-            mama::litellm::cli::run(Settings::from_env()?, action).await?
-        }
+        Command::Litellm { action } => match action {
+            LitellmAction::Core(a) => mama::litellm::cli::run(Settings::from_env()?, a).await?,
+            #[cfg(feature = "dev-tools")]
+            LitellmAction::Dev(a) => mama::devtools::litellm::run(Settings::from_env()?, a).await?,
+        },
         Command::ApiClient { action } => {
             mama::api_clients::cli::run(&Settings::from_env()?, action).await?
         }
         Command::Admin { action } => mama::admins::cli::run(&Settings::from_env()?, action).await?,
         Command::Users { action } => {
-            let code = mama::users::cli::run(Settings::from_env()?, action).await?;
+            let code = match action {
+                UsersAction::Core(a) => mama::users::cli::run(Settings::from_env()?, a).await?,
+                #[cfg(feature = "dev-tools")]
+                UsersAction::Dev(a) => mama::devtools::users::run(Settings::from_env()?, a).await?,
+            };
             std::process::exit(code);
         }
         Command::Migrate { action } => {
@@ -53,7 +59,11 @@ async fn main() -> anyhow::Result<()> {
             .await?;
         }
         Command::Audit { action } => {
-            let code = mama::audit::cli::run(action, Settings::from_env()?).await?;
+            let code = match action {
+                AuditAction::Core(a) => mama::audit::cli::run(a, Settings::from_env()?).await?,
+                #[cfg(feature = "dev-tools")]
+                AuditAction::Dev(a) => mama::devtools::audit::run(a, Settings::from_env()?).await?,
+            };
             std::process::exit(code);
         }
     }

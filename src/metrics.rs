@@ -3,10 +3,7 @@
 //! no user IDs, no secrets — so it is served without a login, like `/healthz`.
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use actix_web::{HttpResponse, get, web};
 use sea_orm::{ConnectionTrait, DbErr, Statement};
-
-use crate::startup::AppData;
 
 /// Counters for this process.
 #[derive(Debug, Default)]
@@ -43,9 +40,9 @@ async fn grouped(db: &impl ConnectionTrait, sql: &str) -> Result<Vec<(String, i6
         .collect()
 }
 
-#[get("/metrics")]
-pub async fn metrics(data: web::Data<AppData>) -> HttpResponse {
-    let m = &data.metrics;
+/// The Prometheus text: `m`'s counters and gauges read from `db` (served by
+/// `health::metrics`).
+pub async fn render(m: &Metrics, db: &impl ConnectionTrait) -> String {
     let mut out = String::new();
     out.push_str("# HELP mama_http_requests_total HTTP responses by status class.\n# TYPE mama_http_requests_total counter\n");
     for (i, c) in m.requests.iter().enumerate() {
@@ -60,7 +57,6 @@ pub async fn metrics(data: web::Data<AppData>) -> HttpResponse {
         "mama_audit_store_failures_total {}\n",
         m.audit_failures.load(Ordering::Relaxed)
     ));
-    let db = &data.db;
     let gauges = [
         (
             "mama_users",
@@ -94,7 +90,5 @@ pub async fn metrics(data: web::Data<AppData>) -> HttpResponse {
         }
     }
     out.push_str(&format!("# HELP mama_database_up Whether the database answered the metrics queries.\n# TYPE mama_database_up gauge\nmama_database_up {up}\n"));
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(out)
+    out
 }

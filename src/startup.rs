@@ -18,39 +18,9 @@ use crate::{
     admins, api, api_clients, audit, config::Settings, crypto::KeyCipher, db, error::AppError,
     health, users, web as ui,
 };
-
-/// Shared by every handler.
-pub struct AppData {
-    pub db: DatabaseConnection,
-    pub settings: Arc<Settings>,
-    pub cipher: KeyCipher,
-    /// Banners every page shows (e.g. "LiteLLM is not configured").
-    pub notices: Arc<SystemNotices>,
-    pub metrics: Arc<crate::metrics::Metrics>,
-}
-
-/// Process-wide conditions admins must see on every page, keyed by topic.
-#[derive(Debug, Default)]
-pub struct SystemNotices(std::sync::RwLock<std::collections::BTreeMap<&'static str, String>>);
-
-impl SystemNotices {
-    /// Sets (`Some`) or clears (`None`) the notice about `topic`.
-    pub fn set(&self, topic: &'static str, text: Option<String>) {
-        let mut map = self.0.write().unwrap_or_else(|e| e.into_inner());
-        match text {
-            Some(t) => map.insert(topic, t),
-            None => map.remove(topic),
-        };
-    }
-    pub fn list(&self) -> Vec<String> {
-        self.0
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect()
-    }
-}
+// Kept so code written against the old path still builds; new code imports
+// `crate::state` (a feature importing `startup` makes an import cycle).
+pub use crate::state::{AppData, SystemNotices};
 
 /// A bound, not yet running server.
 pub struct Application {
@@ -147,20 +117,21 @@ pub fn build_server(listener: TcpListener, data: web::Data<AppData>) -> std::io:
                     .limit(4 << 20)
                     .error_handler(|e, _| bad_request(format!("bad JSON body: {e}"))),
             )
-            // The last `wrap` runs first: headers, compression, session, then the
-            // audit recorder, innermost, so it sees every routed request's final status.
+            // The last `wrap` runs first: headers, compression, session, error
+            // rendering, then the audit recorder, innermost, so it sees every routed
+            // request's final status (and error rendering sees its request ID).
             .wrap(from_fn(audit::audit_middleware))
+            .wrap(from_fn(crate::error::render_errors))
             .wrap(from_fn(ui::anon_limit::anonymous_limit))
             .wrap(session)
             .wrap(Compress::default())
             .wrap(ui::headers::security_headers(secure))
             .service(ui::assets::serve)
             .configure(health::routes)
-            .service(crate::metrics::metrics)
             .configure(admins::routes)
             .configure(users::routes)
             .configure(crate::services::routes)
-            .configure(audit::routes)
+            .configure(crate::auditor::routes)
             .configure(crate::litellm::routes)
             .configure(api_clients::routes)
             .configure(api::routes)

@@ -17,7 +17,7 @@ use crate::{
     crypto::{random_token, sha256_hex},
     entities::admin,
     error::AppError,
-    startup::AppData,
+    state::AppData,
     web::{
         CsrfForm, CurrentAdmin, Flash, FormErrors, NoFields, PageCtx, pages::html, see_other,
         session,
@@ -84,7 +84,7 @@ pub async fn change_password(
     let txn = crate::db::begin_write(&data.db).await?;
     queries::set_password(&txn, admin.id, hash, false).await?;
     let ended = queries::end_other_sessions(&txn, admin.id, &admin.session_id).await?;
-    queries::delete_session(&txn, &admin.session_id).await?;
+    crate::web::sessions::delete_session(&txn, &admin.session_id).await?;
     queries::create_session(
         &txn,
         &sha256_hex(&token),

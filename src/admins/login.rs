@@ -16,7 +16,7 @@ use crate::{
     audit::{Action, Actor, AuditCtx, Outcome},
     crypto::{random_token, sha256_hex},
     error::AppError,
-    startup::AppData,
+    state::AppData,
     web::{
         CsrfForm, CurrentAdmin, Flash, FormErrors, NoFields, PageCtx, pages::html, see_other,
         session,
@@ -294,7 +294,7 @@ pub async fn logout(
 ) -> Result<HttpResponse, AppError> {
     audit.action(Action::Logout);
     let txn = crate::db::begin_write(&data.db).await?;
-    queries::delete_session(&txn, &admin.session_id).await?;
+    crate::web::sessions::delete_session(&txn, &admin.session_id).await?;
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
     session::end(&session);
     session::push_flash(&session, Flash::info("You have logged out."));

@@ -11,41 +11,9 @@ pub mod throttle;
 mod views;
 
 use actix_web::web;
-use serde::{Deserialize, Serialize};
 
-/// What an account may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Manages admin accounts, and everything an admin does.
-    SuperAdmin,
-    /// Manages users, services, models and API clients.
-    Admin,
-    /// Reads the audit trail; changes nothing.
-    Auditor,
-}
-
-impl Role {
-    pub const ALL: [Role; 3] = [Role::SuperAdmin, Role::Admin, Role::Auditor];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::SuperAdmin => "super_admin",
-            Role::Admin => "admin",
-            Role::Auditor => "auditor",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-    pub fn label(self) -> &'static str {
-        match self {
-            Role::SuperAdmin => "Super admin",
-            Role::Admin => "Admin",
-            Role::Auditor => "Auditor",
-        }
-    }
-}
+/// Roles are checked by the web guards, so they live in `crate::web`.
+pub use crate::web::Role;
 
 /// Every `MAMA_PURGE_INTERVAL_SECS`: deletes expired sessions and throttle rows
 /// whose window and block are over. Safe on several instances (plain deletes).

@@ -144,34 +144,6 @@ pub async fn create_session(
     Ok(())
 }
 
-pub async fn session_with_admin(
-    db: &impl ConnectionTrait,
-    id: &str,
-) -> Result<Option<(admin_session::Model, admin::Model)>, DbErr> {
-    let Some(s) = admin_session::Entity::find_by_id(id).one(db).await? else {
-        return Ok(None);
-    };
-    Ok(find(db, s.admin_id).await?.map(|a| (s, a)))
-}
-
-pub async fn touch_session(
-    db: &impl ConnectionTrait,
-    id: &str,
-    now: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    admin_session::Entity::update_many()
-        .col_expr(admin_session::Column::LastSeenAt, Expr::value(now))
-        .filter(admin_session::Column::Id.eq(id))
-        .exec(db)
-        .await?;
-    Ok(())
-}
-
-pub async fn delete_session(db: &impl ConnectionTrait, id: &str) -> Result<(), DbErr> {
-    admin_session::Entity::delete_by_id(id).exec(db).await?;
-    Ok(())
-}
-
 /// Deletes sessions idle longer than `idle` or older than `max_lifetime`.
 pub async fn purge_sessions(
     db: &impl ConnectionTrait,

@@ -12,7 +12,7 @@ use crate::{
     audit::{Actor, AuditCtx},
     crypto::sha256_hex,
     error::AppError,
-    startup::AppData,
+    state::AppData,
 };
 
 /// `last_used_at` is written at most this often per client.

@@ -21,7 +21,7 @@ use crate::{
         queries::{AuditFilter, search},
     },
     error::AppError,
-    startup::AppData,
+    state::AppData,
 };
 
 /// Models LiteLLM always accepts; never shown as unavailable.

@@ -11,7 +11,7 @@ use super::{
 use crate::{
     audit::{Action, AuditCtx, Outcome},
     error::AppError,
-    startup::AppData,
+    state::AppData,
     web::{
         CsrfForm, CurrentAdmin, Flash, FormErrors, NoFields, PageCtx, pages::html, see_other,
         session,

@@ -89,37 +89,6 @@ actions! {
     UsersBulkCreatePreview => "users.bulk_create.preview",
 }
 
-/// How the request ended, from the auditor's point of view.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    Success,
-    Denied,
-    Invalid,
-    Error,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Success => "success",
-            Outcome::Denied => "denied",
-            Outcome::Invalid => "invalid",
-            Outcome::Error => "error",
-        }
-    }
-
-    /// The outcome an HTTP status implies when the handler said nothing else.
-    pub fn from_status(status: u16) -> Outcome {
-        match status {
-            401 | 403 | 429 => Outcome::Denied,
-            400..=499 => Outcome::Invalid,
-            500..=599 => Outcome::Error,
-            _ => Outcome::Success,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

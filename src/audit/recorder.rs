@@ -14,7 +14,7 @@ use std::{
 };
 
 use actix_web::{
-    FromRequest, HttpMessage, HttpRequest, HttpResponse,
+    FromRequest, HttpMessage, HttpRequest,
     body::{BoxBody, MessageBody},
     dev::{Payload, ServiceRequest, ServiceResponse},
     http::{StatusCode, header},
@@ -26,7 +26,10 @@ use sea_orm::DatabaseTransaction;
 use serde_json::{Map, Value};
 
 use super::{Action, Actor, Event, Outcome, insert};
-use crate::{error::AppError, error::ErrorBody, startup::AppData};
+use crate::{
+    error::{AppError, ErrorBody, REQUEST_ID_HEADER},
+    state::AppData,
+};
 
 /// Paths that carry no user information and are not audited: static assets and the
 /// liveness/readiness probes a load balancer polls (they still get an X-Request-Id).
@@ -202,11 +205,8 @@ impl FromRequest for AuditCtx {
     }
 }
 
-fn is_api(path: &str) -> bool {
-    path.starts_with("/api/")
-}
-
-/// The middleware: request ID, one audit event, error rendering, one log line.
+/// The middleware: request ID, one audit event, one log line. It only records:
+/// `error::render_errors`, outside it, renders error bodies.
 pub async fn audit_middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -218,7 +218,6 @@ pub async fn audit_middleware(
         data.as_ref().map(|d| &d.settings.security.trusted_proxies),
     );
     req.extensions_mut().insert(ctx.clone());
-    let htmx = req.headers().contains_key("hx-request");
 
     // Only the router is inside this middleware, and it turns every handler and
     // extractor error into a response, so an `Err` here is a bug worth logging.
@@ -230,28 +229,15 @@ pub async fn audit_middleware(
         }
     };
     let status = res.status();
-    let (http_req, mut response) = res.into_parts();
+    let (http_req, response) = res.into_parts();
     // Every route is named after its action, so a request refused before its
     // handler ran (login required, CSRF, forbidden) still records the right action.
     if let Some(action) = http_req.match_name().and_then(Action::parse) {
         ctx.default_action(action);
     }
 
-    let error_body = response.extensions().get::<ErrorBody>().cloned();
-    if let Some(body) = error_body {
+    if let Some(body) = response.extensions().get::<ErrorBody>() {
         ctx.outcome(body.outcome);
-        if status.is_redirection() {
-            if htmx {
-                let loc = response.headers().get(header::LOCATION).cloned();
-                if let Some(loc) = loc {
-                    response
-                        .headers_mut()
-                        .insert(header::HeaderName::from_static("hx-redirect"), loc);
-                }
-            }
-        } else {
-            response = render_error(&path, status, &body, ctx.request_id(), response);
-        }
     }
 
     let mut response = if ctx.recorded() || is_exempt(&path) {
@@ -265,25 +251,16 @@ pub async fn audit_middleware(
                 }
                 tracing::error!(request_id = ctx.request_id(), error = %e, "audit event could not be stored; answering 503");
                 let err = AppError::Unavailable(anyhow::anyhow!("audit store unavailable"));
-                let body = ErrorBody {
-                    code: err.code(),
-                    message: "The service is temporarily unavailable (the audit trail cannot be written). Nothing was changed.".into(),
-                    details: serde_json::json!({}),
-                    outcome: Outcome::Error,
-                };
-                let fresh = HttpResponse::ServiceUnavailable().finish();
-                render_error(
-                    &path,
+                ErrorBody::response(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    &body,
-                    ctx.request_id(),
-                    fresh,
+                    &err,
+                    "The service is temporarily unavailable (the audit trail cannot be written). Nothing was changed.",
                 )
             }
         }
     };
     response.headers_mut().insert(
-        header::HeaderName::from_static("x-request-id"),
+        header::HeaderName::from_static(REQUEST_ID_HEADER),
         header::HeaderValue::from_str(ctx.request_id()).expect("hex is a valid header value"),
     );
     if let Some(d) = &data {
@@ -317,32 +294,4 @@ async fn store(
     insert(&txn, &ev).await?;
     txn.commit().await?;
     Ok(())
-}
-
-/// Replaces `response`'s body with the HTML page or JSON error body, keeping headers.
-fn render_error(
-    path: &str,
-    status: StatusCode,
-    body: &ErrorBody,
-    request_id: &str,
-    response: HttpResponse,
-) -> HttpResponse {
-    let mut out = HttpResponse::build(status);
-    for (k, v) in response.headers() {
-        out.insert_header((k.clone(), v.clone()));
-    }
-    if is_api(path) {
-        out.content_type("application/json").body(
-            serde_json::json!({"error": {
-                "code": body.code,
-                "message": body.message,
-                "details": body.details,
-                "request_id": request_id,
-            }})
-            .to_string(),
-        )
-    } else {
-        let html = crate::web::pages::error_page(status, &body.message, request_id);
-        out.content_type("text/html; charset=utf-8").body(html)
-    }
 }

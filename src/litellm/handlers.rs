@@ -8,7 +8,7 @@ use super::{models, queries, reconcile};
 use crate::{
     audit::{Action, AuditCtx, Outcome},
     error::AppError,
-    startup::AppData,
+    state::AppData,
     web::{CsrfForm, CurrentAdmin, Flash, NoFields, PageCtx, pages::html, see_other, session},
 };
 

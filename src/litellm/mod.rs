@@ -9,6 +9,7 @@ pub mod models;
 pub mod outbox;
 pub mod queries;
 pub mod reconcile;
+pub mod sync_state;
 pub mod worker;
 
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use actix_web::web;
 use serde_json::json;
 use tokio::sync::Notify;
 
-use crate::{entities::user, startup::AppData};
+use crate::{entities::user, state::AppData};
 
 pub use client::{KeySpec, LiteLlm, LlmError};
 

@@ -11,7 +11,7 @@ use sea_orm::{
 };
 
 use super::{client::LiteLlm, worker::NOTICE};
-use crate::{entities::model, startup::SystemNotices};
+use crate::{entities::model, state::SystemNotices};
 
 /// Choices LiteLLM understands on any key; always offered, never "unavailable".
 pub const SPECIAL: [&str; 2] = ["all-team-models", "all-proxy-models"];

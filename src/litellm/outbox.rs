@@ -11,6 +11,7 @@ use sea_orm::{
     sea_query::Expr,
 };
 
+use super::sync_state::{JobState, SyncState};
 use crate::entities::{sync_job, user};
 
 /// What a job asks of LiteLLM.
@@ -39,8 +40,6 @@ impl Op {
     }
 }
 
-pub const STATE_PENDING: &str = "pending";
-
 fn job(
     user_ref: &str,
     op: Op,
@@ -52,7 +51,7 @@ fn job(
         user_ref: Set(user_ref.to_string()),
         operation: Set(op.as_str().to_string()),
         payload: Set(payload.to_string()),
-        state: Set(STATE_PENDING.to_string()),
+        state: Set(JobState::Pending.into()),
         attempts: Set(0),
         next_attempt_at: Set(now),
         lease_owner: Set(None),
@@ -81,7 +80,7 @@ async fn insert_jobs(
 async fn mark_pending(conn: &impl ConnectionTrait, user_refs: &[String]) -> Result<(), DbErr> {
     for chunk in user_refs.chunks(500) {
         user::Entity::update_many()
-            .col_expr(user::Column::SyncState, Expr::value(STATE_PENDING))
+            .col_expr(user::Column::SyncState, Expr::value(SyncState::Pending))
             .col_expr(user::Column::SyncError, Expr::value(Option::<String>::None))
             .filter(user::Column::UserId.is_in(chunk.iter().cloned()))
             .exec(conn)

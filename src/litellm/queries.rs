@@ -6,26 +6,24 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
 };
 
-use super::{client::KeySpec, outbox};
+use super::{
+    client::KeySpec,
+    outbox,
+    sync_state::{JobState, SyncState},
+};
 use crate::db::stmt;
 use crate::entities::{service, sync_job, user, user_model, user_service};
-
-pub const STATE_RUNNING: &str = "running";
-pub const STATE_DONE: &str = "done";
-pub const STATE_FAILED: &str = "failed";
-pub const USER_SYNCED: &str = "synced";
-pub const USER_FAILED: &str = "failed";
 
 fn due(now: DateTime<Utc>) -> Condition {
     Condition::any()
         .add(
             Condition::all()
-                .add(sync_job::Column::State.eq(outbox::STATE_PENDING))
+                .add(sync_job::Column::State.eq(JobState::Pending))
                 .add(sync_job::Column::NextAttemptAt.lte(now)),
         )
         .add(
             Condition::all()
-                .add(sync_job::Column::State.eq(STATE_RUNNING))
+                .add(sync_job::Column::State.eq(JobState::Running))
                 .add(sync_job::Column::LeaseUntil.lt(now)),
         )
 }
@@ -54,7 +52,7 @@ pub async fn claim(
     let busy: Vec<String> = sync_job::Entity::find()
         .select_only()
         .column(sync_job::Column::UserRef)
-        .filter(sync_job::Column::State.eq(STATE_RUNNING))
+        .filter(sync_job::Column::State.eq(JobState::Running))
         .filter(sync_job::Column::LeaseUntil.gte(now))
         .filter(sync_job::Column::UserRef.is_in(refs))
         .into_tuple()
@@ -73,7 +71,7 @@ pub async fn claim(
         // The claim counts the attempt, so a job re-claimed after a crash knows
         // it may already have reached LiteLLM.
         let res = sync_job::Entity::update_many()
-            .col_expr(sync_job::Column::State, Expr::value(STATE_RUNNING))
+            .col_expr(sync_job::Column::State, Expr::value(JobState::Running))
             .col_expr(sync_job::Column::Attempts, Expr::value(j.attempts + 1))
             .col_expr(sync_job::Column::LeaseOwner, Expr::value(owner))
             .col_expr(sync_job::Column::LeaseUntil, Expr::value(lease_until))
@@ -85,7 +83,7 @@ pub async fn claim(
             .await?;
         if res.rows_affected == 1 {
             out.push(sync_job::Model {
-                state: STATE_RUNNING.into(),
+                state: JobState::Running.into(),
                 attempts: j.attempts + 1,
                 lease_owner: Some(owner.to_string()),
                 lease_until: Some(lease_until),
@@ -104,7 +102,7 @@ pub async fn finish(
 ) -> Result<(), DbErr> {
     let now = Utc::now();
     sync_job::Entity::update_many()
-        .col_expr(sync_job::Column::State, Expr::value(STATE_DONE))
+        .col_expr(sync_job::Column::State, Expr::value(JobState::Done))
         .col_expr(
             sync_job::Column::LeaseOwner,
             Expr::value(Option::<String>::None),
@@ -126,11 +124,11 @@ pub async fn finish(
     if job.operation != outbox::Op::Delete.as_str() {
         // Older failed upserts of this user are answered by this one.
         sync_job::Entity::update_many()
-            .col_expr(sync_job::Column::State, Expr::value(STATE_DONE))
+            .col_expr(sync_job::Column::State, Expr::value(JobState::Done))
             .col_expr(sync_job::Column::FinishedAt, Expr::value(now))
             .col_expr(sync_job::Column::UpdatedAt, Expr::value(now))
             .filter(sync_job::Column::UserRef.eq(&job.user_ref))
-            .filter(sync_job::Column::State.eq(STATE_FAILED))
+            .filter(sync_job::Column::State.eq(JobState::Failed))
             .filter(sync_job::Column::Operation.eq(outbox::Op::Upsert.as_str()))
             .filter(sync_job::Column::Id.lt(job.id))
             .exec(conn)
@@ -143,13 +141,13 @@ pub async fn finish(
          WHERE user_id = ? AND NOT EXISTS (SELECT 1 FROM sync_jobs j \
          WHERE j.user_ref = ? AND j.state IN (?, ?, ?) AND j.id <> ?)",
         vec![
-            USER_SYNCED.into(),
+            SyncState::Synced.into(),
             now.into(),
             job.user_ref.clone().into(),
             job.user_ref.clone().into(),
-            outbox::STATE_PENDING.into(),
-            STATE_RUNNING.into(),
-            STATE_FAILED.into(),
+            JobState::Pending.into(),
+            JobState::Running.into(),
+            JobState::Failed.into(),
             job.id.into(),
         ],
     ))
@@ -168,9 +166,9 @@ pub async fn fail(
 ) -> Result<(), DbErr> {
     let now = Utc::now();
     let state = if retry_at.is_some() {
-        outbox::STATE_PENDING
+        JobState::Pending
     } else {
-        STATE_FAILED
+        JobState::Failed
     };
     sync_job::Entity::update_many()
         .col_expr(sync_job::Column::State, Expr::value(state))
@@ -193,9 +191,9 @@ pub async fn fail(
         .exec(conn)
         .await?;
     let user_state = if retry_at.is_some() {
-        outbox::STATE_PENDING
+        SyncState::Pending
     } else {
-        USER_FAILED
+        SyncState::Failed
     };
     user::Entity::update_many()
         .col_expr(user::Column::SyncState, Expr::value(user_state))
@@ -212,7 +210,7 @@ pub async fn retry_failed(
     conn: &impl ConnectionTrait,
     user_refs: Option<&[String]>,
 ) -> Result<Vec<String>, DbErr> {
-    let mut q = sync_job::Entity::find().filter(sync_job::Column::State.eq(STATE_FAILED));
+    let mut q = sync_job::Entity::find().filter(sync_job::Column::State.eq(JobState::Failed));
     if let Some(r) = user_refs {
         q = q.filter(sync_job::Column::UserRef.is_in(r.iter().cloned()));
     }
@@ -223,7 +221,7 @@ pub async fn retry_failed(
     let now = Utc::now();
     for chunk in jobs.chunks(500) {
         sync_job::Entity::update_many()
-            .col_expr(sync_job::Column::State, Expr::value(outbox::STATE_PENDING))
+            .col_expr(sync_job::Column::State, Expr::value(JobState::Pending))
             .col_expr(sync_job::Column::NextAttemptAt, Expr::value(now))
             .col_expr(sync_job::Column::UpdatedAt, Expr::value(now))
             .filter(sync_job::Column::Id.is_in(chunk.iter().map(|j| j.id)))
@@ -232,7 +230,7 @@ pub async fn retry_failed(
     }
     for chunk in users.chunks(500) {
         user::Entity::update_many()
-            .col_expr(user::Column::SyncState, Expr::value(outbox::STATE_PENDING))
+            .col_expr(user::Column::SyncState, Expr::value(SyncState::Pending))
             .filter(user::Column::UserId.is_in(chunk.iter().cloned()))
             .exec(conn)
             .await?;
@@ -303,33 +301,33 @@ pub struct Status {
 
 pub async fn status(conn: &impl ConnectionTrait) -> Result<Status, DbErr> {
     let now = Utc::now();
-    let count = |state: &'static str| {
+    let count = |state: JobState| {
         sync_job::Entity::find()
             .filter(sync_job::Column::State.eq(state))
             .count(conn)
     };
-    let pending = count(outbox::STATE_PENDING).await?;
-    let running = count(STATE_RUNNING).await?;
-    let failed = count(STATE_FAILED).await?;
-    let done_total = count(STATE_DONE).await?;
+    let pending = count(JobState::Pending).await?;
+    let running = count(JobState::Running).await?;
+    let failed = count(JobState::Failed).await?;
+    let done_total = count(JobState::Done).await?;
     let due = sync_job::Entity::find()
-        .filter(sync_job::Column::State.eq(outbox::STATE_PENDING))
+        .filter(sync_job::Column::State.eq(JobState::Pending))
         .filter(sync_job::Column::NextAttemptAt.lte(now))
         .count(conn)
         .await?;
     let done_last_minute = sync_job::Entity::find()
-        .filter(sync_job::Column::State.eq(STATE_DONE))
+        .filter(sync_job::Column::State.eq(JobState::Done))
         .filter(sync_job::Column::FinishedAt.gte(now - ChronoDuration::seconds(60)))
         .count(conn)
         .await?;
     let last = sync_job::Entity::find()
         .filter(sync_job::Column::LastError.is_not_null())
-        .filter(sync_job::Column::State.ne(STATE_DONE))
+        .filter(sync_job::Column::State.ne(JobState::Done))
         .order_by_desc(sync_job::Column::UpdatedAt)
         .one(conn)
         .await?;
     let oldest = sync_job::Entity::find()
-        .filter(sync_job::Column::State.is_in([outbox::STATE_PENDING, STATE_RUNNING]))
+        .filter(sync_job::Column::State.is_in([JobState::Pending, JobState::Running]))
         .order_by_asc(sync_job::Column::CreatedAt)
         .one(conn)
         .await?;
@@ -365,8 +363,8 @@ pub async fn batches(conn: &impl ConnectionTrait, limit: u64) -> Result<Vec<Batc
          FROM sync_jobs WHERE batch_id IS NOT NULL GROUP BY batch_id \
          ORDER BY MAX(id) DESC LIMIT ?",
         vec![
-            STATE_DONE.into(),
-            STATE_FAILED.into(),
+            JobState::Done.into(),
+            JobState::Failed.into(),
             (limit as i64).into(),
         ],
     ))
@@ -380,7 +378,7 @@ pub async fn failed_jobs(
     limit: u64,
 ) -> Result<Vec<sync_job::Model>, DbErr> {
     sync_job::Entity::find()
-        .filter(sync_job::Column::State.eq(STATE_FAILED))
+        .filter(sync_job::Column::State.eq(JobState::Failed))
         .order_by_desc(sync_job::Column::Id)
         .limit(limit)
         .all(conn)
@@ -394,7 +392,7 @@ pub async fn open_jobs_of(
 ) -> Result<Vec<sync_job::Model>, DbErr> {
     sync_job::Entity::find()
         .filter(sync_job::Column::UserRef.eq(user_ref))
-        .filter(sync_job::Column::State.is_in([outbox::STATE_PENDING, STATE_RUNNING]))
+        .filter(sync_job::Column::State.is_in([JobState::Pending, JobState::Running]))
         .all(conn)
         .await
 }

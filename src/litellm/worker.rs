@@ -17,7 +17,7 @@ use super::{
     outbox::Op,
     queries,
 };
-use crate::{config::SyncSettings, crypto::KeyCipher, entities::sync_job, startup::SystemNotices};
+use crate::{config::SyncSettings, crypto::KeyCipher, entities::sync_job, state::SystemNotices};
 
 /// The notice topic for LiteLLM's health.
 pub const NOTICE: &str = "litellm";

@@ -7,7 +7,7 @@ use super::queries::{self, WithCount};
 use crate::{
     audit::{Action, AuditCtx, Outcome},
     error::AppError,
-    startup::AppData,
+    state::AppData,
     users::forms::{ServiceForm, check_service_name},
     web::{
         CsrfForm, CurrentAdmin, Flash, FormErrors, NoFields, PageCtx, pages::html, see_other,

@@ -1,22 +1,21 @@
-//! `mama users import|export|seed`: the operators' commands. Each is audited with
+//! `mama users import|export`: the operators' commands (`seed` is a dev tool:
+//! `crate::devtools::users`). Each is audited with
 //! the system actor `cli`, and import queues its sync jobs like the UI does.
 use std::io::Write;
 
-use chrono::Utc;
-use sea_orm::{ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait};
+use clap::Subcommand;
+use sea_orm::{DatabaseConnection, EntityTrait};
 
 use super::{
     forms::{parse_lines, parse_models, parse_services},
-    queries::{self, CHUNK},
+    queries::{self},
     service,
 };
 use crate::{
     audit::{Action, Event, Outcome, insert},
-    cli::UsersAction,
     config::Settings,
     crypto::KeyCipher,
-    entities::{user, user_model},
-    litellm::keys,
+    entities::user,
 };
 
 /// Runs a `mama users …` command; returns the process exit code.
@@ -44,16 +43,6 @@ pub async fn run(settings: Settings, action: UsersAction) -> anyhow::Result<i32>
             import(&db, &cipher, &text, &models, &services, dry_run, &mut out).await
         }
         UsersAction::Export => export(&db, &mut out).await.map(|_| 0),
-        UsersAction::Seed { count, prefix } => {
-            let started = std::time::Instant::now();
-            seed(&db, &cipher, &prefix, count).await?;
-            writeln!(
-                out,
-                "seeded {count} users ({prefix}-000000…) in {:.1} s",
-                started.elapsed().as_secs_f64()
-            )?;
-            Ok(0)
-        }
     }
 }
 
@@ -203,67 +192,22 @@ pub async fn export(db: &DatabaseConnection, out: &mut impl Write) -> anyhow::Re
     Ok(n)
 }
 
-/// Inserts `count` synthetic users `PREFIX-000000…` with one to two models each,
-/// in batches (for benchmarks and demos: no sync jobs, marked `synced`).
-pub async fn seed(
-    db: &DatabaseConnection,
-    cipher: &KeyCipher,
-    prefix: &str,
-    count: usize,
-) -> Result<(), DbErr> {
-    const MODELS: [&str; 4] = ["gpt-4o", "gpt-4o-mini", "claude-3-5-sonnet", "llama-3-70b"];
-    let now = Utc::now();
-    let mut done = 0;
-    while done < count {
-        let n = CHUNK.min(count - done);
-        let txn = crate::db::begin_write(db).await?;
-        let rows: Vec<user::ActiveModel> = (done..done + n)
-            .map(|i| {
-                let stored = keys::seal(cipher, &keys::generate());
-                user::ActiveModel {
-                    user_id: Set(format!("{prefix}-{i:06}")),
-                    organisation: Set(format!("Org {:03}", i % 250)),
-                    key_ciphertext: Set(stored.ciphertext),
-                    key_sha256: Set(stored.sha256),
-                    key_hint: Set(stored.hint),
-                    key_alias: Set(None),
-                    extra: Set(String::new()),
-                    sync_state: Set("synced".into()),
-                    sync_error: Set(None),
-                    synced_at: Set(Some(now)),
-                    version: Set(1),
-                    created_at: Set(now),
-                    updated_at: Set(now),
-                    ..Default::default()
-                }
-            })
-            .collect();
-        user::Entity::insert_many(rows).exec(&txn).await?;
-        let names: Vec<String> = (done..done + n)
-            .map(|i| format!("{prefix}-{i:06}"))
-            .collect();
-        let users = queries::find_many(&txn, &names).await?;
-        let pairs: Vec<user_model::ActiveModel> = users
-            .iter()
-            .enumerate()
-            .flat_map(|(k, u)| {
-                let i = done + k;
-                let mut v = vec![MODELS[i % 4]];
-                if i % 3 == 0 {
-                    v.push(MODELS[(i + 1) % 4]);
-                }
-                v.into_iter().map(move |m| user_model::ActiveModel {
-                    user_id: Set(u.id),
-                    model: Set(m.to_string()),
-                })
-            })
-            .collect();
-        user_model::Entity::insert_many(pairs).exec(&txn).await?;
-        txn.commit().await?;
-        done += n;
-    }
-    let mut ev = Event::system("cli", Action::UsersImport, Outcome::Success);
-    ev.details = serde_json::json!({"seed": true, "count": count, "prefix": prefix});
-    insert(db, &ev).await?;
-    Ok(())
+#[derive(Subcommand, Debug)]
+pub enum UsersAction {
+    /// Create the users of a `user_id,organisation` CSV (header optional). Nothing is
+    /// written when any line is bad; per-line errors are printed.
+    Import {
+        file: std::path::PathBuf,
+        /// Models for every new user, comma-separated.
+        #[arg(long, default_value = "")]
+        models: String,
+        /// Services (names from the catalogue) for every new user, comma-separated.
+        #[arg(long, default_value = "")]
+        services: String,
+        /// Only validate; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Write every user (never the key) as CSV to standard output.
+    Export,
 }

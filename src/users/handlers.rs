@@ -20,7 +20,7 @@ use crate::{
     admins::Role,
     audit::{Action, AuditCtx, Outcome},
     error::AppError,
-    startup::AppData,
+    state::AppData,
     web::{
         CsrfForm, CurrentAdmin, Flash, FormErrors, NoFields, PageCtx, pages::html, see_other,
         session,

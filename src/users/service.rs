@@ -9,7 +9,7 @@ use sea_orm::{
 use crate::{
     crypto::KeyCipher,
     entities::{service, user, user_model, user_service},
-    litellm::{keys, outbox},
+    litellm::{keys, outbox, sync_state::SyncState},
 };
 
 /// A user to create (already validated).
@@ -52,7 +52,7 @@ pub async fn create_user(
         key_hint: Set(stored.hint),
         key_alias: Set(new.key_alias),
         extra: Set(new.extra),
-        sync_state: Set(outbox::STATE_PENDING.to_string()),
+        sync_state: Set(SyncState::Pending.into()),
         sync_error: Set(None),
         synced_at: Set(None),
         version: Set(1),

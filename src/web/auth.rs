@@ -6,13 +6,12 @@ use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use chrono::Utc;
 use futures_util::future::LocalBoxFuture;
 
-use super::{Flash, session};
+use super::{Flash, Role, session, sessions as queries};
 use crate::{
-    admins::{Role, queries},
     audit::{Actor, AuditCtx},
     crypto::sha256_hex,
     error::AppError,
-    startup::AppData,
+    state::AppData,
 };
 
 /// The admin behind this request.

@@ -7,12 +7,15 @@ pub mod csrf;
 pub mod form_errors;
 pub mod headers;
 pub mod pages;
+pub mod role;
 pub mod session;
+pub mod sessions;
 
 pub use auth::CurrentAdmin;
 pub use csrf::{CsrfForm, NoFields};
 pub use form_errors::FormErrors;
 pub use pages::{Flash, PageCtx};
+pub use role::Role;
 
 use actix_web::{HttpResponse, http::header};
 

@@ -1,12 +1,11 @@
-//! The context every page gets (navigation by role, CSRF token, flashes) and the
-//! error pages.
+//! The context every page gets (navigation by role, CSRF token, flashes). Error
+//! pages are rendered beside `AppError`, in `crate::error`.
 use actix_session::Session;
 use actix_web::http::StatusCode;
 use askama::Template;
 use serde::{Deserialize, Serialize};
 
-use super::{CurrentAdmin, session};
-use crate::admins::Role;
+use super::{CurrentAdmin, Role, session};
 
 /// A one-time message shown on the next page.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -100,50 +99,6 @@ impl PageCtx {
     pub fn nav_class(&self, entry: &str) -> &'static str {
         if self.active == entry { "active" } else { "" }
     }
-}
-
-#[derive(Template)]
-#[template(path = "errors/error.html")]
-struct ErrorPage<'a> {
-    ctx: PageCtx,
-    status: u16,
-    title: &'a str,
-    message: &'a str,
-    request_id: &'a str,
-}
-
-/// The friendly page for an error status.
-pub fn error_page(status: StatusCode, message: &str, request_id: &str) -> String {
-    let title = match status.as_u16() {
-        403 => "Not allowed",
-        404 => "Page not found",
-        429 => "Too many requests",
-        503 => "Temporarily unavailable",
-        s if s >= 500 => "Something went wrong",
-        _ => "That did not work",
-    };
-    let message = match status.as_u16() {
-        404 => "There is no page at this address.",
-        500 => {
-            "An unexpected error occurred. It has been logged; quote the request ID when you report it."
-        }
-        _ => message,
-    };
-    let page = ErrorPage {
-        ctx: PageCtx {
-            user: None,
-            csrf_token: String::new(),
-            flashes: vec![],
-            active: "",
-            notices: vec![],
-        },
-        status: status.as_u16(),
-        title,
-        message,
-        request_id,
-    };
-    page.render()
-        .unwrap_or_else(|_| format!("{} {}", status.as_u16(), title))
 }
 
 /// Renders `page` with `status` (forms re-rendered with errors answer 422).

@@ -173,7 +173,7 @@ async fn the_exports_stream_every_filtered_event_and_are_audited() {
     let app = spawn_app_with(|s| s.audit_seal_interval = Duration::from_secs(3600)).await;
     let sa = app.super_admin().await;
     // More than one export chunk for one user.
-    mama::audit::cli::generate(&app.db, 4500, 3, 30)
+    mama::devtools::audit::generate(&app.db, 4500, 3, 30)
         .await
         .unwrap();
     let expected: Vec<i64> = audit_event::Entity::find()

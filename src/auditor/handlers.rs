@@ -4,15 +4,17 @@ use actix_session::Session;
 use actix_web::{HttpResponse, get, http::StatusCode, http::header, post, web};
 
 use super::{
-    Action, AuditCtx, Outcome, chain,
-    export::{self, Format},
     forms::{FilterQuery, OUTCOMES, action_groups},
-    queries,
     views::{ListPage, ViewPage, diff},
 };
 use crate::{
+    audit::{
+        Action, AuditCtx, Outcome, chain,
+        export::{self, Format},
+        queries,
+    },
     error::AppError,
-    startup::AppData,
+    state::AppData,
     web::{
         CsrfForm, CurrentAdmin, Flash, FormErrors, NoFields, PageCtx, pages::html, see_other,
         session,

@@ -2,7 +2,7 @@
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Action, queries::AuditFilter};
+use crate::audit::{Action, queries::AuditFilter};
 use crate::web::FormErrors;
 
 /// Query parameters of `/audit` and the exports; every field optional.

@@ -5,7 +5,8 @@ use askama::Template;
 use askama_web::WebTemplate;
 use serde_json::Value;
 
-use super::{chain::VerifyReport, forms::FilterQuery};
+use super::forms::FilterQuery;
+use crate::audit::chain::VerifyReport;
 use crate::{entities::audit_event, web::FormErrors, web::PageCtx};
 
 #[derive(Template, WebTemplate)]

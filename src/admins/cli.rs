@@ -37,13 +37,7 @@ pub async fn run(settings: &Settings, action: AdminAction) -> anyhow::Result<()>
                 "username", "role", "locked", "unknown_1h", "last_login_at"
             );
             for a in &admins {
-                let (locked, unknown) = throttle::account_state(
-                    &txn,
-                    a.id,
-                    settings.login_max_failures,
-                    settings.login_lockout,
-                )
-                .await?;
+                let (locked, unknown) = throttle::account_state(&txn, a.id).await?;
                 let capped = unknown >= settings.security.login_account_hourly_cap;
                 let locked = match (locked, capped) {
                     (0, false) => "no".to_string(),

@@ -233,7 +233,16 @@ pub async fn login(
         if refused {
             audit.action(Action::LoginLocked);
             audit.detail("attempt", reservation.pair_n);
-        } else if admin.is_some() && reservation.pair_n == s.login_max_failures {
+        } else if let Some(a) = &admin
+            && reservation.pair_n == s.login_max_failures
+        {
+            // Locked for the full duration from now, however the failures were spread.
+            throttle::block(
+                &txn,
+                &throttle::pair_key(a.id, &reservation.ip),
+                Some(Utc::now() + s.login_lockout),
+            )
+            .await?;
             audit.action(Action::Lockout);
             audit.detail("locked_for_s", s.login_lockout.as_secs());
             audit.detail("client_ip_locked", reservation.ip.clone());

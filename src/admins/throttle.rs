@@ -46,15 +46,17 @@ pub struct Count {
     pub blocked_until: Option<DateTime<Utc>>,
 }
 
-/// Counts one event under `key`; a window older than `window` starts again at 1.
+/// Counts one event under `key`; a window older than `window` starts again at 1
+/// unless the row's block (a lockout) still runs.
 pub async fn bump(db: &impl ConnectionTrait, key: &str, window: Duration) -> Result<Count, DbErr> {
     let now = Utc::now();
+    // A window starts again only when it is over and no block is in force.
     let sql = "INSERT INTO login_throttle (client_ip, failures, blocked_until, updated_at) \
                VALUES ($1, 1, NULL, $2) \
                ON CONFLICT (client_ip) DO UPDATE SET \
-               failures = CASE WHEN login_throttle.updated_at < $3 THEN 1 ELSE login_throttle.failures + 1 END, \
-               blocked_until = CASE WHEN login_throttle.updated_at < $3 THEN NULL ELSE login_throttle.blocked_until END, \
-               updated_at = CASE WHEN login_throttle.updated_at < $3 THEN $2 ELSE login_throttle.updated_at END \
+               failures = CASE WHEN login_throttle.updated_at < $3 AND (login_throttle.blocked_until IS NULL OR login_throttle.blocked_until < $2) THEN 1 ELSE login_throttle.failures + 1 END, \
+               blocked_until = CASE WHEN login_throttle.updated_at < $3 AND (login_throttle.blocked_until IS NULL OR login_throttle.blocked_until < $2) THEN NULL ELSE login_throttle.blocked_until END, \
+               updated_at = CASE WHEN login_throttle.updated_at < $3 AND (login_throttle.blocked_until IS NULL OR login_throttle.blocked_until < $2) THEN $2 ELSE login_throttle.updated_at END \
                RETURNING failures, blocked_until";
     let row = db
         .query_one_raw(stmt(
@@ -145,23 +147,12 @@ pub async fn unlock_account(db: &impl ConnectionTrait, admin_id: i32) -> Result<
 }
 
 /// Locked addresses of an account and its count from unknown addresses.
-pub async fn account_state(
-    db: &impl ConnectionTrait,
-    admin_id: i32,
-    max_failures: i32,
-    lockout: std::time::Duration,
-) -> Result<(u64, i32), DbErr> {
-    let since = Utc::now() - Duration::from_std(lockout).unwrap_or(Duration::minutes(15));
+pub async fn account_state(db: &impl ConnectionTrait, admin_id: i32) -> Result<(u64, i32), DbErr> {
     let row = db
         .query_one_raw(stmt(
             db,
-            "SELECT COUNT(*) AS n FROM login_throttle \
-             WHERE client_ip LIKE $1 AND failures >= $2 AND updated_at >= $3",
-            vec![
-                format!("acct:{admin_id}@%").into(),
-                max_failures.into(),
-                since.into(),
-            ],
+            "SELECT COUNT(*) AS n FROM login_throttle WHERE client_ip LIKE $1 AND blocked_until > $2",
+            vec![format!("acct:{admin_id}@%").into(), Utc::now().into()],
         ))
         .await?;
     let locked: i64 = match row {

@@ -144,20 +144,24 @@ async fn five_failures_lock_the_account_even_against_the_right_password() {
     .unwrap();
     assert_eq!(pair.failures, 6, "five failures and the refused attempt");
     assert!(pair.updated_at > chrono::Utc::now() - chrono::Duration::minutes(1));
+    assert!(
+        pair.blocked_until.unwrap() > chrono::Utc::now() + chrono::Duration::minutes(14),
+        "locked for 15 minutes from the fifth failure"
+    );
 }
 
 #[tokio::test]
 async fn a_lockout_ends_after_its_configured_duration() {
     let app = spawn_app_with(|s| {
         s.login_max_failures = 2;
-        s.login_lockout = Duration::from_secs(1);
+        s.login_lockout = Duration::from_secs(2);
     })
     .await;
     let b = app.browser();
     b.login("admin", "nope nope").await;
     b.login("admin", "nope nope").await;
     assert_eq!(b.login("admin", "admin").await.status(), 401);
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    tokio::time::sleep(Duration::from_millis(2200)).await;
     assert_eq!(
         location(&b.login("admin", "admin").await),
         "/account/password"

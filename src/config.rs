@@ -47,6 +47,17 @@ pub struct Settings {
     pub audit_retention_days: Option<u32>,
     /// How often each instance seals new audit events into the hash chain.
     pub audit_seal_interval: Duration,
+    /// Most events the group-commit writer stores in one transaction.
+    pub audit_batch_max: usize,
+    /// How long the writer may wait for more events after the first (0: never).
+    pub audit_batch_wait: Duration,
+    /// How often an idle target indexer looks for new sealed events.
+    pub audit_index_interval: Duration,
+    /// Most events, and about how many index rows, per indexer transaction.
+    pub audit_index_batch_events: u64,
+    pub audit_index_batch_rows: usize,
+    /// Response bodies at least this large are compressed for clients that accept it.
+    pub compress_min_bytes: usize,
     /// Most user IDs one `POST /api/v1/keys/lookup` may ask for.
     pub api_max_lookup_ids: usize,
     /// Requests per minute per API client unless the client sets its own.
@@ -237,6 +248,34 @@ impl Settings {
             audit_seal_interval: Duration::from_millis(
                 env.parse("MAMA_AUDIT_SEAL_INTERVAL_MS", 1000)?,
             ),
+            audit_batch_max: bounded(
+                env.parse("MAMA_AUDIT_BATCH_MAX", 256)?,
+                1,
+                5_000,
+                "MAMA_AUDIT_BATCH_MAX",
+            )?,
+            audit_batch_wait: Duration::from_micros(bounded(
+                env.parse("MAMA_AUDIT_BATCH_WAIT_US", 0)?,
+                0,
+                10_000,
+                "MAMA_AUDIT_BATCH_WAIT_US",
+            )?),
+            audit_index_interval: Duration::from_millis(
+                env.parse("MAMA_AUDIT_INDEX_INTERVAL_MS", 500)?,
+            ),
+            audit_index_batch_events: bounded(
+                env.parse("MAMA_AUDIT_INDEX_BATCH_EVENTS", 2_000)?,
+                1,
+                100_000,
+                "MAMA_AUDIT_INDEX_BATCH_EVENTS",
+            )?,
+            audit_index_batch_rows: bounded(
+                env.parse("MAMA_AUDIT_INDEX_BATCH_ROWS", 50_000)?,
+                1,
+                1_000_000,
+                "MAMA_AUDIT_INDEX_BATCH_ROWS",
+            )?,
+            compress_min_bytes: env.parse("MAMA_COMPRESS_MIN_BYTES", 2048)?,
         })
     }
 
@@ -284,6 +323,14 @@ fn security_settings<F: Fn(&str) -> Option<String>>(
         reveal_alert_per_hour: env.parse("MAMA_REVEAL_ALERT_PER_HOUR", 20)?,
         purge_interval: Duration::from_secs(env.parse("MAMA_PURGE_INTERVAL_SECS", 600)?.max(1)),
     })
+}
+
+/// `value` if it lies in `min..=max`, else an error naming `key`.
+fn bounded<T: PartialOrd + fmt::Display>(value: T, min: T, max: T, key: &str) -> anyhow::Result<T> {
+    if value < min || value > max {
+        bail!("{key} must be from {min} to {max}, got {value}");
+    }
+    Ok(value)
 }
 
 struct Env<F: Fn(&str) -> Option<String>>(F);

@@ -42,7 +42,15 @@ pub async fn readyz(data: web::Data<AppData>) -> HttpResponse {
 
 #[get("/metrics")]
 pub async fn metrics(data: web::Data<AppData>) -> HttpResponse {
-    let body = crate::metrics::render(&data.metrics, &data.db).await;
+    let mut body = crate::metrics::render(&data.metrics, &data.db).await;
+    // The audit index's lag is read here, not in `metrics` (which `state`, and so
+    // `audit`, imports).
+    match crate::audit::indexer::lag(&data.db).await {
+        Ok(lag) => body.push_str(&format!(
+            "# HELP mama_audit_index_lag_events Audit events not yet in the audit_targets index (searches by user read them directly).\n# TYPE mama_audit_index_lag_events gauge\nmama_audit_index_lag_events {lag}\n"
+        )),
+        Err(e) => tracing::warn!(error = %e, "audit index lag query failed"),
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(body)

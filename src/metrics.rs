@@ -11,6 +11,11 @@ pub struct Metrics {
     /// Requests by status class: 1xx … 5xx.
     requests: [AtomicU64; 5],
     audit_failures: AtomicU64,
+    /// The group-commit writer's transactions, their events, failures, largest.
+    audit_batches: AtomicU64,
+    audit_batched_events: AtomicU64,
+    audit_failed_batches: AtomicU64,
+    audit_largest_batch: AtomicU64,
 }
 
 impl Metrics {
@@ -20,6 +25,18 @@ impl Metrics {
     }
     pub fn record_audit_failure(&self) {
         self.audit_failures.fetch_add(1, Ordering::Relaxed);
+    }
+    /// One group commit of `events` events, committed (`ok`) or rolled back.
+    pub fn record_audit_batch(&self, events: usize, ok: bool) {
+        self.audit_batches.fetch_add(1, Ordering::Relaxed);
+        self.audit_largest_batch
+            .fetch_max(events as u64, Ordering::Relaxed);
+        if ok {
+            self.audit_batched_events
+                .fetch_add(events as u64, Ordering::Relaxed);
+        } else {
+            self.audit_failed_batches.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -57,6 +74,37 @@ pub async fn render(m: &Metrics, db: &impl ConnectionTrait) -> String {
         "mama_audit_store_failures_total {}\n",
         m.audit_failures.load(Ordering::Relaxed)
     ));
+    for (name, kind, help, value) in [
+        (
+            "mama_audit_batches_total",
+            "counter",
+            "Group-commit transactions of audit events.",
+            &m.audit_batches,
+        ),
+        (
+            "mama_audit_batched_events_total",
+            "counter",
+            "Audit events stored by the group-commit writer.",
+            &m.audit_batched_events,
+        ),
+        (
+            "mama_audit_failed_batches_total",
+            "counter",
+            "Group commits that failed (their requests answered 503).",
+            &m.audit_failed_batches,
+        ),
+        (
+            "mama_audit_largest_batch",
+            "gauge",
+            "Most events committed in one group commit since start.",
+            &m.audit_largest_batch,
+        ),
+    ] {
+        out.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}\n",
+            value.load(Ordering::Relaxed)
+        ));
+    }
     let gauges = [
         (
             "mama_users",

@@ -8,7 +8,7 @@ use actix_web::{
     App, HttpRequest, HttpServer,
     cookie::{Key, SameSite},
     dev::Server,
-    middleware::{Compress, from_fn},
+    middleware::from_fn,
     web,
 };
 use sea_orm::DatabaseConnection;
@@ -57,7 +57,19 @@ impl Application {
         crate::litellm::start(&data);
         audit::chain::spawn_sealer(conn.clone(), data.settings.audit_seal_interval);
         admins::spawn_purger(conn.clone(), data.settings.clone());
-        let server = build_server(listener, data)?;
+        audit::indexer::spawn_indexer(
+            conn.clone(),
+            data.settings.audit_index_interval,
+            data.settings.audit_index_batch_events,
+            data.settings.audit_index_batch_rows,
+        );
+        let writer = audit::AuditWriter::spawn(
+            conn.clone(),
+            data.settings.audit_batch_max,
+            data.settings.audit_batch_wait,
+            data.metrics.clone(),
+        );
+        let server = build_server(listener, data, writer)?;
         Ok(Application {
             port,
             server,
@@ -79,7 +91,12 @@ fn bad_request(msg: String) -> actix_web::Error {
 }
 
 /// The HTTP server with every route and middleware.
-pub fn build_server(listener: TcpListener, data: web::Data<AppData>) -> std::io::Result<Server> {
+pub fn build_server(
+    listener: TcpListener,
+    data: web::Data<AppData>,
+    writer: audit::AuditWriter,
+) -> std::io::Result<Server> {
+    let writer = web::Data::new(writer);
     let key = Key::from(data.settings.secrets.session_key.expose_secret());
     let secure = data.settings.secure_cookies;
     let api_limiter = web::Data::new(api::RateLimiter::default());
@@ -92,6 +109,9 @@ pub fn build_server(listener: TcpListener, data: web::Data<AppData>) -> std::io:
         sec.anonymous_per_minute,
         sec.trusted_proxies.clone(),
     ));
+    let compression = web::Data::new(ui::compress::Compression {
+        min_bytes: data.settings.compress_min_bytes,
+    });
     let server = HttpServer::new(move || {
         let session = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
             .cookie_name("mama_session".into())
@@ -105,6 +125,8 @@ pub fn build_server(listener: TcpListener, data: web::Data<AppData>) -> std::io:
             .app_data(api_limiter.clone())
             .app_data(hasher.clone())
             .app_data(anonymous.clone())
+            .app_data(compression.clone())
+            .app_data(writer.clone())
             .app_data(web::FormConfig::default().limit(4 << 20))
             .app_data(web::PayloadConfig::new(4 << 20))
             .app_data(
@@ -124,7 +146,7 @@ pub fn build_server(listener: TcpListener, data: web::Data<AppData>) -> std::io:
             .wrap(from_fn(crate::error::render_errors))
             .wrap(from_fn(ui::anon_limit::anonymous_limit))
             .wrap(session)
-            .wrap(Compress::default())
+            .wrap(from_fn(ui::compress::compress))
             .wrap(ui::headers::security_headers(secure))
             .service(ui::assets::serve)
             .configure(health::routes)
@@ -138,6 +160,9 @@ pub fn build_server(listener: TcpListener, data: web::Data<AppData>) -> std::io:
             .route("/", web::get().to(home))
             .default_service(web::to(not_found))
     })
+    // Answers go out in one write; without this a keep-alive client waits for
+    // its delayed ACK (Nagle) on every call.
+    .tcp_nodelay(true)
     .listen(listener)?
     .run();
     Ok(server)

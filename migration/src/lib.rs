@@ -16,6 +16,7 @@ mod m20261122_000012_create_audit_events;
 mod m20261122_000013_create_audit_targets;
 mod m20261122_133700_index_unsealed_audit_events;
 mod m20261122_160000_index_users_search;
+mod m20261202_030000_audit_targets_watermark;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000013_create_audit_targets::Migration),
             Box::new(m20261122_133700_index_unsealed_audit_events::Migration),
             Box::new(m20261122_160000_index_users_search::Migration),
+            Box::new(m20261202_030000_audit_targets_watermark::Migration),
         ]
     }
 }

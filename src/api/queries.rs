@@ -1,14 +1,11 @@
-//! The lookup's reads: one query for the users, one for their models, one for
-//! their services (joined to the catalogue for names), each IN-list chunked so
-//! SQLite's bound-variable limit is never reached.
+//! The lookup's reads: one query for the users, one for their models and services
+//! together (joined to the catalogue for names), each IN-list chunked so SQLite's
+//! bound-variable limit is never reached.
 use std::collections::HashMap;
 
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, JoinType, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
 
-use crate::entities::{model, service, user, user_model, user_service};
+use crate::entities::{model, user};
 
 /// Bound variables per IN-list (SQLite allows 32,766; PostgreSQL 65,535).
 const CHUNK: usize = 1000;
@@ -36,33 +33,16 @@ pub async fn lookup(
         );
     }
     let pks: Vec<i32> = users.iter().map(|u| u.id).collect();
-    let mut models: HashMap<i32, Vec<String>> = HashMap::new();
-    let mut services: HashMap<i32, Vec<String>> = HashMap::new();
+    let mut models: HashMap<i32, Vec<String>> = HashMap::with_capacity(pks.len());
+    let mut services: HashMap<i32, Vec<String>> = HashMap::with_capacity(pks.len());
     for chunk in pks.chunks(CHUNK) {
-        let rows: Vec<(i32, String)> = user_model::Entity::find()
-            .select_only()
-            .column(user_model::Column::UserId)
-            .column(user_model::Column::Model)
-            .filter(user_model::Column::UserId.is_in(chunk.iter().copied()))
-            .order_by_asc(user_model::Column::Model)
-            .into_tuple()
-            .all(db)
-            .await?;
-        for (u, m) in rows {
-            models.entry(u).or_default().push(m);
-        }
-        let rows: Vec<(i32, String)> = user_service::Entity::find()
-            .select_only()
-            .column(user_service::Column::UserId)
-            .column(service::Column::Name)
-            .join(JoinType::InnerJoin, service_relation())
-            .filter(user_service::Column::UserId.is_in(chunk.iter().copied()))
-            .order_by_asc(service::Column::Name)
-            .into_tuple()
-            .all(db)
-            .await?;
-        for (u, s) in rows {
-            services.entry(u).or_default().push(s);
+        for (u, kind, name) in permissions(db, chunk).await? {
+            let into = if kind == 0 {
+                &mut models
+            } else {
+                &mut services
+            };
+            into.entry(u).or_default().push(name);
         }
     }
     Ok(users
@@ -78,11 +58,34 @@ pub async fn lookup(
         .collect())
 }
 
-fn service_relation() -> sea_orm::RelationDef {
-    user_service::Entity::belongs_to(service::Entity)
-        .from(user_service::Column::ServiceId)
-        .to(service::Column::Id)
-        .into()
+/// The models (kind 0) and services (kind 1, by catalogue name) of the users
+/// `pks`, sorted by name, in one round trip: a UNION ALL of two index scans that
+/// SeaORM cannot express as one query.
+async fn permissions(
+    db: &impl ConnectionTrait,
+    pks: &[i32],
+) -> Result<Vec<(i32, i32, String)>, DbErr> {
+    let marks = vec!["?"; pks.len()].join(",");
+    let sql = format!(
+        "SELECT user_id, 0 AS kind, model AS name FROM user_models WHERE user_id IN ({marks}) \
+         UNION ALL \
+         SELECT us.user_id, 1, s.name FROM user_services us JOIN services s ON s.id = us.service_id \
+         WHERE us.user_id IN ({marks}) \
+         ORDER BY 3"
+    );
+    let values: Vec<sea_orm::Value> = pks.iter().chain(pks).map(|&p| p.into()).collect();
+    let rows = db
+        .query_all_raw(crate::db::stmt(db.get_database_backend(), &sql, values))
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get_by_index::<i32>(0)?,
+                r.try_get_by_index::<i32>(1)?,
+                r.try_get_by_index::<String>(2)?,
+            ))
+        })
+        .collect()
 }
 
 /// The model catalogue, by name.

@@ -4,7 +4,7 @@ use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait};
 use serde_json::Value;
 
 use super::{Action, Outcome};
-use crate::entities::{audit_event, audit_target};
+use crate::entities::audit_event;
 
 /// Who did it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +87,7 @@ impl Event {
     }
 }
 
-fn truncate(s: &str, max: usize) -> String {
+pub(crate) fn truncate(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_string();
     }
@@ -98,13 +98,14 @@ fn truncate(s: &str, max: usize) -> String {
     s[..end].to_string()
 }
 
-/// Stores the event (and its target index rows) on `conn`, which may be a
-/// transaction: a write and its event then commit or roll back together.
-pub async fn insert(conn: &impl ConnectionTrait, ev: &Event) -> Result<i64, DbErr> {
-    let mut targets = ev.targets.clone();
-    targets.sort();
+/// The row of `ev`, unsealed. Its `targets` column is the source of truth for
+/// "who read user X"; the `audit_targets` index is filled later, off the request's
+/// path, by [`super::indexer`].
+fn row(ev: &Event) -> audit_event::ActiveModel {
+    let mut targets: Vec<&str> = ev.targets.iter().map(String::as_str).collect();
+    targets.sort_unstable();
     targets.dedup();
-    let row = audit_event::ActiveModel {
+    audit_event::ActiveModel {
         occurred_at: Set(ev.occurred_at),
         request_id: Set(ev.request_id.clone()),
         actor_kind: Set(ev.actor.kind().to_string()),
@@ -122,17 +123,34 @@ pub async fn insert(conn: &impl ConnectionTrait, ev: &Event) -> Result<i64, DbEr
         targets: Set(serde_json::to_string(&ev.targets).unwrap_or_else(|_| "[]".into())),
         details: Set(ev.details.to_string()),
         ..Default::default()
-    };
-    let id = audit_event::Entity::insert(row)
+    }
+}
+
+/// Stores the event on `conn`, which may be a transaction: a write and its event
+/// then commit or roll back together.
+pub async fn insert(conn: &impl ConnectionTrait, ev: &Event) -> Result<i64, DbErr> {
+    Ok(audit_event::Entity::insert(row(ev))
         .exec(conn)
         .await?
-        .last_insert_id;
-    for chunk in targets.chunks(1000) {
-        let rows = chunk.iter().map(|u| audit_target::ActiveModel {
-            user_id: Set(truncate(u, 128)),
-            event_id: Set(id),
-        });
-        audit_target::Entity::insert_many(rows).exec(conn).await?;
+        .last_insert_id)
+}
+
+/// Events per INSERT statement: 17 bound columns each stays far below SQLite's
+/// limit of 32,766 bound variables.
+const EVENTS_PER_STATEMENT: usize = 500;
+
+/// Stores many events with multi-row INSERTs on `conn` (the group-commit writer's
+/// transaction).
+pub async fn insert_many(conn: &impl ConnectionTrait, events: &[&Event]) -> Result<(), DbErr> {
+    for chunk in events.chunks(EVENTS_PER_STATEMENT) {
+        audit_event::Entity::insert_many(chunk.iter().map(|e| row(e)))
+            .exec_without_returning(conn)
+            .await?;
     }
-    Ok(id)
+    Ok(())
+}
+
+/// The user IDs of a stored `targets` column.
+pub fn stored_targets(targets: &str) -> Vec<String> {
+    serde_json::from_str(targets).unwrap_or_default()
 }

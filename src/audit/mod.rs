@@ -6,10 +6,13 @@ pub mod chain;
 pub mod cli;
 mod event;
 pub mod export;
+pub mod indexer;
 pub mod queries;
 mod recorder;
+pub mod writer;
 
 pub use crate::error::Outcome;
 pub use action::Action;
 pub use event::{Actor, Event, insert};
-pub use recorder::{AuditCtx, audit_middleware, is_exempt};
+pub use recorder::{AuditCtx, audit_middleware, is_exempt, redact_query};
+pub use writer::AuditWriter;

@@ -68,17 +68,39 @@ async fn id_bounds(
 }
 
 /// Up to `limit` events matching `f` with `id < before` (or the newest), newest first.
+///
+/// By target user it is exact although the `audit_targets` index lags: it reads
+/// the unindexed tail first (one statement, a consistent snapshot), then the
+/// index, and merges. Events only move forward (unsealed → sealed → indexed), so
+/// reading in the opposite order never misses one that existed at the start.
 pub async fn search(
     db: &impl ConnectionTrait,
     f: &AuditFilter,
     before: Option<i64>,
     limit: u64,
 ) -> Result<Vec<audit_event::Model>, DbErr> {
-    use audit_event::Column as C;
     let (low, high) = id_bounds(db, f).await?;
-    let mut q = audit_event::Entity::find()
-        .order_by_desc(C::Id)
-        .limit(limit);
+    let q = filtered(f, before, low, high);
+    let Some(user) = &f.target_user else {
+        return q.limit(limit).all(db).await;
+    };
+    let mut found = unindexed_tail(db, q.clone(), user).await?;
+    found.extend(indexed(q, user, before, low).limit(limit).all(db).await?);
+    found.sort_unstable_by_key(|e| std::cmp::Reverse(e.id));
+    found.dedup_by_key(|e| e.id);
+    found.truncate(limit as usize);
+    Ok(found)
+}
+
+/// Every filter but the target user, newest first.
+fn filtered(
+    f: &AuditFilter,
+    before: Option<i64>,
+    low: Option<i64>,
+    high: Option<i64>,
+) -> sea_orm::Select<audit_event::Entity> {
+    use audit_event::Column as C;
+    let mut q = audit_event::Entity::find().order_by_desc(C::Id);
     if let Some(b) = before {
         q = q.filter(C::Id.lt(b));
     }
@@ -106,34 +128,76 @@ pub async fn search(
     if let Some(r) = &f.request_id {
         q = q.filter(C::RequestId.eq(r.clone()));
     }
-    if let Some(user) = &f.target_user {
-        // Walk the (user_id, event_id) primary key of audit_targets backwards:
-        // an index range scan, however many events the table holds.
-        use sea_orm::{
-            QueryTrait,
-            sea_query::{Expr, ExprTrait},
-        };
-        let t = audit_target::Entity;
-        q = q.filter(Expr::col((t, audit_target::Column::UserId)).eq(user.clone()));
-        if let Some(b) = before {
-            q = q.filter(Expr::col((t, audit_target::Column::EventId)).lt(b));
-        }
-        if let Some(l) = low {
-            q = q.filter(Expr::col((t, audit_target::Column::EventId)).gt(l));
-        }
-        let stmt = QueryTrait::query(&mut q);
-        stmt.inner_join(
-            t,
-            Expr::col((t, audit_target::Column::EventId))
-                .equals((audit_event::Entity, audit_event::Column::Id)),
-        );
-        stmt.clear_order_by();
-        stmt.order_by(
-            (t, audit_target::Column::EventId),
-            sea_orm::sea_query::Order::Desc,
-        );
+    q
+}
+
+/// The events of `q` that name `user` and are not in the index yet. The tail is
+/// as long as the indexer's lag; a LIKE on the stored JSON narrows it in the
+/// database, and the exact check is done here on the parsed list.
+async fn unindexed_tail(
+    db: &impl ConnectionTrait,
+    q: sea_orm::Select<audit_event::Entity>,
+    user: &str,
+) -> Result<Vec<audit_event::Model>, DbErr> {
+    use audit_event::Column as C;
+    use sea_orm::{Condition, sea_query::LikeExpr};
+    let mark = super::indexer::indexed_seq(db).await?;
+    let quoted = serde_json::to_string(user).unwrap_or_default();
+    let pattern = format!(
+        "%{}%",
+        quoted
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
+    let rows = q
+        .filter(Condition::any().add(C::Seq.is_null()).add(C::Seq.gt(mark)))
+        .filter(C::Targets.like(LikeExpr::new(pattern).escape('\\')))
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter(|e| {
+            super::event::stored_targets(&e.targets)
+                .iter()
+                .any(|t| t == user)
+        })
+        .collect())
+}
+
+/// `q` restricted to the events the index lists for `user`, walking the
+/// `(user_id, event_id)` primary key of `audit_targets` backwards: an index range
+/// scan, however many events the table holds.
+fn indexed(
+    mut q: sea_orm::Select<audit_event::Entity>,
+    user: &str,
+    before: Option<i64>,
+    low: Option<i64>,
+) -> sea_orm::Select<audit_event::Entity> {
+    use sea_orm::{
+        QueryTrait,
+        sea_query::{Expr, ExprTrait},
+    };
+    let t = audit_target::Entity;
+    q = q.filter(Expr::col((t, audit_target::Column::UserId)).eq(user.to_string()));
+    if let Some(b) = before {
+        q = q.filter(Expr::col((t, audit_target::Column::EventId)).lt(b));
     }
-    q.all(db).await
+    if let Some(l) = low {
+        q = q.filter(Expr::col((t, audit_target::Column::EventId)).gt(l));
+    }
+    let stmt = QueryTrait::query(&mut q);
+    stmt.inner_join(
+        t,
+        Expr::col((t, audit_target::Column::EventId))
+            .equals((audit_event::Entity, audit_event::Column::Id)),
+    );
+    stmt.clear_order_by();
+    stmt.order_by(
+        (t, audit_target::Column::EventId),
+        sea_orm::sea_query::Order::Desc,
+    );
+    q
 }
 
 /// Up to `limit` events older than `before` (or the newest), newest first.

@@ -75,7 +75,7 @@ impl AuditCtx {
             .map(str::to_string);
         let path = match req.query_string() {
             "" => req.path().to_string(),
-            q => format!("{}?{}", req.path(), q),
+            q => format!("{}?{}", req.path(), redact_query(q)),
         };
         AuditCtx(Rc::new(Inner {
             request_id: crate::crypto::random_id(),
@@ -147,6 +147,21 @@ impl AuditCtx {
             .insert(key.to_string(), value.into());
     }
 
+    /// Action, outcome and actor kind as they stand, for a response with `status`.
+    fn summary(&self, status: StatusCode) -> (Action, Outcome, &'static str) {
+        let p = self.0.pending.borrow();
+        (
+            p.action.unwrap_or(if status == StatusCode::NOT_FOUND {
+                Action::NotFound
+            } else {
+                Action::Request
+            }),
+            p.outcome
+                .unwrap_or_else(|| Outcome::from_status(status.as_u16())),
+            p.actor.kind(),
+        )
+    }
+
     /// The event as it stands, for a response with `status`.
     pub fn event(&self, status: StatusCode) -> Event {
         let p = self.0.pending.borrow();
@@ -197,6 +212,37 @@ impl AuditCtx {
     }
 }
 
+/// Whether a query parameter named `name` may carry a secret: anything named like
+/// `*token*` or `*key*`, and `password`, `secret`, `code`.
+fn is_secret_param(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    name.contains("token")
+        || name.contains("key")
+        || matches!(name.as_str(), "password" | "secret" | "code")
+}
+
+/// The query string as the audit trail stores it: the value of every parameter
+/// whose (percent-decoded) name may carry a secret becomes `[redacted]`.
+pub fn redact_query(query: &str) -> String {
+    query
+        .split('&')
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let decoded: String = serde_html_form::from_str::<Vec<(String, String)>>(pair)
+                .ok()
+                .and_then(|v| v.into_iter().next())
+                .map(|(n, _)| n)
+                .unwrap_or_else(|| name.to_string());
+            if is_secret_param(&decoded) && !value.is_empty() {
+                format!("{name}=[redacted]")
+            } else {
+                pair.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 impl FromRequest for AuditCtx {
     type Error = actix_web::Error;
     type Future = Ready<Result<Self, Self::Error>>;
@@ -243,7 +289,8 @@ pub async fn audit_middleware(
     let mut response = if ctx.recorded() || is_exempt(&path) {
         response
     } else {
-        match store(&data, &ctx, status).await {
+        let writer = http_req.app_data::<web::Data<super::AuditWriter>>();
+        match store(writer, &ctx, status).await {
             Ok(()) => response,
             Err(e) => {
                 if let Some(d) = &data {
@@ -266,32 +313,51 @@ pub async fn audit_middleware(
     if let Some(d) = &data {
         d.metrics.record_status(response.status().as_u16());
     }
-    let ev = ctx.event(response.status());
-    tracing::info!(
-        request_id = ctx.request_id(),
-        method = ev.method.as_deref().unwrap_or(""),
-        path = %path,
-        status = response.status().as_u16(),
-        action = ev.action.as_str(),
-        outcome = ev.outcome.as_str(),
-        actor = ev.actor.kind(),
-        duration_ms = ev.duration_us as f64 / 1000.0,
-        "request"
-    );
+    if tracing::enabled!(tracing::Level::INFO) {
+        // The summary only: no copy of the targets and details on every request.
+        let (action, outcome, actor) = ctx.summary(response.status());
+        tracing::info!(
+            request_id = ctx.request_id(),
+            method = ctx.0.method.as_str(),
+            path = %path,
+            status = response.status().as_u16(),
+            action = action.as_str(),
+            outcome = outcome.as_str(),
+            actor,
+            duration_ms = ctx.0.started.elapsed().as_micros() as f64 / 1000.0,
+            "request"
+        );
+    }
     Ok(ServiceResponse::new(http_req, response))
 }
 
+/// Hands the event to the group-commit writer and waits until its batch committed.
 async fn store(
-    data: &Option<web::Data<AppData>>,
+    writer: Option<&web::Data<super::AuditWriter>>,
     ctx: &AuditCtx,
     status: StatusCode,
 ) -> Result<(), anyhow::Error> {
-    let data = data
-        .as_ref()
-        .ok_or_else(|| anyhow::anyhow!("no app data"))?;
-    let ev = ctx.event(status);
-    let txn = crate::db::begin_write(&data.db).await?;
-    insert(&txn, &ev).await?;
-    txn.commit().await?;
+    let writer = writer.ok_or_else(|| anyhow::anyhow!("no audit writer"))?;
+    writer.store(ctx.event(status)).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_query;
+
+    #[test]
+    fn secret_looking_parameters_are_redacted_and_the_rest_is_kept_as_sent() {
+        assert_eq!(
+            redact_query(
+                "q=a%20b&csrf_token=abc&API_KEY=x&keyword=k&code=1&secret=s&password=p&page=2"
+            ),
+            "q=a%20b&csrf_token=[redacted]&API_KEY=[redacted]&keyword=[redacted]&code=[redacted]&secret=[redacted]&password=[redacted]&page=2"
+        );
+        // A percent-encoded name is decoded before it is judged.
+        assert_eq!(redact_query("csrf%5Ftoken=abc"), "csrf%5Ftoken=[redacted]");
+        assert_eq!(redact_query("codes=1&sort=x"), "codes=1&sort=x");
+        assert_eq!(redact_query("token"), "token");
+        assert_eq!(redact_query("token="), "token=");
+    }
 }

@@ -36,6 +36,7 @@ pub async fn list(
     let q = q.into_inner();
     audit.detail("filter", q.to_json());
     let verified = chain::last_verified(&data.db).await?;
+    let index_lag = crate::audit::indexer::lag(&data.db).await?;
     let mut page = ListPage {
         ctx: PageCtx::new(&session, &admin, "audit"),
         qs: q.query_string(),
@@ -46,6 +47,7 @@ pub async fn list(
         events: vec![],
         next_before: None,
         verified,
+        index_lag,
     };
     let filter = match page.q.to_filter() {
         Ok(f) => f,

@@ -22,6 +22,8 @@ pub struct ListPage {
     pub qs: String,
     pub next_before: Option<i64>,
     pub verified: Option<VerifyReport>,
+    /// Events the `audit_targets` index does not cover yet (searches by user read them directly).
+    pub index_lag: i64,
 }
 
 impl ListPage {

@@ -3,6 +3,7 @@
 pub mod anon_limit;
 pub mod assets;
 pub mod auth;
+pub mod compress;
 pub mod csrf;
 pub mod form_errors;
 pub mod headers;

@@ -697,7 +697,7 @@ async fn a_lookup_whose_audit_event_cannot_be_stored_answers_503_without_any_key
     a.user(&user, &["m"], &[]).await;
     let (_, token) = a.client(&[Scope::KeysRead], None).await;
     let key = a.key_of(&user).await;
-    a.app.sql("DROP TABLE audit_targets").await;
+    a.app.break_audit_store().await;
     let r = a.lookup(&token, json!({"user_ids": [user]})).await;
     let status = r.status().as_u16();
     let text = r.text().await.unwrap();

@@ -15,6 +15,7 @@ mod audit_trail;
 mod browser;
 mod browser_users;
 mod cli;
+mod hot_path;
 mod litellm;
 mod login;
 mod pages;

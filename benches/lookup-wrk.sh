@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# benches/lookup-wrk.sh [sqlite|postgres|all] — the lookup measured from outside.
+#
+# Builds nothing: it runs the release binary ($MAMA_BIN, default
+# ${CARGO_TARGET_DIR:-target}/release/mama; build it with `cargo build --release`).
+# For each database it starts mama on a fresh database (SQLite: a new file;
+# PostgreSQL: its own cluster with fsync=on, synchronous_commit=on and
+# full_page_writes=on, i.e. production durability), seeds 100,000 users, creates an
+# API client without a rate limit, and drives POST /api/v1/keys/lookup with wrk
+# (100 random IDs per call, every call audited) at 1, 8, 32 and 128 connections.
+# It prints req/s, p50 and p99 per concurrency, mama's peak RSS (VmHWM), one
+# keep-alive client with `Accept-Encoding: gzip, deflate` against one with
+# `identity`, and the machine's load average before and after.
+#
+# Knobs: BENCH_DURATION (15s), BENCH_USERS (100000), BENCH_CONNECTIONS ("1 8 32 128"),
+# BENCH_PORT (18480), BENCH_PGPORT (55618), BENCH_RUST_LOG (info), and any MAMA_*
+# variable, which is passed to mama (e.g. MAMA_AUDIT_BATCH_MAX).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WHICH=${1:-all}
+MAMA_BIN=${MAMA_BIN:-${CARGO_TARGET_DIR:-target}/release/mama}
+DURATION=${BENCH_DURATION:-15s}
+USERS=${BENCH_USERS:-100000}
+CONNS=${BENCH_CONNECTIONS:-"1 8 32 128"}
+PORT=${BENCH_PORT:-18480}
+PGPORT=${BENCH_PGPORT:-55618}
+[ -x "$MAMA_BIN" ] || { echo "no release binary at $MAMA_BIN (cargo build --release)" >&2; exit 2; }
+if ! command -v wrk >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+fi
+
+WORK=$(mktemp -d /tmp/mama-bench.XXXXXX)
+chmod 755 "$WORK"
+MAMA_PID=
+PGDATA_DIR="$WORK/pg"
+cleanup() {
+  [ -n "$MAMA_PID" ] && kill "$MAMA_PID" 2>/dev/null && wait "$MAMA_PID" 2>/dev/null || true
+  if [ -f "$PGDATA_DIR/data/PG_VERSION" ]; then
+    runuser -u postgres -- "$(pg_bin)/pg_ctl" -D "$PGDATA_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }
+
+export MAMA_SECRET_KEY=$(head -c 64 /dev/urandom | base64 -w0)
+export MAMA_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64 -w0)
+export MAMA_THROWAWAY=true LITELLM_BASE_URL= RUST_LOG=${BENCH_RUST_LOG:-info}
+
+cat > "$WORK/lookup.lua" <<'LUA'
+-- 100 random IDs of the seeded users per call.
+local users = tonumber(os.getenv("USERS"))
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")
+local enc = os.getenv("ACCEPT_ENCODING")
+if enc and enc ~= "" then wrk.headers["Accept-Encoding"] = enc end
+function init(args)
+  math.randomseed(os.time() + math.floor(os.clock() * 1e6) + (tonumber(tostring({}):match("0x(%x+)") or "0", 16) % 1000003))
+end
+function request()
+  local ids = {}
+  for i = 1, 100 do ids[i] = string.format('"seed-%06d"', math.random(0, users - 1)) end
+  return wrk.format(nil, nil, nil, '{"user_ids":[' .. table.concat(ids, ",") .. ']}')
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %d %.0f %.2f %.2f %d %d\n", summary.requests,
+    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,
+    latency:percentile(99) / 1000, e.status, e.connect + e.read + e.write + e.timeout))
+end
+LUA
+
+start_pg() {
+  local bin; bin=$(pg_bin)
+  mkdir -p "$PGDATA_DIR" && chown postgres "$PGDATA_DIR" && chmod 700 "$PGDATA_DIR"
+  runuser -u postgres -- "$bin/initdb" -D "$PGDATA_DIR/data" -U mama --auth=trust -E UTF8 --no-locale >/dev/null
+  runuser -u postgres -- "$bin/pg_ctl" -D "$PGDATA_DIR/data" -l "$PGDATA_DIR/log" -w \
+    -o "-p $PGPORT -k $PGDATA_DIR -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on -c full_page_writes=on -c shared_buffers=128MB" start >/dev/null
+  runuser -u postgres -- "$bin/createdb" -h 127.0.0.1 -p "$PGPORT" -U mama mama_bench
+}
+
+rss_peak_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+run_one() { # name database_url
+  local name=$1 url=$2
+  export DATABASE_URL=$url MAMA_BIND=127.0.0.1:$PORT
+  echo "== $name: seeding $USERS users"
+  local t0=$SECONDS
+  "$MAMA_BIN" users seed --count "$USERS" --prefix seed >/dev/null
+  local token
+  token=$("$MAMA_BIN" api-client create --name bench --scope keys:read --rate-limit 10000000 | tail -1)
+  echo "   seeded in $((SECONDS - t0)) s"
+  "$MAMA_BIN" serve >"$WORK/$name.log" 2>&1 &
+  MAMA_PID=$!
+  for _ in $(seq 1 200); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
+  export TOKEN=$token USERS
+  # Warm-up (caches, connection pool), not counted.
+  ACCEPT_ENCODING= wrk -t2 -c8 -d3s -s "$WORK/lookup.lua" "http://127.0.0.1:$PORT/api/v1/keys/lookup" >/dev/null
+  echo "   load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  printf '   %-6s %10s %9s %9s %8s %8s\n' conns "req/s" "p50 ms" "p99 ms" non-200 errors
+  for c in $CONNS; do
+    local t=$(( c < 2 ? 1 : 2 ))
+    local line
+    line=$(ACCEPT_ENCODING= wrk -t$t -c"$c" -d"$DURATION" --latency -s "$WORK/lookup.lua" \
+      "http://127.0.0.1:$PORT/api/v1/keys/lookup" | grep '^RESULT')
+    read -r _ n rps p50 p99 st er <<<"$line"
+    printf '   %-6s %10s %9s %9s %8s %8s\n' "$c" "$rps" "$p50" "$p99" "$st" "$er"
+  done
+  echo "   one keep-alive client, 100 IDs:"
+  for enc in "identity" "gzip, deflate"; do
+    local line
+    line=$(ACCEPT_ENCODING="$enc" wrk -t1 -c1 -d"$DURATION" --latency -s "$WORK/lookup.lua" \
+      "http://127.0.0.1:$PORT/api/v1/keys/lookup" | grep '^RESULT')
+    read -r _ n rps p50 p99 st er <<<"$line"
+    printf '   Accept-Encoding: %-14s p50 %6s ms  p99 %6s ms  %6s req/s\n' "$enc" "$p50" "$p99" "$rps"
+  done
+  echo "   load after:  $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "   mama peak RSS: $(( $(rss_peak_kb "$MAMA_PID") / 1024 )) MB"
+  curl -fs "http://127.0.0.1:$PORT/metrics" | grep -E '^mama_audit_(batches_total|batched_events_total|largest_batch|index_lag_events|failed_batches_total) ' | sed 's/^/   /'
+  kill "$MAMA_PID"; wait "$MAMA_PID" 2>/dev/null || true; MAMA_PID=
+}
+
+echo "mama lookup benchmark: $(nproc) cores, $(date -u +%FT%TZ), binary $MAMA_BIN"
+if [ "$WHICH" = sqlite ] || [ "$WHICH" = all ]; then
+  run_one sqlite "sqlite://$WORK/mama.db?mode=rwc"
+fi
+if [ "$WHICH" = postgres ] || [ "$WHICH" = all ]; then
+  start_pg
+  echo "   (PostgreSQL: fsync=$(runuser -u postgres -- "$(pg_bin)/psql" -h 127.0.0.1 -p "$PGPORT" -U mama -d mama_bench -tAc 'SHOW fsync'), synchronous_commit=$(runuser -u postgres -- "$(pg_bin)/psql" -h 127.0.0.1 -p "$PGPORT" -U mama -d mama_bench -tAc 'SHOW synchronous_commit'))"
+  run_one postgres "postgres://mama@127.0.0.1:$PGPORT/mama_bench"
+fi

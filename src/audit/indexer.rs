@@ -1,0 +1,147 @@
+//! The `audit_targets` index ("who read user X"), filled off the request path.
+//!
+//! An event row carries its targets (the `targets` column); requests never write
+//! `audit_targets`. A background task in every instance indexes sealed events in
+//! chain order (`seq`) up to a watermark kept in `app_state`, in large batches
+//! whose rows are sorted by `(user_id, event_id)` — one pass along the index
+//! instead of random inserts. The watermark and the rows it covers commit in one
+//! transaction, under a lock (a PostgreSQL advisory lock; SQLite's single writer),
+//! so any number of instances can run it, and a restart resumes where it stopped.
+//!
+//! Why `seq` and not the event id: ids are handed out before commit, so on
+//! PostgreSQL a smaller id can become visible after a larger one; seqs are given
+//! by the sealer under its lock, so they become visible in order and a watermark
+//! on them never skips an event.
+//!
+//! Queries by user stay exact by reading the unindexed tail too: the events with
+//! no seq yet or a seq above the watermark (see `queries::search`).
+use std::time::Duration;
+
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::OnConflict,
+};
+
+use super::chain::{state_get, state_set};
+use crate::entities::{audit_event, audit_target};
+
+/// `app_state` name of the watermark: every event with `seq <=` it is indexed.
+pub const INDEXED_SEQ: &str = "audit.targets.indexed_seq";
+/// Key of the indexer's advisory lock on PostgreSQL ("atix").
+const INDEX_LOCK_KEY: i64 = 0x6174_6978;
+/// Index rows per INSERT (two bound values each).
+const ROWS_PER_STATEMENT: usize = 5_000;
+
+/// The watermark (0 when nothing was ever indexed).
+pub async fn indexed_seq(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
+    Ok(state_get::<i64>(db, INDEXED_SEQ).await?.unwrap_or(0))
+}
+
+/// Indexes the next sealed events after the watermark, at most `max_events`
+/// events or about `max_rows` index rows; returns how many events.
+pub async fn index_pending(
+    db: &DatabaseConnection,
+    max_events: u64,
+    max_rows: usize,
+) -> Result<u64, DbErr> {
+    use audit_event::Column as C;
+    let txn = crate::db::begin_write(db).await?;
+    if db.get_database_backend() == DbBackend::Postgres {
+        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({INDEX_LOCK_KEY})"))
+            .await?;
+    }
+    let mark = indexed_seq(&txn).await?;
+    let events: Vec<(i64, i64, String)> = audit_event::Entity::find()
+        .select_only()
+        .column(C::Id)
+        .column(C::Seq)
+        .column(C::Targets)
+        .filter(C::Seq.gt(mark))
+        .order_by_asc(C::Seq)
+        .limit(max_events)
+        .into_tuple()
+        .all(&txn)
+        .await?;
+    let Some(&(_, mut last_seq, _)) = events.first() else {
+        txn.commit().await?;
+        return Ok(0);
+    };
+    let mut rows: Vec<(String, i64)> = Vec::new();
+    let mut taken = 0u64;
+    for (id, seq, targets) in &events {
+        if !rows.is_empty() && rows.len() >= max_rows {
+            break;
+        }
+        rows.extend(
+            super::event::stored_targets(targets)
+                .into_iter()
+                .map(|u| (u, *id)),
+        );
+        last_seq = *seq;
+        taken += 1;
+    }
+    rows.sort_unstable();
+    rows.dedup();
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let models = chunk.iter().map(|(u, id)| audit_target::ActiveModel {
+            user_id: sea_orm::ActiveValue::Set(super::event::truncate(u, 128)),
+            event_id: sea_orm::ActiveValue::Set(*id),
+        });
+        audit_target::Entity::insert_many(models)
+            .on_conflict(
+                OnConflict::columns([audit_target::Column::UserId, audit_target::Column::EventId])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    state_set(&txn, INDEXED_SEQ, &last_seq).await?;
+    txn.commit().await?;
+    Ok(taken)
+}
+
+/// How many events the index does not cover yet: those not sealed, and those
+/// sealed above the watermark. Three index probes.
+pub async fn lag(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
+    use audit_event::Column as C;
+    let mark = indexed_seq(db).await?;
+    let unsealed = audit_event::Entity::find()
+        .filter(C::Seq.is_null())
+        .count(db)
+        .await? as i64;
+    let head: Option<Option<i64>> = audit_event::Entity::find()
+        .select_only()
+        .column_as(C::Seq.max(), "m")
+        .into_tuple()
+        .one(db)
+        .await?;
+    let head = head.flatten().unwrap_or(0);
+    Ok(unsealed + (head - mark).max(0))
+}
+
+/// The background indexer every instance runs: after each pass that found work
+/// it goes on at once, otherwise it sleeps `every`.
+pub fn spawn_indexer(db: DatabaseConnection, every: Duration, max_events: u64, max_rows: usize) {
+    tokio::spawn(async move {
+        let mut failing = false;
+        loop {
+            match index_pending(&db, max_events, max_rows).await {
+                Ok(n) => {
+                    failing = false;
+                    if n > 0 {
+                        // Let the request path's writer take the write lock in between.
+                        tokio::task::yield_now().await;
+                        continue;
+                    }
+                }
+                Err(e) if !failing => {
+                    failing = true;
+                    tracing::error!(error = %e, "audit target indexer failed; will retry");
+                }
+                Err(_) => {}
+            }
+            tokio::time::sleep(every).await;
+        }
+    });
+}

@@ -1,0 +1,125 @@
+//! Group commit of audit events: one writer per instance.
+//!
+//! Reads (lookups, pages) hand their event to the writer and wait. The writer
+//! takes every event that is waiting (up to a bounded batch), stores them with
+//! multi-row INSERTs in one transaction, commits once (one fsync for the whole
+//! batch), and only then tells each request whether its event is stored. A
+//! request answers only after that; if the batch fails, every request in it
+//! answers 503 and no key leaves mama.
+//!
+//! At low load nothing waits: a lone event is committed at once, and the events
+//! that arrive while a commit runs form the next batch. An optional extra wait
+//! (`MAMA_AUDIT_BATCH_WAIT_US`, default 0) trades latency for bigger batches.
+//!
+//! Writes that must commit together with their event (user edits) do not come
+//! here: they call [`super::insert`] in their own transaction.
+use std::{sync::Arc, time::Duration};
+
+use sea_orm::DatabaseConnection;
+use tokio::sync::{mpsc, oneshot};
+
+use super::Event;
+use crate::metrics::Metrics;
+
+/// The largest batch a writer may be configured with.
+pub const MAX_BATCH_LIMIT: usize = 5_000;
+/// The longest extra wait a writer may be configured with.
+pub const MAX_WAIT_LIMIT: Duration = Duration::from_millis(10);
+/// Events that may wait for the writer before `store` itself waits (backpressure).
+const QUEUE: usize = 8_192;
+
+/// Why an event was not stored.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    #[error("the audit batch could not be committed: {0}")]
+    Batch(String),
+    #[error("the audit writer is not running")]
+    Stopped,
+}
+
+struct Job {
+    event: Event,
+    done: oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// The handle requests use to store their event.
+#[derive(Clone)]
+pub struct AuditWriter {
+    tx: mpsc::Sender<Job>,
+}
+
+impl AuditWriter {
+    /// Starts the writer task on the current runtime.
+    /// Its batches are counted in `metrics`.
+    pub fn spawn(
+        db: DatabaseConnection,
+        max_batch: usize,
+        wait: Duration,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let max_batch = max_batch.clamp(1, MAX_BATCH_LIMIT);
+        let wait = wait.min(MAX_WAIT_LIMIT);
+        tokio::spawn(run(db, rx, max_batch, wait, metrics));
+        AuditWriter { tx }
+    }
+
+    /// Stores `event` durably: returns once the batch holding it has committed.
+    pub async fn store(&self, event: Event) -> Result<(), StoreError> {
+        let (done, wait) = oneshot::channel();
+        self.tx
+            .send(Job { event, done })
+            .await
+            .map_err(|_| StoreError::Stopped)?;
+        wait.await.map_err(|_| StoreError::Stopped)?
+    }
+}
+
+async fn run(
+    db: DatabaseConnection,
+    mut rx: mpsc::Receiver<Job>,
+    max_batch: usize,
+    wait: Duration,
+    metrics: Arc<Metrics>,
+) {
+    let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
+    while let Some(first) = rx.recv().await {
+        batch.push(first);
+        while batch.len() < max_batch {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        if !wait.is_zero() && batch.len() < max_batch {
+            let deadline = tokio::time::Instant::now() + wait;
+            while batch.len() < max_batch {
+                match tokio::time::timeout_at(deadline, rx.recv()).await {
+                    Ok(Some(job)) => batch.push(job),
+                    _ => break,
+                }
+            }
+        }
+        let result = commit(&db, &batch).await;
+        metrics.record_audit_batch(batch.len(), result.is_ok());
+        match &result {
+            Ok(()) => {}
+            Err(e) => {
+                tracing::error!(error = %e, events = batch.len(), "audit batch failed; its requests answer 503");
+            }
+        }
+        for job in batch.drain(..) {
+            let _ = job.done.send(result.clone());
+        }
+    }
+}
+
+async fn commit(db: &DatabaseConnection, batch: &[Job]) -> Result<(), StoreError> {
+    let err = |e: sea_orm::DbErr| StoreError::Batch(e.to_string());
+    let events: Vec<&Event> = batch.iter().map(|j| &j.event).collect();
+    let txn = crate::db::begin_write(db).await.map_err(err)?;
+    super::event::insert_many(&txn, &events)
+        .await
+        .map_err(err)?;
+    txn.commit().await.map_err(err)
+}

@@ -1,0 +1,477 @@
+//! The audited hot path: group commit stays fail-closed under load and across a
+//! `kill -9`, "who read user X" stays exact while the target index lags, query
+//! strings are redacted, and compression only where it pays.
+use std::{
+    collections::HashSet,
+    io::Read,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use base64::Engine;
+use mama::{
+    api_clients::Scope,
+    audit::{chain, indexer},
+    entities::{audit_event, audit_target},
+};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+
+use crate::{
+    api::{ApiApp, spawn_api_app},
+    helpers::{rand_suffix, request_id, spawn_app_on},
+};
+
+/// Rate limit of the test clients: effectively none.
+const NO_LIMIT: Option<i32> = Some(10_000_000);
+
+async fn users(a: &ApiApp, n: usize) -> (Vec<String>, Vec<String>) {
+    let sfx = rand_suffix();
+    let mut ids = vec![];
+    let mut keys = vec![];
+    for i in 0..n {
+        let id = format!("hot-{sfx}-{i}");
+        a.user(&id, &["m"], &[]).await;
+        keys.push(a.key_of(&id).await);
+        ids.push(id);
+    }
+    (ids, keys)
+}
+
+/// One finished call: status, request ID, body.
+type Call = (u16, String, String);
+
+/// `clients` concurrent keep-alive clients looking up `ids` at `url` until `stop`;
+/// `counts` holds the number of 200s and of 503s so far.
+fn hammer(
+    url: String,
+    token: String,
+    ids: Vec<String>,
+    clients: usize,
+    stop: Arc<AtomicBool>,
+    counts: Arc<[AtomicUsize; 2]>,
+) -> Vec<tokio::task::JoinHandle<Vec<Call>>> {
+    (0..clients)
+        .map(|_| {
+            let (url, token, ids, stop, counts) = (
+                url.clone(),
+                token.clone(),
+                ids.clone(),
+                stop.clone(),
+                counts.clone(),
+            );
+            tokio::spawn(async move {
+                let http = reqwest::Client::new();
+                let mut calls = vec![];
+                while !stop.load(Ordering::Relaxed) {
+                    let r = http
+                        .post(&url)
+                        .bearer_auth(&token)
+                        .json(&json!({ "user_ids": ids }))
+                        .send()
+                        .await;
+                    match r {
+                        Ok(r) => {
+                            let status = r.status().as_u16();
+                            match status {
+                                200 => counts[0].fetch_add(1, Ordering::Relaxed),
+                                503 => counts[1].fetch_add(1, Ordering::Relaxed),
+                                _ => 0,
+                            };
+                            let rid = request_id(&r);
+                            let body = r.text().await.unwrap_or_default();
+                            calls.push((status, rid, body));
+                        }
+                        // The server is gone (killed): nothing was answered.
+                        Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+                    }
+                }
+                calls
+            })
+        })
+        .collect()
+}
+
+async fn collect(handles: Vec<tokio::task::JoinHandle<Vec<Call>>>) -> Vec<Call> {
+    let mut all = vec![];
+    for h in handles {
+        all.extend(h.await.unwrap());
+    }
+    all
+}
+
+async fn lookup_request_ids(db: &sea_orm::DatabaseConnection) -> HashSet<String> {
+    audit_event::Entity::find()
+        .filter(audit_event::Column::Action.eq("api.keys.lookup"))
+        .all(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.request_id)
+        .collect()
+}
+
+async fn metric(a: &ApiApp, name: &str) -> f64 {
+    let text = a.get(None, "/metrics").await.text().await.unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("{name} missing in /metrics:\n{text}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_audit_store_fails_mid_run_every_200_has_its_event_and_every_other_call_got_503_without_a_key()
+ {
+    let a = spawn_api_app(|_| {}).await;
+    let (ids, keys) = users(&a, 20).await;
+    let (_, token) = a.client(&[Scope::KeysRead], NO_LIMIT).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let url = format!("{}/api/v1/keys/lookup", a.app.addr);
+    let counts = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
+    let handles = hammer(url, token, ids, 16, stop.clone(), counts.clone());
+    let until = |i: usize, n: usize| {
+        let counts = counts.clone();
+        async move {
+            for _ in 0..3000 {
+                if counts[i].load(Ordering::Relaxed) >= n {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            panic!("never reached {n} calls of kind {i}");
+        }
+    };
+    until(0, 50).await;
+    a.app.break_audit_store().await;
+    until(1, 20).await;
+    a.app.restore_audit_store().await;
+    let answered_before = counts[0].load(Ordering::Relaxed);
+    until(0, answered_before + 50).await;
+    stop.store(true, Ordering::Relaxed);
+    let calls = collect(handles).await;
+
+    let stored = lookup_request_ids(&a.app.db).await;
+    let (mut ok, mut refused) = (0, 0);
+    for (status, rid, body) in &calls {
+        match status {
+            200 => {
+                ok += 1;
+                assert!(stored.contains(rid), "a 200 without its event: {rid}");
+                assert!(keys.iter().all(|k| body.contains(k.as_str())));
+            }
+            503 => {
+                refused += 1;
+                assert!(!stored.contains(rid), "a 503 whose event was stored: {rid}");
+                assert!(
+                    keys.iter().all(|k| !body.contains(k.as_str())),
+                    "a 503 carried a key"
+                );
+                assert!(body.contains("SERVICE_UNAVAILABLE"), "{body}");
+            }
+            s => panic!("unexpected status {s}: {body}"),
+        }
+    }
+    assert!(
+        ok >= 100 && refused >= 20,
+        "{ok} answered, {refused} refused"
+    );
+    // Every stored lookup event was answered 200 (none stored and then refused).
+    let answered: HashSet<&String> = calls.iter().filter(|c| c.0 == 200).map(|c| &c.1).collect();
+    assert_eq!(answered.len(), stored.len());
+    // Concurrent events were committed together.
+    let batches = metric(&a, "mama_audit_batches_total").await;
+    let events = metric(&a, "mama_audit_batched_events_total").await;
+    assert!(metric(&a, "mama_audit_failed_batches_total").await >= 1.0);
+    assert!(
+        events > batches && metric(&a, "mama_audit_largest_batch").await > 1.0,
+        "{events} events in {batches} batches"
+    );
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn mama_cmd(database_url: &str) -> std::process::Command {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mama"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", database_url)
+        .env("MAMA_SECRET_KEY", b64.encode([7u8; 64]))
+        .env("MAMA_ENCRYPTION_KEY", b64.encode([9u8; 32]))
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    cmd
+}
+
+async fn start_mama(database_url: &str) -> (std::process::Child, String) {
+    let port = free_port();
+    let mut child = mama_cmd(database_url)
+        .env("MAMA_BIND", format!("127.0.0.1:{port}"))
+        .spawn()
+        .expect("start mama");
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..600 {
+        if reqwest::get(format!("{base}/healthz")).await.is_ok() {
+            return (child, base);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("mama did not start");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_kill_9_under_lookup_load_every_request_that_got_a_200_is_in_the_audit_trail() {
+    let a = spawn_api_app(|s| {
+        s.secrets.encryption_key = secrecy::SecretBox::new(Box::new([9u8; 32]));
+    })
+    .await;
+    let (ids, _) = users(&a, 20).await;
+    let (_, token) = a.client(&[Scope::KeysRead], NO_LIMIT).await;
+    let (mut child, base) = start_mama(&a.app.database_url).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let counts = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
+    let handles = hammer(
+        format!("{base}/api/v1/keys/lookup"),
+        token.clone(),
+        ids.clone(),
+        16,
+        stop.clone(),
+        counts.clone(),
+    );
+    // Kill it mid-load, once it has answered a good number of calls.
+    let mut waited = 0;
+    while counts[0].load(Ordering::Relaxed) < 100 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        waited += 1;
+        assert!(waited < 3000, "the child answered too few calls");
+    }
+    child.kill().unwrap(); // SIGKILL, mid-load
+    child.wait().unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.store(true, Ordering::Relaxed);
+    let calls = collect(handles).await;
+    let answered: Vec<&String> = calls.iter().filter(|c| c.0 == 200).map(|c| &c.1).collect();
+    assert!(answered.len() >= 100, "only {} answered", answered.len());
+    assert!(
+        calls.iter().all(|c| c.0 == 200),
+        "only 200s before the kill"
+    );
+
+    // Restart on the same database: every answered request is in the trail.
+    let (mut child, base) = start_mama(&a.app.database_url).await;
+    let r = reqwest::Client::new()
+        .post(format!("{base}/api/v1/keys/lookup"))
+        .bearer_auth(&token)
+        .json(&json!({ "user_ids": ids }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let stored = lookup_request_ids(&a.app.db).await;
+    for rid in &answered {
+        assert!(stored.contains(*rid), "answered 200 but not audited: {rid}");
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = mama_cmd(&a.app.database_url)
+        .args(["audit", "verify"])
+        .stdout(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+async fn events_of(a: &ApiApp, token: &str, user: &str) -> Vec<String> {
+    let r = a
+        .get(Some(token), &format!("/api/v1/audit/events?user_id={user}"))
+        .await;
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["request_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn index_rows(a: &ApiApp, user: &str) -> usize {
+    audit_target::Entity::find()
+        .filter(audit_target::Column::UserId.eq(user))
+        .all(&a.app.db)
+        .await
+        .unwrap()
+        .len()
+}
+
+#[tokio::test]
+async fn who_read_a_user_is_exact_while_the_target_index_lags_and_after_restarts() {
+    // This instance's indexer sleeps for an hour after its first pass.
+    let a = spawn_api_app(|s| {
+        s.audit_index_interval = Duration::from_secs(3600);
+        s.audit_seal_interval = Duration::from_millis(50);
+    })
+    .await;
+    let (ids, _) = users(&a, 3).await;
+    let (_, token) = a
+        .client(&[Scope::KeysRead, Scope::AuditRead], NO_LIMIT)
+        .await;
+    let x = &ids[0];
+    let r = a.lookup(&token, json!({ "user_ids": [x, &ids[1]] })).await;
+    assert_eq!(r.status(), 200);
+    let first = request_id(&r);
+    // Read at once: the event is not sealed, let alone indexed, and is found.
+    assert_eq!(events_of(&a, &token, x).await, vec![first.clone()]);
+    assert_eq!(index_rows(&a, x).await, 0, "found through the tail");
+    assert!(indexer::lag(&a.app.db).await.unwrap() > 0);
+    // Sealed but above the watermark: still found.
+    chain::seal_all(&a.app.db).await.unwrap();
+    assert_eq!(events_of(&a, &token, x).await, vec![first.clone()]);
+    assert_eq!(index_rows(&a, x).await, 0);
+    // Indexed (in a large sorted batch): found once, not twice.
+    while indexer::index_pending(&a.app.db, 1000, 100_000)
+        .await
+        .unwrap()
+        > 0
+    {}
+    assert_eq!(index_rows(&a, x).await, 1);
+    assert_eq!(events_of(&a, &token, x).await, vec![first.clone()]);
+    // Users nobody asked for have no events; another user's are theirs.
+    assert!(events_of(&a, &token, &ids[2]).await.is_empty());
+    assert_eq!(events_of(&a, &token, &ids[1]).await, vec![first.clone()]);
+
+    let r = a.lookup(&token, json!({ "user_ids": [x] })).await;
+    let second = request_id(&r);
+    assert_eq!(
+        events_of(&a, &token, x).await,
+        vec![second.clone(), first.clone()]
+    );
+
+    // A second instance (a restart) resumes from the stored watermark and catches up.
+    let b = spawn_app_on(&a.app.database_url, |s| {
+        s.audit_seal_interval = Duration::from_millis(50);
+        s.audit_index_interval = Duration::from_millis(50);
+    })
+    .await;
+    let mut waited = 0;
+    while index_rows(&a, x).await < 2 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += 1;
+        assert!(waited < 400, "the restarted indexer never caught up");
+    }
+    let r = reqwest::Client::new()
+        .get(format!("{}/api/v1/audit/events?user_id={x}", b.addr))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let body: Value = r.json().await.unwrap();
+    let seen: Vec<&str> = body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["request_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(seen, vec![second.as_str(), first.as_str()]);
+    let mark = indexer::indexed_seq(&a.app.db).await.unwrap();
+    assert!(mark > 0);
+    // The lag is published.
+    let text = a.get(None, "/metrics").await.text().await.unwrap();
+    assert!(text.contains("mama_audit_index_lag_events "), "{text}");
+    let report = chain::verify(&a.app.db).await.unwrap();
+    assert!(report.ok, "{}", report.summary());
+}
+
+#[tokio::test]
+async fn secrets_in_the_query_string_of_an_audited_path_are_stored_redacted() {
+    let a = spawn_api_app(|_| {}).await;
+    let sa = a.app.super_admin().await;
+    let r = sa
+        .get("/users?q=ab&csrf_token=SEKRIT1&api_key=SEKRIT2&Code=SEKRIT3&password=SEKRIT4&x-token-id=SEKRIT5&sort=user_id")
+        .await;
+    let rid = request_id(&r);
+    let ev = a.app.event_for(&rid).await;
+    let path = ev.path.unwrap();
+    assert!(!path.contains("SEKRIT"), "{path}");
+    for p in [
+        "q=ab",
+        "csrf_token=[redacted]",
+        "api_key=[redacted]",
+        "Code=[redacted]",
+        "password=[redacted]",
+        "x-token-id=[redacted]",
+        "sort=user_id",
+    ] {
+        assert!(path.contains(p), "{p} in {path}");
+    }
+}
+
+fn gunzip(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_string(&mut out)
+        .unwrap();
+    out
+}
+
+#[tokio::test]
+async fn large_answers_are_gzipped_in_one_piece_for_clients_that_ask_and_small_ones_are_not() {
+    let a = spawn_api_app(|_| {}).await;
+    let (ids, keys) = users(&a, 40).await;
+    let (_, token) = a.client(&[Scope::KeysRead], NO_LIMIT).await;
+    let url = format!("{}/api/v1/keys/lookup", a.app.addr);
+    let send = |ids: Vec<String>, enc: &'static str| {
+        a.http
+            .post(&url)
+            .bearer_auth(&token)
+            .header("accept-encoding", enc)
+            .json(&json!({ "user_ids": ids }))
+            .send()
+    };
+    let r = send(ids.clone(), "gzip, deflate").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-encoding"], "gzip");
+    assert!(
+        r.headers().get("transfer-encoding").is_none(),
+        "not chunked"
+    );
+    let len: usize = r.headers()["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let bytes = r.bytes().await.unwrap();
+    assert_eq!(bytes.len(), len);
+    let body: Value = serde_json::from_str(&gunzip(&bytes)).unwrap();
+    assert_eq!(body["users"].as_array().unwrap().len(), 40);
+    assert!(keys.iter().all(|k| body.to_string().contains(k.as_str())));
+
+    let r = send(ids.clone(), "identity").await.unwrap();
+    assert!(r.headers().get("content-encoding").is_none());
+    assert!(r.headers().get("content-length").is_some());
+
+    // Below the threshold: as is.
+    let r = send(vec!["nobody".into()], "gzip, deflate").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().get("content-encoding").is_none());
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["not_found"], json!(["nobody"]));
+}

@@ -47,6 +47,11 @@ pub enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// Admin accounts: `list`, `unlock USERNAME`, `reset-password USERNAME`.
+    Admin {
+        #[command(subcommand)]
+        action: crate::admins::cli::AdminAction,
+    },
     /// Import, export or seed users.
     Users {
         #[command(subcommand)]

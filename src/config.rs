@@ -40,6 +40,7 @@ pub struct Settings {
     pub bind: SocketAddr,
     pub secrets: Secrets,
     pub secure_cookies: bool,
+    /// Deprecated (`MAMA_TRUST_PROXY_HEADERS`): see `security.trusted_proxies`.
     pub trust_proxy_headers: bool,
     pub session_idle_timeout: Duration,
     pub session_max_lifetime: Duration,
@@ -86,6 +87,29 @@ pub struct Settings {
     /// The key alias given to users created without one (`MAMA_KEY_ALIAS_TEMPLATE`,
     /// e.g. `{user_id}`; `{organisation}` also works). Empty: no alias.
     pub key_alias_template: String,
+    /// Login flood and brute-force limits, trusted proxies, reveal alerts (issue 12).
+    pub security: SecuritySettings,
+}
+
+/// Limits against attackers; see SECURITY.md for the scheme and its defaults.
+#[derive(Debug, Clone)]
+pub struct SecuritySettings {
+    /// `MAMA_TRUSTED_PROXIES`: whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: crate::client_ip::TrustedProxies,
+    /// Failed logins per account per hour from addresses that never logged in to it.
+    pub login_account_hourly_cap: i32,
+    /// Password hashes computed at once (each takes 19 MiB).
+    pub hash_permits: usize,
+    /// How long a login waits for a hashing permit before answering 429.
+    pub hash_wait: Duration,
+    /// Anonymous requests per address per minute (checked before the database).
+    pub anonymous_per_minute: u32,
+    /// Keys one admin may reveal per hour; beyond it reveals answer 429.
+    pub reveal_limit_per_hour: i32,
+    /// Reveals per admin per hour that raise a `security.alert.key_reveals` event.
+    pub reveal_alert_per_hour: i32,
+    /// How often expired sessions and stale throttle rows are purged.
+    pub purge_interval: Duration,
 }
 
 /// The sync worker and the model catalogue (`LITELLM_SYNC_*`, `LITELLM_MODELS_REFRESH_SECS`).
@@ -202,8 +226,12 @@ impl Settings {
             .parse()
             .context("MAMA_BIND must be host:port, e.g. 127.0.0.1:8080")?;
         let secrets = load_secrets(env)?;
+        let security = security_settings(env)?;
         let litellm = match env.get("LITELLM_BASE_URL").filter(|s| !s.trim().is_empty()) {
             None => None,
+            Some(base_url) if has_userinfo(&base_url) => bail!(
+                "LITELLM_BASE_URL must not carry credentials (user:password@): they would be copied into logs and audit events; put the key in LITELLM_MASTER_KEY"
+            ),
             Some(base_url) => Some(LiteLlmSettings {
                 base_url: base_url.trim_end_matches('/').to_string(),
                 master_key: env.secret("LITELLM_MASTER_KEY")?.context(
@@ -255,6 +283,7 @@ impl Settings {
                 models_refresh: Duration::from_secs(env.parse("LITELLM_MODELS_REFRESH_SECS", 300)?),
                 worker_enabled: env.flag("LITELLM_SYNC_WORKER", true)?,
             },
+            security,
             api_max_lookup_ids: env.parse("MAMA_API_MAX_LOOKUP_IDS", 1000)?,
             api_rate_limit_per_minute: env.parse("MAMA_API_RATE_LIMIT_PER_MINUTE", 1200)?,
             audit_retention_days: match env.parse("MAMA_AUDIT_RETENTION_DAYS", 0u32)? {
@@ -328,6 +357,38 @@ impl Settings {
         s.bind = "127.0.0.1:0".parse().expect("valid address");
         s
     }
+}
+
+/// `scheme://user[:password]@host…`: credentials in the authority part.
+fn has_userinfo(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    authority.contains('@')
+}
+
+fn security_settings<F: Fn(&str) -> Option<String>>(
+    env: &Env<F>,
+) -> anyhow::Result<SecuritySettings> {
+    use crate::client_ip::{LEGACY_TRUSTED, TrustedProxies};
+    let mut trusted_proxies =
+        TrustedProxies::parse(&env.get("MAMA_TRUSTED_PROXIES").unwrap_or_default())
+            .map_err(|e| anyhow::anyhow!(e))?;
+    if env.flag("MAMA_TRUST_PROXY_HEADERS", false)? && trusted_proxies.is_empty() {
+        tracing::warn!(
+            "MAMA_TRUST_PROXY_HEADERS is deprecated: it now means MAMA_TRUSTED_PROXIES={LEGACY_TRUSTED}; set MAMA_TRUSTED_PROXIES to your proxies' addresses instead"
+        );
+        trusted_proxies = TrustedProxies::parse(LEGACY_TRUSTED).map_err(|e| anyhow::anyhow!(e))?;
+    }
+    Ok(SecuritySettings {
+        trusted_proxies,
+        login_account_hourly_cap: env.parse("MAMA_LOGIN_ACCOUNT_HOURLY_CAP", 20)?,
+        hash_permits: env.parse::<usize>("MAMA_PASSWORD_HASH_PERMITS", 4)?.max(1),
+        hash_wait: Duration::from_millis(env.parse("MAMA_PASSWORD_HASH_WAIT_MS", 2000)?),
+        anonymous_per_minute: env.parse("MAMA_ANONYMOUS_RATE_PER_MINUTE", 120)?,
+        reveal_limit_per_hour: env.parse("MAMA_REVEAL_LIMIT_PER_HOUR", 200)?,
+        reveal_alert_per_hour: env.parse("MAMA_REVEAL_ALERT_PER_HOUR", 20)?,
+        purge_interval: Duration::from_secs(env.parse("MAMA_PURGE_INTERVAL_SECS", 600)?.max(1)),
+    })
 }
 
 /// `value` if it lies in `min..=max`, else an error naming `key`.
@@ -589,6 +650,71 @@ mod tests {
             "DatabaseUrl(postgres://mama:***@db:5432/mama)"
         );
         assert!(!url.redacted().contains("hunter2"));
+    }
+
+    fn settings_with(vars: &'static [(&'static str, &'static str)]) -> anyhow::Result<Settings> {
+        let sk = STANDARD.encode([1u8; 64]);
+        let ek = STANDARD.encode([2u8; 32]);
+        let env = Env(move |k: &str| match k {
+            "MAMA_SECRET_KEY" => Some(sk.clone()),
+            "MAMA_ENCRYPTION_KEY" => Some(ek.clone()),
+            _ => vars
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string()),
+        });
+        Settings::from_lookup(&env)
+    }
+
+    #[test]
+    fn credentials_in_the_litellm_url_are_refused_at_start_without_repeating_them() {
+        let e = settings_with(&[
+            (
+                "LITELLM_BASE_URL",
+                "https://proxy-user:hunter2@litellm.internal:4000",
+            ),
+            ("LITELLM_MASTER_KEY", "sk-master"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("LITELLM_BASE_URL must not carry credentials"),
+            "{e}"
+        );
+        assert!(!e.contains("hunter2") && !e.contains("proxy-user"), "{e}");
+        let ok = settings_with(&[
+            ("LITELLM_BASE_URL", "http://litellm:4000/path?x=a@b"),
+            ("LITELLM_MASTER_KEY", "sk-master"),
+        ]);
+        assert!(ok.is_ok(), "an @ after the host is not userinfo");
+    }
+
+    #[test]
+    fn trusted_proxies_are_parsed_and_the_old_flag_means_private_networks() {
+        let s = settings_with(&[("MAMA_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7")]).unwrap();
+        assert_eq!(s.security.trusted_proxies.0.len(), 2);
+        let e = settings_with(&[("MAMA_TRUSTED_PROXIES", "10.0.0.0/33")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("MAMA_TRUSTED_PROXIES"), "{e}");
+        let s = settings_with(&[("MAMA_TRUST_PROXY_HEADERS", "true")]).unwrap();
+        assert!(
+            s.security
+                .trusted_proxies
+                .contains(&"127.0.0.1".parse().unwrap())
+        );
+        assert!(
+            !s.security
+                .trusted_proxies
+                .contains(&"203.0.113.1".parse().unwrap())
+        );
+        let s = settings_with(&[]).unwrap();
+        assert!(
+            s.security.trusted_proxies.is_empty(),
+            "no proxy is trusted by default"
+        );
+        assert_eq!(s.security.hash_permits, 4);
+        assert_eq!(s.security.login_account_hourly_cap, 20);
     }
 
     #[test]

@@ -9,8 +9,52 @@ use crate::config::DatabaseUrl;
 /// An arbitrary constant: "mama" in ASCII, the key of the migration lock.
 const MIGRATION_LOCK_KEY: i64 = 0x6d61_6d61;
 
+/// The file of a SQLite URL (`None` for PostgreSQL and `:memory:`).
+fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    if path.is_empty() || path.starts_with(":memory:") {
+        return None;
+    }
+    Some(std::path::PathBuf::from(path))
+}
+
+/// The SQLite file holds encrypted keys, password hashes and the audit trail:
+/// create it owner-only (0600) before SQLite does (SQLite gives its `-wal` and
+/// `-shm` files the database file's mode), and tighten an existing one.
+pub fn make_sqlite_file_private(url: &DatabaseUrl) -> std::io::Result<()> {
+    let Some(path) = sqlite_path(url.expose()) else {
+        return Ok(());
+    };
+    if !path.exists() && !url.expose().contains("mode=rwc") {
+        return Ok(()); // SQLite will refuse to open it; not ours to create.
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)?;
+        let mode = std::fs::metadata(&path)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            tracing::warn!(path = %path.display(), "the SQLite file was readable by others; setting it to 0600");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(())
+}
+
 /// Opens the pool: WAL, a busy timeout and foreign keys on SQLite.
 pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
+    make_sqlite_file_private(url).map_err(|e| DbErr::Custom(format!("SQLite file: {e}")))?;
     let mut opts = ConnectOptions::new(url.expose().to_string());
     opts.max_connections(max_connections)
         .min_connections(1)
@@ -31,19 +75,17 @@ pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<Database
 /// advisory lock on one dedicated connection, so instances starting together take
 /// turns; SQLite serialises writers by itself.
 pub async fn migrate_up(url: &DatabaseUrl) -> Result<(), DbErr> {
+    make_sqlite_file_private(url).map_err(|e| DbErr::Custom(format!("SQLite file: {e}")))?;
     with_migration_lock(url, |db| async move { Migrator::up(&db, None).await }).await
 }
 
 /// The file that stands for the advisory lock on SQLite (`mama.db.migrate-lock`).
 fn sqlite_lock_path(url: &str) -> Option<std::path::PathBuf> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
-    let path = rest.split('?').next().unwrap_or(rest);
-    if path.is_empty() || path.starts_with(":memory:") {
-        return None;
-    }
-    Some(std::path::PathBuf::from(format!("{path}.migrate-lock")))
+    let path = sqlite_path(url)?;
+    Some(std::path::PathBuf::from(format!(
+        "{}.migrate-lock",
+        path.display()
+    )))
 }
 
 /// Runs `f` on a single connection holding the migration lock: a PostgreSQL

@@ -5,8 +5,10 @@ pub mod api_clients;
 pub mod audit;
 pub mod auditor;
 pub mod cli;
+pub mod client_ip;
 pub mod config;
 pub mod crypto;
+pub mod csv;
 pub mod db;
 /// Data generators and benchmark harnesses: only with the `dev-tools` feature.
 #[cfg(feature = "dev-tools")]

@@ -38,6 +38,7 @@ async fn main() -> anyhow::Result<()> {
         Command::ApiClient { action } => {
             mama::api_clients::cli::run(&Settings::from_env()?, action).await?
         }
+        Command::Admin { action } => mama::admins::cli::run(&Settings::from_env()?, action).await?,
         Command::Users { action } => {
             let code = match action {
                 UsersAction::Core(a) => mama::users::cli::run(Settings::from_env()?, a).await?,

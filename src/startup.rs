@@ -61,6 +61,7 @@ impl Application {
             audit::checkpoint::Checkpointer::from_settings(&data.settings),
             data.settings.audit_seal_interval,
         );
+        admins::spawn_purger(conn.clone(), data.settings.clone());
         audit::indexer::spawn_indexer(
             conn.clone(),
             data.settings.audit_index_interval,
@@ -105,6 +106,15 @@ pub fn build_server(
     let secure = data.settings.secure_cookies;
     let api_limiter = web::Data::new(api::RateLimiter::default());
     let quiet_polls = web::Data::new(audit::QuietPolls::default());
+    let sec = &data.settings.security;
+    let hasher = web::Data::new(admins::password::Hasher::new(
+        sec.hash_permits,
+        sec.hash_wait,
+    ));
+    let anonymous = web::Data::new(ui::anon_limit::AnonymousLimiter::new(
+        sec.anonymous_per_minute,
+        sec.trusted_proxies.clone(),
+    ));
     let compression = web::Data::new(ui::compress::Compression {
         min_bytes: data.settings.compress_min_bytes,
     });
@@ -120,6 +130,8 @@ pub fn build_server(
             .app_data(data.clone())
             .app_data(api_limiter.clone())
             .app_data(quiet_polls.clone())
+            .app_data(hasher.clone())
+            .app_data(anonymous.clone())
             .app_data(compression.clone())
             .app_data(writer.clone())
             .app_data(web::FormConfig::default().limit(4 << 20))
@@ -139,9 +151,10 @@ pub fn build_server(
             // request's final status (and error rendering sees its request ID).
             .wrap(from_fn(audit::audit_middleware))
             .wrap(from_fn(crate::error::render_errors))
+            .wrap(from_fn(ui::anon_limit::anonymous_limit))
             .wrap(session)
             .wrap(from_fn(ui::compress::compress))
-            .wrap(ui::headers::security_headers())
+            .wrap(ui::headers::security_headers(secure))
             .service(ui::assets::serve)
             .configure(health::routes)
             .configure(admins::routes)

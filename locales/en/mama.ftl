@@ -148,10 +148,9 @@ notice-litellm-unreachable-models = LiteLLM is unreachable. The model list is th
 login-title = Log in
 login-heading = Log in to mama
 login-submit = Log in
-login-wrong = Wrong username or password.
+login-wrong = Wrong username or password. After repeated failures an account is locked for a while.
+login-busy = The server is busy checking other logins. Try again in a second.
 login-expired = Your session expired after a period of inactivity. Please log in again.
-login-locked = This account is locked after too many failed logins. Try again later, or ask a super admin to reset its password.
-login-now-locked = Too many failed logins: this account is now locked for a while.
 login-ip-throttled = Too many failed logins from your address. Try again in { $seconds_fmt } seconds.
 
 ## Password and account
@@ -600,3 +599,5 @@ picker-none = none chosen
 picker-remove = Remove
 flash-models-fetched = { $count_fmt } model(s) fetched from LiteLLM.
 flash-models-failed = LiteLLM did not answer; the last known list is kept.
+users-bulk-done-title = Bulk change done
+users-bulk-done-back = Back to the users

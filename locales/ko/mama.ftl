@@ -135,10 +135,9 @@ notice-litellm-unreachable-models = LiteLLM에 연결할 수 없습니다. 모�
 login-title = 로그인
 login-heading = mama 로그인
 login-submit = 로그인
-login-wrong = 사용자 이름이나 비밀번호가 틀렸습니다.
+login-wrong = 사용자 이름이나 비밀번호가 틀렸습니다. 실패가 반복되면 계정이 한동안 잠깁니다.
+login-busy = 다른 로그인을 확인하느라 서버가 바쁩니다. 잠시 후 다시 시도하세요.
 login-expired = 한동안 활동이 없어 세션이 만료되었습니다. 다시 로그인하세요.
-login-locked = 로그인 실패가 너무 많아 이 계정이 잠겼습니다. 나중에 다시 시도하거나 최고 관리자에게 비밀번호 재설정을 요청하세요.
-login-now-locked = 로그인 실패가 너무 많아 이 계정을 한동안 잠갔습니다.
 login-ip-throttled = 이 주소에서 로그인 실패가 너무 많습니다. { $seconds_fmt }초 뒤에 다시 시도하세요.
 
 ## 비밀번호와 계정
@@ -478,3 +477,5 @@ picker-none = 선택 안 함
 picker-remove = 제거
 flash-models-fetched = LiteLLM에서 모델 { $count_fmt }개를 받았습니다.
 flash-models-failed = LiteLLM이 응답하지 않아 마지막으로 받은 목록을 그대로 둡니다.
+users-bulk-done-title = 일괄 변경 완료
+users-bulk-done-back = 사용자 목록으로

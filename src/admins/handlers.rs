@@ -8,11 +8,13 @@ use super::{
     forms::{
         ChangePasswordForm, NewAdminForm, ResetPasswordForm, check_new_password, normalise_username,
     },
-    password, queries,
+    password::{self, Hasher},
+    queries, throttle,
     views::{AdminRow, DeletePage, ListPage, NewPage, PasswordPage, ResetPage},
 };
 use crate::{
     audit::{Action, AuditCtx, Outcome},
+    crypto::{random_token, sha256_hex},
     entities::admin,
     error::AppError,
     i18n::Msg,
@@ -41,6 +43,7 @@ pub async fn change_password(
     session: Session,
     audit: AuditCtx,
     data: web::Data<AppData>,
+    hasher: web::Data<Hasher>,
     CsrfForm(form): CsrfForm<ChangePasswordForm>,
 ) -> Result<HttpResponse, AppError> {
     audit.action(Action::PasswordChange);
@@ -49,12 +52,14 @@ pub async fn change_password(
         .await?
         .ok_or(AppError::LoginRequired)?;
     if !form.current_password.is_empty()
-        && !password::verify(
-            SecretString::from(form.current_password.clone()),
-            Some(current.password_hash),
-        )
-        .await
-        .map_err(AppError::Internal)?
+        && !hasher
+            .verify(
+                SecretString::from(form.current_password.clone()),
+                Some(current.password_hash),
+            )
+            .await
+            .map_err(AppError::Internal)?
+            .map_err(|_| AppError::RateLimited { retry_after: 1 })?
     {
         errors.add("current_password", "err-current-password-wrong");
     }
@@ -68,14 +73,29 @@ pub async fn change_password(
         };
         return html(StatusCode::UNPROCESSABLE_ENTITY, &page);
     }
-    let hash = password::hash(SecretString::from(form.new_password))
+    let hash = hasher
+        .hash(SecretString::from(form.new_password))
         .await
-        .map_err(AppError::Internal)?;
+        .map_err(AppError::Internal)?
+        .map_err(|_| AppError::RateLimited { retry_after: 1 })?;
+    // A new session token too: whoever copied the old cookie is out with the old password.
+    let token = random_token();
     let txn = crate::db::begin_write(&data.db).await?;
     queries::set_password(&txn, admin.id, hash, false).await?;
     let ended = queries::end_other_sessions(&txn, admin.id, &admin.session_id).await?;
+    crate::web::sessions::delete_session(&txn, &admin.session_id).await?;
+    queries::create_session(
+        &txn,
+        &sha256_hex(&token),
+        admin.id,
+        audit.client_ip(),
+        audit.user_agent(),
+    )
+    .await?;
     audit.detail("other_sessions_ended", ended);
+    audit.detail("session_renewed", true);
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
+    session::replace_sid(&session, &token);
     session::push_flash(&session, Flash::success("flash-password-changed"));
     Ok(see_other("/users"))
 }
@@ -220,6 +240,16 @@ pub async fn delete(
         return Err(AppError::Conflict(why.to_string()));
     }
     let txn = crate::db::begin_write(&data.db).await?;
+    // Again inside the transaction, with the super admins' rows locked: two
+    // super admins deleting each other at once must not leave none.
+    if t.role == Role::SuperAdmin.as_str()
+        && queries::lock_and_count_role(&txn, Role::SuperAdmin).await? <= 1
+    {
+        txn.rollback().await?;
+        return Err(AppError::Conflict(
+            "This is the last super admin; it cannot be deleted.".into(),
+        ));
+    }
     let ended = queries::end_all_sessions(&txn, t.id).await?;
     queries::delete(&txn, t.id).await?;
     audit.detail(
@@ -284,6 +314,7 @@ pub async fn reset(
         .map_err(AppError::Internal)?;
     let txn = crate::db::begin_write(&data.db).await?;
     queries::set_password(&txn, t.id, hash, true).await?;
+    throttle::unlock_account(&txn, t.id).await?;
     let ended = queries::end_all_sessions(&txn, t.id).await?;
     audit.detail("sessions_ended", ended);
     audit.detail(

@@ -12,7 +12,11 @@ use chrono::Utc;
 use secrecy::SecretString;
 
 use super::{
-    forms::LoginForm, forms::normalise_username, forms::safe_next, password, queries,
+    forms::LoginForm,
+    forms::normalise_username,
+    forms::safe_next,
+    password::{Busy, Hasher},
+    queries, throttle,
     views::LoginPage,
 };
 use crate::{
@@ -98,11 +102,109 @@ fn page(f: &Form, username: &str, errors: FormErrors, notice: Msg) -> LoginPage 
     }
 }
 
+/// Attempts reserved before the password is checked.
+struct Reservation {
+    ip: String,
+    /// This attempt's number on (account, address), when the account exists.
+    pair_n: i32,
+    /// Whether it also counted towards the account's hourly cap.
+    counted_account: bool,
+}
+
+enum Gate {
+    /// The address is backing off for this many seconds.
+    Throttled(i64),
+    /// Locked for this address, or the account's hourly cap is spent.
+    Refused(Reservation),
+    Open(Reservation),
+}
+
+/// Counts the attempt for the address and the account (one atomic upsert each,
+/// committed before argon2 runs), so parallel guesses each see their own number.
+/// See SECURITY.md, "Login throttling", for the scheme.
+async fn reserve(
+    data: &AppData,
+    admin: Option<&crate::entities::admin::Model>,
+    ip: &str,
+) -> Result<Gate, AppError> {
+    let s = &data.settings;
+    let now = Utc::now();
+    let txn = crate::db::begin_write(&data.db).await?;
+    let addr = throttle::bump(&txn, ip, throttle::ADDRESS_WINDOW).await?;
+    if let Some(until) = addr.blocked_until
+        && until > now
+    {
+        // Waiting out a back-off does not lengthen it.
+        throttle::take_back(&txn, ip, 1).await?;
+        txn.commit().await?;
+        return Ok(Gate::Throttled((until - now).num_seconds().max(1)));
+    }
+    if addr.n > s.login_ip_free_failures {
+        let exp = (addr.n - s.login_ip_free_failures - 1).clamp(0, 30) as u32;
+        let secs = 2u64
+            .saturating_pow(exp)
+            .min(s.login_ip_max_backoff.as_secs().max(1));
+        throttle::block(&txn, ip, Some(now + std::time::Duration::from_secs(secs))).await?;
+    }
+    let mut r = Reservation {
+        ip: ip.to_string(),
+        pair_n: 0,
+        counted_account: false,
+    };
+    let mut refused = false;
+    if let Some(a) = admin {
+        let window =
+            chrono::Duration::from_std(s.login_lockout).unwrap_or(chrono::Duration::minutes(15));
+        r.pair_n = throttle::bump(&txn, &throttle::pair_key(a.id, ip), window)
+            .await?
+            .n;
+        refused = r.pair_n > s.login_max_failures;
+        let known = throttle::current(
+            &txn,
+            &throttle::seen_key(a.id, ip),
+            chrono::Duration::days(throttle::KNOWN_ADDRESS_DAYS),
+        )
+        .await?
+            > 0;
+        if !refused && !known {
+            let acct = throttle::bump(&txn, &throttle::account_key(a.id), throttle::ACCOUNT_WINDOW)
+                .await?;
+            r.counted_account = true;
+            refused = acct.n > s.security.login_account_hourly_cap;
+        }
+    }
+    txn.commit().await?;
+    Ok(if refused {
+        Gate::Refused(r)
+    } else {
+        Gate::Open(r)
+    })
+}
+
+/// Gives back a reservation whose password was never checked (no hashing permit).
+async fn release(
+    data: &AppData,
+    admin: Option<&crate::entities::admin::Model>,
+    r: &Reservation,
+) -> Result<(), AppError> {
+    let txn = crate::db::begin_write(&data.db).await?;
+    throttle::take_back(&txn, &r.ip, 1).await?;
+    if let Some(a) = admin {
+        throttle::take_back(&txn, &throttle::pair_key(a.id, &r.ip), 1).await?;
+        if r.counted_account {
+            throttle::take_back(&txn, &throttle::account_key(a.id), 1).await?;
+        }
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
 pub async fn login(
     req: HttpRequest,
     session: Session,
     audit: AuditCtx,
     data: web::Data<AppData>,
+    hasher: web::Data<Hasher>,
     CsrfForm(form): CsrfForm<LoginForm>,
 ) -> Result<HttpResponse, AppError> {
     audit.action(Action::LoginFailure);
@@ -128,31 +230,6 @@ pub async fn login(
     let username = normalise_username(&form.username);
     let s = &data.settings;
     let ip = audit.client_ip().unwrap_or("unknown").to_string();
-    let now = Utc::now();
-
-    if let Some(until) = queries::ip_throttle(&data.db, &ip)
-        .await?
-        .and_then(|t| t.blocked_until)
-        && until > now
-    {
-        let wait = (until - now).num_seconds().max(1);
-        audit.action(Action::LoginThrottled);
-        audit.outcome(Outcome::Denied);
-        audit.detail("retry_after_s", wait);
-        let notice = Msg::new("login-ip-throttled").num("seconds", wait);
-        let f = Form {
-            req: &req,
-            data: &data,
-            session: &session,
-            next: &form.next,
-        };
-        let mut res = html(
-            StatusCode::TOO_MANY_REQUESTS,
-            &page(&f, &username, FormErrors::default(), notice),
-        )?;
-        res.headers_mut().insert(header::RETRY_AFTER, wait.into());
-        return Ok(res);
-    }
 
     let admin = queries::find_by_username(&data.db, &username).await?;
     // People type passwords into the username field: an unknown username is
@@ -164,46 +241,94 @@ pub async fn login(
             sha256_hex(&username)[..16].to_string(),
         ),
     }
-    let locked = admin
-        .as_ref()
-        .and_then(|a| a.locked_until)
-        .is_some_and(|t| t > now);
+
+    let (reservation, refused) = match reserve(&data, admin.as_ref(), &ip).await? {
+        Gate::Throttled(wait) => {
+            audit.action(Action::LoginThrottled);
+            audit.outcome(Outcome::Denied);
+            audit.detail("retry_after_s", wait);
+            let notice = Msg::new("login-ip-throttled").num("seconds", wait);
+            let mut res = html(
+                StatusCode::TOO_MANY_REQUESTS,
+                &page(
+                    &Form {
+                        req: &req,
+                        data: &data,
+                        session: &session,
+                        next: &form.next,
+                    },
+                    &username,
+                    FormErrors::default(),
+                    notice,
+                ),
+            )?;
+            res.headers_mut().insert(header::RETRY_AFTER, wait.into());
+            return Ok(res);
+        }
+        Gate::Refused(r) => (r, true),
+        Gate::Open(r) => (r, false),
+    };
+
+    // A refused attempt still costs one (dummy) verify, so a locked account
+    // answers as slowly as an unlocked one.
     let secret = SecretString::from(form.password);
-    let ok = if locked {
-        false
-    } else {
-        password::verify(secret, admin.as_ref().map(|a| a.password_hash.clone()))
-            .await
-            .map_err(AppError::Internal)?
+    let phc = admin
+        .as_ref()
+        .filter(|_| !refused)
+        .map(|a| a.password_hash.clone());
+    let ok = match hasher
+        .verify(secret, phc)
+        .await
+        .map_err(AppError::Internal)?
+    {
+        Ok(ok) => ok && !refused,
+        Err(Busy) => {
+            release(&data, admin.as_ref(), &reservation).await?;
+            audit.action(Action::LoginBusy);
+            audit.outcome(Outcome::Denied);
+            audit.detail("retry_after_s", 1);
+            let mut res = html(
+                StatusCode::TOO_MANY_REQUESTS,
+                &page(
+                    &Form {
+                        req: &req,
+                        data: &data,
+                        session: &session,
+                        next: &form.next,
+                    },
+                    &username,
+                    FormErrors::default(),
+                    Msg::new("login-busy"),
+                ),
+            )?;
+            res.headers_mut().insert(header::RETRY_AFTER, 1.into());
+            return Ok(res);
+        }
     };
 
     if !ok {
         let txn = crate::db::begin_write(&data.db).await?;
-        let mut notice = "login-wrong";
-        let mut status = StatusCode::UNAUTHORIZED;
-        if locked {
+        if refused {
             audit.action(Action::LoginLocked);
-            notice = "login-locked";
-            status = StatusCode::FORBIDDEN;
+            audit.detail("attempt", reservation.pair_n);
         } else if let Some(a) = &admin
-            && queries::record_failure(&txn, a, s.login_max_failures, s.login_lockout).await?
+            && reservation.pair_n == s.login_max_failures
         {
+            // Locked for the full duration from now, however the failures were spread.
+            throttle::block(
+                &txn,
+                &throttle::pair_key(a.id, &reservation.ip),
+                Some(Utc::now() + s.login_lockout),
+            )
+            .await?;
             audit.action(Action::Lockout);
             audit.detail("locked_for_s", s.login_lockout.as_secs());
-            notice = "login-now-locked";
-        }
-        if let Some(until) =
-            queries::ip_failure(&txn, &ip, s.login_ip_free_failures, s.login_ip_max_backoff).await?
-        {
-            audit.detail(
-                "ip_blocked_for_s",
-                (until - Utc::now()).num_seconds().max(1),
-            );
+            audit.detail("client_ip_locked", reservation.ip.clone());
         }
         audit.outcome(Outcome::Denied);
-        audit.commit(txn, status).await?;
+        audit.commit(txn, StatusCode::UNAUTHORIZED).await?;
         return html(
-            status,
+            StatusCode::UNAUTHORIZED,
             &page(
                 &Form {
                     req: &req,
@@ -213,7 +338,7 @@ pub async fn login(
                 },
                 &username,
                 FormErrors::default(),
-                Msg::new(notice),
+                Msg::new("login-wrong"),
             ),
         );
     }
@@ -222,7 +347,17 @@ pub async fn login(
     let token = random_token();
     let txn = crate::db::begin_write(&data.db).await?;
     queries::record_success(&txn, &admin).await?;
-    queries::ip_success(&txn, &ip).await?;
+    // Forgive only this account's attempts from this address: another account's
+    // success must not reset the address's back-off.
+    throttle::forget(&txn, &throttle::pair_key(admin.id, &ip)).await?;
+    throttle::take_back(&txn, &ip, reservation.pair_n.max(1)).await?;
+    if throttle::current(&txn, &ip, throttle::ADDRESS_WINDOW).await? <= s.login_ip_free_failures {
+        throttle::block(&txn, &ip, None).await?;
+    }
+    if reservation.counted_account {
+        throttle::take_back(&txn, &throttle::account_key(admin.id), 1).await?;
+    }
+    throttle::touch(&txn, &throttle::seen_key(admin.id, &ip)).await?;
     queries::create_session(
         &txn,
         &sha256_hex(&token),

@@ -2,7 +2,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, sea_query::Expr,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
 };
 
 use super::Role;
@@ -34,6 +34,16 @@ pub async fn count_role(db: &impl ConnectionTrait, role: Role) -> Result<u64, Db
         .filter(admin::Column::Role.eq(role.as_str()))
         .count(db)
         .await
+}
+
+/// Counts the accounts of `role`, locking their rows (PostgreSQL `FOR UPDATE`;
+/// SQLite's `BEGIN IMMEDIATE` already holds the write lock) until the transaction ends.
+pub async fn lock_and_count_role(db: &impl ConnectionTrait, role: Role) -> Result<u64, DbErr> {
+    let mut q = admin::Entity::find().filter(admin::Column::Role.eq(role.as_str()));
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        q = q.lock_exclusive();
+    }
+    Ok(q.all(db).await?.len() as u64)
 }
 
 pub async fn create(
@@ -88,25 +98,18 @@ pub async fn set_password(
     Ok(())
 }
 
-/// Records a failed login; returns true when this failure locks the account.
-pub async fn record_failure(
-    db: &impl ConnectionTrait,
-    a: &admin::Model,
-    max_failures: i32,
-    lockout: std::time::Duration,
-) -> Result<bool, DbErr> {
-    let failures = a.failed_logins + 1;
-    let locks = failures >= max_failures;
-    let mut am: admin::ActiveModel = a.clone().into();
-    if locks {
-        am.failed_logins = Set(0);
-        am.locked_until = Set(Some(Utc::now() + lockout));
-    } else {
-        am.failed_logins = Set(failures);
-    }
-    am.updated_at = Set(Utc::now());
-    am.update(db).await?;
-    Ok(locks)
+/// Clears the account-wide lock columns (older lockouts lived there).
+pub async fn clear_lock(db: &impl ConnectionTrait, id: i32) -> Result<(), DbErr> {
+    admin::Entity::update_many()
+        .col_expr(admin::Column::FailedLogins, Expr::value(0))
+        .col_expr(
+            admin::Column::LockedUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(admin::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 pub async fn record_success(db: &impl ConnectionTrait, a: &admin::Model) -> Result<(), DbErr> {
@@ -141,6 +144,28 @@ pub async fn create_session(
     Ok(())
 }
 
+/// Deletes sessions idle longer than `idle` or older than `max_lifetime`.
+pub async fn purge_sessions(
+    db: &impl ConnectionTrait,
+    idle: std::time::Duration,
+    max_lifetime: std::time::Duration,
+) -> Result<u64, DbErr> {
+    let now = Utc::now();
+    let ago = |d: std::time::Duration| {
+        now - chrono::Duration::from_std(d).unwrap_or(chrono::Duration::days(1))
+    };
+    use sea_orm::Condition;
+    Ok(admin_session::Entity::delete_many()
+        .filter(
+            Condition::any()
+                .add(admin_session::Column::LastSeenAt.lt(ago(idle)))
+                .add(admin_session::Column::CreatedAt.lt(ago(max_lifetime))),
+        )
+        .exec(db)
+        .await?
+        .rows_affected)
+}
+
 pub async fn end_all_sessions(db: &impl ConnectionTrait, admin_id: i32) -> Result<u64, DbErr> {
     Ok(admin_session::Entity::delete_many()
         .filter(admin_session::Column::AdminId.eq(admin_id))
@@ -170,42 +195,6 @@ pub async fn ip_throttle(
 ) -> Result<Option<login_throttle::Model>, DbErr> {
     login_throttle::Entity::find_by_id(ip).one(db).await
 }
-
-/// Counts a failure from `ip`; beyond `free` failures, blocks for 1 s, 2 s, 4 s, …
-/// up to `max_backoff`. Returns the block end, if any.
-pub async fn ip_failure(
-    db: &impl ConnectionTrait,
-    ip: &str,
-    free: i32,
-    max_backoff: std::time::Duration,
-) -> Result<Option<DateTime<Utc>>, DbErr> {
-    let now = Utc::now();
-    let existing = ip_throttle(db, ip).await?;
-    let failures = existing.as_ref().map_or(0, |r| r.failures) + 1;
-    let blocked_until = (failures > free).then(|| {
-        let exp = (failures - free - 1).clamp(0, 30) as u32;
-        let secs = 2u64.saturating_pow(exp).min(max_backoff.as_secs().max(1));
-        now + std::time::Duration::from_secs(secs)
-    });
-    let am = login_throttle::ActiveModel {
-        client_ip: Set(ip.to_string()),
-        failures: Set(failures),
-        blocked_until: Set(blocked_until),
-        updated_at: Set(now),
-    };
-    if existing.is_some() {
-        am.update(db).await?;
-    } else {
-        am.insert(db).await?;
-    }
-    Ok(blocked_until)
-}
-
-pub async fn ip_success(db: &impl ConnectionTrait, ip: &str) -> Result<(), DbErr> {
-    login_throttle::Entity::delete_by_id(ip).exec(db).await?;
-    Ok(())
-}
-
 /// Stores an admin's language and time zone (`None`: follow the browser / the default).
 pub async fn set_locale(
     db: &impl ConnectionTrait,

@@ -234,6 +234,12 @@ pub fn parse_lookup(body: &[u8], max_ids: usize) -> Result<Vec<String>, AppError
                 "contains a control character",
             ));
         }
+        if crate::users::forms::UserId::is_reserved(&id) {
+            return Err(AppError::validation(
+                &format!("user_ids[{i}]"),
+                "must not be \".\" or \"..\"",
+            ));
+        }
         if id.chars().count() > MAX_USER_ID_CHARS {
             return Err(AppError::validation(
                 &format!("user_ids[{i}]"),

@@ -34,23 +34,8 @@ impl Format {
 
 pub const CSV_HEADER: &str = "id,occurred_at,request_id,actor_kind,actor_id,actor_name,action,outcome,http_status,duration_us,client_ip,user_agent,method,path,targets,details,seq,prev_hash,hash\r\n";
 
-/// One CSV field: quoted when needed, and with a leading `'` when a spreadsheet
-/// would take it for a formula (CSV injection).
 fn csv_field(out: &mut String, s: &str) {
-    let guarded;
-    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        guarded = format!("'{s}");
-        guarded.as_str()
-    } else {
-        s
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        out.push('"');
-        out.push_str(&s.replace('"', "\"\""));
-        out.push('"');
-    } else {
-        out.push_str(s);
-    }
+    crate::csv::push_field(out, s);
 }
 
 fn time(e: &audit_event::Model) -> String {

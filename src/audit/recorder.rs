@@ -97,11 +97,10 @@ struct Inner {
 pub struct AuditCtx(Rc<Inner>);
 
 impl AuditCtx {
-    fn new(req: &HttpRequest, trust_proxy_headers: bool) -> Self {
-        let client_ip = if trust_proxy_headers {
-            req.connection_info().realip_remote_addr().map(strip_port)
-        } else {
-            req.peer_addr().map(|a| a.ip().to_string())
+    fn new(req: &HttpRequest, proxies: Option<&crate::client_ip::TrustedProxies>) -> Self {
+        let client_ip = match proxies {
+            Some(p) => p.client_ip(req),
+            None => req.peer_addr().map(|a| a.ip().to_string()),
         };
         let user_agent = req
             .headers()
@@ -137,10 +136,8 @@ impl AuditCtx {
         if let Some(ctx) = req.extensions().get::<AuditCtx>() {
             return ctx.clone();
         }
-        let trust = req
-            .app_data::<web::Data<AppData>>()
-            .is_some_and(|d| d.settings.trust_proxy_headers);
-        let ctx = AuditCtx::new(req, trust);
+        let data = req.app_data::<web::Data<AppData>>();
+        let ctx = AuditCtx::new(req, data.map(|d| &d.settings.security.trusted_proxies));
         req.extensions_mut().insert(ctx.clone());
         ctx
     }
@@ -290,19 +287,6 @@ pub fn redact_query(query: &str) -> String {
         .join("&")
 }
 
-fn strip_port(addr: &str) -> String {
-    // "1.2.3.4:5678" → "1.2.3.4"; "[::1]:80" → "::1"; bare IPv6 stays as is.
-    if let Some(rest) = addr.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or(rest).to_string();
-    }
-    match addr.rsplit_once(':') {
-        Some((host, port)) if !host.contains(':') && port.chars().all(|c| c.is_ascii_digit()) => {
-            host.to_string()
-        }
-        _ => addr.to_string(),
-    }
-}
-
 impl FromRequest for AuditCtx {
     type Error = actix_web::Error;
     type Future = Ready<Result<Self, Self::Error>>;
@@ -319,10 +303,10 @@ pub async fn audit_middleware(
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let path = req.path().to_string();
     let data = req.app_data::<web::Data<AppData>>().cloned();
-    let trust = data
-        .as_ref()
-        .is_some_and(|d| d.settings.trust_proxy_headers);
-    let ctx = AuditCtx::new(req.request(), trust);
+    let ctx = AuditCtx::new(
+        req.request(),
+        data.as_ref().map(|d| &d.settings.security.trusted_proxies),
+    );
     req.extensions_mut().insert(ctx.clone());
     let htmx = req.headers().contains_key("hx-request");
     let return_to = crate::error::return_path(&req, htmx);

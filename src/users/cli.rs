@@ -187,11 +187,7 @@ pub async fn import_with(
 }
 
 fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
+    crate::csv::field(s)
 }
 
 /// Writes every user as CSV (never the key: its last 4 characters only).

@@ -13,6 +13,13 @@ pub struct UserId(String);
 
 impl UserId {
     pub const MAX: usize = 128;
+    /// Why `.` and `..` are refused (a URL path segment cannot carry them).
+    pub const RESERVED: &'static str = "the user ID must not be \".\" or \"..\"";
+
+    /// `.` and `..`: refused by the same rule in the UI, the CLI and the API.
+    pub fn is_reserved(s: &str) -> bool {
+        matches!(s.trim(), "." | "..")
+    }
 
     pub fn parse(raw: &str) -> Result<UserId, &'static str> {
         let s = raw.trim();
@@ -27,6 +34,9 @@ impl UserId {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '-' | '+'))
         {
             return Err("the user ID has characters other than letters, digits and . _ @ - +");
+        }
+        if Self::is_reserved(s) {
+            return Err(Self::RESERVED);
         }
         Ok(UserId(s.to_string()))
     }
@@ -609,6 +619,9 @@ mod tests {
         assert!(UserId::parse("é").is_err());
         assert!(UserId::parse(&"a".repeat(129)).is_err());
         assert!(UserId::parse(&"a".repeat(128)).is_ok());
+        assert_eq!(UserId::parse("."), Err(UserId::RESERVED));
+        assert_eq!(UserId::parse(" .. "), Err(UserId::RESERVED));
+        assert!(UserId::parse("...").is_ok());
     }
 
     #[test]

@@ -12,8 +12,9 @@ use super::{
     },
     messages, queries, service,
     views::{
-        BulkErrorPage, BulkPreviewPage, Catalogue, CreatePage, EditPage, EditPartial, EditView,
-        LineView, ListPage, RevealPage, RevealPartial, Row, SyncStatePartial, SyncStateView,
+        BulkDonePage, BulkErrorPage, BulkPreviewPage, Catalogue, CreatePage, EditPage, EditPartial,
+        EditView, LineView, ListPage, RevealPage, RevealPartial, Row, SyncStatePartial,
+        SyncStateView,
     },
 };
 use crate::{
@@ -285,6 +286,17 @@ pub async fn bulk_apply(
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
     let queued = plan.op != super::forms::BulkOp::Delete;
     let msg = messages::bulk_done_msg(&plan.effects, plan.changed.len(), queued, admin.locale.lang);
+    // Committed: whatever the length of the result, the answer must not fail, so a
+    // result too long for the cookie is shown on a page of its own.
+    let text = msg.render(admin.locale.lang);
+    if text.chars().count() > session::FLASH_MAX_CHARS {
+        let page = BulkDonePage {
+            ctx: PageCtx::new(&session, &admin, "users"),
+            text,
+            back,
+        };
+        return html(StatusCode::OK, &page);
+    }
     let flash = if queued && !plan.changed.is_empty() {
         Flash::success(msg).with_link(format!("/sync#batch-{batch_id}"), "users-follow-sync")
     } else {
@@ -484,6 +496,50 @@ pub async fn create_apply(
             .with_link(format!("/sync#batch-{batch_id}"), "users-follow-sync"),
     );
     Ok(see_other("/users?sort=updated&dir=desc"))
+}
+
+/// Counts this reveal against the admin's hourly allowance; past
+/// `MAMA_REVEAL_ALERT_PER_HOUR` a `security.alert.key_reveals` event is recorded
+/// (once per hour), past `MAMA_REVEAL_LIMIT_PER_HOUR` reveals answer 429.
+async fn reveal_allowance(
+    data: &AppData,
+    admin: &CurrentAdmin,
+    audit: &AuditCtx,
+) -> Result<(), AppError> {
+    use crate::admins::throttle;
+    let sec = &data.settings.security;
+    let txn = crate::db::begin_write(&data.db).await?;
+    let n = throttle::bump(
+        &txn,
+        &throttle::reveal_key(admin.id),
+        throttle::ACCOUNT_WINDOW,
+    )
+    .await?
+    .n;
+    if n == sec.reveal_alert_per_hour + 1 {
+        let mut ev = crate::audit::Event::system(
+            "security",
+            Action::SecurityAlertKeyReveals,
+            crate::audit::Outcome::Success,
+        );
+        ev.client_ip = audit.client_ip().map(str::to_string);
+        ev.details = serde_json::json!({
+            "admin_id": admin.id,
+            "admin": admin.username,
+            "reveal_request_id": audit.request_id(),
+            "reveals_last_hour": n,
+            "alert_threshold": sec.reveal_alert_per_hour,
+            "limit": sec.reveal_limit_per_hour,
+        });
+        crate::audit::insert(&txn, &ev).await?;
+        tracing::warn!(admin = %admin.username, reveals = n, "more key reveals in an hour than MAMA_REVEAL_ALERT_PER_HOUR");
+    }
+    txn.commit().await?;
+    audit.detail("reveals_last_hour", n);
+    if n > sec.reveal_limit_per_hour {
+        return Err(AppError::RateLimited { retry_after: 3600 });
+    }
+    Ok(())
 }
 
 async fn load_user(data: &AppData, user_id: &str) -> Result<sea_orm_user::Model, AppError> {
@@ -719,6 +775,7 @@ pub async fn reveal(
     let u = load_user(&data, &path).await?;
     audit.targets(vec![u.user_id.clone()]);
     audit.detail("key_hint", u.key_hint.clone());
+    reveal_allowance(&data, &admin, &audit).await?;
     let key = data
         .cipher
         .decrypt(&u.user_id, &u.key_ciphertext, &u.key_sha256)

@@ -171,7 +171,30 @@ impl Row {
     }
     /// Path-safe: user IDs are letters, digits and `. _ @ - +` only.
     pub fn href(&self) -> String {
-        format!("/users/{}", self.user_id)
+        user_url(&self.user_id)
+    }
+}
+
+/// `/users/{id}` with the ID percent-encoded (IDs may hold `+` and `@`).
+pub fn user_url(user_id: &str) -> String {
+    format!("/users/{}", super::forms::urlencode(user_id))
+}
+
+impl EditView {
+    pub fn url(&self) -> String {
+        user_url(&self.user_id)
+    }
+    pub fn audit_url(&self) -> String {
+        format!("/audit?user={}", super::forms::urlencode(&self.user_id))
+    }
+    pub fn sync_url(&self) -> String {
+        format!("/sync?user={}", super::forms::urlencode(&self.user_id))
+    }
+}
+
+impl RevealPage {
+    pub fn url(&self) -> String {
+        user_url(&self.user_id)
     }
 }
 
@@ -398,6 +421,16 @@ impl BulkPreviewPage {
 pub struct BulkErrorPage {
     pub ctx: PageCtx,
     pub errors: FormErrors,
+    pub back: String,
+}
+
+/// The result of a committed bulk action too long for a flash message (the
+/// cookie session has room for a few hundred characters only).
+#[derive(Template)]
+#[template(path = "users/bulk_done.html")]
+pub struct BulkDonePage {
+    pub ctx: PageCtx,
+    pub text: String,
     pub back: String,
 }
 

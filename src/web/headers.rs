@@ -2,9 +2,16 @@
 use actix_web::middleware::DefaultHeaders;
 
 /// No inline script anywhere, no framing, no sniffing, no referrer leaks, and
-/// nothing cached unless a handler says so (pages may show keys).
-pub fn security_headers() -> DefaultHeaders {
-    DefaultHeaders::new()
+/// nothing cached unless a handler says so (pages may show keys). With `hsts`
+/// (set when cookies are `Secure`, i.e. mama is served over HTTPS) browsers are
+/// told to use HTTPS only, for a year.
+pub fn security_headers(hsts: bool) -> DefaultHeaders {
+    let headers = if hsts {
+        DefaultHeaders::new().add(("Strict-Transport-Security", "max-age=31536000"))
+    } else {
+        DefaultHeaders::new()
+    };
+    headers
         .add((
             "Content-Security-Policy",
             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \

@@ -1,5 +1,6 @@
 //! UI plumbing: the typed session, the guards, CSRF, the context every page gets,
 //! embedded static assets and security headers.
+pub mod anon_limit;
 pub mod assets;
 pub mod auth;
 pub mod compress;

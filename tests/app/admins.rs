@@ -232,7 +232,11 @@ async fn a_password_reset_forces_a_change_and_ends_the_sessions() {
     for _ in 0..5 {
         other.login("adam", "wrong wrong").await;
     }
-    assert_eq!(other.login("adam", STRONG_PASSWORD).await.status(), 403);
+    assert_eq!(
+        other.login("adam", STRONG_PASSWORD).await.status(),
+        401,
+        "locked (answered like a wrong password)"
+    );
     let r = sa
         .post_form(
             &format!("/admins/{id}/password"),

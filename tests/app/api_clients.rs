@@ -271,10 +271,28 @@ async fn the_api_docs_and_the_api_client_pages_render_in_chromium() {
     webdriver::fill(&c, "username", "admin").await;
     webdriver::fill(&c, "password", "admin").await;
     webdriver::click(&c, "#submit").await;
+    // The forced password change comes after the login's redirect.
+    c.wait()
+        .for_element(fantoccini::Locator::Id("current_password"))
+        .await
+        .expect("the forced password change");
     webdriver::fill(&c, "current_password", "admin").await;
     webdriver::fill(&c, "new_password", crate::helpers::STRONG_PASSWORD).await;
     webdriver::fill(&c, "confirm_password", crate::helpers::STRONG_PASSWORD).await;
     webdriver::click(&c, "#submit").await;
+    // Leave only once the change has landed (a navigation now would cancel its POST).
+    for _ in 0..100 {
+        if !c
+            .current_url()
+            .await
+            .unwrap()
+            .path()
+            .starts_with("/account")
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     c.goto(&format!("{}/api-clients/new", a.app.addr))
         .await
         .unwrap();

@@ -73,7 +73,7 @@ pub struct TestApp {
     pub db: DatabaseConnection,
     pub database_url: String,
     /// Made by `spawn_app_with` for this test alone: dropped when the test passes.
-    owns_database: bool,
+    pub owns_database: bool,
 }
 
 /// Whether test databases are kept after a passing test: CI keeps them for the

@@ -26,6 +26,7 @@ mod litellm;
 mod login;
 mod pages;
 mod provisioning;
+mod security;
 mod services;
 mod startup;
 mod users;

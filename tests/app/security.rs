@@ -633,16 +633,6 @@ async fn expired_sessions_and_old_throttle_rows_are_purged_periodically() {
     // A second session, idle for two days, and an old throttle row.
     let b2 = app.browser();
     b2.login("admin", STRONG_PASSWORD).await;
-    app.sql(&format!(
-        "UPDATE admin_sessions SET last_seen_at = '{old}', created_at = '{old}' \
-         WHERE id = (SELECT MIN(id) FROM admin_sessions)"
-    ))
-    .await;
-    app.sql(&format!(
-        "INSERT INTO login_throttle (client_ip, failures, blocked_until, updated_at) \
-         VALUES ('192.0.2.99', 3, NULL, '{old}')"
-    ))
-    .await;
     let count = |sql: &'static str| {
         let db = app.db.clone();
         async move {
@@ -658,7 +648,19 @@ async fn expired_sessions_and_old_throttle_rows_are_purged_periodically() {
             row.try_get_by_index::<i64>(0).unwrap()
         }
     };
+    // Both sessions exist before one is aged (the purger runs every 200 ms, so
+    // counting after the ageing would race with it).
     assert_eq!(count("SELECT COUNT(*) FROM admin_sessions").await, 2);
+    app.sql(&format!(
+        "UPDATE admin_sessions SET last_seen_at = '{old}', created_at = '{old}' \
+         WHERE id = (SELECT MIN(id) FROM admin_sessions)"
+    ))
+    .await;
+    app.sql(&format!(
+        "INSERT INTO login_throttle (client_ip, failures, blocked_until, updated_at) \
+         VALUES ('192.0.2.99', 3, NULL, '{old}')"
+    ))
+    .await;
     let mut left = (2, 1);
     for _ in 0..50 {
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -13,7 +13,7 @@
 # `identity`, and the machine's load average before and after.
 #
 # Knobs: BENCH_DURATION (15s), BENCH_USERS (100000), BENCH_CONNECTIONS ("1 8 32 128"),
-# BENCH_PORT (18480), BENCH_PGPORT (55618), BENCH_RUST_LOG (info), and any MAMA_*
+# BENCH_PORT (18480), BENCH_PGPORT (55494), BENCH_RUST_LOG (info), and any MAMA_*
 # variable, which is passed to mama (e.g. MAMA_AUDIT_BATCH_MAX).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +23,7 @@ DURATION=${BENCH_DURATION:-15s}
 USERS=${BENCH_USERS:-100000}
 CONNS=${BENCH_CONNECTIONS:-"1 8 32 128"}
 PORT=${BENCH_PORT:-18480}
-PGPORT=${BENCH_PGPORT:-55618}
+PGPORT=${BENCH_PGPORT:-55494}
 [ -x "$MAMA_BIN" ] || { echo "no release binary at $MAMA_BIN (cargo build --release)" >&2; exit 2; }
 if ! command -v wrk >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
@@ -81,6 +81,9 @@ start_pg() {
 }
 
 rss_peak_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+# mama's CPU time so far (user + system), in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+TICKS=$(getconf CLK_TCK)
 
 run_one() { # name database_url
   local name=$1 url=$2
@@ -98,14 +101,20 @@ run_one() { # name database_url
   # Warm-up (caches, connection pool), not counted.
   ACCEPT_ENCODING= wrk -t2 -c8 -d3s -s "$WORK/lookup.lua" "http://127.0.0.1:$PORT/api/v1/keys/lookup" >/dev/null
   echo "   load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-  printf '   %-6s %10s %9s %9s %8s %8s\n' conns "req/s" "p50 ms" "p99 ms" non-200 errors
+  # cpu ms/call: mama's user+system CPU during the run divided by the calls answered
+  # (background sealing and indexing included), the figure that does not depend on
+  # how busy the rest of the machine is.
+  printf '   %-6s %10s %9s %9s %8s %8s %12s\n' conns "req/s" "p50 ms" "p99 ms" non-200 errors "cpu ms/call"
   for c in $CONNS; do
     local t=$(( c < 2 ? 1 : 2 ))
-    local line
+    local line c0 c1
+    c0=$(cpu_ticks "$MAMA_PID")
     line=$(ACCEPT_ENCODING= wrk -t$t -c"$c" -d"$DURATION" --latency -s "$WORK/lookup.lua" \
       "http://127.0.0.1:$PORT/api/v1/keys/lookup" | grep '^RESULT')
+    c1=$(cpu_ticks "$MAMA_PID")
     read -r _ n rps p50 p99 st er <<<"$line"
-    printf '   %-6s %10s %9s %9s %8s %8s\n' "$c" "$rps" "$p50" "$p99" "$st" "$er"
+    printf '   %-6s %10s %9s %9s %8s %8s %12s\n' "$c" "$rps" "$p50" "$p99" "$st" "$er" \
+      "$(awk -v d=$((c1 - c0)) -v n="$n" -v t="$TICKS" 'BEGIN { printf "%.2f", n ? d * 1000 / t / n : 0 }')"
   done
   echo "   one keep-alive client, 100 IDs:"
   for enc in "identity" "gzip, deflate"; do

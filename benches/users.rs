@@ -126,36 +126,36 @@ async fn main() {
         .unwrap();
     assert_eq!(r.status(), 303);
 
-    let views = [
-        (
-            "search org + sort by organisation desc",
-            "/users?q=org%2012&sort=organisation&dir=desc&size=100",
-        ),
-        (
-            "search ID + sort by updated",
-            "/users?q=bench-0999&sort=updated&dir=desc&size=100",
-        ),
-        (
-            "no search, sort by ID, page 500",
-            "/users?sort=id&dir=asc&page=500&size=100",
-        ),
-        (
-            "search + sort by model count",
-            "/users?q=org%2001&sort=models&dir=desc&size=100",
-        ),
-        (
-            "broad search (40% match) + sort by ID",
-            "/users?q=org%201&sort=id&dir=asc&size=100",
-        ),
-        (
-            "search matching every user + sort by organisation desc",
-            "/users?q=bench&sort=organisation&dir=desc&size=100",
-        ),
+    // Every search shape (none, 100 matches, 4,000, 40,000, every user) against
+    // every sortable column, descending (ascending walks the same index).
+    let searches = [
+        ("no search", ""),
+        ("ID search, 100 matches", "bench-0999"),
+        ("organisation search, 4,000 matches", "org%2012"),
+        ("broad search, 40,000 matches", "org%201"),
+        ("search matching every user", "bench"),
     ];
+    let mut views = vec![(
+        "no search, sort by ID, page 500".to_string(),
+        "/users?sort=id&dir=asc&page=500&size=100".to_string(),
+    )];
+    for (what, q) in searches {
+        for key in mama::users::forms::SortKey::ALL {
+            let key = key.as_str();
+            views.push((
+                format!("{what} + sort by {key} desc"),
+                format!("/users?q={q}&sort={key}&dir=desc&size=100"),
+            ));
+        }
+    }
+    let runs: usize = std::env::var("MAMA_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(12);
     for (label, path) in views {
         let mut server = vec![];
         let mut wall = vec![];
-        for i in 0..22 {
+        for i in 0..runs + 2 {
             let t = Instant::now();
             let r = c.get(format!("{addr}{path}")).send().await.unwrap();
             assert_eq!(r.status(), 200);

@@ -50,6 +50,8 @@ pub struct Settings {
     pub login_ip_max_backoff: Duration,
     pub migrate_on_start: bool,
     pub db_max_connections: u32,
+    /// SQLite's page cache per pooled connection, in KiB (`PRAGMA cache_size`).
+    pub sqlite_cache_kib: u32,
     pub litellm: Option<LiteLlmSettings>,
     /// Days audit events are kept; `None` (the default) keeps them forever.
     pub audit_retention_days: Option<u32>,
@@ -225,6 +227,9 @@ impl Settings {
             .unwrap_or_else(|| "127.0.0.1:8080".into())
             .parse()
             .context("MAMA_BIND must be host:port, e.g. 127.0.0.1:8080")?;
+        // SQLite has one writer, and every pooled connection is one more thread
+        // with its own page cache and malloc arena: 8 are plenty on it.
+        let pool_default = if database_url.is_postgres() { 16 } else { 8 };
         let secrets = load_secrets(env)?;
         let security = security_settings(env)?;
         let litellm = match env.get("LITELLM_BASE_URL").filter(|s| !s.trim().is_empty()) {
@@ -272,7 +277,13 @@ impl Settings {
                 env.parse("MAMA_LOGIN_IP_MAX_BACKOFF_SECS", 15 * 60)?,
             ),
             migrate_on_start: env.flag("MAMA_MIGRATE_ON_START", true)?,
-            db_max_connections: env.parse("MAMA_DB_MAX_CONNECTIONS", 16)?,
+            db_max_connections: env.parse("MAMA_DB_MAX_CONNECTIONS", pool_default)?,
+            sqlite_cache_kib: bounded(
+                env.parse("MAMA_SQLITE_CACHE_KIB", 1024)?,
+                64,
+                1 << 20,
+                "MAMA_SQLITE_CACHE_KIB",
+            )?,
             litellm,
             sync: SyncSettings {
                 concurrency: env.parse::<usize>("LITELLM_SYNC_CONCURRENCY", 8)?.max(1),
@@ -333,7 +344,7 @@ impl Settings {
                 "MAMA_AUDIT_INDEX_BATCH_EVENTS",
             )?,
             audit_index_batch_rows: bounded(
-                env.parse("MAMA_AUDIT_INDEX_BATCH_ROWS", 50_000)?,
+                env.parse("MAMA_AUDIT_INDEX_BATCH_ROWS", 5_000)?,
                 1,
                 1_000_000,
                 "MAMA_AUDIT_INDEX_BATCH_ROWS",

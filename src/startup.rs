@@ -35,7 +35,12 @@ impl Application {
         if settings.migrate_on_start {
             db::migrate_up(&settings.database_url).await?;
         }
-        let conn = db::connect(&settings.database_url, settings.db_max_connections).await?;
+        let conn = db::connect_with(
+            &settings.database_url,
+            settings.db_max_connections,
+            settings.sqlite_cache_kib,
+        )
+        .await?;
         let secrets = &settings.secrets;
         db::with_migration_lock(&settings.database_url, |c| async move {
             admins::seed::seed_super_admin(&c, secrets)

@@ -1,11 +1,20 @@
-//! The bearer-token guard: `ApiCaller` resolves `Authorization: Bearer TOKEN`
-//! (or the organisation's `X-Internal-Auth: TOKEN`) to
-//! an active API client (by the token's SHA-256; the token itself is never
-//! stored or logged), names it as the audit actor, and takes one request from
-//! its rate-limit bucket. Handlers then check the scope they need.
-use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, http::header, web};
+//! The bearer-token guard: [`api_token`], wrapped around every route of the
+//! `ApiToken` group by the route table, resolves `Authorization: Bearer TOKEN`
+//! (or the organisation's `X-Internal-Auth: TOKEN`) to an active API client (by
+//! the token's SHA-256; the token itself is never stored or logged), names it as
+//! the audit actor, and takes one request from its rate-limit bucket. Handlers
+//! take the resolved [`ApiCaller`] and check the scope they need.
+use std::future::{Ready, ready};
+
+use actix_web::{
+    FromRequest, HttpMessage, HttpRequest,
+    body::{BoxBody, MessageBody},
+    dev::{Payload, ServiceRequest, ServiceResponse},
+    http::header,
+    middleware::Next,
+    web,
+};
 use chrono::Utc;
-use futures_util::future::LocalBoxFuture;
 
 use super::RateLimiter;
 use crate::{
@@ -109,59 +118,84 @@ fn bearer(req: &HttpRequest) -> Result<&str, AppError> {
     Ok(token)
 }
 
+/// The `ApiToken` guard, wrapped by [`crate::route_table!`] around every route of
+/// the group: it resolves the caller once, before the handler's extractors run,
+/// and answers 401 (or 429) itself. Handlers take [`ApiCaller`], which reads
+/// what this guard resolved.
+pub async fn api_token(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    match resolve(req.request()).await {
+        Ok(caller) => {
+            req.extensions_mut().insert(caller);
+            Ok(next.call(req).await?.map_into_boxed_body())
+        }
+        Err(e) => Ok(req.error_response(e)),
+    }
+}
+
+/// The active API client behind `req`'s token, named as the audit actor, with one
+/// request taken from its rate-limit bucket.
+async fn resolve(req: &HttpRequest) -> Result<ApiCaller, AppError> {
+    let data = req
+        .app_data::<web::Data<AppData>>()
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("app data missing")))?;
+    let hash = sha256_hex(&token(req)?);
+    let Some(client) = queries::find_by_token_hash(&data.db, &hash).await? else {
+        return Err(AppError::Unauthorized("invalid API token".into()));
+    };
+    let audit = AuditCtx::of(req);
+    audit.set_actor(Actor::ApiClient {
+        id: client.id,
+        name: client.name.clone(),
+    });
+    if client.revoked_at.is_some() {
+        audit.detail("revoked", true);
+        return Err(AppError::Unauthorized(
+            "this API token has been revoked".into(),
+        ));
+    }
+    let per_minute = client
+        .rate_limit_per_minute
+        .and_then(|n| u32::try_from(n).ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(data.settings.api_rate_limit_per_minute);
+    if let Some(limiter) = req.app_data::<web::Data<RateLimiter>>() {
+        let quota = limiter.take(client.id, per_minute);
+        req.extensions_mut().insert(quota);
+        if let Some(retry_after) = quota.retry_after {
+            audit.detail("rate_limit_per_minute", quota.limit);
+            return Err(AppError::RateLimited { retry_after });
+        }
+    }
+    let now = Utc::now();
+    let stale = now - chrono::Duration::seconds(TOUCH_EVERY_SECS);
+    if client.last_used_at.is_none_or(|t| t < stale) {
+        queries::touch_last_used(&data.db, client.id, now, stale).await?;
+    }
+    Ok(ApiCaller {
+        id: client.id,
+        name: client.name,
+        scopes: client
+            .scopes
+            .split_whitespace()
+            .filter_map(Scope::parse)
+            .collect(),
+    })
+}
+
+/// What the [`api_token`] guard resolved. A handler outside the `ApiToken` group
+/// that asks for it is a wiring bug: 500, never an unauthenticated pass.
 impl FromRequest for ApiCaller {
     type Error = AppError;
-    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+    type Future = Ready<Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            let data = req
-                .app_data::<web::Data<AppData>>()
-                .cloned()
-                .ok_or_else(|| AppError::Internal(anyhow::anyhow!("app data missing")))?;
-            let hash = sha256_hex(&token(&req)?);
-            let Some(client) = queries::find_by_token_hash(&data.db, &hash).await? else {
-                return Err(AppError::Unauthorized("invalid API token".into()));
-            };
-            let audit = AuditCtx::of(&req);
-            audit.set_actor(Actor::ApiClient {
-                id: client.id,
-                name: client.name.clone(),
-            });
-            if client.revoked_at.is_some() {
-                audit.detail("revoked", true);
-                return Err(AppError::Unauthorized(
-                    "this API token has been revoked".into(),
-                ));
-            }
-            let per_minute = client
-                .rate_limit_per_minute
-                .and_then(|n| u32::try_from(n).ok())
-                .filter(|n| *n > 0)
-                .unwrap_or(data.settings.api_rate_limit_per_minute);
-            if let Some(limiter) = req.app_data::<web::Data<RateLimiter>>() {
-                let quota = limiter.take(client.id, per_minute);
-                req.extensions_mut().insert(quota);
-                if let Some(retry_after) = quota.retry_after {
-                    audit.detail("rate_limit_per_minute", quota.limit);
-                    return Err(AppError::RateLimited { retry_after });
-                }
-            }
-            let now = Utc::now();
-            let stale = now - chrono::Duration::seconds(TOUCH_EVERY_SECS);
-            if client.last_used_at.is_none_or(|t| t < stale) {
-                queries::touch_last_used(&data.db, client.id, now, stale).await?;
-            }
-            Ok(ApiCaller {
-                id: client.id,
-                name: client.name,
-                scopes: client
-                    .scopes
-                    .split_whitespace()
-                    .filter_map(Scope::parse)
-                    .collect(),
-            })
-        })
+        ready(req.extensions().get::<ApiCaller>().cloned().ok_or_else(|| {
+            AppError::Internal(anyhow::anyhow!(
+                "ApiCaller asked for outside the ApiToken route group"
+            ))
+        }))
     }
 }

@@ -28,7 +28,7 @@ pub mod write;
 
 use actix_web::{middleware::from_fn, web};
 
-pub use auth::ApiCaller;
+pub use auth::{ApiCaller, api_token};
 pub use rate_limit::{Quota, RateLimiter};
 
 crate::route_table! {

@@ -28,7 +28,7 @@ use chrono::Utc;
 use hmac::{Hmac, KeyInit, Mac};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr, sea_query::OnConflict,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::OnConflict,
 };
 use secrecy::{ExposeSecret, SecretBox};
 use serde::{Deserialize, Serialize};
@@ -233,6 +233,63 @@ pub async fn head(db: &impl ConnectionTrait) -> Result<Anchor, DbErr> {
     }
 }
 
+/// One event's place in the chain, as the sealer writes it.
+struct Link {
+    id: i64,
+    seq: i64,
+    prev_hash: String,
+    hash: String,
+}
+
+/// Links per UPDATE statement (four bound values each).
+const LINKS_PER_STATEMENT: usize = 500;
+
+/// Writes the links of many events in one UPDATE … FROM a VALUES list (SQLite
+/// 3.33+ and PostgreSQL). Raw SQL because SeaORM cannot join an UPDATE to a
+/// VALUES list; it replaced one UPDATE per event, whose per-statement cost was
+/// most of the sealer's time (measured: ~0.7 ms of CPU per looked-up batch of
+/// 100 IDs under load went to sealing before, see the README).
+async fn write_links(
+    txn: &impl ConnectionTrait,
+    links: &[Link],
+    link_key: &str,
+) -> Result<(), DbErr> {
+    let backend = txn.get_database_backend();
+    // PostgreSQL types the VALUES list from its first row.
+    let row = if backend == DbBackend::Postgres {
+        "(CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT))"
+    } else {
+        "(?, ?, ?, ?)"
+    };
+    let rows = vec![row; links.len()].join(", ");
+    let sql = format!(
+        "WITH v(id, seq, prev_hash, hash) AS (VALUES {rows}) \
+         UPDATE audit_events SET seq = v.seq, prev_hash = v.prev_hash, hash = v.hash, link_key = ? \
+         FROM v WHERE audit_events.id = v.id AND audit_events.seq IS NULL"
+    );
+    let mut values: Vec<sea_orm::Value> = Vec::with_capacity(links.len() * 4 + 1);
+    for l in links {
+        values.push(l.id.into());
+        values.push(l.seq.into());
+        values.push(l.prev_hash.clone().into());
+        values.push(l.hash.clone().into());
+    }
+    values.push(link_key.into());
+    let done = txn
+        .execute_raw(crate::db::stmt(backend, &sql, values))
+        .await?;
+    if done.rows_affected() != links.len() as u64 {
+        // Another sealer got there first; the transaction is rolled back and the
+        // next pass starts from the new head.
+        return Err(DbErr::Custom(format!(
+            "sealed {} of {} events: another sealer is running",
+            done.rows_affected(),
+            links.len()
+        )));
+    }
+    Ok(())
+}
+
 /// Seals up to `batch` unsealed events, oldest id first; returns how many.
 /// Safe to run from many instances at once.
 pub async fn seal_pending(
@@ -259,19 +316,20 @@ pub async fn seal_pending(
         return Ok(0);
     }
     let mut head = head(&txn).await?;
+    let mut links = Vec::with_capacity(pending.len());
     for e in &pending {
         let seq = head.seq + 1;
         let hash = keys.current_link(&head.hash, e, seq);
-        audit_event::Entity::update_many()
-            .col_expr(C::Seq, Expr::value(seq))
-            .col_expr(C::PrevHash, Expr::value(head.hash.clone()))
-            .col_expr(C::Hash, Expr::value(hash.clone()))
-            .col_expr(C::LinkKey, Expr::value(keys.current_id()))
-            .filter(C::Id.eq(e.id))
-            .filter(C::Seq.is_null())
-            .exec(&txn)
-            .await?;
+        links.push(Link {
+            id: e.id,
+            seq,
+            prev_hash: std::mem::take(&mut head.hash),
+            hash: hash.clone(),
+        });
         head = Anchor { seq, hash };
+    }
+    for chunk in links.chunks(LINKS_PER_STATEMENT) {
+        write_links(&txn, chunk, keys.current_id()).await?;
     }
     txn.commit().await?;
     Ok(pending.len() as u64)

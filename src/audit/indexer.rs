@@ -29,6 +29,8 @@ use crate::entities::{audit_event, audit_target};
 pub const INDEXED_SEQ: &str = "audit.targets.indexed_seq";
 /// Key of the indexer's advisory lock on PostgreSQL ("atix").
 const INDEX_LOCK_KEY: i64 = 0x6174_6978;
+/// The pause after a pass that found work, before the next one.
+const PAUSE_BETWEEN_PASSES: Duration = Duration::from_millis(5);
 /// Index rows per INSERT (two bound values each).
 const ROWS_PER_STATEMENT: usize = 5_000;
 
@@ -139,8 +141,10 @@ pub fn spawn_indexer(db: DatabaseConnection, every: Duration, max_events: u64, m
                 Ok(n) => {
                     failing = false;
                     if n > 0 {
-                        // Let the request path's writer take the write lock in between.
-                        tokio::task::yield_now().await;
+                        // Let the request path's writer take the write lock in between:
+                        // on SQLite a writer that found the lock taken sleeps in its
+                        // busy handler, and would miss a gap of a mere task yield.
+                        tokio::time::sleep(PAUSE_BETWEEN_PASSES).await;
                         continue;
                     }
                 }

@@ -17,8 +17,8 @@ use crate::{audit::Action, error::AppError};
 pub enum Access {
     /// Anyone (login, API docs).
     Public,
-    /// A bearer token: the `ApiCaller` extractor each API handler takes checks it
-    /// (and counts it against the client's quota), scoped per handler.
+    /// A bearer token: the `api_token` guard checks it (and counts it against the
+    /// client's quota) before the handler runs; handlers check their scope.
     ApiToken,
     /// Any logged-in admin, whatever the role.
     SignedIn,
@@ -132,7 +132,9 @@ macro_rules! route_table {
         }
     };
     (@guard Public, $r:expr) => { $r };
-    (@guard ApiToken, $r:expr) => { $r };
+    (@guard ApiToken, $r:expr) => {
+        $r.wrap(actix_web::middleware::from_fn($crate::api::api_token))
+    };
     (@guard SignedIn, $r:expr) => {
         $r.wrap(actix_web::middleware::from_fn($crate::web::routes::signed_in))
     };

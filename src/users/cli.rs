@@ -166,7 +166,15 @@ pub async fn import_with(
     for name in &missing {
         writeln!(out, "created service {name}")?;
     }
-    let created = service::create_many(&txn, cipher, &lines, &models, &services, &batch_id)
+    let created = service::create_many(
+        &txn,
+        cipher,
+        &lines,
+        &models,
+        &services,
+        &Default::default(),
+        &batch_id,
+    )
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut ev = Event::system("cli", Action::UsersImport, Outcome::Success);

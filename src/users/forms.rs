@@ -560,6 +560,32 @@ pub struct CreateManyForm {
     /// `preview` (default) or `apply`.
     #[serde(default)]
     pub step: String,
+    #[serde(default)]
+    pub max_budget: String,
+    #[serde(default)]
+    pub budget_duration: String,
+    #[serde(default)]
+    pub rpm_limit: String,
+    #[serde(default)]
+    pub tpm_limit: String,
+    #[serde(default)]
+    pub expires_at: String,
+    #[serde(default)]
+    pub blocked: String,
+}
+
+impl CreateManyForm {
+    /// The limit fields as sent (given to every created user).
+    pub fn limits(&self) -> super::limits::LimitsForm {
+        super::limits::LimitsForm {
+            max_budget: self.max_budget.clone(),
+            budget_duration: self.budget_duration.clone(),
+            rpm_limit: self.rpm_limit.clone(),
+            tpm_limit: self.tpm_limit.clone(),
+            expires_at: self.expires_at.clone(),
+            blocked: self.blocked.clone(),
+        }
+    }
 }
 
 /// The edit form (`/users/{id}`).
@@ -577,6 +603,32 @@ pub struct EditForm {
     pub extra: String,
     #[serde(default)]
     pub version: String,
+    #[serde(default)]
+    pub max_budget: String,
+    #[serde(default)]
+    pub budget_duration: String,
+    #[serde(default)]
+    pub rpm_limit: String,
+    #[serde(default)]
+    pub tpm_limit: String,
+    #[serde(default)]
+    pub expires_at: String,
+    #[serde(default)]
+    pub blocked: String,
+}
+
+impl EditForm {
+    /// The limit fields as sent.
+    pub fn limits(&self) -> super::limits::LimitsForm {
+        super::limits::LimitsForm {
+            max_budget: self.max_budget.clone(),
+            budget_duration: self.budget_duration.clone(),
+            rpm_limit: self.rpm_limit.clone(),
+            tpm_limit: self.tpm_limit.clone(),
+            expires_at: self.expires_at.clone(),
+            blocked: self.blocked.clone(),
+        }
+    }
 }
 
 /// A service (`/services`).

@@ -3,6 +3,7 @@
 pub mod bulk;
 pub mod cli;
 pub mod forms;
+pub mod limits;
 mod handlers;
 pub mod messages;
 pub mod queries;

@@ -470,6 +470,17 @@ pub struct CreatePage {
     pub preview: Option<Vec<LineView>>,
     pub valid: usize,
     pub invalid: usize,
+    /// The limits every created user gets (as sent).
+    pub limits: super::limits::LimitsForm,
+}
+
+impl CreatePage {
+    pub fn durations(&self) -> Vec<(&'static str, &'static str)> {
+        super::limits::BudgetDuration::ALL
+            .iter()
+            .map(|d| (d.as_str(), d.label()))
+            .collect()
+    }
 }
 
 /// The edit form, as a page or as the dialog's body.
@@ -501,6 +512,10 @@ pub struct EditView {
     pub errors: FormErrors,
     /// A stale-edit message, with the current values shown.
     pub conflict: String,
+    /// The limit fields as shown (stored values, or what was sent).
+    pub limits: super::limits::LimitsForm,
+    /// Spend as LiteLLM last reported it (empty: never refreshed).
+    pub spend: String,
 }
 
 impl EditView {
@@ -529,7 +544,20 @@ impl EditView {
             services: service_picks(all_services, services),
             errors: FormErrors::default(),
             conflict: String::new(),
+            limits: super::limits::LimitsForm::show(
+                &super::limits::Limits::of(u),
+                chrono_tz::UTC,
+            ),
+            spend: u.spend.map(super::limits::fmt_usd).unwrap_or_default(),
         }
+    }
+
+    /// The budget periods offered (LiteLLM's text, catalogue key).
+    pub fn durations(&self) -> Vec<(&'static str, &'static str)> {
+        super::limits::BudgetDuration::ALL
+            .iter()
+            .map(|d| (d.as_str(), d.label()))
+            .collect()
     }
 }
 

@@ -223,9 +223,13 @@ pub struct BulkRequest {
     pub user_ids: Option<Vec<String>>,
     pub filter: Option<BulkFilter>,
     /// `models.replace`, `models.add`, `models.remove`, `services.replace`,
-    /// `services.add`, `services.remove`, `organisation.set`, `delete`, `rotate_key`.
+    /// `services.add`, `services.remove`, `organisation.set`, `delete`, `rotate_key`,
+    /// `max_budget.set|clear`, `budget_duration.set|clear`, `rpm_limit.set|clear`,
+    /// `tpm_limit.set|clear`, `expires_at.set|clear` (renew), `block`, `unblock`.
     pub op: String,
-    /// Models, services, or one organisation; none for `delete` and `rotate_key`.
+    /// Models, services, or one organisation; one value for a `*.set` of a limit
+    /// (`"50"`, `"30d"`, `"60"`, `"2027-12-31T23:59:59Z"`); none for `delete`,
+    /// `rotate_key`, `*.clear`, `block` and `unblock`.
     #[serde(default)]
     pub values: Vec<String>,
     /// Only compute what would change (the preview the UI shows).
@@ -1021,11 +1025,20 @@ fn bulk_form(op: &str, values: &[String]) -> Result<BulkForm, AppError> {
         | "services.remove" | "delete" => op.to_string(),
         "organisation.set" => "organisation".into(),
         "rotate_key" => "rotate".into(),
+        "block" | "unblock" => op.to_string(),
+        o if o.split_once('.').is_some_and(|(f, how)| {
+            crate::users::limits::LIMIT_FIELDS.contains(&f) && (how == "set" || how == "clear")
+        }) =>
+        {
+            o.to_string()
+        }
         _ => {
             return Err(AppError::validation(
                 "op",
                 "must be one of models.replace, models.add, models.remove, services.replace, \
-                 services.add, services.remove, organisation.set, delete, rotate_key",
+                 services.add, services.remove, organisation.set, delete, rotate_key, \
+                 max_budget.set|clear, budget_duration.set|clear, rpm_limit.set|clear, \
+                 tpm_limit.set|clear, expires_at.set|clear, block, unblock",
             ));
         }
     };
@@ -1044,6 +1057,15 @@ fn bulk_form(op: &str, values: &[String]) -> Result<BulkForm, AppError> {
                 ));
             }
             form.organisation = values[0].clone();
+        }
+        _ if op.ends_with(".set") => {
+            if values.len() != 1 {
+                return Err(AppError::validation(
+                    "values",
+                    format!("{op} takes exactly one value"),
+                ));
+            }
+            form.limit_value = values[0].clone();
         }
         _ => {
             if !values.is_empty() {
@@ -1188,10 +1210,20 @@ pub async fn bulk_change(
     if dry_run {
         audit.action(Action::ApiUsersBulkPreview);
     }
-    let op = bulk_form(&op_name, &values)?.op().map_err(|(field, msg)| {
-        let field = if field == "op" { "op" } else { "values" };
-        AppError::validation(field, msg)
-    })?;
+    let form = bulk_form(&op_name, &values)?;
+    let op = match crate::users::limits::bulk_op(&form.op, &form.limit_value, chrono_tz::UTC) {
+        Ok(Some(op)) => op,
+        Err((_, msg)) => {
+            return Err(AppError::validation(
+                "values",
+                msg.render(crate::i18n::Lang::En),
+            ));
+        }
+        Ok(None) => form.op().map_err(|(field, msg)| {
+            let field = if field == "op" { "op" } else { "values" };
+            AppError::validation(field, msg)
+        })?,
+    };
     let plan = match bulk::plan(&txn, &sel, op).await {
         Ok(p) => p,
         Err(BulkError::Field(f, m)) => {

@@ -197,7 +197,10 @@ impl<'a> Fields<'a> {
             },
             Some(_) => self.error("budget_duration", "must be \"1d\", \"7d\", \"30d\" or null"),
         }
-        for (field, slot) in [("rpm_limit", &mut l.rpm_limit), ("tpm_limit", &mut l.tpm_limit)] {
+        for (field, slot) in [
+            ("rpm_limit", &mut l.rpm_limit),
+            ("tpm_limit", &mut l.tpm_limit),
+        ] {
             match self.obj.get(field) {
                 None => {}
                 Some(Value::Null) => *slot = None,

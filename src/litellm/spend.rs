@@ -48,7 +48,11 @@ pub struct Refresher {
 impl Refresher {
     /// One run. A failed call stops the run (the next one starts over from the
     /// same watermark, so nothing is skipped).
-    pub async fn run(&mut self, client: &LiteLlm, db: &DatabaseConnection) -> anyhow::Result<Stats> {
+    pub async fn run(
+        &mut self,
+        client: &LiteLlm,
+        db: &DatabaseConnection,
+    ) -> anyhow::Result<Stats> {
         let cutoff = self.watermark.map(|w| w - OVERLAP);
         // First run: the keys still to see (mama's), to stop early.
         let mut unseen: Option<std::collections::HashSet<String>> = if cutoff.is_none() {
@@ -125,7 +129,11 @@ async fn store(db: &DatabaseConnection, rows: &[KeyRow]) -> anyhow::Result<usize
             continue;
         };
         let spend = r.spend.or(u.spend);
-        let last = r.last_active.as_deref().and_then(parse_time).or(u.last_active_at);
+        let last = r
+            .last_active
+            .as_deref()
+            .and_then(parse_time)
+            .or(u.last_active_at);
         if spend != u.spend || last != u.last_active_at {
             changed.push((u, spend, last));
         }
@@ -165,9 +173,16 @@ pub async fn run_forever(client: LiteLlm, db: DatabaseConnection, interval: std:
         tick.tick().await;
         match r.run(&client, &db).await {
             Ok(s) => {
-                tracing::debug!(pages = s.pages, keys = s.keys_read, changed = s.users_changed, "spend refreshed")
+                tracing::debug!(
+                    pages = s.pages,
+                    keys = s.keys_read,
+                    changed = s.users_changed,
+                    "spend refreshed"
+                )
             }
-            Err(e) => tracing::warn!(error = %e, "spend refresh failed; keeping the last known spend"),
+            Err(e) => {
+                tracing::warn!(error = %e, "spend refresh failed; keeping the last known spend")
+            }
         }
     }
 }

@@ -175,7 +175,11 @@ impl Worker {
                     return Ok(()); // deleted since
                 };
                 let ctx = CallCtx::user(&u.user_id, spec.key_alias.as_deref(), Some(job.id));
-                match self.client.set_blocked(&u.key_sha256, u.blocked, &ctx).await {
+                match self
+                    .client
+                    .set_blocked(&u.key_sha256, u.blocked, &ctx)
+                    .await
+                {
                     Ok(()) => Ok(()),
                     // Not in LiteLLM yet (its first sync failed or waits): create
                     // it with everything, `blocked` included.

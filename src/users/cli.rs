@@ -175,8 +175,8 @@ pub async fn import_with(
         &Default::default(),
         &batch_id,
     )
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut ev = Event::system("cli", Action::UsersImport, Outcome::Success);
     ev.targets = created.clone();
     ev.details = serde_json::json!({

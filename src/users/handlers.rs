@@ -164,6 +164,7 @@ fn hidden_fields(form: &BulkForm) -> Vec<(String, String)> {
         h.push(("services".into(), s));
     }
     h.push(("organisation".into(), form.organisation.clone()));
+    h.push(("limit_value".into(), form.limit_value.clone()));
     h
 }
 
@@ -183,7 +184,7 @@ fn bulk_error(
     admin: &CurrentAdmin,
     audit: &AuditCtx,
     field: &str,
-    msg: String,
+    msg: impl Into<Msg>,
     back: String,
 ) -> Result<HttpResponse, AppError> {
     audit.outcome(Outcome::Invalid);
@@ -209,7 +210,7 @@ pub async fn bulk_preview(
 ) -> Result<HttpResponse, AppError> {
     audit.action(Action::UsersBulkPreview);
     let back = back_url(&form.q);
-    let op = match form.op() {
+    let op = match form.op_in(admin.locale.tz) {
         Ok(op) => with_alias_template(op, &data),
         Err((field, msg)) => return bulk_error(&session, &admin, &audit, field, msg, back),
     };
@@ -246,7 +247,7 @@ pub async fn bulk_apply(
     // a delete, which only the form says.
     admin.require_manager()?;
     let back = back_url(&form.q);
-    let op = match form.op() {
+    let op = match form.op_in(admin.locale.tz) {
         Ok(op) => with_alias_template(op, &data),
         Err((field, msg)) => return bulk_error(&session, &admin, &audit, field, msg, back),
     };
@@ -479,27 +480,26 @@ pub async fn create_apply(
         return html(StatusCode::UNPROCESSABLE_ENTITY, &page);
     }
     let batch_id = crate::crypto::random_id();
-    let created =
-        match service::create_many(
-            &txn,
-            &data.cipher,
-            &lines,
-            &models,
-            &services,
-            &limits,
-            &batch_id,
-        )
-        .await
-        {
-            Ok(c) => c,
-            Err(service::CreateError::UnknownService(s)) => {
-                return Err(AppError::validation(
-                    "services",
-                    format!("unknown service {s}"),
-                ));
-            }
-            Err(service::CreateError::Db(e)) => return Err(e.into()),
-        };
+    let created = match service::create_many(
+        &txn,
+        &data.cipher,
+        &lines,
+        &models,
+        &services,
+        &limits,
+        &batch_id,
+    )
+    .await
+    {
+        Ok(c) => c,
+        Err(service::CreateError::UnknownService(s)) => {
+            return Err(AppError::validation(
+                "services",
+                format!("unknown service {s}"),
+            ));
+        }
+        Err(service::CreateError::Db(e)) => return Err(e.into()),
+    };
     audit.targets(created.clone());
     audit.detail("batch_id", batch_id.clone());
     audit.detail("skipped_lines", bad);

@@ -96,7 +96,10 @@ impl Limits {
         if let Some(d) = &self.budget_duration
             && BudgetDuration::parse(d).is_none()
         {
-            errs.push(("budget_duration", crate::i18n::Msg::new("err-budget-duration")));
+            errs.push((
+                "budget_duration",
+                crate::i18n::Msg::new("err-budget-duration"),
+            ));
         }
         for (f, v) in [("rpm_limit", self.rpm_limit), ("tpm_limit", self.tpm_limit)] {
             if let Some(n) = v
@@ -188,8 +191,15 @@ pub fn parse_expiry(raw: &str, tz: Tz) -> Result<Option<DateTime<Utc>>, crate::i
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(Some(t.with_timezone(&Utc)));
     }
-    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map_err(|_| crate::i18n::Msg::new("err-date"))?;
+    if let Ok(local) = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M") {
+        return tz
+            .from_local_datetime(&local)
+            .earliest()
+            .map(|t| Some(t.with_timezone(&Utc)))
+            .ok_or_else(|| crate::i18n::Msg::new("err-date"));
+    }
+    let d =
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| crate::i18n::Msg::new("err-date"))?;
     let end = d.and_time(NaiveTime::from_hms_opt(23, 59, 59).unwrap_or_default());
     tz.from_local_datetime(&end)
         .earliest()
@@ -301,6 +311,111 @@ pub fn share_used(spend: Option<f64>, max_budget: Option<f64>) -> Option<f64> {
         (_, Some(_)) => Some(0.0),
         _ => None,
     }
+}
+
+/// A value a bulk action sets.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LimitValue {
+    Usd(f64),
+    Period(String),
+    Rate(i64),
+    Time(DateTime<Utc>),
+}
+
+impl LimitValue {
+    pub fn to_db(&self) -> sea_orm::Value {
+        match self {
+            LimitValue::Usd(v) => (*v).into(),
+            LimitValue::Period(p) => p.clone().into(),
+            LimitValue::Rate(n) => (*n).into(),
+            LimitValue::Time(t) => (*t).into(),
+        }
+    }
+    /// As people and the audit trail read it.
+    pub fn display(&self) -> String {
+        match self {
+            LimitValue::Usd(v) => fmt_usd(*v),
+            LimitValue::Period(p) => p.clone(),
+            LimitValue::Rate(n) => crate::i18n::number(*n),
+            LimitValue::Time(t) => t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        }
+    }
+    /// Whether `u` already holds this value (`None`: holds no value).
+    pub fn held_by(v: &Option<LimitValue>, field: &str, u: &user::Model) -> bool {
+        match (field, v) {
+            ("max_budget", Some(LimitValue::Usd(b))) => u.max_budget == Some(*b),
+            ("max_budget", None) => u.max_budget.is_none(),
+            ("budget_duration", Some(LimitValue::Period(p))) => {
+                u.budget_duration.as_deref() == Some(p.as_str())
+            }
+            ("budget_duration", None) => u.budget_duration.is_none(),
+            ("rpm_limit", Some(LimitValue::Rate(n))) => u.rpm_limit == Some(*n),
+            ("rpm_limit", None) => u.rpm_limit.is_none(),
+            ("tpm_limit", Some(LimitValue::Rate(n))) => u.tpm_limit == Some(*n),
+            ("tpm_limit", None) => u.tpm_limit.is_none(),
+            ("expires_at", Some(LimitValue::Time(t))) => u.expires_at == Some(*t),
+            ("expires_at", None) => u.expires_at.is_none(),
+            _ => false,
+        }
+    }
+    /// The current value of `field` on `u`, for the audit trail.
+    pub fn current(field: &str, u: &user::Model) -> serde_json::Value {
+        let l = Limits::of(u).to_json();
+        l.get(field).cloned().unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// The limit columns a bulk action may set or clear (LiteLLM's names).
+pub const LIMIT_FIELDS: [&str; 5] = [
+    "max_budget",
+    "budget_duration",
+    "rpm_limit",
+    "tpm_limit",
+    "expires_at",
+];
+
+/// `max_budget.set` with `raw`, `rpm_limit.clear`, `block`, `unblock` … as a bulk
+/// operation; `Ok(None)` when `op` is not a limit action.
+pub fn bulk_op(
+    op: &str,
+    raw: &str,
+    tz: Tz,
+) -> Result<Option<super::forms::BulkOp>, (&'static str, crate::i18n::Msg)> {
+    use super::forms::BulkOp;
+    match op {
+        "block" => return Ok(Some(BulkOp::Blocked(true))),
+        "unblock" => return Ok(Some(BulkOp::Blocked(false))),
+        _ => {}
+    }
+    let Some((field, how)) = op.split_once('.') else {
+        return Ok(None);
+    };
+    let Some(field) = LIMIT_FIELDS.iter().copied().find(|f| *f == field) else {
+        return Ok(None);
+    };
+    let at = "limit_value";
+    let with_field = |m: crate::i18n::Msg| (at, m.field(field));
+    let value = match how {
+        "clear" => None,
+        "set" => {
+            let v = match field {
+                "max_budget" => parse_budget(raw).map_err(with_field)?.map(LimitValue::Usd),
+                "budget_duration" => parse_duration(raw)
+                    .map_err(with_field)?
+                    .map(LimitValue::Period),
+                "expires_at" => parse_expiry(raw, tz)
+                    .map_err(with_field)?
+                    .map(LimitValue::Time),
+                _ => parse_rate(raw).map_err(with_field)?.map(LimitValue::Rate),
+            };
+            match v {
+                Some(v) => Some(v),
+                None => return Err(with_field(crate::i18n::Msg::new("err-limit-value"))),
+            }
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(BulkOp::Limit(field, value)))
 }
 
 /// At or above this share of its budget a user is marked on `/users`.

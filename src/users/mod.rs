@@ -3,8 +3,8 @@
 pub mod bulk;
 pub mod cli;
 pub mod forms;
-pub mod limits;
 mod handlers;
+pub mod limits;
 pub mod messages;
 pub mod queries;
 pub mod reencrypt;

@@ -496,7 +496,9 @@ pub fn check_edit(
     form: &super::forms::EditForm,
     tz: chrono_tz::Tz,
 ) -> Result<Edit, crate::web::FormErrors> {
-    use super::forms::{Organisation, capitalise, check_alias, check_text, parse_models, parse_services};
+    use super::forms::{
+        Organisation, capitalise, check_alias, check_text, parse_models, parse_services,
+    };
     use crate::i18n::Msg;
     let mut errors = crate::web::FormErrors::default();
     let organisation = Organisation::parse(&form.organisation)

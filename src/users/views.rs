@@ -148,11 +148,46 @@ pub struct Row {
     pub sync_state: String,
     pub sync_error: String,
     pub updated: String,
+    /// `$12.34`, empty before the first spend refresh.
+    pub spend: String,
+    /// `$50.00`, empty without a budget.
+    pub budget: String,
+    /// The catalogue key of the budget period (empty: never resets).
+    pub budget_period: &'static str,
+    /// `82%`, empty without a budget.
+    pub share: String,
+    /// At or over [`super::limits::WARN_SHARE`] of the budget.
+    pub budget_warn: bool,
+    pub blocked: bool,
+    pub expired: bool,
+    /// The expiry date, when there is one.
+    pub expires: String,
 }
 
 impl Row {
     pub fn new(l: Listed, cat: &Catalogue) -> Row {
+        use super::limits;
+        let share = limits::share_used(l.user.spend, l.user.max_budget);
         Row {
+            spend: l.user.spend.map(limits::fmt_usd).unwrap_or_default(),
+            budget: l.user.max_budget.map(limits::fmt_usd).unwrap_or_default(),
+            budget_period: l
+                .user
+                .budget_duration
+                .as_deref()
+                .and_then(limits::BudgetDuration::parse)
+                .map_or("", |d| d.label()),
+            share: share
+                .map(|p| format!("{}%", p.floor() as i64))
+                .unwrap_or_default(),
+            budget_warn: share.is_some_and(|p| p >= limits::WARN_SHARE),
+            blocked: l.user.blocked,
+            expired: l.user.expires_at.is_some_and(|t| t <= chrono::Utc::now()),
+            expires: l
+                .user
+                .expires_at
+                .map(|t| t.format("%Y-%m-%d").to_string())
+                .unwrap_or_default(),
             models: l.models.iter().map(|m| cat.tag(m)).collect(),
             services: l.services,
             user_id: l.user.user_id,
@@ -225,7 +260,7 @@ pub struct ListPage {
     pub prev_url: String,
     pub next_url: String,
     pub size_urls: Vec<(u64, String)>,
-    pub ops: [(&'static str, &'static str); 10],
+    pub ops: &'static [(&'static str, &'static str)],
     pub model_picks: Vec<Pick>,
     pub service_picks: Vec<Pick>,
     pub red_total: usize,
@@ -242,6 +277,8 @@ pub struct ListPage {
     pub poll_ms: u128,
     /// True when LiteLLM is configured (else a banner, and no red models).
     pub litellm_configured: bool,
+    /// The "unused for N days" filter as shown (empty: off).
+    pub unused: String,
 }
 
 impl ListPage {
@@ -285,6 +322,7 @@ impl ListPage {
             .map(|r| r.models.iter().filter(|m| m.red).count())
             .sum();
         ListPage {
+            unused: q.unused_days.map(|d| d.to_string()).unwrap_or_default(),
             q: q.q.clone(),
             rows,
             total,
@@ -301,7 +339,7 @@ impl ListPage {
                 .iter()
                 .map(|&s| (s, q.url(q.sort, q.desc, 1, s)))
                 .collect(),
-            ops: BULK_OPS,
+            ops: &BULK_OPS,
             model_picks: cat.picks(&[], true),
             service_picks: service_picks(services, &[]),
             red_total,
@@ -544,10 +582,7 @@ impl EditView {
             services: service_picks(all_services, services),
             errors: FormErrors::default(),
             conflict: String::new(),
-            limits: super::limits::LimitsForm::show(
-                &super::limits::Limits::of(u),
-                chrono_tz::UTC,
-            ),
+            limits: super::limits::LimitsForm::show(&super::limits::Limits::of(u), chrono_tz::UTC),
             spend: u.spend.map(super::limits::fmt_usd).unwrap_or_default(),
         }
     }

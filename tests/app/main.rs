@@ -16,6 +16,7 @@ mod audit_evidence;
 mod audit_routes;
 mod audit_secrets;
 mod audit_trail;
+mod budgets;
 mod browser;
 mod browser_day;
 mod browser_users;

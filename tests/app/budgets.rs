@@ -414,3 +414,148 @@ async fn spend_through_the_proxy_appears_on_users_and_in_the_lookup_within_one_r
     let (_, html) = b.page("/users?unused=1").await;
     assert!(html.contains(&other) && !html.contains(&format!(">{id}<")));
 }
+
+/// In Chromium, by clicking: a budget for every user on the page (preview, then
+/// apply), the spend LiteLLM counted and the ≥ 80 % mark on /users, then block
+/// and unblock one key, each checked against the proxy. A screenshot per step.
+#[tokio::test]
+async fn an_admin_sets_budgets_for_many_sees_spend_and_the_mark_and_blocks_and_unblocks_in_the_browser()
+ {
+    use crate::webdriver::{browser, click, fill, screenshot, text};
+    use fantoccini::Locator;
+    let Some((base, master)) = peer() else { return };
+    let Some(c) = browser().await else { return };
+    let a = app(&base, &master, Duration::from_secs(1)).await;
+    let sfx = rand_suffix();
+    let ids: Vec<String> = (1..=6).map(|i| format!("team{i}-{sfx}")).collect();
+    for id in &ids {
+        a.user(id, &["gpt-4o-mini"], &[]).await;
+    }
+    drain(&a.app).await;
+    let spender = &ids[0];
+    let key = a.key_of(spender).await;
+    for _ in 0..2 {
+        assert_eq!(complete(&base, &key).await.0, 200);
+    }
+    let spend = eventually(Duration::from_secs(60), "mama to read the spend", || {
+        let a = &a;
+        async move { find(a, spender).await.spend.filter(|s| *s > 0.0) }
+    })
+    .await;
+    // A budget the spender has used 85 % of.
+    let budget = format!("{:.8}", spend / 0.85);
+
+    c.goto(&format!("{}/login", a.app.addr)).await.unwrap();
+    a.app.super_admin().await; // sets the password the browser logs in with
+    fill(&c, "username", "admin").await;
+    fill(&c, "password", STRONG_PASSWORD).await;
+    click(&c, "#submit").await;
+    c.goto(&format!("{}/users?q={sfx}", a.app.addr))
+        .await
+        .unwrap();
+    c.wait().for_element(Locator::Id("users")).await.unwrap();
+    click(&c, "#select-page").await;
+    c.find(Locator::Id("bulk-op"))
+        .await
+        .unwrap()
+        .select_by_value("max_budget.set")
+        .await
+        .unwrap();
+    fill(&c, "bulk-limit-value", &budget).await;
+    screenshot(&c, "budgets-01-bulk-budget").await;
+    click(&c, "#bulk-preview").await;
+    c.wait()
+        .for_element(Locator::Id("bulk-preview-page"))
+        .await
+        .unwrap();
+    let t = text(&c).await;
+    assert!(t.contains("Set Budget (USD) to") && t.contains("for 6 users"), "{t}");
+    screenshot(&c, "budgets-02-preview").await;
+    click(&c, "#bulk-apply").await;
+    c.wait().for_element(Locator::Id("users")).await.unwrap();
+    drain(&a.app).await;
+    for id in &ids {
+        let u = find(&a, id).await;
+        let want: f64 = budget.parse().unwrap();
+        assert_eq!(u.max_budget, Some(want));
+        let info = litellm_info(&base, &master, &u.key_sha256).await.unwrap();
+        assert_eq!(info["max_budget"].as_f64(), Some(want), "{id} in LiteLLM");
+    }
+    c.goto(&format!("{}/users?q={sfx}&sort=share&dir=desc", a.app.addr))
+        .await
+        .unwrap();
+    let row = c
+        .wait()
+        .for_element(Locator::Css(&format!("tr[data-user-id='{spender}']")))
+        .await
+        .unwrap();
+    assert_eq!(
+        row.attr("class").await.unwrap().as_deref(),
+        Some("budget-warn")
+    );
+    let t = row.text().await.unwrap();
+    assert!(t.contains("85%") && t.contains(&mama::users::limits::fmt_usd(spend)), "{t}");
+    assert_eq!(
+        c.find_all(Locator::Css("tr.budget-warn")).await.unwrap().len(),
+        1,
+        "only the spender is at 80 % or more"
+    );
+    screenshot(&c, "budgets-03-spend-and-mark").await;
+
+    // Block the spender's key.
+    click(&c, &format!("tr[data-user-id='{spender}'] input.row-select")).await;
+    c.find(Locator::Id("bulk-op"))
+        .await
+        .unwrap()
+        .select_by_value("block")
+        .await
+        .unwrap();
+    click(&c, "#bulk-preview").await;
+    c.wait()
+        .for_element(Locator::Id("bulk-preview-page"))
+        .await
+        .unwrap();
+    click(&c, "#bulk-apply").await;
+    c.wait().for_element(Locator::Id("users")).await.unwrap();
+    drain(&a.app).await;
+    assert_eq!(complete(&base, &key).await.0, 401, "the blocked key is refused");
+    c.goto(&format!("{}/users?q={sfx}", a.app.addr))
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Css(&format!(
+            "tr[data-user-id='{spender}'] .key-blocked"
+        )))
+        .await
+        .unwrap();
+    screenshot(&c, "budgets-04-blocked").await;
+    click(&c, &format!("tr[data-user-id='{spender}'] input.row-select")).await;
+    c.find(Locator::Id("bulk-op"))
+        .await
+        .unwrap()
+        .select_by_value("unblock")
+        .await
+        .unwrap();
+    click(&c, "#bulk-preview").await;
+    c.wait()
+        .for_element(Locator::Id("bulk-preview-page"))
+        .await
+        .unwrap();
+    click(&c, "#bulk-apply").await;
+    c.wait().for_element(Locator::Id("users")).await.unwrap();
+    drain(&a.app).await;
+    assert_eq!(complete(&base, &key).await.0, 200, "unblocked, it works again");
+    assert!(
+        c.find_all(Locator::Css(".key-blocked"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    screenshot(&c, "budgets-05-unblocked").await;
+    // The edit dialog shows the limits and the spend.
+    click(&c, &format!("tr[data-user-id='{spender}'] a.edit-link")).await;
+    c.wait().for_element(Locator::Id("max_budget")).await.unwrap();
+    c.wait().for_element(Locator::Id("edit-spend")).await.unwrap();
+    screenshot(&c, "budgets-06-edit-dialog").await;
+    c.close().await.unwrap();
+}

@@ -183,7 +183,10 @@ async fn bad_limits_get_a_message_naming_the_field_in_both_languages_and_change_
     for (id_, text) in [
         ("max_budget-error", "Budget (USD) cannot be negative."),
         ("budget_duration-error", "choose daily, weekly or monthly"),
-        ("rpm_limit-error", "Requests per minute must be a whole number."),
+        (
+            "rpm_limit-error",
+            "Requests per minute must be a whole number.",
+        ),
         ("tpm_limit-error", "Tokens per minute must be at least 1."),
         ("expires_at-error", "Key expires on"),
     ] {
@@ -191,8 +194,11 @@ async fn bad_limits_get_a_message_naming_the_field_in_both_languages_and_change_
         assert!(html.contains(text), "no “{text}”");
     }
     // Korean, the same errors.
-    b.post_form("/account", &[("language", "ko"), ("time_zone", "Asia/Seoul")])
-        .await;
+    b.post_form(
+        "/account",
+        &[("language", "ko"), ("time_zone", "Asia/Seoul")],
+    )
+    .await;
     let r = b
         .post_form(
             &format!("/users/{id}"),
@@ -396,7 +402,11 @@ async fn spend_through_the_proxy_appears_on_users_and_in_the_lookup_within_one_r
     let r = b
         .post_form(
             "/users/bulk/apply",
-            &[("op", "max_budget.set"), ("limit_value", &budget), ("ids", &id)],
+            &[
+                ("op", "max_budget.set"),
+                ("limit_value", &budget),
+                ("ids", &id),
+            ],
         )
         .await;
     assert_eq!(r.status(), 303);
@@ -469,7 +479,10 @@ async fn an_admin_sets_budgets_for_many_sees_spend_and_the_mark_and_blocks_and_u
         .await
         .unwrap();
     let t = text(&c).await;
-    assert!(t.contains("Set Budget (USD) to") && t.contains("for 6 users"), "{t}");
+    assert!(
+        t.contains("Set Budget (USD) to") && t.contains("for 6 users"),
+        "{t}"
+    );
     screenshot(&c, "budgets-02-preview").await;
     click(&c, "#bulk-apply").await;
     c.wait().for_element(Locator::Id("users")).await.unwrap();
@@ -494,16 +507,26 @@ async fn an_admin_sets_budgets_for_many_sees_spend_and_the_mark_and_blocks_and_u
         Some("budget-warn")
     );
     let t = row.text().await.unwrap();
-    assert!(t.contains("85%") && t.contains(&mama::users::limits::fmt_usd(spend)), "{t}");
+    assert!(
+        t.contains("85%") && t.contains(&mama::users::limits::fmt_usd(spend)),
+        "{t}"
+    );
     assert_eq!(
-        c.find_all(Locator::Css("tr.budget-warn")).await.unwrap().len(),
+        c.find_all(Locator::Css("tr.budget-warn"))
+            .await
+            .unwrap()
+            .len(),
         1,
         "only the spender is at 80 % or more"
     );
     screenshot(&c, "budgets-03-spend-and-mark").await;
 
     // Block the spender's key.
-    click(&c, &format!("tr[data-user-id='{spender}'] input.row-select")).await;
+    click(
+        &c,
+        &format!("tr[data-user-id='{spender}'] input.row-select"),
+    )
+    .await;
     c.find(Locator::Id("bulk-op"))
         .await
         .unwrap()
@@ -518,7 +541,11 @@ async fn an_admin_sets_budgets_for_many_sees_spend_and_the_mark_and_blocks_and_u
     click(&c, "#bulk-apply").await;
     c.wait().for_element(Locator::Id("users")).await.unwrap();
     drain(&a.app).await;
-    assert_eq!(complete(&base, &key).await.0, 401, "the blocked key is refused");
+    assert_eq!(
+        complete(&base, &key).await.0,
+        401,
+        "the blocked key is refused"
+    );
     c.goto(&format!("{}/users?q={sfx}", a.app.addr))
         .await
         .unwrap();
@@ -529,7 +556,11 @@ async fn an_admin_sets_budgets_for_many_sees_spend_and_the_mark_and_blocks_and_u
         .await
         .unwrap();
     screenshot(&c, "budgets-04-blocked").await;
-    click(&c, &format!("tr[data-user-id='{spender}'] input.row-select")).await;
+    click(
+        &c,
+        &format!("tr[data-user-id='{spender}'] input.row-select"),
+    )
+    .await;
     c.find(Locator::Id("bulk-op"))
         .await
         .unwrap()
@@ -544,7 +575,11 @@ async fn an_admin_sets_budgets_for_many_sees_spend_and_the_mark_and_blocks_and_u
     click(&c, "#bulk-apply").await;
     c.wait().for_element(Locator::Id("users")).await.unwrap();
     drain(&a.app).await;
-    assert_eq!(complete(&base, &key).await.0, 200, "unblocked, it works again");
+    assert_eq!(
+        complete(&base, &key).await.0,
+        200,
+        "unblocked, it works again"
+    );
     assert!(
         c.find_all(Locator::Css(".key-blocked"))
             .await
@@ -554,8 +589,25 @@ async fn an_admin_sets_budgets_for_many_sees_spend_and_the_mark_and_blocks_and_u
     screenshot(&c, "budgets-05-unblocked").await;
     // The edit dialog shows the limits and the spend.
     click(&c, &format!("tr[data-user-id='{spender}'] a.edit-link")).await;
-    c.wait().for_element(Locator::Id("max_budget")).await.unwrap();
-    c.wait().for_element(Locator::Id("edit-spend")).await.unwrap();
+    c.wait()
+        .for_element(Locator::Id("max_budget"))
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Id("edit-spend"))
+        .await
+        .unwrap();
+    let shown = c
+        .find(Locator::Id("max_budget"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(shown.as_deref(), Some(budget.trim_end_matches('0')));
+    c.execute("document.getElementById('limits').scrollIntoView()", vec![])
+        .await
+        .unwrap();
     screenshot(&c, "budgets-06-edit-dialog").await;
     c.close().await.unwrap();
 }

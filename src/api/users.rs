@@ -1032,7 +1032,7 @@ async fn selection(
                 errors
                     .entry(format!("user_ids[{i}]"))
                     .or_default()
-                    .push(e.into());
+                    .push(e.to_string());
             }
         }
     }

@@ -6,8 +6,8 @@ use sea_orm::{
 };
 
 use crate::{
+    db::{exec, stmt},
     entities::service,
-    users::queries::{exec, stmt},
 };
 
 /// A service and how many users have it.

@@ -13,7 +13,7 @@ use crate::entities::{model, service, user, user_model};
 /// Rows per chunk of an `IN (…)` list: far below SQLite's variable limit.
 pub const CHUNK: usize = 500;
 
-pub use crate::db::stmt;
+pub use crate::db::{exec, stmt};
 
 /// `?, ?, ?` for `n` values.
 pub fn marks(n: usize) -> String {
@@ -392,15 +392,6 @@ pub async fn services(db: &impl ConnectionTrait) -> Result<Vec<service::Model>, 
         .order_by_asc(service::Column::Name)
         .all(db)
         .await
-}
-
-/// Runs `sql` (with `?` placeholders) on either backend.
-pub async fn exec(db: &impl ConnectionTrait, sql: &str, values: Vec<Value>) -> Result<u64, DbErr> {
-    let backend = db.get_database_backend();
-    Ok(db
-        .execute_raw(stmt(backend, sql, values))
-        .await?
-        .rows_affected())
 }
 
 /// A machine filter over users (the REST API and `mama apply`): every given

@@ -439,7 +439,8 @@ pub struct LineView {
     pub number: usize,
     pub user_id: String,
     pub organisation: String,
-    pub error: String,
+    /// Why the line cannot be created (`None` when it can).
+    pub error: Option<Msg>,
 }
 
 impl From<&Line> for LineView {
@@ -448,11 +449,7 @@ impl From<&Line> for LineView {
             number: l.number,
             user_id: l.user_id.clone(),
             organisation: l.organisation.clone(),
-            error: l
-                .error
-                .clone()
-                .map(|e| super::forms::capitalise(&e))
-                .unwrap_or_default(),
+            error: l.error.clone(),
         }
     }
 }

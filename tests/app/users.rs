@@ -779,7 +779,7 @@ async fn the_cli_imports_all_or_nothing_and_exports_without_keys() {
     .await
     .unwrap();
     assert_eq!(code, 1);
-    assert!(String::from_utf8_lossy(&out).contains("line 3: the user ID is empty"));
+    assert!(String::from_utf8_lossy(&out).contains("line 3: The user ID is empty."));
     assert!(user_row(&app, "cli1").await.is_none());
 
     let mut out = vec![];

@@ -13,7 +13,7 @@ use super::{
     views::{
         BulkDonePage, BulkErrorPage, BulkPreviewPage, Catalogue, CreatePage, EditPage, EditPartial,
         EditView, LineView, ListPage, RevealPage, RevealPartial, Row, SyncStatePartial,
-        SyncStateView,
+        SyncStateView, model_picks,
     },
 };
 use crate::{
@@ -33,7 +33,8 @@ fn is_htmx(req: &HttpRequest) -> bool {
 }
 
 async fn catalogue(data: &AppData) -> Result<Catalogue, AppError> {
-    Ok(Catalogue::new(&queries::catalogue(&data.db).await?)
+    Ok(crate::catalogue::load(&data.db)
+        .await?
         .configured(data.settings.litellm.is_some()))
 }
 
@@ -326,7 +327,7 @@ async fn create_page(
         } else {
             "all".into()
         },
-        model_picks: cat.picks(&parse_names(&form.models), false),
+        model_picks: model_picks(&cat, &parse_names(&form.models), false),
         service_picks: super::views::service_picks(&services, &parse_names(&form.services)),
         errors,
         preview,

@@ -112,20 +112,56 @@ pub async fn drop_database(url: &str) {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        if !self.owns_database || std::thread::panicking() || keep_databases() {
-            return;
+        if self.owns_database {
+            drop_after_passing(&self.database_url);
         }
-        // Drop runs inside the test's runtime, which must not block on itself.
-        let url = self.database_url.clone();
-        let _ = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime to drop the test database")
-                .block_on(drop_database(&url))
-        })
-        .join();
     }
+}
+
+/// Drops the database at `url` when the test passed (and databases are not kept).
+fn drop_after_passing(url: &str) {
+    if std::thread::panicking() || keep_databases() {
+        return;
+    }
+    // Drop runs inside the test's runtime, which must not block on itself.
+    let url = url.to_string();
+    let _ = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime to drop the test database")
+            .block_on(drop_database(&url))
+    })
+    .join();
+}
+
+/// A database made for one test that starts mama on it itself (several
+/// instances, restarts, the binary): its URL, dropped like a `TestApp`'s when
+/// the test passes. Derefs to the URL.
+pub struct TestDatabase(String);
+
+impl std::ops::Deref for TestDatabase {
+    type Target = String;
+    fn deref(&self) -> &String {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for TestDatabase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        drop_after_passing(&self.0);
+    }
+}
+
+/// A fresh database for one test, dropped when the test passes.
+pub async fn fresh_database() -> TestDatabase {
+    TestDatabase(fresh_database_url().await)
 }
 
 pub async fn spawn_app() -> TestApp {

@@ -7,9 +7,9 @@
 use fantoccini::{Client, ClientBuilder, Locator};
 
 use crate::{
-    browser_users::pick,
     helpers::*,
     users::{add_service, catalogue, create_users},
+    users_browser::pick,
     webdriver::{click, component_available, fill, screenshot, text},
 };
 

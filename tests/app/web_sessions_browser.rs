@@ -10,9 +10,9 @@ use mama::entities::admin_session;
 use sea_orm::{EntityTrait, sea_query::Expr};
 
 use crate::{
-    browser_users::pick,
     helpers::*,
     users::{add_service, catalogue, create_users},
+    users_browser::pick,
     webdriver::*,
 };
 

@@ -198,6 +198,38 @@ pub async fn spawn_app_on(database_url: &str, tweak: impl FnOnce(&mut Settings))
 }
 
 impl TestApp {
+    /// The models user `id` holds, sorted.
+    pub async fn models_of(&self, id: &str) -> Vec<String> {
+        let u = self.user(id).await;
+        mama::users::queries::models_of(&self.db, &[u.id])
+            .await
+            .unwrap()
+            .remove(&u.id)
+            .unwrap_or_default()
+            .into_iter()
+            .collect()
+    }
+
+    /// The services user `id` holds, sorted.
+    pub async fn services_of(&self, id: &str) -> Vec<String> {
+        let u = self.user(id).await;
+        mama::users::queries::services_of(&self.db, &[u.id])
+            .await
+            .unwrap()
+            .remove(&u.id)
+            .unwrap_or_default()
+            .into_iter()
+            .collect()
+    }
+
+    /// User `id`'s row (the user must exist).
+    pub async fn user(&self, id: &str) -> mama::entities::user::Model {
+        mama::users::queries::find(&self.db, id)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("user {id} exists"))
+    }
+
     /// A new browser with an empty cookie jar.
     pub fn browser(&self) -> Browser {
         let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());

@@ -6,14 +6,14 @@ use secrecy::ExposeSecret;
 use super::{
     bulk::{self, BulkError},
     forms::{
-        BulkForm, CreateManyForm, EditForm, ListParams, ListQuery, Selection, capitalise,
-        parse_lines, parse_models, parse_names, parse_services, urlencode,
+        BulkForm, CreateManyForm, EditForm, ListParams, ListQuery, Selection, parse_lines,
+        parse_models, parse_names, parse_services, urlencode,
     },
     messages, queries, service,
     views::{
         BulkDonePage, BulkErrorPage, BulkPreviewPage, Catalogue, CreatePage, EditPage, EditPartial,
         EditView, LineView, ListPage, RevealPage, RevealPartial, Row, SyncStatePartial,
-        SyncStateView,
+        SyncStateView, model_picks,
     },
 };
 use crate::{
@@ -33,7 +33,8 @@ fn is_htmx(req: &HttpRequest) -> bool {
 }
 
 async fn catalogue(data: &AppData) -> Result<Catalogue, AppError> {
-    Ok(Catalogue::new(&queries::catalogue(&data.db).await?)
+    Ok(crate::catalogue::load(&data.db)
+        .await?
         .configured(data.settings.litellm.is_some()))
 }
 
@@ -316,7 +317,7 @@ async fn create_page(
     let cat = catalogue(data).await?;
     let services = queries::services(&data.db).await?;
     let (valid, invalid) = preview.as_ref().map_or((0, 0), |p| {
-        let bad = p.iter().filter(|l| !l.error.is_empty()).count();
+        let bad = p.iter().filter(|l| l.error.is_some()).count();
         (p.len() - bad, bad)
     });
     Ok(CreatePage {
@@ -328,7 +329,7 @@ async fn create_page(
         } else {
             "all".into()
         },
-        model_picks: cat.picks(&parse_names(&form.models), false),
+        model_picks: model_picks(&cat, &parse_names(&form.models), false),
         service_picks: super::views::service_picks(&services, &parse_names(&form.services)),
         errors,
         preview,
@@ -381,14 +382,14 @@ async fn check_create(
     let models = match parse_models(&form.models) {
         Ok(m) => m,
         Err(e) => {
-            errors.add("models", capitalise(e));
+            errors.add("models", e);
             vec![]
         }
     };
     let services = match parse_services(&form.services) {
         Ok(s) => s,
         Err(e) => {
-            errors.add("services", capitalise(e));
+            errors.add("services", e);
             vec![]
         }
     };
@@ -398,12 +399,12 @@ async fn check_create(
     let mut lines = match parse_lines(&form.lines) {
         Ok(l) => l,
         Err(e) => {
-            errors.add("lines", capitalise(&e));
+            errors.add("lines", e);
             vec![]
         }
     };
     if errors.is_empty() && lines.is_empty() {
-        errors.add("lines", "Paste at least one line `user_id,organisation`.");
+        errors.add("lines", "err-lines-none");
     }
     service::check_existing(conn, &mut lines).await?;
     service::assign_aliases(conn, &data.settings.key_alias_template, &mut lines).await?;

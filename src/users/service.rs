@@ -9,6 +9,7 @@ use sea_orm::{
 use crate::{
     crypto::KeyCipher,
     entities::{service, user, user_model, user_service},
+    i18n::Msg,
     litellm::{keys, outbox, sync_state::SyncState},
 };
 
@@ -244,7 +245,7 @@ pub async fn rotate_key(
 pub async fn service_ids_by_name(
     conn: &impl ConnectionTrait,
     names: &[String],
-) -> Result<std::collections::HashMap<String, i32>, String> {
+) -> Result<std::collections::HashMap<String, i32>, Msg> {
     if names.is_empty() {
         return Ok(Default::default());
     }
@@ -254,7 +255,7 @@ pub async fn service_ids_by_name(
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "service lookup failed");
-            "The services could not be read; try again.".to_string()
+            Msg::new("err-services-unreadable")
         })?;
     let mut out = std::collections::HashMap::new();
     for n in names {
@@ -263,10 +264,8 @@ pub async fn service_ids_by_name(
                 out.insert(n.clone(), s.id);
             }
             None => {
-                return Err(format!(
-                    "Unknown service “{}”: add it under Services first.",
-                    n.chars().take(64).collect::<String>()
-                ));
+                return Err(Msg::new("err-service-unknown")
+                    .arg("name", n.chars().take(64).collect::<String>()));
             }
         }
     }
@@ -286,7 +285,7 @@ pub async fn check_existing(
     let existing = super::queries::existing_ids(conn, &ids).await?;
     for l in lines.iter_mut() {
         if l.error.is_none() && existing.contains(&l.user_id) {
-            l.error = Some("a user with this ID already exists".into());
+            l.error = Some(Msg::new("err-user-exists"));
         }
     }
     Ok(())
@@ -341,9 +340,13 @@ pub async fn assign_aliases(
             continue;
         };
         if taken.contains(&a) {
-            l.error = Some(format!("the key alias “{a}” is already another user's"));
+            l.error = Some(Msg::new("err-alias-taken").arg("alias", &a));
         } else if let Some(first) = seen.get(&a) {
-            l.error = Some(format!("the key alias “{a}” is also line {first}'s"));
+            l.error = Some(
+                Msg::new("err-alias-line")
+                    .arg("alias", &a)
+                    .num("first", *first),
+            );
         } else {
             seen.insert(a, l.number);
         }
@@ -401,7 +404,7 @@ pub enum EditError {
     #[error("stale version")]
     Stale,
     #[error("{0}")]
-    Services(String),
+    Services(Msg),
     #[error("alias taken")]
     AliasTaken,
     #[error(transparent)]
@@ -496,38 +499,28 @@ pub fn check_edit(
     form: &super::forms::EditForm,
     tz: chrono_tz::Tz,
 ) -> Result<Edit, crate::web::FormErrors> {
-    use super::forms::{
-        Organisation, capitalise, check_alias, check_text, parse_models, parse_services,
-    };
-    use crate::i18n::Msg;
+    use super::forms::{Organisation, check_alias, check_text, parse_models, parse_services};
     let mut errors = crate::web::FormErrors::default();
     let organisation = Organisation::parse(&form.organisation)
         .map(|o| o.into_inner())
         .unwrap_or_else(|e| {
-            errors.add("organisation", capitalise(e));
+            errors.add("organisation", e);
             String::new()
         });
     let key_alias = check_alias(&form.key_alias).unwrap_or_else(|e| {
-        errors.add("key_alias", capitalise(e));
+        errors.add("key_alias", e);
         None
     });
     let models = parse_models(&form.models).unwrap_or_else(|e| {
-        errors.add("models", capitalise(e));
+        errors.add("models", e);
         vec![]
     });
     let services = parse_services(&form.services).unwrap_or_else(|e| {
-        errors.add("services", capitalise(e));
+        errors.add("services", e);
         vec![]
     });
     if let Err(e) = check_text(&form.extra, EXTRA_MAX) {
-        errors.add(
-            "extra",
-            if e.contains("control") {
-                Msg::new("err-control-chars")
-            } else {
-                Msg::new("err-too-long").num("max", EXTRA_MAX)
-            },
-        );
+        errors.add("extra", e);
     }
     let limits = form.limits().parse(tz).unwrap_or_else(|errs| {
         for (f, m) in errs {

@@ -480,7 +480,7 @@ users-bulk-done-back = 사용자 목록으로
 
 ## 예산, 한도, 키 수명
 limits-legend = 한도 (키와 함께 LiteLLM에 전송)
-field-max-budget = 예산 (USD)
+field-max-budget = 예산 (달러)
 field-budget-duration = 예산 초기화 주기
 field-rpm-limit = 분당 요청 수
 field-tpm-limit = 분당 토큰 수

@@ -54,12 +54,15 @@ impl Refresher {
         db: &DatabaseConnection,
     ) -> anyhow::Result<Stats> {
         let cutoff = self.watermark.map(|w| w - OVERLAP);
-        // First run: the keys still to see (mama's), to stop early.
+        // First run: the keys still to see, to stop early — those LiteLLM has
+        // had (synced at least once; a key still waiting for its first sync is
+        // not there to be seen).
         let mut unseen: Option<std::collections::HashSet<String>> = if cutoff.is_none() {
             Some(
                 user::Entity::find()
                     .select_only()
                     .column(user::Column::KeySha256)
+                    .filter(user::Column::SyncedAt.is_not_null())
                     .into_tuple::<String>()
                     .all(db)
                     .await?
@@ -80,10 +83,14 @@ impl Refresher {
                 .iter()
                 .filter_map(|r| r.updated_at.as_deref().and_then(parse_time))
                 .min();
-            if let Some(t) = rows
-                .iter()
-                .filter_map(|r| r.updated_at.as_deref().and_then(parse_time))
-                .max()
+            // The next run reads back to the newest row of *this* run's first
+            // page (less the overlap): rows written while this run paged on
+            // are newer than it, wherever they were when paged past.
+            if page == 1
+                && let Some(t) = rows
+                    .iter()
+                    .filter_map(|r| r.updated_at.as_deref().and_then(parse_time))
+                    .max()
             {
                 newest = Some(newest.map_or(t, |n| n.max(t)));
             }

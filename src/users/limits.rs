@@ -279,11 +279,11 @@ impl LimitsForm {
     }
 }
 
-/// A budget as typed into a form: no grouping, no trailing zeros.
+/// A budget as typed into a form: every digit it has (the shortest text that
+/// reads back as the same number, so saving the dialog unchanged keeps it), no
+/// grouping, never an exponent.
 pub fn fmt_usd_plain(b: f64) -> String {
-    let s = format!("{b:.6}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    s.to_string()
+    b.to_string()
 }
 
 /// A dollar amount for people: `$12.34`, small amounts with more digits.
@@ -491,5 +491,9 @@ mod tests {
         assert_eq!(duration_for(None, now), None);
         assert_eq!(fmt_usd(1234.5), "$1,234.50");
         assert_eq!(fmt_usd(0.000225), "$0.000225");
+        for b in [50.0, 0.5, 0.000001, 0.00003176, 1234.5678] {
+            assert_eq!(parse_budget(&fmt_usd_plain(b)).unwrap(), Some(b));
+        }
+        assert_eq!(fmt_usd_plain(0.00003176), "0.00003176");
     }
 }

@@ -208,7 +208,7 @@ async fn bad_limits_get_a_message_naming_the_field_in_both_languages_and_change_
     assert_eq!(r.status(), 422);
     let html = r.text().await.unwrap();
     assert!(
-        html.contains("예산 (USD) 항목은 숫자여야 합니다."),
+        html.contains("예산 (달러) 항목은 숫자여야 합니다."),
         "no Korean message"
     );
     let u = find(&a, &id).await;
@@ -354,15 +354,16 @@ async fn spend_through_the_proxy_appears_on_users_and_in_the_lookup_within_one_r
     })
     .await;
     let seen_at = Instant::now();
-    let stored = eventually(interval * 3, "mama to read the spend", || {
+    let stored = eventually(Duration::from_secs(30), "mama to read the spend", || {
         let a = &a;
         let id = id.clone();
         async move { find(a, &id).await.spend.filter(|s| *s >= spend) }
     })
     .await;
     let took = seen_at.elapsed();
+    // One interval, plus the refresh's own calls on a loaded machine.
     assert!(
-        took <= interval + Duration::from_millis(1500),
+        took <= interval + Duration::from_secs(2),
         "spend reached mama {took:?} after LiteLLM had it (interval {interval:?})"
     );
     assert!((stored - spend).abs() < 1e-12);
@@ -604,7 +605,11 @@ async fn an_admin_sets_budgets_for_many_sees_spend_and_the_mark_and_blocks_and_u
         .prop("value")
         .await
         .unwrap();
-    assert_eq!(shown.as_deref(), Some(budget.trim_end_matches('0')));
+    // Every digit of the budget, so saving the dialog unchanged keeps it.
+    assert_eq!(
+        shown.and_then(|v| v.parse::<f64>().ok()),
+        Some(budget.parse::<f64>().unwrap())
+    );
     c.execute("document.getElementById('limits').scrollIntoView()", vec![])
         .await
         .unwrap();

@@ -677,26 +677,20 @@ pub async fn update(
             f,
         )
     };
-    let edit = match service::check_edit(&form, admin.locale.tz) {
-        Ok(e) => e,
-        Err(errors) => return rerender(errors).await,
-    };
-    let version = edit.version;
-    let txn = crate::db::begin_write(&data.db).await?;
-    let change = match service::save_edit(&txn, &u, edit).await {
-        Ok(c) => c,
-        Err(service::EditError::Stale) => {
-            drop(txn);
+    let (txn, change) = match service::edit_from_form(&data.db, &u, &form, admin.locale.tz).await {
+        Ok(saved) => saved,
+        Err(service::EditFailure::Invalid(errors)) => return rerender(errors).await,
+        Err(service::EditFailure::Stale { submitted }) => {
             audit.outcome(Outcome::Invalid);
             audit.detail(
                 "conflict",
-                serde_json::json!({"submitted_version": version, "current_version": u.version}),
+                serde_json::json!({"submitted_version": submitted, "current_version": u.version}),
             );
             // Show the current values: nothing the other admin saved is overwritten.
             let mut f = current_view(&data, &u, admin.locale.tz).await?;
             f.conflict = Msg::new("users-conflict")
                 .arg("user", &u.user_id)
-                .arg("from", version)
+                .arg("from", submitted)
                 .arg("to", u.version)
                 .render(admin.locale.lang);
             return edit_response(
@@ -706,19 +700,7 @@ pub async fn update(
                 f,
             );
         }
-        Err(service::EditError::Services(m)) => {
-            drop(txn);
-            let mut e = FormErrors::default();
-            e.add("services", m);
-            return rerender(e).await;
-        }
-        Err(service::EditError::AliasTaken) => {
-            drop(txn);
-            let mut e = FormErrors::default();
-            e.add("key_alias", "users-alias-taken");
-            return rerender(e).await;
-        }
-        Err(service::EditError::Db(e)) => return Err(e.into()),
+        Err(service::EditFailure::Db(e)) => return Err(e.into()),
     };
     audit.detail("before", change.before);
     audit.detail("after", change.after);

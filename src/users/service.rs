@@ -620,3 +620,42 @@ pub async fn save_edit(
     update_user(conn, u, edit, None).await?;
     Ok(Change { before, after })
 }
+
+/// Why the edit dialog's save did not happen.
+#[derive(Debug)]
+pub enum EditFailure {
+    /// Field errors (the form's rules, unknown services, a taken alias): nothing written.
+    Invalid(crate::web::FormErrors),
+    /// Someone saved the user since the admin loaded version `submitted`.
+    Stale {
+        submitted: i32,
+    },
+    Db(DbErr),
+}
+
+/// The edit dialog's save, whole: checks the form, opens the write transaction,
+/// saves (optimistic locking, models, services, limits, the sync queued) and
+/// hands back the open transaction with before/after, for the caller to commit
+/// together with its audit event.
+pub async fn edit_from_form(
+    db: &sea_orm::DatabaseConnection,
+    u: &user::Model,
+    form: &super::forms::EditForm,
+    tz: chrono_tz::Tz,
+) -> Result<(sea_orm::DatabaseTransaction, Change), EditFailure> {
+    let edit = check_edit(form, tz).map_err(EditFailure::Invalid)?;
+    let submitted = edit.version;
+    let txn = crate::db::begin_write(db).await.map_err(EditFailure::Db)?;
+    let field = |f: &str, m: crate::i18n::Msg| {
+        let mut e = crate::web::FormErrors::default();
+        e.add(f, m);
+        EditFailure::Invalid(e)
+    };
+    match save_edit(&txn, u, edit).await {
+        Ok(change) => Ok((txn, change)),
+        Err(EditError::Stale) => Err(EditFailure::Stale { submitted }),
+        Err(EditError::Services(m)) => Err(field("services", m)),
+        Err(EditError::AliasTaken) => Err(field("key_alias", "users-alias-taken".into())),
+        Err(EditError::Db(e)) => Err(EditFailure::Db(e)),
+    }
+}

@@ -229,6 +229,31 @@ async fn bad_limits_get_a_message_naming_the_field_in_both_languages_and_change_
     assert!(fields.get("max_budget").is_some(), "{body}");
     assert!(fields.get("rpm_limit").is_some(), "{body}");
     assert_eq!(find(&a, &id).await.version, 1);
+    // The lookup's limits and spend are documented in the OpenAPI document.
+    let doc: Value = a
+        .http
+        .get(format!("{}/api/v1/openapi.json", a.app.addr))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let props = &doc["components"]["schemas"]["UserKey"]["properties"];
+    for f in [
+        "max_budget",
+        "budget_duration",
+        "rpm_limit",
+        "tpm_limit",
+        "spend",
+        "blocked",
+        "expires_at",
+    ] {
+        assert!(
+            props.get(f).is_some(),
+            "UserKey lacks {f} in the OpenAPI document"
+        );
+    }
 }
 
 #[tokio::test]

@@ -283,7 +283,9 @@ impl ListPage {
             model_picks: model_picks(cat, &[], true),
             service_picks: service_picks(services, &[]),
             red_total,
-            select_all_text: if total == 0 {
+            // "Select all matching" selects by search alone: not offered under the
+            // "unused for N days" filter, whose count it would not match.
+            select_all_text: if total == 0 || q.unused_days.is_some() {
                 String::new()
             } else if q.q.is_empty() {
                 Msg::new("users-select-all")

@@ -451,6 +451,8 @@ async fn spend_through_the_proxy_appears_on_users_and_in_the_lookup_within_one_r
     // "Unused for 1 day" shows the never-used user only.
     let (_, html) = b.page("/users?unused=1").await;
     assert!(html.contains(&other) && !html.contains(&format!(">{id}<")));
+    // Selecting "all matching" would select by the search alone: not offered.
+    assert!(!html.contains("id=\"all-matching\""));
 }
 
 /// In Chromium, by clicking: a budget for every user on the page (preview, then

@@ -233,14 +233,16 @@ pub fn parse_lines(text: &str) -> Result<Vec<Line>, Msg> {
     Ok(out)
 }
 
-/// Removes the quotes of a simple CSV field (`"a b"` → `a b`).
+/// Removes the quotes of a simple CSV field (`"a b"` → `a b`) and the formula
+/// guard mama's own exports put in front of `+`, `-`, `=`, `@` (`'+1` → `+1`).
 fn unquote(s: &str) -> String {
     let t = s.trim();
-    if t.len() >= 2 && t.starts_with('"') && t.ends_with('"') {
+    let t = if t.len() >= 2 && t.starts_with('"') && t.ends_with('"') {
         t[1..t.len() - 1].replace("\"\"", "\"")
     } else {
         t.to_string()
-    }
+    };
+    crate::csv::unguard(&t).to_string()
 }
 
 /// The sortable columns of `/users`.
@@ -702,6 +704,15 @@ mod tests {
         assert_eq!(UserId::parse(".").unwrap_err().key, UserId::RESERVED);
         assert_eq!(UserId::parse(" .. ").unwrap_err().key, UserId::RESERVED);
         assert!(UserId::parse("...").is_ok());
+    }
+
+    #[test]
+    fn an_exported_formula_like_id_imports_as_it_was() {
+        let lines = parse_lines("'+4912,'=Org\n\"'-x\",Org\n").unwrap();
+        assert_eq!(lines[0].user_id, "+4912");
+        assert_eq!(lines[0].organisation, "=Org");
+        assert_eq!(lines[1].user_id, "-x");
+        assert!(lines.iter().all(|l| l.error.is_none()));
     }
 
     #[test]

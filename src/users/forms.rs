@@ -563,7 +563,7 @@ impl BulkForm {
         if let Some(op) = super::limits::bulk_op(&self.op, &self.limit_value, tz)? {
             return Ok(op);
         }
-        self.op().map_err(|(f, m)| (f, crate::i18n::Msg::from(m)))
+        self.op()
     }
 
     /// The operation, or the field and message that say what is wrong.

@@ -25,7 +25,7 @@ use crate::{
 };
 
 /// Written once, in the model catalogue.
-use crate::litellm::models::SPECIAL as SPECIAL_MODELS;
+use crate::catalogue::SPECIAL as SPECIAL_MODELS;
 
 /// Look up many users' keys and permissions at once.
 #[utoipa::path(
@@ -98,6 +98,13 @@ pub async fn lookup(
                     extra: f.user.extra,
                     sync_state: f.user.sync_state,
                     updated_at: f.user.updated_at,
+                    max_budget: f.user.max_budget,
+                    budget_duration: f.user.budget_duration,
+                    rpm_limit: f.user.rpm_limit,
+                    tpm_limit: f.user.tpm_limit,
+                    spend: f.user.spend,
+                    blocked: f.user.blocked,
+                    expires_at: f.user.expires_at,
                 });
             }
             None => not_found.push(id),
@@ -173,7 +180,7 @@ pub async fn models(
         })
         .collect();
     models.extend(
-        queries::models(&data.db)
+        crate::catalogue::by_name(&data.db)
             .await?
             .into_iter()
             .filter(|m| !SPECIAL_MODELS.contains(&m.name.as_str()))

@@ -9,6 +9,7 @@ pub mod models;
 pub mod outbox;
 pub mod queries;
 pub mod reconcile;
+pub mod spend;
 pub mod sync_state;
 pub mod worker;
 
@@ -37,6 +38,12 @@ pub fn spec(u: &user::Model, models: Vec<String>, services: Vec<String>) -> KeyS
             "extra": u.extra,
             "managed_by": MANAGED_BY,
         }),
+        max_budget: u.max_budget,
+        budget_duration: u.budget_duration.clone(),
+        rpm_limit: u.rpm_limit,
+        tpm_limit: u.tpm_limit,
+        expires_at: u.expires_at,
+        blocked: u.blocked,
     }
 }
 
@@ -74,6 +81,13 @@ pub fn start(data: &web::Data<AppData>) {
             Arc::new(Notify::new()),
         ));
         tokio::spawn(w.run());
+    }
+    if !sync.spend_refresh.is_zero() {
+        tokio::spawn(spend::run_forever(
+            client.clone(),
+            data.db.clone(),
+            sync.spend_refresh,
+        ));
     }
     let (db, notices) = (data.db.clone(), data.notices.clone());
     tokio::spawn(async move {

@@ -8,12 +8,12 @@ use sea_orm::{
 };
 
 use super::forms::{ListQuery, SortKey};
-use crate::entities::{model, service, user, user_model};
+use crate::entities::{service, user, user_model, user_service};
 
 /// Rows per chunk of an `IN (…)` list: far below SQLite's variable limit.
 pub const CHUNK: usize = 500;
 
-pub use crate::db::stmt;
+pub use crate::db::{exec, stmt};
 
 /// `?, ?, ?` for `n` values.
 pub fn marks(n: usize) -> String {
@@ -136,6 +136,11 @@ fn order_expr(k: SortKey) -> &'static str {
         SortKey::Alias => "users.key_alias",
         SortKey::Models => "(SELECT COUNT(*) FROM user_models um WHERE um.user_id = users.id)",
         SortKey::Services => "(SELECT COUNT(*) FROM user_services us WHERE us.user_id = users.id)",
+        SortKey::Spend => "COALESCE(users.spend, 0)",
+        SortKey::Budget => "users.max_budget",
+        SortKey::Share => {
+            "(CASE WHEN users.max_budget > 0 THEN COALESCE(users.spend, 0) / users.max_budget END)"
+        }
         SortKey::Sync => "users.sync_state",
         SortKey::Updated => "users.updated_at",
     }
@@ -160,9 +165,28 @@ pub struct Listed {
 /// walks the sort index.
 pub async fn list(db: &impl ConnectionTrait, q: &ListQuery) -> Result<(Vec<Listed>, u64), DbErr> {
     let backend = db.get_database_backend();
-    let indexed = Search::indexed(backend, &q.q);
+    let mut indexed = Search::indexed(backend, &q.q);
+    if let Some(days) = q.unused_days {
+        // "Unused for N days": never used, or last used before the cut-off. The
+        // search is then tested row by row (the filter is no index's).
+        let cutoff = chrono::Utc::now() - chrono::Duration::days(days.into());
+        let mut scan = Search::scan(backend, &q.q);
+        scan.clause = format!(
+            "{} AND (users.last_active_at IS NULL OR users.last_active_at < ?)",
+            scan.clause
+        );
+        scan.values.push(cutoff.into());
+        scan.count = format!("SELECT COUNT(*) AS n FROM users WHERE {}", scan.clause);
+        indexed = scan;
+    }
     let total = indexed.count(db).await?;
-    let (from, clause, mut values) = if q.q.is_empty() || total > MATCHES_FIRST_MAX {
+    let (from, clause, mut values) = if q.unused_days.is_some() {
+        (
+            "users".to_string(),
+            indexed.clause.clone(),
+            indexed.values.clone(),
+        )
+    } else if q.q.is_empty() || total > MATCHES_FIRST_MAX {
         let scan = Search::scan(backend, &q.q);
         ("users".to_string(), scan.clause, scan.values)
     } else if backend == DbBackend::Postgres {
@@ -178,10 +202,11 @@ pub async fn list(db: &impl ConnectionTrait, q: &ListQuery) -> Result<(Vec<Liste
     };
     let dir = if q.desc { "DESC" } else { "ASC" };
     // NULL aliases sort last either way, as a reader expects.
-    let nulls = if q.sort == SortKey::Alias {
-        "(users.key_alias IS NULL) ASC, "
-    } else {
-        ""
+    let nulls = match q.sort {
+        SortKey::Alias => "(users.key_alias IS NULL) ASC, ",
+        // Users without a budget come last either way too.
+        SortKey::Budget | SortKey::Share => "(users.max_budget IS NULL) ASC, ",
+        _ => "",
     };
     values.push((q.size as i64).into());
     values.push((((q.page - 1) * q.size) as i64).into());
@@ -237,13 +262,6 @@ pub async fn models_of(
     Ok(out)
 }
 
-#[derive(Debug, FromQueryResult)]
-struct UserServiceName {
-    user_id: i32,
-    service_id: i32,
-    name: String,
-}
-
 /// Service names of these users (by internal ID).
 pub async fn services_of(
     db: &impl ConnectionTrait,
@@ -263,22 +281,21 @@ pub async fn service_pairs(
     db: &impl ConnectionTrait,
     ids: &[i32],
 ) -> Result<Vec<(i32, i32, String)>, DbErr> {
-    let backend = db.get_database_backend();
+    use sea_orm::{JoinType, QuerySelect, RelationTrait};
     let mut out = vec![];
     for chunk in ids.chunks(CHUNK) {
-        let sql = format!(
-            "SELECT us.user_id AS user_id, s.id AS service_id, s.name AS name FROM user_services us \
-             JOIN services s ON s.id = us.service_id WHERE us.user_id IN ({})",
-            marks(chunk.len())
+        out.extend(
+            user_service::Entity::find()
+                .select_only()
+                .column(user_service::Column::UserId)
+                .column(user_service::Column::ServiceId)
+                .column(service::Column::Name)
+                .join(JoinType::InnerJoin, user_service::Relation::Service.def())
+                .filter(user_service::Column::UserId.is_in(chunk.iter().copied()))
+                .into_tuple::<(i32, i32, String)>()
+                .all(db)
+                .await?,
         );
-        let rows = UserServiceName::find_by_statement(stmt(
-            backend,
-            &sql,
-            chunk.iter().map(|&i| i.into()).collect(),
-        ))
-        .all(db)
-        .await?;
-        out.extend(rows.into_iter().map(|r| (r.user_id, r.service_id, r.name)));
     }
     Ok(out)
 }
@@ -378,29 +395,12 @@ pub async fn existing_ids(
     Ok(out)
 }
 
-/// The model catalogue: name → available. (Specials are not in it.)
-pub async fn catalogue(db: &impl ConnectionTrait) -> Result<Vec<model::Model>, DbErr> {
-    model::Entity::find()
-        .order_by_asc(model::Column::Name)
-        .all(db)
-        .await
-}
-
 /// Every service, by name.
 pub async fn services(db: &impl ConnectionTrait) -> Result<Vec<service::Model>, DbErr> {
     service::Entity::find()
         .order_by_asc(service::Column::Name)
         .all(db)
         .await
-}
-
-/// Runs `sql` (with `?` placeholders) on either backend.
-pub async fn exec(db: &impl ConnectionTrait, sql: &str, values: Vec<Value>) -> Result<u64, DbErr> {
-    let backend = db.get_database_backend();
-    Ok(db
-        .execute_raw(stmt(backend, sql, values))
-        .await?
-        .rows_affected())
 }
 
 /// A machine filter over users (the REST API and `mama apply`): every given

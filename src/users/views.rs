@@ -1,6 +1,4 @@
 //! Askama pages and partials of `/users`.
-use std::collections::BTreeSet;
-
 use askama::Template;
 
 use crate::i18n::Msg;
@@ -12,97 +10,39 @@ use super::{
     queries::Listed,
 };
 use crate::{
-    entities::{model, service, user},
+    entities::{service, user},
     web::{FormErrors, PageCtx},
 };
 
-/// Written once, in the model catalogue.
-use crate::litellm::models::SPECIAL as SPECIAL_MODELS;
+pub use crate::catalogue::{Catalogue, ModelTag};
 
-/// A model as a user has it: special (badge), available, or no longer offered (red).
-#[derive(Debug, Clone)]
-pub struct ModelTag {
-    pub name: String,
-    pub special: bool,
-    pub red: bool,
-}
-
-/// The catalogue, for deciding which models are red.
-#[derive(Debug, Clone, Default)]
-pub struct Catalogue {
-    pub available: BTreeSet<String>,
-    /// Models LiteLLM offered once and no longer does.
-    pub retired: BTreeSet<String>,
-    /// False when LiteLLM is not configured (or never answered): nothing is red
-    /// then, a banner says why instead.
-    pub known: bool,
-}
-
-impl Catalogue {
-    pub fn new(models: &[model::Model]) -> Self {
-        Catalogue {
-            available: models
-                .iter()
-                .filter(|m| m.available)
-                .map(|m| m.name.clone())
-                .collect(),
-            retired: models
-                .iter()
-                .filter(|m| !m.available)
-                .map(|m| m.name.clone())
-                .collect(),
-            known: !models.is_empty(),
+/// The picker's options: the specials, the available models, then `held` models
+/// outside the catalogue (marked red) — the checked ones first, so a red model a
+/// user holds is never out of sight.
+pub fn model_picks(cat: &Catalogue, held: &[String], with_retired: bool) -> Vec<Pick> {
+    let mut names = cat.choices();
+    if with_retired {
+        names.extend(cat.retired.iter().cloned());
+    }
+    for m in held {
+        if !names.contains(m) {
+            names.push(m.clone());
         }
     }
-    /// With LiteLLM not configured nothing can be called retired.
-    pub fn configured(mut self, configured: bool) -> Self {
-        self.known &= configured;
-        self
-    }
-    pub fn tag(&self, name: &str) -> ModelTag {
-        let special = SPECIAL_MODELS.contains(&name);
-        ModelTag {
-            name: name.to_string(),
-            special,
-            red: self.known && !special && !self.available.contains(name),
-        }
-    }
-    /// What an admin may pick: the specials, then every available model.
-    pub fn choices(&self) -> Vec<String> {
-        SPECIAL_MODELS
-            .iter()
-            .map(|s| s.to_string())
-            .chain(self.available.iter().cloned())
-            .collect()
-    }
-    /// The picker's options: the specials, the available models, then `held` models
-    /// outside the catalogue (marked red) — the checked ones first, so a red model a
-    /// user holds is never out of sight.
-    pub fn picks(&self, held: &[String], with_retired: bool) -> Vec<Pick> {
-        let mut names = self.choices();
-        if with_retired {
-            names.extend(self.retired.iter().cloned());
-        }
-        for m in held {
-            if !names.contains(m) {
-                names.push(m.clone());
+    let mut picks: Vec<Pick> = names
+        .into_iter()
+        .map(|n| {
+            let t = cat.tag(&n);
+            Pick {
+                checked: held.contains(&n),
+                red: t.red,
+                special: t.special,
+                name: n,
             }
-        }
-        let mut picks: Vec<Pick> = names
-            .into_iter()
-            .map(|n| {
-                let t = self.tag(&n);
-                Pick {
-                    checked: held.contains(&n),
-                    red: t.red,
-                    special: t.special,
-                    name: n,
-                }
-            })
-            .collect();
-        picks.sort_by_key(|p| !p.checked);
-        picks
-    }
+        })
+        .collect();
+    picks.sort_by_key(|p| !p.checked);
+    picks
 }
 
 /// The element ID of a user's sync state on /users.
@@ -148,11 +88,46 @@ pub struct Row {
     pub sync_state: String,
     pub sync_error: String,
     pub updated: String,
+    /// `$12.34`, empty before the first spend refresh.
+    pub spend: String,
+    /// `$50.00`, empty without a budget.
+    pub budget: String,
+    /// The catalogue key of the budget period (empty: never resets).
+    pub budget_period: &'static str,
+    /// `82%`, empty without a budget.
+    pub share: String,
+    /// At or over [`super::limits::WARN_SHARE`] of the budget.
+    pub budget_warn: bool,
+    pub blocked: bool,
+    pub expired: bool,
+    /// The expiry date, when there is one.
+    pub expires: String,
 }
 
 impl Row {
     pub fn new(l: Listed, cat: &Catalogue) -> Row {
+        use super::limits;
+        let share = limits::share_used(l.user.spend, l.user.max_budget);
         Row {
+            spend: l.user.spend.map(limits::fmt_usd).unwrap_or_default(),
+            budget: l.user.max_budget.map(limits::fmt_usd).unwrap_or_default(),
+            budget_period: l
+                .user
+                .budget_duration
+                .as_deref()
+                .and_then(limits::BudgetDuration::parse)
+                .map_or("", |d| d.label()),
+            share: share
+                .map(|p| format!("{}%", p.floor() as i64))
+                .unwrap_or_default(),
+            budget_warn: share.is_some_and(|p| p >= limits::WARN_SHARE),
+            blocked: l.user.blocked,
+            expired: l.user.expires_at.is_some_and(|t| t <= chrono::Utc::now()),
+            expires: l
+                .user
+                .expires_at
+                .map(|t| t.format("%Y-%m-%d").to_string())
+                .unwrap_or_default(),
             models: l.models.iter().map(|m| cat.tag(m)).collect(),
             services: l.services,
             user_id: l.user.user_id,
@@ -225,7 +200,7 @@ pub struct ListPage {
     pub prev_url: String,
     pub next_url: String,
     pub size_urls: Vec<(u64, String)>,
-    pub ops: [(&'static str, &'static str); 10],
+    pub ops: &'static [(&'static str, &'static str)],
     pub model_picks: Vec<Pick>,
     pub service_picks: Vec<Pick>,
     pub red_total: usize,
@@ -242,6 +217,8 @@ pub struct ListPage {
     pub poll_ms: u128,
     /// True when LiteLLM is configured (else a banner, and no red models).
     pub litellm_configured: bool,
+    /// The "unused for N days" filter as shown (empty: off).
+    pub unused: String,
 }
 
 impl ListPage {
@@ -285,6 +262,7 @@ impl ListPage {
             .map(|r| r.models.iter().filter(|m| m.red).count())
             .sum();
         ListPage {
+            unused: q.unused_days.map(|d| d.to_string()).unwrap_or_default(),
             q: q.q.clone(),
             rows,
             total,
@@ -301,11 +279,13 @@ impl ListPage {
                 .iter()
                 .map(|&s| (s, q.url(q.sort, q.desc, 1, s)))
                 .collect(),
-            ops: BULK_OPS,
-            model_picks: cat.picks(&[], true),
+            ops: &BULK_OPS,
+            model_picks: model_picks(cat, &[], true),
             service_picks: service_picks(services, &[]),
             red_total,
-            select_all_text: if total == 0 {
+            // "Select all matching" selects by search alone: not offered under the
+            // "unused for N days" filter, whose count it would not match.
+            select_all_text: if total == 0 || q.unused_days.is_some() {
                 String::new()
             } else if q.q.is_empty() {
                 Msg::new("users-select-all")
@@ -439,7 +419,8 @@ pub struct LineView {
     pub number: usize,
     pub user_id: String,
     pub organisation: String,
-    pub error: String,
+    /// Why the line cannot be created (`None` when it can).
+    pub error: Option<Msg>,
 }
 
 impl From<&Line> for LineView {
@@ -448,11 +429,7 @@ impl From<&Line> for LineView {
             number: l.number,
             user_id: l.user_id.clone(),
             organisation: l.organisation.clone(),
-            error: l
-                .error
-                .clone()
-                .map(|e| super::forms::capitalise(&e))
-                .unwrap_or_default(),
+            error: l.error.clone(),
         }
     }
 }
@@ -470,6 +447,17 @@ pub struct CreatePage {
     pub preview: Option<Vec<LineView>>,
     pub valid: usize,
     pub invalid: usize,
+    /// The limits every created user gets (as sent).
+    pub limits: super::limits::LimitsForm,
+}
+
+impl CreatePage {
+    pub fn durations(&self) -> Vec<(&'static str, &'static str)> {
+        super::limits::BudgetDuration::ALL
+            .iter()
+            .map(|d| (d.as_str(), d.label()))
+            .collect()
+    }
 }
 
 /// The edit form, as a page or as the dialog's body.
@@ -501,6 +489,10 @@ pub struct EditView {
     pub errors: FormErrors,
     /// A stale-edit message, with the current values shown.
     pub conflict: String,
+    /// The limit fields as shown (stored values, or what was sent).
+    pub limits: super::limits::LimitsForm,
+    /// Spend as LiteLLM last reported it (empty: never refreshed).
+    pub spend: String,
 }
 
 impl EditView {
@@ -525,11 +517,21 @@ impl EditView {
             key_hint: u.key_hint.clone(),
             sync_state: u.sync_state.clone(),
             sync_error: u.sync_error.clone().unwrap_or_default(),
-            models: cat.picks(models, false),
+            models: model_picks(cat, models, false),
             services: service_picks(all_services, services),
             errors: FormErrors::default(),
             conflict: String::new(),
+            limits: super::limits::LimitsForm::show(&super::limits::Limits::of(u), chrono_tz::UTC),
+            spend: u.spend.map(super::limits::fmt_usd).unwrap_or_default(),
         }
+    }
+
+    /// The budget periods offered (LiteLLM's text, catalogue key).
+    pub fn durations(&self) -> Vec<(&'static str, &'static str)> {
+        super::limits::BudgetDuration::ALL
+            .iter()
+            .map(|d| (d.as_str(), d.label()))
+            .collect()
     }
 }
 

@@ -21,6 +21,7 @@ mod m20261202_030000_add_admin_locale;
 mod m20261202_030000_audit_targets_watermark;
 mod m20261202_040000_create_idempotency_keys;
 mod m20261202_100000_add_user_limits;
+mod m20261202_120000_index_users_sort_columns;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_040000_create_idempotency_keys::Migration),
             Box::new(m20261202_030000_add_admin_locale::Migration),
             Box::new(m20261202_100000_add_user_limits::Migration),
+            Box::new(m20261202_120000_index_users_sort_columns::Migration),
         ]
     }
 }

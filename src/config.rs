@@ -89,6 +89,13 @@ pub struct Settings {
     pub key_alias_template: String,
     /// Login flood and brute-force limits, trusted proxies, reveal alerts (issue 12).
     pub security: SecuritySettings,
+    /// How long a stopping instance (SIGTERM, SIGINT) may take in all: finishing
+    /// requests in flight, the sync jobs it runs, and its audit batches
+    /// (`MAMA_SHUTDOWN_TIMEOUT_SECONDS`, default 20).
+    pub shutdown_timeout: Duration,
+    /// Where the per-client API rate limit is counted (`MAMA_API_RATE_LIMIT_SCOPE`):
+    /// `database` (default; one counter shared by every instance) or `instance`.
+    pub api_rate_limit_shared: bool,
 }
 
 /// Limits against attackers; see SECURITY.md for the scheme and its defaults.
@@ -339,6 +346,19 @@ impl Settings {
                 "MAMA_AUDIT_INDEX_BATCH_ROWS",
             )?,
             compress_min_bytes: env.parse("MAMA_COMPRESS_MIN_BYTES", 2048)?,
+            shutdown_timeout: Duration::from_secs(bounded(
+                env.parse("MAMA_SHUTDOWN_TIMEOUT_SECONDS", 20)?,
+                1,
+                3600,
+                "MAMA_SHUTDOWN_TIMEOUT_SECONDS",
+            )?),
+            api_rate_limit_shared: match env.get("MAMA_API_RATE_LIMIT_SCOPE").as_deref() {
+                None | Some("database") => true,
+                Some("instance") => false,
+                Some(v) => {
+                    bail!("MAMA_API_RATE_LIMIT_SCOPE must be database or instance, not {v:?}")
+                }
+            },
         })
     }
 

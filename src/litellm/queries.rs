@@ -204,6 +204,31 @@ pub async fn fail(
     Ok(())
 }
 
+/// Gives back every job `owner` holds (a stopping instance): due now, no lease,
+/// so another instance claims them at once. The attempt counted at the claim is
+/// kept: the job may have reached LiteLLM, so its next run takes the
+/// update-then-generate path. Returns how many jobs were released.
+pub async fn release(conn: &impl ConnectionTrait, owner: &str) -> Result<u64, DbErr> {
+    let now = Utc::now();
+    let res = sync_job::Entity::update_many()
+        .col_expr(sync_job::Column::State, Expr::value(JobState::Pending))
+        .col_expr(sync_job::Column::NextAttemptAt, Expr::value(now))
+        .col_expr(
+            sync_job::Column::LeaseOwner,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            sync_job::Column::LeaseUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(sync_job::Column::UpdatedAt, Expr::value(now))
+        .filter(sync_job::Column::LeaseOwner.eq(owner))
+        .filter(sync_job::Column::State.eq(JobState::Running))
+        .exec(conn)
+        .await?;
+    Ok(res.rows_affected)
+}
+
 /// Puts failed jobs (of these users, or all) back in the queue, due now. The
 /// attempt count is kept: a retried job never takes the one-call creation path.
 pub async fn retry_failed(

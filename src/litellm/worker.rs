@@ -17,7 +17,10 @@ use super::{
     outbox::Op,
     queries,
 };
-use crate::{config::SyncSettings, crypto::KeyCipher, entities::sync_job, state::SystemNotices};
+use crate::{
+    config::SyncSettings, crypto::KeyCipher, entities::sync_job, shutdown::Stop,
+    state::SystemNotices,
+};
 
 /// The notice topic for LiteLLM's health.
 pub const NOTICE: &str = "litellm";
@@ -63,19 +66,27 @@ impl Worker {
         }
     }
 
-    /// Runs forever (until the runtime stops).
-    pub async fn run(self: Arc<Self>) {
+    /// Runs until `stop` is raised, then ends cleanly: claims nothing more, gives
+    /// the jobs in flight up to `grace` to finish, cancels the rest and releases
+    /// every lease it still holds at once (another instance takes those jobs
+    /// without waiting for the lease to expire). Returns how many it released.
+    pub async fn run(self: Arc<Self>, mut stop: Stop, grace: Duration) -> u64 {
         let sem = Arc::new(Semaphore::new(self.settings.concurrency));
+        let mut running = tokio::task::JoinSet::new();
         tracing::info!(worker = %self.id, concurrency = self.settings.concurrency, "sync worker started");
-        loop {
+        while !stop.is_stopped() {
             // Wait until at least one slot is free, then fill the free slots.
-            drop(sem.clone().acquire_owned().await);
+            tokio::select! {
+                p = sem.clone().acquire_owned() => drop(p),
+                _ = stop.stopped() => break,
+            }
+            while running.try_join_next().is_some() {}
             let free = sem.available_permits();
             let jobs = match queries::claim(&self.db, &self.id, free, self.settings.lease).await {
                 Ok(j) => j,
                 Err(e) => {
                     tracing::warn!(error = %e, "claiming sync jobs failed");
-                    tokio::time::sleep(self.settings.poll_interval).await;
+                    stop.sleep(self.settings.poll_interval).await;
                     continue;
                 }
             };
@@ -83,19 +94,40 @@ impl Worker {
             for job in jobs {
                 let permit = match sem.clone().acquire_owned().await {
                     Ok(p) => p,
-                    Err(_) => return,
+                    Err(_) => break,
                 };
                 let me = self.clone();
-                tokio::spawn(async move {
+                running.spawn(async move {
                     me.run_one(job).await;
                     drop(permit);
                 });
             }
             if !full {
-                let _ =
-                    tokio::time::timeout(self.settings.poll_interval, self.wake.notified()).await;
+                tokio::select! {
+                    _ = tokio::time::timeout(self.settings.poll_interval, self.wake.notified()) => {}
+                    _ = stop.stopped() => {}
+                }
             }
         }
+        let in_flight = running.len();
+        let drained = tokio::time::timeout(grace, async {
+            while running.join_next().await.is_some() {}
+        })
+        .await
+        .is_ok();
+        if !drained {
+            running.abort_all();
+            while running.join_next().await.is_some() {}
+        }
+        let released = match queries::release(&self.db, &self.id).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::error!(worker = %self.id, error = %e, "could not release the sync leases; they expire on their own");
+                0
+            }
+        };
+        tracing::info!(worker = %self.id, in_flight, drained, released, "sync worker stopped");
+        released
     }
 
     async fn run_one(&self, job: sync_job::Model) {

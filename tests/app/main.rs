@@ -2,6 +2,7 @@
 mod helpers;
 mod i18n;
 mod i18n_browser;
+mod instances;
 mod webdriver;
 
 mod account;

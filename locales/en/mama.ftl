@@ -601,3 +601,16 @@ flash-models-fetched = { $count_fmt } model(s) fetched from LiteLLM.
 flash-models-failed = LiteLLM did not answer; the last known list is kept.
 users-bulk-done-title = Bulk change done
 users-bulk-done-back = Back to the users
+
+reconcile-held-heading = Changed in LiteLLM behind mama's back
+reconcile-held-help = mama found these keys changed outside mama and did not overwrite them. Keep LiteLLM's change by making the same edit in mama, or send mama's state again.
+reconcile-col-mama-sent = mama had sent
+reconcile-col-litellm-has = LiteLLM has
+reconcile-overwrite = Send mama's state
+reconcile-rename-offer = LiteLLM no longer offers { $from } and offers { $to } instead; on { $count_fmt } { $count ->
+    [one] key
+   *[other] keys
+} { $from } was replaced by { $to }. Adopt the rename in mama:
+reconcile-rename-add = 1. Preview: add { $to } to every user holding { $from }
+reconcile-rename-remove = 2. Preview: remove { $from } from them
+flash-drift-overwritten = mama's state will be sent again to the key of { $user }.

@@ -479,3 +479,13 @@ flash-models-fetched = LiteLLM에서 모델 { $count_fmt }개를 받았습니다
 flash-models-failed = LiteLLM이 응답하지 않아 마지막으로 받은 목록을 그대로 둡니다.
 users-bulk-done-title = 일괄 변경 완료
 users-bulk-done-back = 사용자 목록으로
+
+reconcile-held-heading = mama 밖에서 LiteLLM에서 바뀐 키
+reconcile-held-help = mama 밖에서 바뀐 키를 찾았고 덮어쓰지 않았습니다. LiteLLM의 변경을 유지하려면 mama에서 같은 편집을 하고, 아니면 mama의 상태를 다시 보내십시오.
+reconcile-col-mama-sent = mama가 보낸 값
+reconcile-col-litellm-has = LiteLLM의 값
+reconcile-overwrite = mama 상태 보내기
+reconcile-rename-offer = LiteLLM은 이제 { $from } 대신 { $to }를 제공합니다. 키 { $count_fmt }개에서 { $from }이(가) { $to }(으)로 바뀌었습니다. mama에서 이름 변경을 받아들이려면:
+reconcile-rename-add = 1. 미리 보기: { $from }을(를) 가진 모든 사용자에게 { $to } 추가
+reconcile-rename-remove = 2. 미리 보기: 그들에게서 { $from } 제거
+flash-drift-overwritten = { $user }의 키에 mama의 상태를 다시 보냅니다.

@@ -86,6 +86,8 @@ actions! {
     LitellmKeyInfo => "litellm.key.info",
     LitellmKeyList => "litellm.key.list",
     LitellmModelsList => "litellm.models.list",
+    LitellmKeyDrift => "litellm.key.drift",
+    SyncDriftResolve => "sync.drift.resolve",
     HealthReady => "health.ready",
     NotFound => "http.not_found",
     Request => "http.request",

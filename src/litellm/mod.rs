@@ -3,6 +3,7 @@
 //! reconcile, and the `/sync` and `/models` pages.
 pub mod cli;
 pub mod client;
+pub mod drift;
 mod handlers;
 pub mod keys;
 pub mod models;
@@ -105,6 +106,7 @@ crate::route_table! {
         POST "/sync/retry" => handlers::retry_all, SyncRetry;
         GET "/sync/reconcile" => handlers::reconcile_page, SyncReconcile;
         POST "/sync/reconcile" => handlers::reconcile_repair, SyncReconcile;
+        POST "/sync/drift/{id}/overwrite" => handlers::drift_overwrite, SyncDriftResolve;
         GET "/models" => handlers::models_page, ModelList;
         POST "/models/refresh" => handlers::models_refresh, ModelRefresh;
     }

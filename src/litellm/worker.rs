@@ -14,6 +14,7 @@ use tokio::sync::{Notify, Semaphore};
 
 use super::{
     client::{CallCtx, LiteLlm, LlmError},
+    drift,
     outbox::Op,
     queries,
 };
@@ -44,6 +45,11 @@ enum JobError {
     Db(#[from] sea_orm::DbErr),
     #[error("{0}")]
     Bad(String),
+    /// LiteLLM's key was changed outside mama: the write is held for an admin.
+    #[error(
+        "LiteLLM's key was changed outside mama ({0}); the write is held until an admin decides on /sync/reconcile"
+    )]
+    Drift(String),
 }
 
 impl Worker {
@@ -151,7 +157,7 @@ impl Worker {
                 let retry = match e {
                     JobError::Llm(l) => l.is_retryable(),
                     JobError::Db(_) => true,
-                    JobError::Bad(_) => false,
+                    JobError::Bad(_) | JobError::Drift(_) => false,
                 };
                 if let JobError::Llm(LlmError::Transport(t)) = e {
                     tracing::warn!(error = %t, "LiteLLM is unreachable");
@@ -201,7 +207,10 @@ impl Worker {
                 .ok_or_else(|| JobError::Bad(format!("payload lacks {k}")))
         };
         match op {
-            Op::Upsert => self.upsert(job).await,
+            Op::Upsert => {
+                let force = payload.get("force").and_then(|v| v.as_bool()) == Some(true);
+                self.upsert(job, force).await
+            }
             Op::Delete => {
                 let h = hash_in("key_sha256")?;
                 let ctx = CallCtx::user(&job.user_ref, None, Some(job.id));
@@ -225,17 +234,24 @@ impl Worker {
                     self.ensure(&u, &bare, &ctx).await?;
                     self.client.delete(&[old], &ctx).await?;
                 }
-                self.ensure(&u, &spec, &ctx).await
+                let state = drift::owned_of_spec(&spec);
+                drift::mark_sending(&self.db, &u.user_id, &u.key_sha256, &state).await?;
+                self.ensure(&u, &spec, &ctx).await?;
+                drift::mark_sent(&self.db, &u.user_id, &u.key_sha256, &state).await?;
+                Ok(())
             }
         }
     }
 
-    /// Makes LiteLLM's key match the user's current state.
-    async fn upsert(&self, job: &sync_job::Model) -> Result<(), JobError> {
+    /// Makes LiteLLM's key match the user's current state, unless the key was
+    /// changed behind mama's back (see [`drift`]); `force` (an admin chose to
+    /// overwrite) skips that check.
+    async fn upsert(&self, job: &sync_job::Model, force: bool) -> Result<(), JobError> {
         let Some((u, spec)) = queries::desired(&self.db, &job.user_ref).await? else {
             return Ok(()); // deleted since; its delete job removes the key
         };
         let ctx = CallCtx::user(&u.user_id, spec.key_alias.as_deref(), Some(job.id));
+        let desired = drift::owned_of_spec(&spec);
         // A brand-new key (never synced, first claim of the user's first job) cannot
         // be in LiteLLM yet: create it in one call. Any doubt (a re-claim after a
         // crash, an earlier job) takes the update-then-generate path.
@@ -247,10 +263,48 @@ impl Worker {
                 .cipher
                 .decrypt(&u.user_id, &u.key_ciphertext, &u.key_sha256)
                 .map_err(|e| JobError::Bad(format!("{e}")))?;
+            drift::mark_sending(&self.db, &u.user_id, &u.key_sha256, &desired).await?;
             self.client.generate(&key, &spec, &ctx).await?;
+            drift::mark_sent(&self.db, &u.user_id, &u.key_sha256, &desired).await?;
             return Ok(());
         }
-        self.ensure(&u, &spec, &ctx).await
+        let record = drift::state_of(&self.db, &u.user_id, &u.key_sha256).await?;
+        let mut converged = false;
+        if !force
+            && record.is_some()
+            && let Some(row) = self.client.info(&u.key_sha256, &ctx).await?
+        {
+            let current = drift::owned_of_row(&row);
+            match drift::judge(record.as_ref(), &current, &desired) {
+                // Nothing differs that mama did not cause or does not want: an
+                // open drift of this key (if any) is over.
+                drift::Verdict::Clean => converged = true,
+                drift::Verdict::Drift { fields, expected } => {
+                    let txn = crate::db::begin_write(&self.db).await?;
+                    drift::record(
+                        &txn,
+                        &u.user_id,
+                        &u.key_sha256,
+                        &fields,
+                        &expected,
+                        &current,
+                        Some(job.id),
+                    )
+                    .await?;
+                    txn.commit().await?;
+                    tracing::warn!(user = %u.user_id, fields = %fields.join(","), "LiteLLM's key was changed outside mama; write held");
+                    return Err(JobError::Drift(fields.join(", ")));
+                }
+            }
+        }
+        drift::mark_sending(&self.db, &u.user_id, &u.key_sha256, &desired).await?;
+        self.ensure(&u, &spec, &ctx).await?;
+        drift::mark_sent(&self.db, &u.user_id, &u.key_sha256, &desired).await?;
+        if force || converged {
+            let how = if force { "overwritten" } else { "converged" };
+            drift::resolve(&self.db, std::slice::from_ref(&u.user_id), how).await?;
+        }
+        Ok(())
     }
 
     /// `/key/update` with the full spec; when LiteLLM does not know the key,

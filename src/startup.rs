@@ -61,6 +61,11 @@ impl Application {
             metrics: Arc::new(crate::metrics::Metrics::default()),
             settings: Arc::new(settings),
         });
+        data.metrics.set_route_groups(
+            route_table()
+                .iter()
+                .map(|r| (r.action.as_str(), r.access.metric_group())),
+        );
         let (stop, listener_stop) = crate::shutdown::channel();
         let shutdown_timeout = data.settings.shutdown_timeout;
         // Jobs in flight get part of the budget; the leases of the rest are

@@ -79,6 +79,7 @@ async fn bench(settings: Settings, n: usize, levels: Vec<usize>) -> anyhow::Resu
             sync,
             Arc::new(SystemNotices::default()),
             Arc::new(tokio::sync::Notify::new()),
+            Arc::new(crate::metrics::Metrics::default()),
         ));
         let started = Instant::now();
         let task = tokio::spawn(w.run(crate::shutdown::Stop::never(), std::time::Duration::ZERO));

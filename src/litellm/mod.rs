@@ -79,6 +79,7 @@ pub fn start(
             sync.clone(),
             data.notices.clone(),
             Arc::new(Notify::new()),
+            data.metrics.clone(),
         ));
         tokio::spawn(w.run(stop.clone(), grace))
     });

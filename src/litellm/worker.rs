@@ -35,6 +35,7 @@ pub struct Worker {
     settings: SyncSettings,
     notices: Arc<SystemNotices>,
     wake: Arc<Notify>,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +61,7 @@ impl Worker {
         settings: SyncSettings,
         notices: Arc<SystemNotices>,
         wake: Arc<Notify>,
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> Self {
         Worker {
             id: format!("w-{}", &crate::crypto::random_id()[..12]),
@@ -69,6 +71,7 @@ impl Worker {
             settings,
             notices,
             wake,
+            metrics,
         }
     }
 
@@ -89,7 +92,12 @@ impl Worker {
             while running.try_join_next().is_some() {}
             let free = sem.available_permits();
             let jobs = match queries::claim(&self.db, &self.id, free, self.settings.lease).await {
-                Ok(j) => j,
+                Ok((j, took_over)) => {
+                    if took_over > 0 {
+                        self.metrics.record_takeovers(took_over);
+                    }
+                    j
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "claiming sync jobs failed");
                     stop.sleep(self.settings.poll_interval).await;

@@ -188,6 +188,14 @@ impl Worker {
         }
     }
 
+    /// Who a call is about, signed with this worker's ID.
+    fn ctx(&self, user_ref: &str, alias: Option<&str>, job_id: Option<i64>) -> CallCtx {
+        CallCtx {
+            worker: Some(self.id.clone()),
+            ..CallCtx::user(user_ref, alias, job_id)
+        }
+    }
+
     /// `base * 2^attempts`, capped, then a random point in its upper half.
     fn backoff(&self, attempts: i32) -> chrono::Duration {
         let base = self.settings.base_backoff.as_millis() as u64;
@@ -221,7 +229,7 @@ impl Worker {
             }
             Op::Delete => {
                 let h = hash_in("key_sha256")?;
-                let ctx = CallCtx::user(&job.user_ref, None, Some(job.id));
+                let ctx = self.ctx(&job.user_ref, None, Some(job.id));
                 Ok(self.client.delete(&[h], &ctx).await?)
             }
             Op::Rotate => {
@@ -230,10 +238,10 @@ impl Worker {
                 // alias. Each step is safe to repeat after a crash.
                 let old = hash_in("old_key_sha256")?;
                 let Some((u, spec)) = queries::desired(&self.db, &job.user_ref).await? else {
-                    let ctx = CallCtx::user(&job.user_ref, None, Some(job.id));
+                    let ctx = self.ctx(&job.user_ref, None, Some(job.id));
                     return Ok(self.client.delete(&[old], &ctx).await?);
                 };
-                let ctx = CallCtx::user(&u.user_id, spec.key_alias.as_deref(), Some(job.id));
+                let ctx = self.ctx(&u.user_id, spec.key_alias.as_deref(), Some(job.id));
                 if old != u.key_sha256 {
                     let bare = super::KeySpec {
                         key_alias: None,
@@ -258,7 +266,7 @@ impl Worker {
         let Some((u, spec)) = queries::desired(&self.db, &job.user_ref).await? else {
             return Ok(()); // deleted since; its delete job removes the key
         };
-        let ctx = CallCtx::user(&u.user_id, spec.key_alias.as_deref(), Some(job.id));
+        let ctx = self.ctx(&u.user_id, spec.key_alias.as_deref(), Some(job.id));
         let desired = drift::owned_of_spec(&spec);
         // A brand-new key (never synced, first claim of the user's first job) cannot
         // be in LiteLLM yet: create it in one call. Any doubt (a re-claim after a

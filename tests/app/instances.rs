@@ -59,7 +59,11 @@ impl Deployment {
 
     /// Starts an instance and waits for `/healthz`.
     pub async fn start(&self, extra: &[(&str, String)]) -> Instance {
-        let port = free_port();
+        self.start_on(free_port(), extra).await
+    }
+
+    /// Starts an instance on `port` (a restart keeps its address).
+    pub async fn start_on(&self, port: u16, extra: &[(&str, String)]) -> Instance {
         let dir = std::env::temp_dir().join("mama-tests");
         std::fs::create_dir_all(&dir).unwrap();
         let log = dir.join(format!("instance-{port}-{}.log", rand_suffix()));

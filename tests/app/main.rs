@@ -21,6 +21,7 @@ mod browser;
 mod browser_day;
 mod browser_users;
 mod cli;
+mod faults;
 mod hot_path;
 mod keys_at_rest;
 mod litellm;

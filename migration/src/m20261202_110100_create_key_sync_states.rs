@@ -1,9 +1,10 @@
 use sea_orm_migration::{prelude::*, schema::*};
 
 /// What mama last sent to LiteLLM for each user's key (the fields mama owns, as
-/// canonical JSON), and what it is about to send. Before a write the worker
-/// compares LiteLLM's current key with these two; anything else is a change made
-/// behind mama's back (drift), which is recorded rather than overwritten.
+/// canonical JSON), and the last few states it sent at all (a JSON list; any may
+/// still land). Before a write the worker compares LiteLLM's current key with
+/// these; anything else is a change made behind mama's back (drift), which is
+/// recorded rather than overwritten.
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 

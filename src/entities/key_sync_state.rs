@@ -11,7 +11,8 @@ pub struct Model {
     pub key_sha256: String,
     /// The fields mama owns, as LiteLLM confirmed them (canonical JSON).
     pub sent_state: Option<String>,
-    /// The fields mama is sending now (set before the call, cleared after it).
+    /// The last few states mama sent (a JSON list, newest last): any of them
+    /// may still land in LiteLLM (a call that timed out, or was cut by a crash).
     pub sending_state: Option<String>,
     pub updated_at: DateTimeUtc,
 }

@@ -4,9 +4,10 @@
 //! an edit made in LiteLLM itself (LiteLLM 1.99+ rewrites every key's `models`
 //! when an admin renames a model in the proxy). Before updating a key the worker
 //! reads it (`/key/info`) and compares the fields mama owns with what mama last
-//! sent (`key_sync_states.sent_state`) and with what it was sending when it last
-//! stopped (`sending_state`: a call may have landed just before a crash). A key
-//! that matches neither, nor mama's desired state, was changed by someone else:
+//! sent (`key_sync_states.sent_state`) and with the last few states it sent at
+//! all (`sending_state`, a JSON list: a call that timed out, or one cut by a
+//! crash, may land later, and in any order). A field that matches none of them,
+//! nor mama's desired state, was changed by someone else:
 //! the difference is recorded in `sync_drifts`, audited
 //! (`litellm.key.drift`), shown on `/sync/reconcile`, and the write is held until
 //! an admin decides (overwrite with mama's state, or adopt the change in mama).
@@ -101,29 +102,40 @@ pub fn judge(state: Option<&key_sync_state::Model>, current: &Value, desired: &V
     let Some(state) = state else {
         return Verdict::Clean; // never sent by a mama that kept records: nothing to compare
     };
-    let parse = |s: &Option<String>| {
-        s.as_deref()
-            .and_then(|s| serde_json::from_str::<Value>(s).ok())
-    };
-    let sent = parse(&state.sent_state);
-    let sending = parse(&state.sending_state);
-    let Some(expected) = sent.clone().or_else(|| sending.clone()) else {
+    let sent = state
+        .sent_state
+        .as_deref()
+        .and_then(|s| serde_json::from_str::<Value>(s).ok());
+    let recent = recent_states(state.sending_state.as_deref());
+    let Some(expected) = sent.clone().or_else(|| recent.last().cloned()) else {
         return Verdict::Clean;
     };
-    let field = |v: Option<&Value>, f: &str| v.and_then(|v| v.get(f)).cloned();
+    let field = |v: &Value, f: &str| v.get(f).cloned();
     let fields: Vec<String> = differing_fields(&expected, current)
         .into_iter()
         .filter(|f| {
-            let cur = field(Some(current), f);
-            cur != field(Some(desired), f)
-                && cur != field(sent.as_ref(), f)
-                && cur != field(sending.as_ref(), f)
+            let cur = field(current, f);
+            cur != field(desired, f)
+                && sent.as_ref().is_none_or(|s| cur != field(s, f))
+                && recent.iter().all(|r| cur != field(r, f))
         })
         .collect();
     if fields.is_empty() {
         Verdict::Clean
     } else {
         Verdict::Drift { fields, expected }
+    }
+}
+
+/// How many of the states mama sent are remembered (any of them may still land).
+const RECENT: usize = 8;
+
+/// The states in `sending_state`: a JSON list (or one object, as first written).
+fn recent_states(text: Option<&str>) -> Vec<Value> {
+    match text.and_then(|t| serde_json::from_str::<Value>(t).ok()) {
+        Some(Value::Array(a)) => a,
+        Some(v @ Value::Object(_)) => vec![v],
+        _ => vec![],
     }
 }
 
@@ -143,24 +155,40 @@ async fn upsert_state(
     conn: &impl ConnectionTrait,
     user_ref: &str,
     key_sha256: &str,
-    sent: Option<Option<String>>,
-    sending: Option<String>,
+    sent: Option<&Value>,
+    sending: Option<&Value>,
 ) -> Result<(), DbErr> {
     let now = Utc::now();
     let existing = key_sync_state::Entity::find_by_id(user_ref.to_string())
         .one(conn)
         .await?;
+    let same_key = existing
+        .as_ref()
+        .is_some_and(|e| e.key_sha256 == key_sha256);
+    let mut recent = if same_key {
+        recent_states(existing.as_ref().and_then(|e| e.sending_state.as_deref()))
+    } else {
+        vec![]
+    };
+    if let Some(v) = sending {
+        recent.retain(|r| r != v);
+        recent.push(v.clone());
+        if recent.len() > RECENT {
+            recent.drain(..recent.len() - RECENT);
+        }
+    }
+    let recent_text = (!recent.is_empty()).then(|| Value::Array(recent).to_string());
     match existing {
         Some(e) => {
-            let same_key = e.key_sha256 == key_sha256;
+            let old_sent = e.sent_state.clone();
             let mut am: key_sync_state::ActiveModel = e.into();
             am.key_sha256 = Set(key_sha256.to_string());
-            if let Some(s) = sent {
-                am.sent_state = Set(s);
-            } else if !same_key {
-                am.sent_state = Set(None);
-            }
-            am.sending_state = Set(sending);
+            am.sent_state = Set(match sent {
+                Some(s) => Some(s.to_string()),
+                None if same_key => old_sent,
+                None => None,
+            });
+            am.sending_state = Set(recent_text);
             am.updated_at = Set(now);
             am.update(conn).await?;
         }
@@ -168,8 +196,8 @@ async fn upsert_state(
             key_sync_state::ActiveModel {
                 user_ref: Set(user_ref.to_string()),
                 key_sha256: Set(key_sha256.to_string()),
-                sent_state: Set(sent.flatten()),
-                sending_state: Set(sending),
+                sent_state: Set(sent.map(Value::to_string)),
+                sending_state: Set(recent_text),
                 updated_at: Set(now),
             }
             .insert(conn)
@@ -186,7 +214,7 @@ pub async fn mark_sending(
     key_sha256: &str,
     state: &Value,
 ) -> Result<(), DbErr> {
-    upsert_state(conn, user_ref, key_sha256, None, Some(state.to_string())).await
+    upsert_state(conn, user_ref, key_sha256, None, Some(state)).await
 }
 
 /// After a confirmed call: LiteLLM holds `state`.
@@ -196,14 +224,7 @@ pub async fn mark_sent(
     key_sha256: &str,
     state: &Value,
 ) -> Result<(), DbErr> {
-    upsert_state(
-        conn,
-        user_ref,
-        key_sha256,
-        Some(Some(state.to_string())),
-        None,
-    )
-    .await
+    upsert_state(conn, user_ref, key_sha256, Some(state), None).await
 }
 
 /// Records a drift (or refreshes the open one of this user) and audits it.
@@ -379,7 +400,7 @@ mod tests {
             user_ref: "u".into(),
             key_sha256: "h".into(),
             sent_state: sent.map(Value::to_string),
-            sending_state: sending.map(Value::to_string),
+            sending_state: sending.map(|v| json!([v]).to_string()),
             updated_at: Utc::now(),
         }
     }
@@ -435,6 +456,27 @@ mod tests {
             judge(Some(&state(Some(&sent), None)), &theirs, &desired),
             Verdict::Drift { fields, .. } if fields == ["key_alias"]
         ));
+    }
+
+    #[test]
+    fn any_of_the_last_states_mama_sent_may_land_late_and_is_not_drift() {
+        let s0 = owned_of_spec(&spec(&["a"]));
+        let s1 = owned_of_spec(&spec(&["a", "b"]));
+        let s2 = owned_of_spec(&spec(&["a", "b", "c"]));
+        let mut st = state(Some(&s0), None);
+        st.sending_state = Some(json!([s1, s2]).to_string());
+        // s2 was sent last, but s1 (sent before, timed out) landed after it.
+        assert_eq!(judge(Some(&st), &s1, &s2), Verdict::Clean);
+        let other = owned_of_spec(&spec(&["z"]));
+        assert!(matches!(
+            judge(Some(&st), &other, &s2),
+            Verdict::Drift { .. }
+        ));
+        assert_eq!(
+            recent_states(Some(&s0.to_string())),
+            vec![s0.clone()],
+            "the first format"
+        );
     }
 
     #[test]

@@ -631,13 +631,13 @@ fn instance_env(proxy: &str, master: &str) -> Vec<(&'static str, String)> {
     vec![
         ("LITELLM_BASE_URL", proxy.to_string()),
         ("LITELLM_MASTER_KEY", master.to_string()),
-        ("LITELLM_TIMEOUT_SECS", "4".into()),
+        ("LITELLM_TIMEOUT_SECS", "8".into()),
         ("LITELLM_SYNC_LEASE_SECS", "30".into()),
         ("LITELLM_SYNC_POLL_MS", "100".into()),
         ("LITELLM_SYNC_BACKOFF_MS", "200".into()),
         ("LITELLM_SYNC_MAX_BACKOFF_SECS", "3".into()),
         ("MAMA_DB_MAX_CONNECTIONS", "12".into()),
-        ("LITELLM_SYNC_CONCURRENCY", "16".into()),
+        ("LITELLM_SYNC_CONCURRENCY", "4".into()),
         ("MAMA_API_RATE_LIMIT_PER_MINUTE", "1000000".into()),
         ("MAMA_SHUTDOWN_TIMEOUT_SECONDS", "5".into()),
     ]

@@ -19,6 +19,16 @@ pub fn push_field(out: &mut String, s: &str) {
     }
 }
 
+/// A field read back from a CSV mama wrote: the `'` that [`push_field`] put in
+/// front of a formula-like value is taken off again (`'+1` → `+1`), so an export
+/// imports as it was.
+pub fn unguard(s: &str) -> &str {
+    match s.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
+        _ => s,
+    }
+}
+
 /// [`push_field`] into a new string.
 pub fn field(s: &str) -> String {
     let mut out = String::new();
@@ -38,5 +48,14 @@ mod tests {
         assert_eq!(field("@SUM(A1)"), "'@SUM(A1)");
         assert_eq!(field("a,b"), "\"a,b\"");
         assert_eq!(field("plain"), "plain");
+    }
+
+    #[test]
+    fn a_guarded_field_reads_back_as_it_was() {
+        for s in ["+1", "-2", "@bob", "=x", "plain", "'quoted", "''+"] {
+            let written = field(s);
+            let unquoted = written.trim_matches('"').replace("\"\"", "\"");
+            assert_eq!(unguard(&unquoted), s, "{written}");
+        }
     }
 }

@@ -167,3 +167,16 @@ pub fn stmt(backend: sea_orm::DbBackend, sql: &str, values: Vec<sea_orm::Value>)
     };
     Statement::from_sql_and_values(backend, sql, values)
 }
+
+/// Runs `sql` (with `?` placeholders) on either backend; the rows it touched.
+pub async fn exec(
+    db: &impl sea_orm::ConnectionTrait,
+    sql: &str,
+    values: Vec<sea_orm::Value>,
+) -> Result<u64, sea_orm::DbErr> {
+    let backend = db.get_database_backend();
+    Ok(db
+        .execute_raw(stmt(backend, sql, values))
+        .await?
+        .rows_affected())
+}

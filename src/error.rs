@@ -137,8 +137,9 @@ impl From<actix_web::Error> for AppError {
 }
 
 impl AppError {
-    pub fn validation(field: &str, message: impl Into<String>) -> Self {
-        let message = message.into();
+    /// A refused field (a [`crate::i18n::Msg`] shows in English, the API's language).
+    pub fn validation(field: &str, message: impl std::fmt::Display) -> Self {
+        let message = message.to_string();
         let mut fields = FieldErrors::new();
         fields.insert(field.to_string(), vec![message.clone()]);
         AppError::Validation {

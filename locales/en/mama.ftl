@@ -72,7 +72,6 @@ field-request-id = Request ID
 ## Validation messages
 err-required = { $field } is required.
 err-invalid = { $field } is not valid.
-err-too-long = { $field } has at most { $max_fmt } characters.
 err-enter-username = Enter your username.
 err-username-long = A username has at most 64 characters.
 err-enter-password = Enter your password.
@@ -101,7 +100,6 @@ err-rate-limit = Enter a whole number from 1 to { $max_fmt }, or leave it empty 
 err-service-name-long = A service name has at most 128 characters.
 err-service-name-chars = Use only letters, digits and . _ - :
 err-service-taken = A service with this name already exists.
-err-control-chars = { $field } has control characters.
 err-date = { $field }: use a date like 2026-11-22 or 2026-11-22T13:45.
 err-end-before-start = The end must be after the start.
 err-action-group = No action belongs to this group.
@@ -602,6 +600,38 @@ flash-models-failed = LiteLLM did not answer; the last known list is kept.
 users-bulk-done-title = Bulk change done
 users-bulk-done-back = Back to the users
 
+# Input rules shared by the pages, the REST API, `mama apply` and the CLI
+# (the API and the CLI print the English text).
+err-user-id-empty = The user ID is empty.
+err-user-id-long = The user ID is longer than { $max_fmt } characters.
+err-user-id-chars = The user ID has characters other than letters, digits and . _ @ - +
+err-user-id-reserved = The user ID must not be "." or "..".
+err-organisation-long = The organisation is longer than { $max_fmt } characters.
+err-organisation-control = The organisation has control characters.
+err-model-empty = A model name is empty.
+err-model-long = A model name is longer than { $max_fmt } characters.
+err-model-chars = A model name has characters other than letters, digits and . _ - : / @ +
+err-text-long = The text has more than { $max_fmt } characters.
+err-text-control = The text has control characters.
+err-alias-long = The key alias is longer than { $max_fmt } characters.
+err-alias-control = The key alias has control characters.
+err-alias-taken = The key alias “{ $alias }” is already another user's.
+err-alias-line = The key alias “{ $alias }” is also line { $first_fmt }'s.
+err-lines-max = At most { $max_fmt } lines at once.
+err-lines-none = Paste at least one line `user_id,organisation`.
+err-line-duplicate = Duplicate of line { $first_fmt }.
+err-user-exists = A user with this ID already exists.
+err-services-unreadable = The services could not be read; try again.
+err-service-unknown = Unknown service “{ $name }”: add it under Services first.
+err-service-in-use = `{ $name }` is still used by { $n ->
+    [one] { $n_fmt } user
+   *[other] { $n_fmt } users
+}.
+err-description-long = A description has at most { $max_fmt } characters.
+err-description-control = The description has control characters.
+err-select-user = Select at least one user.
+err-select-max = Select at most { $max_fmt } users by ID, or select all matching a search.
+err-select-gone = None of the selected users exist (any more).
 reconcile-held-heading = Changed in LiteLLM behind mama's back
 reconcile-held-help = mama found these keys changed outside mama and did not overwrite them. Keep LiteLLM's change by making the same edit in mama, or send mama's state again.
 reconcile-col-mama-sent = mama had sent

@@ -208,23 +208,20 @@ pub async fn login(
     CsrfForm(form): CsrfForm<LoginForm>,
 ) -> Result<HttpResponse, AppError> {
     audit.action(Action::LoginFailure);
+    // What every re-rendered login page is built from.
+    let f = Form {
+        req: &req,
+        data: &data,
+        session: &session,
+        next: &form.next,
+    };
     let errors = form.check();
     if !errors.is_empty() {
         audit.outcome(Outcome::Invalid);
         audit.detail("fields", errors.to_json());
         return html(
             StatusCode::UNPROCESSABLE_ENTITY,
-            &page(
-                &Form {
-                    req: &req,
-                    data: &data,
-                    session: &session,
-                    next: &form.next,
-                },
-                &form.username,
-                errors,
-                Msg::new(""),
-            ),
+            &page(&f, &form.username, errors, Msg::new("")),
         );
     }
     let username = normalise_username(&form.username);
@@ -250,17 +247,7 @@ pub async fn login(
             let notice = Msg::new("login-ip-throttled").num("seconds", wait);
             let mut res = html(
                 StatusCode::TOO_MANY_REQUESTS,
-                &page(
-                    &Form {
-                        req: &req,
-                        data: &data,
-                        session: &session,
-                        next: &form.next,
-                    },
-                    &username,
-                    FormErrors::default(),
-                    notice,
-                ),
+                &page(&f, &username, FormErrors::default(), notice),
             )?;
             res.headers_mut().insert(header::RETRY_AFTER, wait.into());
             return Ok(res);
@@ -289,17 +276,7 @@ pub async fn login(
             audit.detail("retry_after_s", 1);
             let mut res = html(
                 StatusCode::TOO_MANY_REQUESTS,
-                &page(
-                    &Form {
-                        req: &req,
-                        data: &data,
-                        session: &session,
-                        next: &form.next,
-                    },
-                    &username,
-                    FormErrors::default(),
-                    Msg::new("login-busy"),
-                ),
+                &page(&f, &username, FormErrors::default(), Msg::new("login-busy")),
             )?;
             res.headers_mut().insert(header::RETRY_AFTER, 1.into());
             return Ok(res);
@@ -330,12 +307,7 @@ pub async fn login(
         return html(
             StatusCode::UNAUTHORIZED,
             &page(
-                &Form {
-                    req: &req,
-                    data: &data,
-                    session: &session,
-                    next: &form.next,
-                },
+                &f,
                 &username,
                 FormErrors::default(),
                 Msg::new("login-wrong"),

@@ -25,7 +25,7 @@ use crate::{
 };
 
 /// Written once, in the model catalogue.
-use crate::litellm::models::SPECIAL as SPECIAL_MODELS;
+use crate::catalogue::SPECIAL as SPECIAL_MODELS;
 
 /// Look up many users' keys and permissions at once.
 #[utoipa::path(
@@ -173,7 +173,7 @@ pub async fn models(
         })
         .collect();
     models.extend(
-        queries::models(&data.db)
+        crate::catalogue::by_name(&data.db)
             .await?
             .into_iter()
             .filter(|m| !SPECIAL_MODELS.contains(&m.name.as_str()))

@@ -3,9 +3,9 @@
 //! bound-variable limit is never reached.
 use std::collections::HashMap;
 
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 
-use crate::entities::{model, user};
+use crate::entities::user;
 
 /// Bound variables per IN-list (SQLite allows 32,766; PostgreSQL 65,535).
 const CHUNK: usize = 1000;
@@ -86,12 +86,4 @@ async fn permissions(
             ))
         })
         .collect()
-}
-
-/// The model catalogue, by name.
-pub async fn models(db: &impl ConnectionTrait) -> Result<Vec<model::Model>, DbErr> {
-    model::Entity::find()
-        .order_by_asc(model::Column::Name)
-        .all(db)
-        .await
 }

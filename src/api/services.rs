@@ -76,7 +76,7 @@ fn service_error(e: ServiceError) -> AppError {
         other => {
             let mut fields = FieldErrors::new();
             for (f, m) in other.fields() {
-                fields.entry(f.to_string()).or_default().push(m);
+                fields.entry(f.to_string()).or_default().push(m.to_string());
             }
             AppError::Validation {
                 message: other.to_string(),

@@ -35,7 +35,6 @@ use crate::{
         },
         queries::{self, UserFilter},
         service::{self, EditError, NewUser},
-        views::Catalogue,
     },
 };
 
@@ -254,7 +253,7 @@ pub async fn outs(
     db: &impl ConnectionTrait,
     users: Vec<user::Model>,
 ) -> Result<Vec<UserOut>, AppError> {
-    let cat = Catalogue::new(&queries::catalogue(db).await?);
+    let cat = crate::catalogue::load(db).await?;
     let ids: Vec<i32> = users.iter().map(|u| u.id).collect();
     let mut models = queries::models_of(db, &ids).await?;
     let mut services = queries::services_of(db, &ids).await?;
@@ -1063,7 +1062,7 @@ async fn selection(
                 errors
                     .entry(format!("user_ids[{i}]"))
                     .or_default()
-                    .push(e.into());
+                    .push(e.to_string());
             }
         }
     }

@@ -117,9 +117,10 @@ impl<'a> Fields<'a> {
         }
     }
 
-    pub fn error(&mut self, field: &str, msg: impl Into<String>) {
+    /// Records `msg` for `field` (a [`crate::i18n::Msg`] shows in English).
+    pub fn error(&mut self, field: &str, msg: impl std::fmt::Display) {
         let at = self.at(field);
-        self.errors.entry(at).or_default().push(msg.into());
+        self.errors.entry(at).or_default().push(msg.to_string());
     }
 
     pub fn has(&self, field: &str) -> bool {

@@ -87,15 +87,9 @@ impl Event {
     }
 }
 
+/// `s` cut to fit a column of `max` bytes.
 pub(crate) fn truncate(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s[..end].to_string()
+    crate::text::clip(s, max).to_string()
 }
 
 /// The row of `ev`, unsealed. Its `targets` column is the source of truth for

@@ -14,6 +14,15 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(has_many = "super::user_service::Entity")]
+    Holders,
+}
+
+impl Related<super::user_service::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Holders.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

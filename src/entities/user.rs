@@ -26,6 +26,33 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(has_many = "super::user_model::Entity")]
+    Models,
+    #[sea_orm(has_many = "super::user_service::Entity")]
+    Services,
+}
+
+impl Related<super::user_model::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Models.def()
+    }
+}
+
+impl Related<super::user_service::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Services.def()
+    }
+}
+
+/// A user's services, through `user_services`.
+impl Related<super::service::Entity> for Entity {
+    fn to() -> RelationDef {
+        super::user_service::Relation::Service.def()
+    }
+    fn via() -> Option<RelationDef> {
+        Some(super::user_service::Relation::User.def().rev())
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

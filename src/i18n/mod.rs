@@ -151,6 +151,14 @@ pub fn field_key(field: &str) -> String {
     format!("field-{}", field.replace('_', "-"))
 }
 
+/// English: what the REST API, the CLI and `mama apply` print (pages render
+/// a `Msg` in the admin's language instead).
+impl std::fmt::Display for Msg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.render(Lang::En))
+    }
+}
+
 impl From<&'static str> for Msg {
     fn from(key: &'static str) -> Self {
         Msg::new(key)

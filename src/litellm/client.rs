@@ -110,15 +110,14 @@ pub fn parse_error(status: u16, body: &str) -> LlmError {
     }
 }
 
+/// `s` cut to `max` bytes, with an ellipsis when something was cut.
 fn truncate(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
+    let kept = crate::text::clip(s, max);
+    if kept.len() == s.len() {
+        s.to_string()
+    } else {
+        format!("{kept}…")
     }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
 }
 
 /// Masks anything that looks like a key (`sk-` followed by key characters), so an

@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use sea_orm::EntityTrait;
 
-use super::{drift, models, queries, reconcile};
+use super::{drift, queries, reconcile};
 use crate::{
     audit::{Action, AuditCtx, Outcome},
     error::AppError,
@@ -416,7 +416,7 @@ pub async fn models_page(
     data: web::Data<AppData>,
 ) -> Result<HttpResponse, AppError> {
     audit.action(Action::ModelList);
-    let rows: Vec<ModelRow> = models::catalogue(&data.db)
+    let rows: Vec<ModelRow> = crate::catalogue::available_first(&data.db)
         .await?
         .into_iter()
         .map(|m| ModelRow {
@@ -431,20 +431,20 @@ pub async fn models_page(
         .filter(|r| !r.available)
         .map(|r| r.name.clone())
         .collect();
-    let holders = models::holders(&data.db, &retired).await?;
+    let holders = crate::catalogue::holders(&data.db, &retired).await?;
     let mut rows = rows;
     for r in rows.iter_mut().filter(|r| !r.available) {
         r.holders = holders.get(&r.name).copied().unwrap_or(0);
     }
     audit.detail("retired", retired.len());
-    let last_refresh = models::last_refresh(&data.db).await?;
+    let last_refresh = crate::catalogue::last_refresh(&data.db).await?;
     audit.detail("models", rows.len());
     html(
         StatusCode::OK,
         &ModelsPage {
             ctx: PageCtx::new(&session, &admin, "models"),
             rows,
-            special: models::SPECIAL.to_vec(),
+            special: crate::catalogue::SPECIAL.to_vec(),
             last_refresh,
             configured: data.settings.litellm.is_some(),
         },
@@ -463,7 +463,7 @@ pub async fn models_refresh(
         Ok(names) => {
             data.notices.set(super::worker::NOTICE, None);
             let txn = crate::db::begin_write(&data.db).await?;
-            models::store(&txn, &names).await?;
+            crate::catalogue::store(&txn, &names).await?;
             audit.detail("models", names.len());
             audit.commit(txn, StatusCode::SEE_OTHER).await?;
             session::push_flash(

@@ -4,6 +4,7 @@ use actix_web::{HttpResponse, http::StatusCode, web};
 use askama::Template;
 
 use super::{
+    forms::ServiceForm,
     queries::{self, WithCount},
     service::{self, ServiceError},
 };
@@ -12,7 +13,6 @@ use crate::{
     error::AppError,
     i18n::Msg,
     state::AppData,
-    users::forms::ServiceForm,
     web::{
         CsrfForm, CurrentAdmin, Flash, FormErrors, NoFields, PageCtx, pages::html, see_other,
         session,
@@ -61,28 +61,8 @@ async fn page(
 /// The form errors of a refused catalogue change.
 fn form_errors(e: &ServiceError) -> FormErrors {
     let mut errors = FormErrors::default();
-    match e {
-        // The catalogue's checks speak English (the API's messages); the page
-        // speaks the admin's language, so each is named by its catalogue key.
-        ServiceError::Duplicate(_) => errors.add("name", "err-service-taken"),
-        ServiceError::Invalid(fields) => {
-            for (field, message) in fields {
-                match *field {
-                    "name" => errors.add("name", service_name_key(message)),
-                    "description" if message.contains("at most") => errors.add(
-                        "description",
-                        Msg::new("err-too-long").num("max", super::service::DESCRIPTION_MAX),
-                    ),
-                    "description" => errors.add("description", "err-control-chars"),
-                    other => errors.add(other, message.clone()),
-                }
-            }
-        }
-        other => {
-            for (field, message) in other.fields() {
-                errors.add(field, message);
-            }
-        }
+    for (field, message) in e.fields() {
+        errors.add(field, message);
     }
     errors
 }
@@ -263,16 +243,4 @@ pub async fn delete(
         Flash::success(Msg::new("flash-service-deleted").arg("name", &s.name)),
     );
     Ok(see_other("/services"))
-}
-
-/// The catalogue key for a reason `check_service_name` gives (its English text is
-/// kept for the CLI).
-fn service_name_key(reason: &str) -> &'static str {
-    if reason.contains("at most") {
-        "err-service-name-long"
-    } else if reason.starts_with("Use only") {
-        "err-service-name-chars"
-    } else {
-        "err-enter-name"
-    }
 }

@@ -1,6 +1,7 @@
 //! Services: the catalogue of internal services admins grant to users
 //! (create, rename, delete when unused).
 pub mod cli;
+pub mod forms;
 mod handlers;
 pub mod queries;
 pub mod service;

@@ -6,8 +6,8 @@ use sea_orm::{
 };
 
 use crate::{
-    entities::service,
-    users::queries::{exec, stmt},
+    db::{exec, stmt},
+    entities::{service, user, user_service},
 };
 
 /// A service and how many users have it.
@@ -84,21 +84,16 @@ pub async fn rename(
 
 /// The external IDs of the users who have this service.
 pub async fn users_of(db: &impl ConnectionTrait, id: i32) -> Result<Vec<String>, DbErr> {
-    #[derive(FromQueryResult)]
-    struct Row {
-        user_id: String,
-    }
-    Ok(Row::find_by_statement(stmt(
-        db.get_database_backend(),
-        "SELECT u.user_id AS user_id FROM user_services us JOIN users u ON u.id = us.user_id \
-         WHERE us.service_id = ? ORDER BY u.user_id",
-        vec![id.into()],
-    ))
-    .all(db)
-    .await?
-    .into_iter()
-    .map(|r| r.user_id)
-    .collect())
+    use sea_orm::{JoinType, QuerySelect, RelationTrait};
+    user::Entity::find()
+        .select_only()
+        .column(user::Column::UserId)
+        .join(JoinType::InnerJoin, user::Relation::Services.def())
+        .filter(user_service::Column::ServiceId.eq(id))
+        .order_by_asc(user::Column::UserId)
+        .into_tuple::<String>()
+        .all(db)
+        .await
 }
 
 pub async fn delete(db: &impl ConnectionTrait, id: i32) -> Result<(), DbErr> {

@@ -3,18 +3,20 @@
 //! users who have the service (services travel in the keys' metadata).
 use sea_orm::{ConnectionTrait, DbErr};
 
-use super::queries;
-use crate::{entities::service, users::forms::check_service_name};
+use super::{forms::check_service_name, queries};
+use crate::{entities::service, i18n::Msg};
 
 /// Longest description.
 pub const DESCRIPTION_MAX: usize = 1000;
 
-/// Why a catalogue change was refused; `field` names the input at fault.
+/// Why a catalogue change was refused; `field` names the input at fault. The
+/// messages are catalogue keys: pages show them in the admin's language, the API
+/// and the CLI in English (`Display`).
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     /// Every field at fault, with its message.
     #[error("{}", .0.iter().map(|(f, m)| format!("{f}: {m}")).collect::<Vec<_>>().join("; "))]
-    Invalid(Vec<(&'static str, String)>),
+    Invalid(Vec<(&'static str, Msg)>),
     #[error("a service named `{0}` already exists")]
     Duplicate(String),
     /// The service is still granted to these users.
@@ -26,13 +28,17 @@ pub enum ServiceError {
 
 impl ServiceError {
     /// Field → message, for form and API errors.
-    pub fn fields(&self) -> Vec<(&'static str, String)> {
+    pub fn fields(&self) -> Vec<(&'static str, Msg)> {
         match self {
             ServiceError::Invalid(v) => v.clone(),
-            ServiceError::Duplicate(_) => {
-                vec![("name", "A service with this name already exists.".into())]
-            }
-            other => vec![("service", other.to_string())],
+            ServiceError::Duplicate(_) => vec![("name", Msg::new("err-service-taken"))],
+            ServiceError::InUse { name, users } => vec![(
+                "service",
+                Msg::new("err-service-in-use")
+                    .arg("name", name)
+                    .num("n", users.len()),
+            )],
+            ServiceError::Db(_) => vec![("service", Msg::new("error-title-500"))],
         }
     }
 }
@@ -41,23 +47,20 @@ impl ServiceError {
 pub fn check(name: &str, description: &str) -> Result<(String, String), ServiceError> {
     let mut errors = vec![];
     let name = check_service_name(name).unwrap_or_else(|e| {
-        errors.push(("name", e.to_string()));
+        errors.push(("name", e));
         String::new()
     });
     if description.chars().count() > DESCRIPTION_MAX {
         errors.push((
             "description",
-            "A description has at most 1,000 characters.".into(),
+            Msg::new("err-description-long").num("max", DESCRIPTION_MAX),
         ));
     }
     if description
         .chars()
         .any(|c| c.is_control() && c != '\n' && c != '\r')
     {
-        errors.push((
-            "description",
-            "The description has control characters.".into(),
-        ));
+        errors.push(("description", Msg::new("err-description-control")));
     }
     if errors.is_empty() {
         Ok((name, description.trim().to_string()))

@@ -16,12 +16,12 @@ use super::{
     queries::{self, CHUNK, exec, marks},
     service,
 };
-use crate::{crypto::KeyCipher, entities::user};
+use crate::{crypto::KeyCipher, entities::user, i18n::Msg};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BulkError {
     #[error("{1}")]
-    Field(&'static str, String),
+    Field(&'static str, Msg),
     #[error(transparent)]
     Db(#[from] DbErr),
 }
@@ -90,14 +90,12 @@ pub async fn resolve(
         Selection::Holding(m) => Ok((queries::find_holding(db, m).await?, vec![])),
         Selection::Ids(ids) => {
             if ids.is_empty() {
-                return Err(BulkError::Field("ids", "Select at least one user.".into()));
+                return Err(BulkError::Field("ids", Msg::new("err-select-user")));
             }
             if ids.len() > MAX_SELECTED {
                 return Err(BulkError::Field(
                     "ids",
-                    format!(
-                        "Select at most {MAX_SELECTED} users by ID, or select all matching a search."
-                    ),
+                    Msg::new("err-select-max").num("max", MAX_SELECTED),
                 ));
             }
             let users = queries::find_many(db, ids).await?;
@@ -120,10 +118,7 @@ pub async fn plan(
 ) -> Result<Plan, BulkError> {
     let (users, not_found) = resolve(db, sel).await?;
     if users.is_empty() {
-        return Err(BulkError::Field(
-            "ids",
-            "None of the selected users exist (any more).".into(),
-        ));
+        return Err(BulkError::Field("ids", Msg::new("err-select-gone")));
     }
     let ids: Vec<i32> = users.iter().map(|u| u.id).collect();
     let mut plan = Plan {

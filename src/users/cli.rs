@@ -133,7 +133,10 @@ pub async fn import_with(
             out,
             "line {}: {}",
             l.number,
-            l.error.as_deref().unwrap_or_default()
+            l.error
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default()
         )?;
     }
     if lines.is_empty() {

@@ -1,6 +1,13 @@
 //! User inputs: the rules for user IDs, organisations and model names (defined once,
-//! shared by the web pages and the CLI), the list query, and the forms.
+//! shared by the web pages, the REST API, `mama apply` and the CLI), the list
+//! query, and the forms.
+//!
+//! A refused input is a [`Msg`]: pages show it in the admin's language, the API
+//! and the CLI in English (`Msg`'s `Display`).
 use serde::Deserialize;
+
+use crate::i18n::Msg;
+pub use crate::services::forms::check_service_name;
 
 /// Most lines one paste, upload or import may hold.
 pub const MAX_LINES: usize = 10_000;
@@ -14,29 +21,29 @@ pub struct UserId(String);
 impl UserId {
     pub const MAX: usize = 128;
     /// Why `.` and `..` are refused (a URL path segment cannot carry them).
-    pub const RESERVED: &'static str = "the user ID must not be \".\" or \"..\"";
+    pub const RESERVED: &'static str = "err-user-id-reserved";
 
     /// `.` and `..`: refused by the same rule in the UI, the CLI and the API.
     pub fn is_reserved(s: &str) -> bool {
         matches!(s.trim(), "." | "..")
     }
 
-    pub fn parse(raw: &str) -> Result<UserId, &'static str> {
+    pub fn parse(raw: &str) -> Result<UserId, Msg> {
         let s = raw.trim();
         if s.is_empty() {
-            return Err("the user ID is empty");
+            return Err(Msg::new("err-user-id-empty"));
         }
         if s.chars().count() > Self::MAX {
-            return Err("the user ID is longer than 128 characters");
+            return Err(Msg::new("err-user-id-long").num("max", Self::MAX));
         }
         if !s
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '-' | '+'))
         {
-            return Err("the user ID has characters other than letters, digits and . _ @ - +");
+            return Err(Msg::new("err-user-id-chars"));
         }
         if Self::is_reserved(s) {
-            return Err(Self::RESERVED);
+            return Err(Msg::new(Self::RESERVED));
         }
         Ok(UserId(s.to_string()))
     }
@@ -56,13 +63,13 @@ pub struct Organisation(String);
 impl Organisation {
     pub const MAX: usize = 128;
 
-    pub fn parse(raw: &str) -> Result<Organisation, &'static str> {
+    pub fn parse(raw: &str) -> Result<Organisation, Msg> {
         let s = raw.trim();
         if s.chars().count() > Self::MAX {
-            return Err("the organisation is longer than 128 characters");
+            return Err(Msg::new("err-organisation-long").num("max", Self::MAX));
         }
         if s.chars().any(char::is_control) {
-            return Err("the organisation has control characters");
+            return Err(Msg::new("err-organisation-control"));
         }
         Ok(Organisation(s.to_string()))
     }
@@ -73,25 +80,25 @@ impl Organisation {
 
 /// A model name as LiteLLM names them (`gpt-4o`, `openai/gpt-4o`,
 /// `bedrock/anthropic.claude-3:0`): 1–256 letters, digits and `. _ - : / @ +`.
-pub fn check_model_name(raw: &str) -> Result<String, &'static str> {
+pub fn check_model_name(raw: &str) -> Result<String, Msg> {
     let s = raw.trim();
     if s.is_empty() {
-        return Err("a model name is empty");
+        return Err(Msg::new("err-model-empty"));
     }
     if s.chars().count() > 256 {
-        return Err("a model name is longer than 256 characters");
+        return Err(Msg::new("err-model-long").num("max", 256));
     }
     if !s
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '/' | '@' | '+'))
     {
-        return Err("a model name has characters other than letters, digits and . _ - : / @ +");
+        return Err(Msg::new("err-model-chars"));
     }
     Ok(s.to_string())
 }
 
 /// Service names from a comma-separated list or a multi-select, checked and deduplicated.
-pub fn parse_services(items: &[String]) -> Result<Vec<String>, &'static str> {
+pub fn parse_services(items: &[String]) -> Result<Vec<String>, Msg> {
     let names = parse_names(items);
     for n in &names {
         check_service_name(n)?;
@@ -101,36 +108,36 @@ pub fn parse_services(items: &[String]) -> Result<Vec<String>, &'static str> {
 
 /// Free text (extra information): at most `max` characters, no control characters
 /// other than line breaks and tabs.
-pub fn check_text(raw: &str, max: usize) -> Result<(), &'static str> {
+pub fn check_text(raw: &str, max: usize) -> Result<(), Msg> {
     if raw.chars().count() > max {
-        return Err("the text is too long");
+        return Err(Msg::new("err-text-long").num("max", max));
     }
     if raw
         .chars()
         .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
     {
-        return Err("the text has control characters");
+        return Err(Msg::new("err-text-control"));
     }
     Ok(())
 }
 
 /// A key alias: up to 256 printable characters (empty means none).
-pub fn check_alias(raw: &str) -> Result<Option<String>, &'static str> {
+pub fn check_alias(raw: &str) -> Result<Option<String>, Msg> {
     let s = raw.trim();
     if s.is_empty() {
         return Ok(None);
     }
     if s.chars().count() > 256 {
-        return Err("the alias is longer than 256 characters");
+        return Err(Msg::new("err-alias-long").num("max", 256));
     }
     if s.chars().any(char::is_control) {
-        return Err("the alias has control characters");
+        return Err(Msg::new("err-alias-control"));
     }
     Ok(Some(s.to_string()))
 }
 
 /// Model names from a comma-separated list (CLI) or a multi-select (web), deduplicated.
-pub fn parse_models(items: &[String]) -> Result<Vec<String>, &'static str> {
+pub fn parse_models(items: &[String]) -> Result<Vec<String>, Msg> {
     let mut out: Vec<String> = vec![];
     for raw in items.iter().flat_map(|s| s.split(',')) {
         if raw.trim().is_empty() {
@@ -164,7 +171,7 @@ pub struct Line {
     pub user_id: String,
     pub organisation: String,
     /// Why the line cannot be created (`None` when it can).
-    pub error: Option<String>,
+    pub error: Option<Msg>,
     /// The key alias the template gives it (see `service::assign_aliases`).
     pub key_alias: Option<String>,
 }
@@ -173,7 +180,7 @@ pub struct Line {
 /// header and skipped; blank lines are skipped. Checks each line's ID and
 /// organisation and duplicates within the input. (Whether an ID already exists is
 /// the caller's check: see `service::check_existing`.)
-pub fn parse_lines(text: &str) -> Result<Vec<Line>, String> {
+pub fn parse_lines(text: &str) -> Result<Vec<Line>, Msg> {
     let mut out: Vec<Line> = vec![];
     let mut seen: std::collections::HashMap<String, usize> = Default::default();
     for (i, raw) in text.lines().enumerate() {
@@ -191,26 +198,26 @@ pub fn parse_lines(text: &str) -> Result<Vec<Line>, String> {
             continue;
         }
         if out.len() >= MAX_LINES {
-            return Err(format!("at most {MAX_LINES} lines at once"));
+            return Err(Msg::new("err-lines-max").num("max", MAX_LINES));
         }
         let mut error = None;
         let user_id = match UserId::parse(&id_raw) {
             Ok(id) => id.into_inner(),
             Err(why) => {
-                error = Some(why.to_string());
+                error = Some(why);
                 id_raw.chars().take(140).collect()
             }
         };
         let organisation = match Organisation::parse(&org_raw) {
             Ok(o) => o.into_inner(),
             Err(why) => {
-                error.get_or_insert(why.to_string());
+                error.get_or_insert(why);
                 org_raw.chars().take(140).collect()
             }
         };
         if error.is_none() {
             if let Some(first) = seen.get(&user_id) {
-                error = Some(format!("duplicate of line {first}"));
+                error = Some(Msg::new("err-line-duplicate").num("first", *first));
             } else {
                 seen.insert(user_id.clone(), number);
             }
@@ -226,14 +233,16 @@ pub fn parse_lines(text: &str) -> Result<Vec<Line>, String> {
     Ok(out)
 }
 
-/// Removes the quotes of a simple CSV field (`"a b"` → `a b`).
+/// Removes the quotes of a simple CSV field (`"a b"` → `a b`) and the formula
+/// guard mama's own exports put in front of `+`, `-`, `=`, `@` (`'+1` → `+1`).
 fn unquote(s: &str) -> String {
     let t = s.trim();
-    if t.len() >= 2 && t.starts_with('"') && t.ends_with('"') {
+    let t = if t.len() >= 2 && t.starts_with('"') && t.ends_with('"') {
         t[1..t.len() - 1].replace("\"\"", "\"")
     } else {
         t.to_string()
-    }
+    };
+    crate::csv::unguard(&t).to_string()
 }
 
 /// The sortable columns of `/users`.
@@ -500,7 +509,7 @@ pub const BULK_OPS: [(&str, &str); 10] = [
 
 impl BulkForm {
     /// The operation, or the field and message that say what is wrong.
-    pub fn op(&self) -> Result<BulkOp, (&'static str, String)> {
+    pub fn op(&self) -> Result<BulkOp, (&'static str, Msg)> {
         let set = |s: &str| match s {
             "replace" => Some(SetOp::Replace),
             "add" => Some(SetOp::Add),
@@ -510,15 +519,14 @@ impl BulkForm {
         let (kind, how) = self.op.split_once('.').unwrap_or((self.op.as_str(), ""));
         match (kind, set(how)) {
             ("models", Some(s)) => {
-                let models = parse_models(&self.models).map_err(|e| ("models", e.to_string()))?;
+                let models = parse_models(&self.models).map_err(|e| ("models", e))?;
                 if models.is_empty() && s != SetOp::Replace {
                     return Err(("models", "err-choose-model".into()));
                 }
                 Ok(BulkOp::Models(s, models))
             }
             ("services", Some(s)) => {
-                let names = parse_services(&self.services)
-                    .map_err(|e| ("services", format!("Service: {e}")))?;
+                let names = parse_services(&self.services).map_err(|e| ("services", e))?;
                 if names.is_empty() && s != SetOp::Replace {
                     return Err(("services", "err-choose-service".into()));
                 }
@@ -526,22 +534,13 @@ impl BulkForm {
             }
             ("organisation", _) => Organisation::parse(&self.organisation)
                 .map(|o| BulkOp::Organisation(o.into_inner()))
-                .map_err(|e| ("organisation", capitalise(e))),
+                .map_err(|e| ("organisation", e)),
             // The template is the server's (MAMA_KEY_ALIAS_TEMPLATE), filled in by the caller.
             ("alias", _) => Ok(BulkOp::Alias(String::new())),
             ("rotate", _) => Ok(BulkOp::Rotate),
             ("delete", _) => Ok(BulkOp::Delete),
             _ => Err(("op", "err-choose-action".into())),
         }
-    }
-}
-
-/// "the user ID is empty" → "The user ID is empty."
-pub fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => format!("{}{}.", f.to_uppercase(), c.as_str()),
-        None => String::new(),
     }
 }
 
@@ -579,33 +578,6 @@ pub struct EditForm {
     pub version: String,
 }
 
-/// A service (`/services`).
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct ServiceForm {
-    #[serde(default)]
-    pub name: String,
-    #[serde(default)]
-    pub description: String,
-}
-
-/// A service name: 1–128 characters, letters, digits and `. _ - :`.
-pub fn check_service_name(raw: &str) -> Result<String, &'static str> {
-    let s = raw.trim();
-    if s.is_empty() {
-        return Err("Enter a name.");
-    }
-    if s.chars().count() > 128 {
-        return Err("A service name has at most 128 characters.");
-    }
-    if !s
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':'))
-    {
-        return Err("Use only letters, digits and . _ - :");
-    }
-    Ok(s.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -619,9 +591,18 @@ mod tests {
         assert!(UserId::parse("é").is_err());
         assert!(UserId::parse(&"a".repeat(129)).is_err());
         assert!(UserId::parse(&"a".repeat(128)).is_ok());
-        assert_eq!(UserId::parse("."), Err(UserId::RESERVED));
-        assert_eq!(UserId::parse(" .. "), Err(UserId::RESERVED));
+        assert_eq!(UserId::parse(".").unwrap_err().key, UserId::RESERVED);
+        assert_eq!(UserId::parse(" .. ").unwrap_err().key, UserId::RESERVED);
         assert!(UserId::parse("...").is_ok());
+    }
+
+    #[test]
+    fn an_exported_formula_like_id_imports_as_it_was() {
+        let lines = parse_lines("'+4912,'=Org\n\"'-x\",Org\n").unwrap();
+        assert_eq!(lines[0].user_id, "+4912");
+        assert_eq!(lines[0].organisation, "=Org");
+        assert_eq!(lines[1].user_id, "-x");
+        assert!(lines.iter().all(|l| l.error.is_none()));
     }
 
     #[test]
@@ -633,9 +614,12 @@ mod tests {
         assert_eq!(lines[0].number, 2);
         assert!(lines[0].error.is_none());
         assert_eq!(lines[1].number, 3);
-        assert!(lines[1].error.as_deref().unwrap().contains("empty"));
+        assert_eq!(lines[1].error.as_ref().unwrap().key, "err-user-id-empty");
         assert_eq!(lines[2].number, 5);
-        assert!(lines[2].error.as_deref().unwrap().contains("characters"));
-        assert_eq!(lines[3].error.as_deref(), Some("duplicate of line 2"));
+        assert_eq!(lines[2].error.as_ref().unwrap().key, "err-user-id-chars");
+        assert_eq!(
+            lines[3].error.as_ref().unwrap().to_string(),
+            "Duplicate of line 2."
+        );
     }
 }

@@ -7,14 +7,13 @@ use super::{
     bulk::{self, BulkError},
     forms::{
         BulkForm, CreateManyForm, EditForm, ListParams, ListQuery, Organisation, Selection,
-        capitalise, check_alias, check_text, parse_lines, parse_models, parse_names,
-        parse_services, urlencode,
+        check_alias, check_text, parse_lines, parse_models, parse_names, parse_services, urlencode,
     },
     messages, queries, service,
     views::{
         BulkDonePage, BulkErrorPage, BulkPreviewPage, Catalogue, CreatePage, EditPage, EditPartial,
         EditView, LineView, ListPage, RevealPage, RevealPartial, Row, SyncStatePartial,
-        SyncStateView,
+        SyncStateView, model_picks,
     },
 };
 use crate::{
@@ -34,7 +33,8 @@ fn is_htmx(req: &HttpRequest) -> bool {
 }
 
 async fn catalogue(data: &AppData) -> Result<Catalogue, AppError> {
-    Ok(Catalogue::new(&queries::catalogue(&data.db).await?)
+    Ok(crate::catalogue::load(&data.db)
+        .await?
         .configured(data.settings.litellm.is_some()))
 }
 
@@ -184,7 +184,7 @@ fn bulk_error(
     admin: &CurrentAdmin,
     audit: &AuditCtx,
     field: &str,
-    msg: String,
+    msg: Msg,
     back: String,
 ) -> Result<HttpResponse, AppError> {
     audit.outcome(Outcome::Invalid);
@@ -316,7 +316,7 @@ async fn create_page(
     let cat = catalogue(data).await?;
     let services = queries::services(&data.db).await?;
     let (valid, invalid) = preview.as_ref().map_or((0, 0), |p| {
-        let bad = p.iter().filter(|l| !l.error.is_empty()).count();
+        let bad = p.iter().filter(|l| l.error.is_some()).count();
         (p.len() - bad, bad)
     });
     Ok(CreatePage {
@@ -327,7 +327,7 @@ async fn create_page(
         } else {
             "all".into()
         },
-        model_picks: cat.picks(&parse_names(&form.models), false),
+        model_picks: model_picks(&cat, &parse_names(&form.models), false),
         service_picks: super::views::service_picks(&services, &parse_names(&form.services)),
         errors,
         preview,
@@ -372,14 +372,14 @@ async fn check_create(
     let models = match parse_models(&form.models) {
         Ok(m) => m,
         Err(e) => {
-            errors.add("models", capitalise(e));
+            errors.add("models", e);
             vec![]
         }
     };
     let services = match parse_services(&form.services) {
         Ok(s) => s,
         Err(e) => {
-            errors.add("services", capitalise(e));
+            errors.add("services", e);
             vec![]
         }
     };
@@ -389,12 +389,12 @@ async fn check_create(
     let mut lines = match parse_lines(&form.lines) {
         Ok(l) => l,
         Err(e) => {
-            errors.add("lines", capitalise(&e));
+            errors.add("lines", e);
             vec![]
         }
     };
     if errors.is_empty() && lines.is_empty() {
-        errors.add("lines", "Paste at least one line `user_id,organisation`.");
+        errors.add("lines", "err-lines-none");
     }
     service::check_existing(conn, &mut lines).await?;
     service::assign_aliases(conn, &data.settings.key_alias_template, &mut lines).await?;
@@ -630,30 +630,23 @@ pub async fn update(
     let organisation = Organisation::parse(&form.organisation)
         .map(|o| o.into_inner())
         .unwrap_or_else(|e| {
-            errors.add("organisation", capitalise(e));
+            errors.add("organisation", e);
             String::new()
         });
     let key_alias = check_alias(&form.key_alias).unwrap_or_else(|e| {
-        errors.add("key_alias", capitalise(e));
+        errors.add("key_alias", e);
         None
     });
     let models = parse_models(&form.models).unwrap_or_else(|e| {
-        errors.add("models", capitalise(e));
+        errors.add("models", e);
         vec![]
     });
     let services = parse_services(&form.services).unwrap_or_else(|e| {
-        errors.add("services", capitalise(e));
+        errors.add("services", e);
         vec![]
     });
     if let Err(e) = check_text(&form.extra, 4000) {
-        errors.add(
-            "extra",
-            if e.contains("control") {
-                Msg::new("err-control-chars")
-            } else {
-                Msg::new("err-too-long").num("max", 4000)
-            },
-        );
+        errors.add("extra", e);
     }
     let version: i32 = form.version.trim().parse().unwrap_or_else(|_| {
         errors.add("version", "users-no-version");

@@ -8,12 +8,12 @@ use sea_orm::{
 };
 
 use super::forms::{ListQuery, SortKey};
-use crate::entities::{model, service, user, user_model};
+use crate::entities::{service, user, user_model, user_service};
 
 /// Rows per chunk of an `IN (…)` list: far below SQLite's variable limit.
 pub const CHUNK: usize = 500;
 
-pub use crate::db::stmt;
+pub use crate::db::{exec, stmt};
 
 /// `?, ?, ?` for `n` values.
 pub fn marks(n: usize) -> String {
@@ -237,13 +237,6 @@ pub async fn models_of(
     Ok(out)
 }
 
-#[derive(Debug, FromQueryResult)]
-struct UserServiceName {
-    user_id: i32,
-    service_id: i32,
-    name: String,
-}
-
 /// Service names of these users (by internal ID).
 pub async fn services_of(
     db: &impl ConnectionTrait,
@@ -263,22 +256,21 @@ pub async fn service_pairs(
     db: &impl ConnectionTrait,
     ids: &[i32],
 ) -> Result<Vec<(i32, i32, String)>, DbErr> {
-    let backend = db.get_database_backend();
+    use sea_orm::{JoinType, QuerySelect, RelationTrait};
     let mut out = vec![];
     for chunk in ids.chunks(CHUNK) {
-        let sql = format!(
-            "SELECT us.user_id AS user_id, s.id AS service_id, s.name AS name FROM user_services us \
-             JOIN services s ON s.id = us.service_id WHERE us.user_id IN ({})",
-            marks(chunk.len())
+        out.extend(
+            user_service::Entity::find()
+                .select_only()
+                .column(user_service::Column::UserId)
+                .column(user_service::Column::ServiceId)
+                .column(service::Column::Name)
+                .join(JoinType::InnerJoin, user_service::Relation::Service.def())
+                .filter(user_service::Column::UserId.is_in(chunk.iter().copied()))
+                .into_tuple::<(i32, i32, String)>()
+                .all(db)
+                .await?,
         );
-        let rows = UserServiceName::find_by_statement(stmt(
-            backend,
-            &sql,
-            chunk.iter().map(|&i| i.into()).collect(),
-        ))
-        .all(db)
-        .await?;
-        out.extend(rows.into_iter().map(|r| (r.user_id, r.service_id, r.name)));
     }
     Ok(out)
 }
@@ -378,29 +370,12 @@ pub async fn existing_ids(
     Ok(out)
 }
 
-/// The model catalogue: name → available. (Specials are not in it.)
-pub async fn catalogue(db: &impl ConnectionTrait) -> Result<Vec<model::Model>, DbErr> {
-    model::Entity::find()
-        .order_by_asc(model::Column::Name)
-        .all(db)
-        .await
-}
-
 /// Every service, by name.
 pub async fn services(db: &impl ConnectionTrait) -> Result<Vec<service::Model>, DbErr> {
     service::Entity::find()
         .order_by_asc(service::Column::Name)
         .all(db)
         .await
-}
-
-/// Runs `sql` (with `?` placeholders) on either backend.
-pub async fn exec(db: &impl ConnectionTrait, sql: &str, values: Vec<Value>) -> Result<u64, DbErr> {
-    let backend = db.get_database_backend();
-    Ok(db
-        .execute_raw(stmt(backend, sql, values))
-        .await?
-        .rows_affected())
 }
 
 /// A machine filter over users (the REST API and `mama apply`): every given

@@ -9,6 +9,7 @@ use sea_orm::{
 use crate::{
     crypto::KeyCipher,
     entities::{service, user, user_model, user_service},
+    i18n::Msg,
     litellm::{keys, outbox, sync_state::SyncState},
 };
 
@@ -234,7 +235,7 @@ pub async fn rotate_key(
 pub async fn service_ids_by_name(
     conn: &impl ConnectionTrait,
     names: &[String],
-) -> Result<std::collections::HashMap<String, i32>, String> {
+) -> Result<std::collections::HashMap<String, i32>, Msg> {
     if names.is_empty() {
         return Ok(Default::default());
     }
@@ -244,7 +245,7 @@ pub async fn service_ids_by_name(
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "service lookup failed");
-            "The services could not be read; try again.".to_string()
+            Msg::new("err-services-unreadable")
         })?;
     let mut out = std::collections::HashMap::new();
     for n in names {
@@ -253,10 +254,8 @@ pub async fn service_ids_by_name(
                 out.insert(n.clone(), s.id);
             }
             None => {
-                return Err(format!(
-                    "Unknown service “{}”: add it under Services first.",
-                    n.chars().take(64).collect::<String>()
-                ));
+                return Err(Msg::new("err-service-unknown")
+                    .arg("name", n.chars().take(64).collect::<String>()));
             }
         }
     }
@@ -276,7 +275,7 @@ pub async fn check_existing(
     let existing = super::queries::existing_ids(conn, &ids).await?;
     for l in lines.iter_mut() {
         if l.error.is_none() && existing.contains(&l.user_id) {
-            l.error = Some("a user with this ID already exists".into());
+            l.error = Some(Msg::new("err-user-exists"));
         }
     }
     Ok(())
@@ -331,9 +330,13 @@ pub async fn assign_aliases(
             continue;
         };
         if taken.contains(&a) {
-            l.error = Some(format!("the key alias “{a}” is already another user's"));
+            l.error = Some(Msg::new("err-alias-taken").arg("alias", &a));
         } else if let Some(first) = seen.get(&a) {
-            l.error = Some(format!("the key alias “{a}” is also line {first}'s"));
+            l.error = Some(
+                Msg::new("err-alias-line")
+                    .arg("alias", &a)
+                    .num("first", *first),
+            );
         } else {
             seen.insert(a, l.number);
         }
@@ -388,7 +391,7 @@ pub enum EditError {
     #[error("stale version")]
     Stale,
     #[error("{0}")]
-    Services(String),
+    Services(Msg),
     #[error("alias taken")]
     AliasTaken,
     #[error(transparent)]

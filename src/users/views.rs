@@ -1,6 +1,4 @@
 //! Askama pages and partials of `/users`.
-use std::collections::BTreeSet;
-
 use askama::Template;
 
 use crate::i18n::Msg;
@@ -12,97 +10,39 @@ use super::{
     queries::Listed,
 };
 use crate::{
-    entities::{model, service, user},
+    entities::{service, user},
     web::{FormErrors, PageCtx},
 };
 
-/// Written once, in the model catalogue.
-use crate::litellm::models::SPECIAL as SPECIAL_MODELS;
+pub use crate::catalogue::{Catalogue, ModelTag};
 
-/// A model as a user has it: special (badge), available, or no longer offered (red).
-#[derive(Debug, Clone)]
-pub struct ModelTag {
-    pub name: String,
-    pub special: bool,
-    pub red: bool,
-}
-
-/// The catalogue, for deciding which models are red.
-#[derive(Debug, Clone, Default)]
-pub struct Catalogue {
-    pub available: BTreeSet<String>,
-    /// Models LiteLLM offered once and no longer does.
-    pub retired: BTreeSet<String>,
-    /// False when LiteLLM is not configured (or never answered): nothing is red
-    /// then, a banner says why instead.
-    pub known: bool,
-}
-
-impl Catalogue {
-    pub fn new(models: &[model::Model]) -> Self {
-        Catalogue {
-            available: models
-                .iter()
-                .filter(|m| m.available)
-                .map(|m| m.name.clone())
-                .collect(),
-            retired: models
-                .iter()
-                .filter(|m| !m.available)
-                .map(|m| m.name.clone())
-                .collect(),
-            known: !models.is_empty(),
+/// The picker's options: the specials, the available models, then `held` models
+/// outside the catalogue (marked red) — the checked ones first, so a red model a
+/// user holds is never out of sight.
+pub fn model_picks(cat: &Catalogue, held: &[String], with_retired: bool) -> Vec<Pick> {
+    let mut names = cat.choices();
+    if with_retired {
+        names.extend(cat.retired.iter().cloned());
+    }
+    for m in held {
+        if !names.contains(m) {
+            names.push(m.clone());
         }
     }
-    /// With LiteLLM not configured nothing can be called retired.
-    pub fn configured(mut self, configured: bool) -> Self {
-        self.known &= configured;
-        self
-    }
-    pub fn tag(&self, name: &str) -> ModelTag {
-        let special = SPECIAL_MODELS.contains(&name);
-        ModelTag {
-            name: name.to_string(),
-            special,
-            red: self.known && !special && !self.available.contains(name),
-        }
-    }
-    /// What an admin may pick: the specials, then every available model.
-    pub fn choices(&self) -> Vec<String> {
-        SPECIAL_MODELS
-            .iter()
-            .map(|s| s.to_string())
-            .chain(self.available.iter().cloned())
-            .collect()
-    }
-    /// The picker's options: the specials, the available models, then `held` models
-    /// outside the catalogue (marked red) — the checked ones first, so a red model a
-    /// user holds is never out of sight.
-    pub fn picks(&self, held: &[String], with_retired: bool) -> Vec<Pick> {
-        let mut names = self.choices();
-        if with_retired {
-            names.extend(self.retired.iter().cloned());
-        }
-        for m in held {
-            if !names.contains(m) {
-                names.push(m.clone());
+    let mut picks: Vec<Pick> = names
+        .into_iter()
+        .map(|n| {
+            let t = cat.tag(&n);
+            Pick {
+                checked: held.contains(&n),
+                red: t.red,
+                special: t.special,
+                name: n,
             }
-        }
-        let mut picks: Vec<Pick> = names
-            .into_iter()
-            .map(|n| {
-                let t = self.tag(&n);
-                Pick {
-                    checked: held.contains(&n),
-                    red: t.red,
-                    special: t.special,
-                    name: n,
-                }
-            })
-            .collect();
-        picks.sort_by_key(|p| !p.checked);
-        picks
-    }
+        })
+        .collect();
+    picks.sort_by_key(|p| !p.checked);
+    picks
 }
 
 /// The element ID of a user's sync state on /users.
@@ -302,7 +242,7 @@ impl ListPage {
                 .map(|&s| (s, q.url(q.sort, q.desc, 1, s)))
                 .collect(),
             ops: BULK_OPS,
-            model_picks: cat.picks(&[], true),
+            model_picks: model_picks(cat, &[], true),
             service_picks: service_picks(services, &[]),
             red_total,
             select_all_text: if total == 0 {
@@ -439,7 +379,8 @@ pub struct LineView {
     pub number: usize,
     pub user_id: String,
     pub organisation: String,
-    pub error: String,
+    /// Why the line cannot be created (`None` when it can).
+    pub error: Option<Msg>,
 }
 
 impl From<&Line> for LineView {
@@ -448,11 +389,7 @@ impl From<&Line> for LineView {
             number: l.number,
             user_id: l.user_id.clone(),
             organisation: l.organisation.clone(),
-            error: l
-                .error
-                .clone()
-                .map(|e| super::forms::capitalise(&e))
-                .unwrap_or_default(),
+            error: l.error.clone(),
         }
     }
 }
@@ -525,7 +462,7 @@ impl EditView {
             key_hint: u.key_hint.clone(),
             sync_state: u.sync_state.clone(),
             sync_error: u.sync_error.clone().unwrap_or_default(),
-            models: cat.picks(models, false),
+            models: model_picks(cat, models, false),
             services: service_picks(all_services, services),
             errors: FormErrors::default(),
             conflict: String::new(),

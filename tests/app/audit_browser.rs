@@ -26,10 +26,7 @@ async fn an_auditor_filters_by_user_and_action_opens_a_diff_and_exports_csv() {
         mama::audit::insert(&app.db, &ev).await.unwrap();
     }
 
-    c.goto(&format!("{}/login", app.addr)).await.unwrap();
-    fill(&c, "username", "audrey").await;
-    fill(&c, "password", STRONG_PASSWORD).await;
-    click(&c, "#submit").await;
+    log_in_as(&c, &app.addr, "/login", "audrey").await;
     c.wait().for_element(Locator::Id("filter")).await.unwrap();
     assert!(c.current_url().await.unwrap().path().starts_with("/audit"));
     screenshot(&c, "audit-01-auditor-lands-on-the-trail").await;

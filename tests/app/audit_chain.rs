@@ -10,7 +10,7 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
 };
 
-use crate::helpers::{TestApp, fresh_database_url, request_id, spawn_app};
+use crate::helpers::{TestApp, fresh_database, request_id, spawn_app};
 
 /// A few events, all sealed; returns them in chain order.
 async fn sealed_chain(app: &TestApp) -> Vec<audit_event::Model> {
@@ -346,7 +346,7 @@ async fn old_event(db: &sea_orm::DatabaseConnection, days_ago: i64, user: &str) 
 
 #[tokio::test]
 async fn archiving_prunes_only_with_a_retention_period_and_the_rest_still_verifies() {
-    let url = fresh_database_url().await;
+    let url = fresh_database().await;
     mama::db::migrate_up(&mama::config::DatabaseUrl::new(url.clone()))
         .await
         .unwrap();

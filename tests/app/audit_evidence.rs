@@ -337,7 +337,7 @@ async fn checkpoints_are_written_even_when_idle() {
 #[tokio::test]
 async fn a_signed_prune_lets_the_rest_verify_against_the_checkpoints() {
     let file = checkpoint_path();
-    let url = crate::helpers::fresh_database_url().await;
+    let url = crate::helpers::fresh_database().await;
     let db_url = mama::config::DatabaseUrl::new(url.clone());
     mama::db::migrate_up(&db_url).await.unwrap();
     let db = mama::db::connect(&db_url, 2).await.unwrap();
@@ -358,7 +358,7 @@ async fn a_signed_prune_lets_the_rest_verify_against_the_checkpoints() {
     let archive = checkpoint_path().with_extension("archive");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_mama"))
         .args(["audit", "archive", "--out", archive.to_str().unwrap()])
-        .env("DATABASE_URL", &url)
+        .env("DATABASE_URL", url.as_str())
         .env("MAMA_SECRET_KEY", STANDARD.encode([7u8; 64]))
         .env("MAMA_ENCRYPTION_KEY", STANDARD.encode([9u8; 32]))
         .env(

@@ -24,7 +24,7 @@ fn mama(database_url: &str, args: &[&str]) -> (bool, String) {
 
 #[tokio::test]
 async fn an_operator_manages_the_schema_by_hand() {
-    let url = fresh_database_url().await;
+    let url = fresh_database().await;
     let (ok, out) = mama(&url, &["migrate", "up"]);
     assert!(ok, "{out}");
     let (ok, out) = mama(&url, &["migrate", "status"]);

@@ -112,20 +112,56 @@ pub async fn drop_database(url: &str) {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        if !self.owns_database || std::thread::panicking() || keep_databases() {
-            return;
+        if self.owns_database {
+            drop_after_passing(&self.database_url);
         }
-        // Drop runs inside the test's runtime, which must not block on itself.
-        let url = self.database_url.clone();
-        let _ = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime to drop the test database")
-                .block_on(drop_database(&url))
-        })
-        .join();
     }
+}
+
+/// Drops the database at `url` when the test passed (and databases are not kept).
+fn drop_after_passing(url: &str) {
+    if std::thread::panicking() || keep_databases() {
+        return;
+    }
+    // Drop runs inside the test's runtime, which must not block on itself.
+    let url = url.to_string();
+    let _ = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime to drop the test database")
+            .block_on(drop_database(&url))
+    })
+    .join();
+}
+
+/// A database made for one test that starts mama on it itself (several
+/// instances, restarts, the binary): its URL, dropped like a `TestApp`'s when
+/// the test passes. Derefs to the URL.
+pub struct TestDatabase(String);
+
+impl std::ops::Deref for TestDatabase {
+    type Target = String;
+    fn deref(&self) -> &String {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for TestDatabase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        drop_after_passing(&self.0);
+    }
+}
+
+/// A fresh database for one test, dropped when the test passes.
+pub async fn fresh_database() -> TestDatabase {
+    TestDatabase(fresh_database_url().await)
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -162,6 +198,38 @@ pub async fn spawn_app_on(database_url: &str, tweak: impl FnOnce(&mut Settings))
 }
 
 impl TestApp {
+    /// The models user `id` holds, sorted.
+    pub async fn models_of(&self, id: &str) -> Vec<String> {
+        let u = self.user(id).await;
+        mama::users::queries::models_of(&self.db, &[u.id])
+            .await
+            .unwrap()
+            .remove(&u.id)
+            .unwrap_or_default()
+            .into_iter()
+            .collect()
+    }
+
+    /// The services user `id` holds, sorted.
+    pub async fn services_of(&self, id: &str) -> Vec<String> {
+        let u = self.user(id).await;
+        mama::users::queries::services_of(&self.db, &[u.id])
+            .await
+            .unwrap()
+            .remove(&u.id)
+            .unwrap_or_default()
+            .into_iter()
+            .collect()
+    }
+
+    /// User `id`'s row (the user must exist).
+    pub async fn user(&self, id: &str) -> mama::entities::user::Model {
+        mama::users::queries::find(&self.db, id)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("user {id} exists"))
+    }
+
     /// A new browser with an empty cookie jar.
     pub fn browser(&self) -> Browser {
         let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());

@@ -320,6 +320,13 @@ const DATA: &[&str] = &[
     "ko",
     "en",
     "anonymous",
+    // Users the users pages show (IDs and organisations are data).
+    "taken",
+    "조직",
+    "조",
+    "bad",
+    "ok",
+    "gpt",
 ];
 
 async fn set_locale(b: &Browser, lang: &str, tz: &str) -> reqwest::Response {
@@ -473,7 +480,91 @@ async fn every_page_and_form_error_renders_in_korean_and_in_english() {
                 "{path} ({lang}): no {other_name}"
             );
         }
+        users_pages_and_their_input_rules_speak(&sa, lang).await;
     }
+}
+
+/// The users pages, and the input rules the pages share with the API and the
+/// CLI (user IDs, organisations, aliases, pasted lines, selections), in `lang`.
+async fn users_pages_and_their_input_rules_speak(sa: &Browser, lang: &str) {
+    let l = if lang == "ko" {
+        mama::i18n::Lang::Ko
+    } else {
+        mama::i18n::Lang::En
+    };
+    let said = |key: &'static str| mama::i18n::t(l, key);
+    let id = format!("taken-{lang}");
+    sa.page("/users/bulk/create").await;
+    let r = sa
+        .post_form(
+            "/users/bulk/create",
+            &[("lines", format!("{id},조직").as_str()), ("mode", "all")],
+        )
+        .await;
+    assert_eq!(r.status(), 303, "{lang}: {}", r.text().await.unwrap());
+    for path in [
+        "/users",
+        "/users/bulk/create",
+        "/models",
+        &format!("/users/{id}"),
+    ] {
+        let (status, body) = sa.page(path).await;
+        assert_eq!(status, 200, "{path}");
+        check_page(path, lang, &body, DATA);
+    }
+    // Pasted lines: each line's own problem, in the admin's language.
+    sa.page("/users/bulk/create").await;
+    let text = format!("user_id,organisation\nbad*!,X\n,Y\n{id},Z\nok-{lang},조직\nok-{lang},W\n");
+    let r = sa
+        .post_form("/users/bulk/create/preview", &[("lines", text.as_str())])
+        .await;
+    let body = r.text().await.unwrap();
+    check_page("/users/bulk/create/preview", lang, &body, DATA);
+    for key in ["err-user-id-chars", "err-user-id-empty", "err-user-exists"] {
+        assert!(body.contains(&said(key)), "{lang}: {key} shown");
+    }
+    let dup = mama::i18n::Msg::new("err-line-duplicate")
+        .num("first", 5)
+        .render(l);
+    assert!(body.contains(&dup), "{lang}: {dup}");
+    // The edit dialog: an organisation too long, an alias with a control character.
+    let (_, page) = sa.page(&format!("/users/{id}")).await;
+    let version = page
+        .split("name=\"version\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the edit form carries the version")
+        .to_string();
+    let long = "조".repeat(200);
+    let r = sa
+        .post_form(
+            &format!("/users/{id}"),
+            &[
+                ("organisation", long.as_str()),
+                ("key_alias", "a\u{7}b"),
+                ("version", version.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 422, "{lang}");
+    let body = r.text().await.unwrap();
+    check_page("/users/{id} (invalid)", lang, &body, DATA);
+    let too_long = mama::i18n::Msg::new("err-organisation-long")
+        .num("max", 128)
+        .render(l);
+    assert!(body.contains(&too_long), "{lang}: {too_long}");
+    assert!(body.contains(&said("err-alias-control")), "{lang}: alias");
+    // A bulk change with nothing selected.
+    let r = sa
+        .post_form(
+            "/users/bulk/preview",
+            &[("op", "models.add"), ("models", "gpt-4o")],
+        )
+        .await;
+    assert_eq!(r.status(), 422, "{lang}");
+    let body = r.text().await.unwrap();
+    check_page("/users/bulk/preview (nothing selected)", lang, &body, DATA);
+    assert!(body.contains(&said("err-select-user")), "{lang}: {body}");
 }
 
 #[tokio::test]

@@ -7,10 +7,10 @@
 use fantoccini::{Client, ClientBuilder, Locator};
 
 use crate::{
-    browser_users::pick,
     helpers::*,
     users::{add_service, catalogue, create_users},
-    webdriver::{click, component_available, fill, screenshot, text},
+    users_browser::pick,
+    webdriver::{click, component_available, fill, screenshot, text, wait_css},
 };
 
 /// A headless Chromium whose language (UI and `Accept-Language`) is `lang`.
@@ -36,13 +36,6 @@ async fn browser_in(lang: &str) -> Option<Client> {
             .await
             .expect("connect to WEBDRIVER_URL"),
     )
-}
-
-async fn wait_css(c: &Client, css: &str) {
-    c.wait()
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("waiting for {css}: {e}"));
 }
 
 /// The page is in `lang` (`<html lang>`), no message key is missing, and a

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::{
     api::{ApiApp, spawn_api_app},
-    helpers::{TestApp, fresh_database_url, spawn_app_on},
+    helpers::{TestApp, fresh_database, spawn_app_on},
 };
 
 fn key(b: u8) -> SecretBox<[u8; 32]> {
@@ -57,7 +57,7 @@ async fn users(a: &ApiApp) -> Vec<user::Model> {
 
 #[tokio::test]
 async fn a_new_key_id_encrypts_new_rows_while_old_rows_still_decrypt() {
-    let url = fresh_database_url().await;
+    let url = fresh_database().await;
     let before = api_app_on(&url, 1, &[]).await;
     before.user("old-1", &["gpt-4o"], &[]).await;
     before.user("old-2", &[], &[]).await;
@@ -295,7 +295,7 @@ fn legacy_ciphertext(k: u8, plain: &str) -> String {
 
 #[tokio::test]
 async fn reencrypt_killed_halfway_and_resumed_leaves_every_row_on_the_new_key() {
-    let url = fresh_database_url().await;
+    let url = fresh_database().await;
     let old = api_app_on(&url, 1, &[]).await;
     let out = output(mama_cmd(
         &url,

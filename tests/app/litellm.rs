@@ -750,7 +750,7 @@ async fn without_litellm_mama_works_keeps_changes_pending_and_says_so() {
     let (status, body) = sa.page("/models").await;
     assert_eq!(status, 200);
     assert!(body.contains("all-team-models") && body.contains("all-proxy-models"));
-    let red = mama::litellm::models::unavailable_among(&app.db, &["gpt-4o".into()])
+    let red = mama::catalogue::unavailable_among(&app.db, &["gpt-4o".into()])
         .await
         .unwrap();
     assert!(red.is_empty(), "no catalogue yet: nothing is shown as gone");
@@ -774,10 +774,10 @@ async fn the_model_catalogue_is_fetched_cached_and_kept_when_litellm_is_unreacha
     assert_eq!(r.status(), 303);
     let (_, body) = sa.page("/models").await;
     assert!(body.contains("data-model=\"gpt-4o\""), "{body}");
-    let names = mama::litellm::models::choices(&app.db).await.unwrap();
+    let names = mama::catalogue::choices(&app.db).await.unwrap();
     assert_eq!(&names[..2], &["all-team-models", "all-proxy-models"]);
     assert!(names.contains(&"fast-chat".to_string()));
-    let red = mama::litellm::models::unavailable_among(
+    let red = mama::catalogue::unavailable_among(
         &app.db,
         &[
             "gpt-4o".into(),
@@ -942,10 +942,10 @@ async fn an_admin_sees_the_sync_queue_retries_a_failure_and_sees_the_model_catal
         "UPDATE users SET sync_state = 'failed' WHERE user_id = 'web1-{sfx}'"
     ))
     .await;
-    mama::litellm::models::store(&app.db, &["gpt-4o".into(), "fast-chat".into()])
+    mama::catalogue::store(&app.db, &["gpt-4o".into(), "fast-chat".into()])
         .await
         .unwrap();
-    mama::litellm::models::store(&app.db, &["gpt-4o".into()])
+    mama::catalogue::store(&app.db, &["gpt-4o".into()])
         .await
         .unwrap();
     c.goto(&format!("{}/login", app.addr)).await.unwrap();

@@ -39,7 +39,7 @@ async fn the_super_admin_is_seeded_once_even_after_a_rename() {
 
 #[tokio::test]
 async fn several_instances_can_start_on_one_database_at_once() {
-    let url = fresh_database_url().await;
+    let url = fresh_database().await;
     let (a, b, c) = tokio::join!(
         spawn_app_on(&url, |_| {}),
         spawn_app_on(&url, |_| {}),
@@ -104,7 +104,7 @@ async fn the_root_sends_a_visitor_to_the_users_page_or_the_login() {
 
 #[tokio::test]
 async fn in_production_mode_a_first_start_without_an_initial_admin_password_is_refused() {
-    let url = fresh_database_url().await;
+    let url = fresh_database().await;
     let mut settings = mama::config::Settings::for_tests(&url);
     settings.secrets.required = true;
     let err = match mama::startup::Application::build(settings).await {

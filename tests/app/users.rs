@@ -46,28 +46,6 @@ async fn user_row(app: &TestApp, id: &str) -> Option<user::Model> {
     mama::users::queries::find(&app.db, id).await.unwrap()
 }
 
-async fn models_of(app: &TestApp, id: &str) -> Vec<String> {
-    let u = user_row(app, id).await.unwrap();
-    mama::users::queries::models_of(&app.db, &[u.id])
-        .await
-        .unwrap()
-        .remove(&u.id)
-        .unwrap_or_default()
-        .into_iter()
-        .collect()
-}
-
-async fn services_of(app: &TestApp, id: &str) -> Vec<String> {
-    let u = user_row(app, id).await.unwrap();
-    mama::users::queries::services_of(&app.db, &[u.id])
-        .await
-        .unwrap()
-        .remove(&u.id)
-        .unwrap_or_default()
-        .into_iter()
-        .collect()
-}
-
 async fn jobs_of_batch(app: &TestApp, batch: &str) -> Vec<sync_job::Model> {
     sync_job::Entity::find()
         .filter(sync_job::Column::BatchId.eq(batch))
@@ -357,13 +335,13 @@ async fn adding_a_model_in_bulk_is_previewed_then_applied_idempotently_with_one_
         "{body}"
     );
     // The preview changed nothing.
-    assert!(models_of(&app, "u2").await.is_empty());
+    assert!(app.models_of("u2").await.is_empty());
 
     let r = b.post_form("/users/bulk/apply", &sel).await;
     assert_eq!(r.status(), 303);
     let rid = request_id(&r);
     for u in ["u1", "u2", "u3"] {
-        assert_eq!(models_of(&app, u).await, vec!["gpt-4o"]);
+        assert_eq!(app.models_of(u).await, vec!["gpt-4o"]);
     }
     assert_eq!(
         user_row(&app, "u1").await.unwrap().version,
@@ -410,8 +388,8 @@ async fn removing_and_replacing_models_and_services_touch_only_users_that_change
     let r = b.post_form("/users/bulk/apply", &f).await;
     let ev = app.event_for(&request_id(&r)).await;
     assert_eq!(targets(&ev), vec!["r1", "r2"]);
-    assert_eq!(models_of(&app, "r1").await, vec!["gpt-4o-mini"]);
-    assert_eq!(models_of(&app, "r3").await, vec!["gpt-4o-mini"]);
+    assert_eq!(app.models_of("r1").await, vec!["gpt-4o-mini"]);
+    assert_eq!(app.models_of("r3").await, vec!["gpt-4o-mini"]);
 
     let mut f = all.to_vec();
     f.extend([
@@ -421,27 +399,27 @@ async fn removing_and_replacing_models_and_services_touch_only_users_that_change
     let r = b.post_form("/users/bulk/apply", &f).await;
     assert_eq!(r.status(), 303);
     for u in ["r1", "r2", "r3"] {
-        assert_eq!(models_of(&app, u).await, vec!["all-team-models", "gpt-4o"]);
+        assert_eq!(app.models_of(u).await, vec!["all-team-models", "gpt-4o"]);
     }
 
     let mut f = all.to_vec();
     f.extend([("op", "services.add"), ("services", "search")]);
     b.post_form("/users/bulk/apply", &f).await;
-    assert_eq!(services_of(&app, "r3").await, vec!["search"]);
-    assert_eq!(services_of(&app, "r1").await, vec!["search", "wiki"]);
+    assert_eq!(app.services_of("r3").await, vec!["search"]);
+    assert_eq!(app.services_of("r1").await, vec!["search", "wiki"]);
 
     let mut f = all.to_vec();
     f.extend([("op", "services.remove"), ("services", "wiki")]);
     let r = b.post_form("/users/bulk/apply", &f).await;
     let ev = app.event_for(&request_id(&r)).await;
     assert_eq!(targets(&ev), vec!["r1", "r2"]);
-    assert_eq!(services_of(&app, "r1").await, vec!["search"]);
+    assert_eq!(app.services_of("r1").await, vec!["search"]);
 
     let mut f = all.to_vec();
     f.extend([("op", "services.replace"), ("services", "wiki")]);
     b.post_form("/users/bulk/apply", &f).await;
     for u in ["r1", "r2", "r3"] {
-        assert_eq!(services_of(&app, u).await, vec!["wiki"]);
+        assert_eq!(app.services_of(u).await, vec!["wiki"]);
     }
 
     // An unknown service is a field error, not a 500, and changes nothing.
@@ -478,8 +456,8 @@ async fn select_all_matching_applies_to_every_page_of_the_search() {
     let r = b.post_form("/users/bulk/apply", &f).await;
     assert_eq!(r.status(), 303);
     assert_eq!(location(&r), "/users?q=match%20org");
-    assert!(services_of(&app, "m59").await.is_empty());
-    assert_eq!(services_of(&app, "other").await, vec!["wiki"]);
+    assert!(app.services_of("m59").await.is_empty());
+    assert_eq!(app.services_of("other").await, vec!["wiki"]);
     let ev = app.event_for(&request_id(&r)).await;
     assert_eq!(targets(&ev).len(), 60);
 }
@@ -597,7 +575,7 @@ async fn creating_many_reports_each_bad_line_and_creates_all_or_only_the_valid_o
         user_row(&app, "n2").await.unwrap().organisation,
         "Ünïcødé Org"
     );
-    assert_eq!(models_of(&app, "n1").await, vec!["gpt-4o"]);
+    assert_eq!(app.models_of("n1").await, vec!["gpt-4o"]);
     let ev = app.event_for(&request_id(&r)).await;
     assert_eq!(ev.action, "users.bulk_create");
     assert_eq!(targets(&ev), vec!["n1", "n2"]);
@@ -645,7 +623,7 @@ async fn a_stale_edit_is_refused_with_the_current_values_and_overwrites_nothing(
     assert!(body.contains("value=\"Theirs\""), "current values shown");
     let u = user_row(&app, "e1").await.unwrap();
     assert_eq!(u.organisation, "Theirs");
-    assert_eq!(models_of(&app, "e1").await, vec!["gpt-4o"]);
+    assert_eq!(app.models_of("e1").await, vec!["gpt-4o"]);
 }
 
 #[tokio::test]
@@ -779,7 +757,7 @@ async fn the_cli_imports_all_or_nothing_and_exports_without_keys() {
     .await
     .unwrap();
     assert_eq!(code, 1);
-    assert!(String::from_utf8_lossy(&out).contains("line 3: the user ID is empty"));
+    assert!(String::from_utf8_lossy(&out).contains("line 3: The user ID is empty."));
     assert!(user_row(&app, "cli1").await.is_none());
 
     let mut out = vec![];
@@ -812,8 +790,8 @@ async fn the_cli_imports_all_or_nothing_and_exports_without_keys() {
     .await
     .unwrap();
     assert_eq!(code, 0);
-    assert_eq!(models_of(&app, "cli2").await, vec!["gpt-4o"]);
-    assert_eq!(services_of(&app, "cli2").await, vec!["wiki"]);
+    assert_eq!(app.models_of("cli2").await, vec!["gpt-4o"]);
+    assert_eq!(app.services_of("cli2").await, vec!["wiki"]);
     assert_eq!(
         user_row(&app, "cli2").await.unwrap().organisation,
         "Org, Inc"

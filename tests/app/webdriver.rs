@@ -104,3 +104,26 @@ pub async fn text(c: &Client) -> String {
         .await
         .unwrap()
 }
+
+/// Waits (up to 15 s) for an element matching `css`.
+pub async fn wait_css(c: &Client, css: &str) {
+    c.wait()
+        .at_most(std::time::Duration::from_secs(15))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("waiting for {css}: {e}"));
+}
+
+/// Opens `path` (a login page, or a page that sends there) and signs in as
+/// `admin` with the password the helpers set.
+pub async fn log_in(c: &Client, addr: &str, path: &str) {
+    log_in_as(c, addr, path, "admin").await;
+}
+
+/// The same, as `username` (whose password is `STRONG_PASSWORD`).
+pub async fn log_in_as(c: &Client, addr: &str, path: &str, username: &str) {
+    c.goto(&format!("{addr}{path}")).await.unwrap();
+    fill(c, "username", username).await;
+    fill(c, "password", crate::helpers::STRONG_PASSWORD).await;
+    click(c, "#submit").await;
+}

@@ -705,12 +705,12 @@ async fn a_real_mama_binary_stays_within_100_mb_of_its_idle_rss_under_128_parall
         .local_addr()
         .unwrap()
         .port();
-    let database_url = fresh_database_url().await;
+    let database_url = fresh_database().await;
     let dir = std::env::temp_dir();
     let child = Command::new(env!("CARGO_BIN_EXE_mama"))
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", &database_url)
+        .env("DATABASE_URL", database_url.as_str())
         .env("MAMA_BIND", format!("127.0.0.1:{port}"))
         .env("MAMA_SECRET_KEY", b64(&mama::config::random_bytes::<64>()))
         .env(
@@ -732,7 +732,9 @@ async fn a_real_mama_binary_stays_within_100_mb_of_its_idle_rss_under_128_parall
     let app = TestApp {
         addr: format!("http://127.0.0.1:{port}"),
         port,
-        db: sea_orm::Database::connect(&database_url).await.unwrap(),
+        db: sea_orm::Database::connect(database_url.as_str())
+            .await
+            .unwrap(),
         database_url: database_url.clone(),
         owns_database: false,
     };

@@ -10,22 +10,14 @@ use mama::entities::admin_session;
 use sea_orm::{EntityTrait, sea_query::Expr};
 
 use crate::{
-    browser_users::pick,
     helpers::*,
     users::{add_service, catalogue, create_users},
+    users_browser::pick,
     webdriver::*,
 };
 
 const ENTER: &str = "\u{E007}";
 const ARROW_DOWN: &str = "\u{E015}";
-
-async fn wait_css(c: &Client, css: &str) {
-    c.wait()
-        .at_most(Duration::from_secs(15))
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("waiting for {css}: {e}"));
-}
 
 /// Waits until the browser's URL contains `needle` (the page moved by itself).
 async fn wait_url(c: &Client, needle: &str, within: Duration) -> String {
@@ -41,13 +33,6 @@ async fn wait_url(c: &Client, needle: &str, within: Duration) -> String {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-async fn log_in(c: &Client, app: &TestApp, path: &str) {
-    c.goto(&format!("{}{path}", app.addr)).await.unwrap();
-    fill(c, "username", "admin").await;
-    fill(c, "password", STRONG_PASSWORD).await;
-    click(c, "#submit").await;
 }
 
 /// True when the element's box lies inside the viewport.
@@ -72,34 +57,6 @@ async fn displayed(c: &Client, css: &str) -> bool {
         .unwrap()
 }
 
-async fn models_of(app: &TestApp, id: &str) -> Vec<String> {
-    let u = mama::users::queries::find(&app.db, id)
-        .await
-        .unwrap()
-        .unwrap();
-    mama::users::queries::models_of(&app.db, &[u.id])
-        .await
-        .unwrap()
-        .remove(&u.id)
-        .unwrap_or_default()
-        .into_iter()
-        .collect()
-}
-
-async fn services_of(app: &TestApp, id: &str) -> Vec<String> {
-    let u = mama::users::queries::find(&app.db, id)
-        .await
-        .unwrap()
-        .unwrap();
-    mama::users::queries::services_of(&app.db, &[u.id])
-        .await
-        .unwrap()
-        .remove(&u.id)
-        .unwrap_or_default()
-        .into_iter()
-        .collect()
-}
-
 /// LiteLLM configured but unreachable, so the catalogue set by the test stays.
 fn litellm_down(s: &mut mama::config::Settings) {
     s.litellm = Some(mama::config::LiteLlmSettings {
@@ -117,7 +74,7 @@ async fn after_expiry_a_row_click_lands_on_login_not_inside_the_dialog() {
     let app = spawn_app().await;
     let http = app.super_admin().await;
     create_users(&http, "bob,Globex\ncarol,Acme", &[], &[]).await;
-    log_in(&c, &app, "/login").await;
+    log_in(&c, &app.addr, "/login").await;
     wait_css(&c, "tr[data-user-id='bob']").await;
     // The session is an hour idle on the server (no waiting: the row is aged).
     admin_session::Entity::update_many()
@@ -155,7 +112,7 @@ async fn an_open_sync_page_does_not_keep_the_session_alive_and_lands_on_login() 
     })
     .await;
     app.super_admin().await;
-    log_in(&c, &app, "/login").await;
+    log_in(&c, &app.addr, "/login").await;
     wait_css(&c, "#users, #no-users").await;
     c.goto(&format!("{}/sync", app.addr)).await.unwrap();
     wait_css(&c, "#sync-counts").await;
@@ -192,7 +149,7 @@ async fn an_idle_page_returns_to_login_by_itself_and_login_returns_to_that_page(
     let http = app.super_admin().await;
     create_users(&http, "bob,Globex\ncarol,Acme", &[], &[]).await;
     app.sql("UPDATE users SET sync_state = 'synced'").await;
-    log_in(&c, &app, "/login").await;
+    log_in(&c, &app.addr, "/login").await;
     wait_css(&c, "#users").await;
     c.goto(&format!("{}/users?q=bob", app.addr)).await.unwrap();
     wait_css(&c, "tr[data-user-id='bob']").await;
@@ -239,7 +196,7 @@ async fn models_and_services_are_picked_by_keyboard_in_create_many_the_dialog_an
     add_service(&http, "wiki").await;
     add_service(&http, "search").await;
     add_service(&http, "translate").await;
-    log_in(&c, &app, "/login").await;
+    log_in(&c, &app.addr, "/login").await;
     wait_css(&c, "#create-many").await;
 
     // Create-many: type to filter, Enter to pick; ArrowDown moves to the next match.
@@ -267,8 +224,8 @@ async fn models_and_services_are_picked_by_keyboard_in_create_many_the_dialog_an
     assert!(body.contains("Created 2 users."), "{body}");
     assert!(body.contains("Follow the sync"), "{body}");
     screenshot(&c, "day-08-created").await;
-    assert_eq!(models_of(&app, "kim").await, vec!["gpt-4o-mini"]);
-    assert_eq!(services_of(&app, "lee").await, vec!["translate"]);
+    assert_eq!(app.models_of("kim").await, vec!["gpt-4o-mini"]);
+    assert_eq!(app.services_of("lee").await, vec!["translate"]);
 
     // The dialog: pick a model by keyboard, Backspace takes the last chip off.
     click(&c, "tr[data-user-id='kim'] a.edit-link").await;
@@ -285,10 +242,10 @@ async fn models_and_services_are_picked_by_keyboard_in_create_many_the_dialog_an
     wait_css(&c, "article.flash").await;
     assert!(text(&c).await.contains("Saved kim."));
     assert_eq!(
-        models_of(&app, "kim").await,
+        app.models_of("kim").await,
         vec!["claude-3-haiku", "gpt-4o-mini"]
     );
-    assert_eq!(services_of(&app, "kim").await, vec!["search", "translate"]);
+    assert_eq!(app.services_of("kim").await, vec!["search", "translate"]);
 
     // The bulk bar shows only what its action needs.
     c.goto(&format!("{}/users", app.addr)).await.unwrap();
@@ -329,11 +286,7 @@ async fn models_and_services_are_picked_by_keyboard_in_create_many_the_dialog_an
     let body = text(&c).await;
     assert!(body.contains("Added o1-mini to 2 users."), "{body}");
     screenshot(&c, "day-11-bulk-added").await;
-    assert!(
-        models_of(&app, "lee")
-            .await
-            .contains(&"o1-mini".to_string())
-    );
+    assert!(app.models_of("lee").await.contains(&"o1-mini".to_string()));
     c.close().await.unwrap();
 }
 
@@ -356,7 +309,7 @@ async fn the_dialog_fits_1366x768_and_1920x1080_with_save_visible_and_red_models
         &["wiki"],
     )
     .await;
-    log_in(&c, &app, "/login").await;
+    log_in(&c, &app.addr, "/login").await;
     wait_css(&c, "tr[data-user-id='gina']").await;
     for (w, h) in [(1366u32, 768u32), (1920, 1080)] {
         c.set_window_size(w, h).await.unwrap();
@@ -381,7 +334,7 @@ async fn walking_users_the_dialog_and_sync_puts_no_token_in_any_audited_path() {
     let app = spawn_app_with(|s| s.ui_poll_interval = Duration::from_millis(300)).await;
     let http = app.super_admin().await;
     create_users(&http, "bob,Globex", &[], &[]).await;
-    log_in(&c, &app, "/login").await;
+    log_in(&c, &app.addr, "/login").await;
     wait_css(&c, "tr[data-user-id='bob']").await;
     let token = c
         .execute(
@@ -431,7 +384,7 @@ async fn a_retired_model_is_taken_off_everyone_from_models_after_a_preview() {
     catalogue(&app, &[("gpt-4o", true), ("old-model", false)]).await;
     create_users(&http, "r1,A\nr2,A\nr3,B", &["old-model", "gpt-4o"], &[]).await;
     create_users(&http, "k1,A", &["gpt-4o"], &[]).await;
-    log_in(&c, &app, "/login").await;
+    log_in(&c, &app.addr, "/login").await;
     wait_css(&c, "#users").await;
     c.goto(&format!("{}/models", app.addr)).await.unwrap();
     wait_css(&c, "button.remove-retired").await;
@@ -445,6 +398,6 @@ async fn a_retired_model_is_taken_off_everyone_from_models_after_a_preview() {
     wait_css(&c, "article.flash").await;
     assert!(text(&c).await.contains("Removed old-model from 3 users."));
     screenshot(&c, "day-16-retired-removed").await;
-    assert_eq!(models_of(&app, "r1").await, vec!["gpt-4o"]);
+    assert_eq!(app.models_of("r1").await, vec!["gpt-4o"]);
     c.close().await.unwrap();
 }

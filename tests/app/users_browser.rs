@@ -9,41 +9,6 @@ use crate::{
     webdriver::*,
 };
 
-async fn wait_css(c: &Client, css: &str) {
-    c.wait()
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("waiting for {css}: {e}"));
-}
-
-async fn models(app: &TestApp, id: &str) -> Vec<String> {
-    let u = mama::users::queries::find(&app.db, id)
-        .await
-        .unwrap()
-        .unwrap();
-    mama::users::queries::models_of(&app.db, &[u.id])
-        .await
-        .unwrap()
-        .remove(&u.id)
-        .unwrap_or_default()
-        .into_iter()
-        .collect()
-}
-
-async fn services(app: &TestApp, id: &str) -> Vec<String> {
-    let u = mama::users::queries::find(&app.db, id)
-        .await
-        .unwrap()
-        .unwrap();
-    mama::users::queries::services_of(&app.db, &[u.id])
-        .await
-        .unwrap()
-        .remove(&u.id)
-        .unwrap_or_default()
-        .into_iter()
-        .collect()
-}
-
 async fn select_op(c: &Client, op: &str) {
     c.find(Locator::Id("bulk-op"))
         .await
@@ -110,10 +75,7 @@ async fn an_admin_manages_users_by_clicking() {
     )
     .await;
 
-    c.goto(&format!("{}/login", app.addr)).await.unwrap();
-    fill(&c, "username", "admin").await;
-    fill(&c, "password", STRONG_PASSWORD).await;
-    click(&c, "#submit").await;
+    log_in(&c, &app.addr, "/login").await;
     wait_css(&c, "#users").await;
     screenshot(&c, "users-01-list").await;
     let body = text(&c).await;
@@ -164,8 +126,8 @@ async fn an_admin_manages_users_by_clicking() {
     click(&c, "#bulk-apply").await;
     wait_css(&c, "article.flash").await;
     screenshot(&c, "users-07-model-added").await;
-    assert_eq!(models(&app, "dave").await, vec!["gpt-4o", "gpt-4o-mini"]);
-    assert_eq!(models(&app, "alice").await, vec!["gpt-4o"]);
+    assert_eq!(app.models_of("dave").await, vec!["gpt-4o", "gpt-4o-mini"]);
+    assert_eq!(app.models_of("alice").await, vec!["gpt-4o"]);
 
     // Select all matching a search and remove a service.
     fill(&c, "search", "acme").await;
@@ -182,8 +144,8 @@ async fn an_admin_manages_users_by_clicking() {
     click(&c, "#bulk-apply").await;
     wait_css(&c, "article.flash").await;
     screenshot(&c, "users-10-service-removed").await;
-    assert!(services(&app, "carol").await.is_empty());
-    assert_eq!(services(&app, "bob").await, vec!["wiki"]);
+    assert!(app.services_of("carol").await.is_empty());
+    assert_eq!(app.services_of("bob").await, vec!["wiki"]);
 
     // Create five users from pasted lines; one bad line is shown with its number.
     click(&c, "#create-many").await;
@@ -215,7 +177,7 @@ async fn an_admin_manages_users_by_clicking() {
     wait_css(&c, "article.flash").await;
     screenshot(&c, "users-12-five-created").await;
     for u in ["new1", "new2", "new3", "new4", "new5"] {
-        assert_eq!(models(&app, u).await, vec!["gpt-4o"], "{u}");
+        assert_eq!(app.models_of(u).await, vec!["gpt-4o"], "{u}");
     }
 
     // Edit one in the dialog.
@@ -236,7 +198,7 @@ async fn an_admin_manages_users_by_clicking() {
         .unwrap();
     assert_eq!(g.organisation, "Hooli XYZ");
     assert_eq!(
-        models(&app, "gina").await,
+        app.models_of("gina").await,
         vec!["all-team-models", "gpt-4o", "retired-model"]
     );
 

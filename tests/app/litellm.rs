@@ -1159,6 +1159,18 @@ async fn a_model_renamed_in_litellm_is_offered_as_a_rename_to_adopt_through_the_
     let (_, page) = sa.page("/sync/reconcile").await;
     let offer = format!("data-from=\"{old}\" data-to=\"gpt-4o-mini\"");
     assert!(page.contains(&offer), "{page}");
+    // With a browser at hand, a picture of the page as an admin sees it.
+    if std::env::var("WEBDRIVER_URL").is_ok_and(|v| !v.is_empty())
+        && let Some(c) = crate::webdriver::browser().await
+    {
+        crate::webdriver::log_in(&c, &app.addr, "/sync/reconcile").await;
+        c.goto(&format!("{}/sync/reconcile", app.addr))
+            .await
+            .unwrap();
+        crate::webdriver::wait_css(&c, "#held-drift").await;
+        crate::webdriver::screenshot(&c, "sync-reconcile-held-drift").await;
+        c.close().await.unwrap();
+    }
     // The offer's two forms go through the normal bulk path: preview, then apply.
     for (op, model) in [
         ("models.add", "gpt-4o-mini"),

@@ -57,27 +57,6 @@ impl Stop {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    #[tokio::test]
-    async fn a_sleeping_listener_wakes_when_the_signal_is_raised() {
-        let (t, mut s) = channel();
-        assert!(!s.is_stopped());
-        assert!(!s.sleep(Duration::from_millis(5)).await);
-        let waiter = tokio::spawn(async move { s.sleep(Duration::from_secs(60)).await });
-        t.stop();
-        let woke = tokio::time::timeout(Duration::from_secs(5), waiter)
-            .await
-            .expect("woke before its sleep ended")
-            .unwrap();
-        assert!(woke);
-        assert!(t.listener().is_stopped());
-    }
-}
-
 /// Waits for SIGTERM or SIGINT; answers which one came.
 pub async fn signal() -> &'static str {
     #[cfg(unix)]
@@ -98,5 +77,26 @@ pub async fn signal() -> &'static str {
     {
         let _ = tokio::signal::ctrl_c().await;
         "SIGINT"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn a_sleeping_listener_wakes_when_the_signal_is_raised() {
+        let (t, mut s) = channel();
+        assert!(!s.is_stopped());
+        assert!(!s.sleep(Duration::from_millis(5)).await);
+        let waiter = tokio::spawn(async move { s.sleep(Duration::from_secs(60)).await });
+        t.stop();
+        let woke = tokio::time::timeout(Duration::from_secs(5), waiter)
+            .await
+            .expect("woke before its sleep ended")
+            .unwrap();
+        assert!(woke);
+        assert!(t.listener().is_stopped());
     }
 }

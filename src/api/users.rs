@@ -769,7 +769,7 @@ fn loses_this_update() -> bool {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0)
     });
-    every > 0 && (SEEN.fetch_add(1, Ordering::Relaxed) + 1) % every == 0
+    every > 0 && (SEEN.fetch_add(1, Ordering::Relaxed) + 1).is_multiple_of(every)
 }
 
 #[cfg(not(feature = "dev-tools"))]

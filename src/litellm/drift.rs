@@ -244,9 +244,10 @@ pub async fn record(
         .one(conn)
         .await?;
     let fields_text = fields.join(",");
-    let repeated = open
-        .as_ref()
-        .is_some_and(|o| o.actual == actual.to_string() && o.fields == fields_text);
+    let repeated = open.as_ref().is_some_and(|o| {
+        o.fields == fields_text
+            && serde_json::from_str::<Value>(&o.actual).is_ok_and(|a| &a == actual)
+    });
     match open {
         Some(o) => {
             let mut am: sync_drift::ActiveModel = o.into();

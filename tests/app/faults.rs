@@ -116,7 +116,7 @@ impl FaultProxy {
             while let Ok((mut client, _)) = listener.accept().await {
                 n += 1;
                 let mode = m.load(Ordering::SeqCst);
-                if mode == BLACKOUT || (mode == RESETS && n % 3 == 0) {
+                if mode == BLACKOUT || (mode == RESETS && n.is_multiple_of(3)) {
                     // A reset: close with linger 0 so the peer sees RST.
                     let _ = client.set_zero_linger();
                     drop(client);
@@ -229,9 +229,11 @@ pub async fn check(
     rec: &Record,
 ) -> (Counts, Vec<String>) {
     let mut bad = vec![];
-    let mut counts = Counts::default();
     // 1. Every sync job ran to completion.
-    counts.jobs = sync_job::Entity::find().count(db).await.unwrap();
+    let mut counts = Counts {
+        jobs: sync_job::Entity::find().count(db).await.unwrap(),
+        ..Default::default()
+    };
     let open: Vec<sync_job::Model> = sync_job::Entity::find()
         .filter(sync_job::Column::State.ne("done"))
         .all(db)

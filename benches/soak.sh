@@ -116,10 +116,10 @@ run_one() { # name database_url
   local name=$1 url=$2
   export DATABASE_URL=$url MAMA_BIND=127.0.0.1:$PORT
   echo "== $name: seeding $USERS users"
-  "$MAMA_BIN" users seed --count "$USERS" --prefix soak >/dev/null
+  "$MAMA_BIN" users seed --count "$USERS" --prefix soak >/dev/null 2>&1
   local token wtoken
-  token=$("$MAMA_BIN" api-client create --name soak-read --scope keys:read --rate-limit 100000000 | tail -1)
-  wtoken=$("$MAMA_BIN" api-client create --name soak-write --scope users:write --rate-limit 100000000 | tail -1)
+  token=$("$MAMA_BIN" api-client create --name soak-read --scope keys:read --rate-limit 10000000 2>/dev/null | tail -1)
+  wtoken=$("$MAMA_BIN" api-client create --name soak-write --scope users:write --rate-limit 10000000 2>/dev/null | tail -1)
   "$MAMA_BIN" serve >"$WORK/$name.log" 2>&1 &
   MAMA_PID=$!
   for _ in $(seq 1 300); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done

@@ -135,6 +135,9 @@ pub struct SyncSettings {
     pub models_refresh: Duration,
     /// Run the worker in this process (off for tools that only enqueue).
     pub worker_enabled: bool,
+    /// How often each key's spend is read back from LiteLLM
+    /// (`MAMA_SPEND_REFRESH_SECONDS`, default 60; 0 turns the refresh off).
+    pub spend_refresh: Duration,
 }
 
 /// Connection to the LiteLLM proxy (absent: mama still works, jobs wait).
@@ -289,6 +292,7 @@ impl Settings {
                 max_backoff: Duration::from_secs(env.parse("LITELLM_SYNC_MAX_BACKOFF_SECS", 300)?),
                 models_refresh: Duration::from_secs(env.parse("LITELLM_MODELS_REFRESH_SECS", 300)?),
                 worker_enabled: env.flag("LITELLM_SYNC_WORKER", true)?,
+                spend_refresh: Duration::from_secs(env.parse("MAMA_SPEND_REFRESH_SECONDS", 60)?),
             },
             security,
             api_max_lookup_ids: env.parse("MAMA_API_MAX_LOOKUP_IDS", 1000)?,
@@ -375,6 +379,9 @@ impl Settings {
         let mut s = Self::from_lookup(&env).expect("test settings are valid");
         s.database_url = DatabaseUrl::new(database_url);
         s.bind = "127.0.0.1:0".parse().expect("valid address");
+        // Tests opt in (with a short interval): the shared proxy holds thousands
+        // of other tests' keys.
+        s.sync.spend_refresh = Duration::ZERO;
         s
     }
 }

@@ -600,6 +600,81 @@ flash-models-failed = LiteLLM did not answer; the last known list is kept.
 users-bulk-done-title = Bulk change done
 users-bulk-done-back = Back to the users
 
+## Budgets, limits and key lifecycle
+limits-legend = Limits (sent to LiteLLM with the key)
+field-max-budget = Budget (USD)
+field-budget-duration = Budget resets
+field-rpm-limit = Requests per minute
+field-tpm-limit = Tokens per minute
+field-expires-at = Key expires on
+field-blocked = Key blocked
+limits-none = no limit
+budget-never-resets = never
+budget-daily = daily
+budget-weekly = weekly
+budget-monthly = monthly
+err-number = { $field } must be a number.
+err-not-negative = { $field } cannot be negative.
+err-too-large = { $field } is at most { $max_fmt }.
+err-at-least-one = { $field } must be at least 1.
+err-whole-number = { $field } must be a whole number.
+err-budget-duration = { $field }: choose daily, weekly or monthly.
+users-col-spend = Spend
+users-col-budget = Budget
+users-col-share = Used
+users-blocked = blocked
+users-expired = expired
+users-expires-on = until { $date }
+users-budget-warn-title = At or over 80% of the budget
+users-unused-for = Unused for
+users-days = days
+users-limit-value = Value
+users-limit-value-hint = 50 · 30d · 60 · 2027-12-31
+err-limit-value = Enter a value for { $field }.
+bulk-op-max-budget-set = Set budget
+bulk-op-max-budget-clear = Remove budget
+bulk-op-budget-duration-set = Set budget period (1d, 7d, 30d)
+bulk-op-budget-duration-clear = Remove budget period
+bulk-op-rpm-limit-set = Set requests per minute
+bulk-op-rpm-limit-clear = Remove requests-per-minute limit
+bulk-op-tpm-limit-set = Set tokens per minute
+bulk-op-tpm-limit-clear = Remove tokens-per-minute limit
+bulk-op-expires-at-set = Renew: set expiry date
+bulk-op-expires-at-clear = Remove expiry
+bulk-op-block = Block keys
+bulk-op-unblock = Unblock keys
+bulk-p-limit-set = Set { $field } to { $value } for { $count ->
+    [one] { $count_fmt } user
+   *[other] { $count_fmt } users
+}.
+bulk-d-limit-set = Set { $field } to { $value } for { $count ->
+    [one] { $count_fmt } user
+   *[other] { $count_fmt } users
+}.
+bulk-p-limit-clear = Remove { $field } from { $count ->
+    [one] { $count_fmt } user
+   *[other] { $count_fmt } users
+}.
+bulk-d-limit-clear = Removed { $field } from { $count ->
+    [one] { $count_fmt } user
+   *[other] { $count_fmt } users
+}.
+bulk-p-block = Block the keys of { $count ->
+    [one] { $count_fmt } user
+   *[other] { $count_fmt } users
+}: LiteLLM refuses them until they are unblocked.
+bulk-d-blocked = Blocked the keys of { $count ->
+    [one] { $count_fmt } user
+   *[other] { $count_fmt } users
+}.
+bulk-p-unblock = Unblock the keys of { $count ->
+    [one] { $count_fmt } user
+   *[other] { $count_fmt } users
+}.
+bulk-d-unblocked = Unblocked the keys of { $count ->
+    [one] { $count_fmt } user
+   *[other] { $count_fmt } users
+}.
 # Input rules shared by the pages, the REST API, `mama apply` and the CLI
 # (the API and the CLI print the English text).
 err-user-id-empty = The user ID is empty.

@@ -39,6 +39,24 @@ pub struct UserKey {
     /// `synced`, `pending` or `failed`: whether LiteLLM already has this state.
     pub sync_state: String,
     pub updated_at: DateTime<Utc>,
+    /// Budget in USD (LiteLLM's `max_budget`); null: none.
+    #[schema(example = 50.0)]
+    pub max_budget: Option<f64>,
+    /// How often the budget resets: `1d`, `7d` or `30d`; null: never.
+    #[schema(example = "30d")]
+    pub budget_duration: Option<String>,
+    /// Requests per minute; null: no limit.
+    pub rpm_limit: Option<i64>,
+    /// Tokens per minute; null: no limit.
+    pub tpm_limit: Option<i64>,
+    /// USD spent in the current budget period, as mama last read it from LiteLLM
+    /// (refreshed every `MAMA_SPEND_REFRESH_SECONDS`); null: not read yet.
+    #[schema(example = 12.5)]
+    pub spend: Option<f64>,
+    /// Blocked keys are refused by LiteLLM: a caller may refuse early.
+    pub blocked: bool,
+    /// When the key stops working; null: never. Past: LiteLLM refuses the key.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// `POST /api/v1/keys/lookup` answer.

@@ -98,6 +98,13 @@ pub async fn lookup(
                     extra: f.user.extra,
                     sync_state: f.user.sync_state,
                     updated_at: f.user.updated_at,
+                    max_budget: f.user.max_budget,
+                    budget_duration: f.user.budget_duration,
+                    rpm_limit: f.user.rpm_limit,
+                    tpm_limit: f.user.tpm_limit,
+                    spend: f.user.spend,
+                    blocked: f.user.blocked,
+                    expires_at: f.user.expires_at,
                 });
             }
             None => not_found.push(id),

@@ -77,6 +77,19 @@ pub struct UserOut {
     pub etag: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// USD, LiteLLM's `max_budget`; null: no budget.
+    pub max_budget: Option<f64>,
+    /// `1d`, `7d` or `30d`; null: the budget never resets.
+    pub budget_duration: Option<String>,
+    pub rpm_limit: Option<i64>,
+    pub tpm_limit: Option<i64>,
+    /// When the key stops working; null: never.
+    pub expires_at: Option<DateTime<Utc>>,
+    pub blocked: bool,
+    /// USD spent, as last read from LiteLLM (null: not read yet).
+    pub spend: Option<f64>,
+    /// The key's last use, when LiteLLM reports it.
+    pub last_active_at: Option<DateTime<Utc>>,
 }
 
 /// `GET /api/v1/users` answer.
@@ -130,6 +143,15 @@ pub struct CreateUserIn {
     pub extra: String,
     /// Unique across users (LiteLLM requires it).
     pub key_alias: Option<String>,
+    /// USD (LiteLLM's `max_budget`); null: none.
+    pub max_budget: Option<f64>,
+    /// `1d`, `7d` or `30d`.
+    pub budget_duration: Option<String>,
+    pub rpm_limit: Option<i64>,
+    pub tpm_limit: Option<i64>,
+    /// RFC 3339, or a date (the end of that day, UTC).
+    pub expires_at: Option<String>,
+    pub blocked: Option<bool>,
 }
 
 /// `POST /api/v1/users` body.
@@ -161,6 +183,15 @@ pub struct PatchUserRequest {
     pub models: Option<Vec<String>>,
     pub services: Option<Vec<String>>,
     pub extra: Option<String>,
+    /// USD (LiteLLM's `max_budget`); null clears it.
+    pub max_budget: Option<f64>,
+    /// `1d`, `7d` or `30d`.
+    pub budget_duration: Option<String>,
+    pub rpm_limit: Option<i64>,
+    pub tpm_limit: Option<i64>,
+    /// RFC 3339, or a date (the end of that day, UTC).
+    pub expires_at: Option<String>,
+    pub blocked: Option<bool>,
 }
 
 /// `DELETE /api/v1/users/{user_id}` answer.
@@ -191,9 +222,13 @@ pub struct BulkRequest {
     pub user_ids: Option<Vec<String>>,
     pub filter: Option<BulkFilter>,
     /// `models.replace`, `models.add`, `models.remove`, `services.replace`,
-    /// `services.add`, `services.remove`, `organisation.set`, `delete`, `rotate_key`.
+    /// `services.add`, `services.remove`, `organisation.set`, `delete`, `rotate_key`,
+    /// `max_budget.set|clear`, `budget_duration.set|clear`, `rpm_limit.set|clear`,
+    /// `tpm_limit.set|clear`, `expires_at.set|clear` (renew), `block`, `unblock`.
     pub op: String,
-    /// Models, services, or one organisation; none for `delete` and `rotate_key`.
+    /// Models, services, or one organisation; one value for a `*.set` of a limit
+    /// (`"50"`, `"30d"`, `"60"`, `"2027-12-31T23:59:59Z"`); none for `delete`,
+    /// `rotate_key`, `*.clear`, `block` and `unblock`.
     #[serde(default)]
     pub values: Vec<String>,
     /// Only compute what would change (the preview the UI shows).
@@ -284,6 +319,14 @@ pub async fn outs(
                 version: u.version,
                 created_at: u.created_at,
                 updated_at: u.updated_at,
+                max_budget: u.max_budget,
+                budget_duration: u.budget_duration,
+                rpm_limit: u.rpm_limit,
+                tpm_limit: u.tpm_limit,
+                expires_at: u.expires_at,
+                blocked: u.blocked,
+                spend: u.spend,
+                last_active_at: u.last_active_at,
             }
         })
         .collect())
@@ -294,6 +337,9 @@ fn snapshot(o: &UserOut) -> Value {
     json!({
         "user_id": o.user_id, "organisation": o.organisation, "key_alias": o.key_alias,
         "models": o.models, "services": o.services, "extra": o.extra, "version": o.version,
+        "max_budget": o.max_budget, "budget_duration": o.budget_duration,
+        "rpm_limit": o.rpm_limit, "tpm_limit": o.tpm_limit, "expires_at": o.expires_at,
+        "blocked": o.blocked,
     })
 }
 
@@ -448,9 +494,16 @@ fn parse_new_user(v: &Value, i: usize, errors: &mut FieldErrors) -> Option<NewUs
             "services",
             "extra",
             "key_alias",
+            "max_budget",
+            "budget_duration",
+            "rpm_limit",
+            "tpm_limit",
+            "expires_at",
+            "blocked",
         ],
         errors,
     );
+    let limits = f.limits(Default::default());
     let user_id = f
         .string("user_id", true)
         .and_then(|s| match UserId::parse(&s) {
@@ -492,6 +545,7 @@ fn parse_new_user(v: &Value, i: usize, errors: &mut FieldErrors) -> Option<NewUs
         models: models.unwrap_or_default(),
         services: services.unwrap_or_default(),
         extra,
+        limits,
     })
 }
 
@@ -702,16 +756,47 @@ struct Patch {
     models: Option<Vec<String>>,
     services: Option<Vec<String>>,
     extra: Option<String>,
+    /// Which limit fields were given (applied over the user's current limits).
+    limits: serde_json::Map<String, Value>,
 }
+
+/// The limit fields of users (LiteLLM's names).
+const LIMIT_FIELDS: [&str; 6] = [
+    "max_budget",
+    "budget_duration",
+    "rpm_limit",
+    "tpm_limit",
+    "expires_at",
+    "blocked",
+];
 
 fn parse_patch(obj: &serde_json::Map<String, Value>) -> Result<Patch, AppError> {
     let mut errors = FieldErrors::new();
     let mut f = Fields::new(
         obj,
         "",
-        &["organisation", "key_alias", "models", "services", "extra"],
+        &[
+            "organisation",
+            "key_alias",
+            "models",
+            "services",
+            "extra",
+            "max_budget",
+            "budget_duration",
+            "rpm_limit",
+            "tpm_limit",
+            "expires_at",
+            "blocked",
+        ],
         &mut errors,
     );
+    // Checked now against empty limits; applied over the user's own later.
+    f.limits(Default::default());
+    let limits: serde_json::Map<String, Value> = obj
+        .iter()
+        .filter(|(k, _)| LIMIT_FIELDS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     let organisation = f.string("organisation", false).and_then(|s| {
         Organisation::parse(&s)
             .map(Organisation::into_inner)
@@ -744,6 +829,7 @@ fn parse_patch(obj: &serde_json::Map<String, Value>) -> Result<Patch, AppError> 
         models,
         services,
         extra,
+        limits,
     })
 }
 
@@ -849,6 +935,11 @@ pub async fn update(
                 .clone()
                 .unwrap_or_else(|| before.services.clone()),
             extra: patch.extra.clone().unwrap_or_else(|| u.extra.clone()),
+            limits: {
+                let mut errors = FieldErrors::new();
+                let mut f = write::Fields::new(&patch.limits, "", &LIMIT_FIELDS, &mut errors);
+                f.limits(crate::users::limits::Limits::of(&u))
+            },
             version: u.version,
         };
         match service::update_user(&txn, &u, edit, None).await {
@@ -964,11 +1055,20 @@ fn bulk_form(op: &str, values: &[String]) -> Result<BulkForm, AppError> {
         | "services.remove" | "delete" => op.to_string(),
         "organisation.set" => "organisation".into(),
         "rotate_key" => "rotate".into(),
+        "block" | "unblock" => op.to_string(),
+        o if o.split_once('.').is_some_and(|(f, how)| {
+            crate::users::limits::LIMIT_FIELDS.contains(&f) && (how == "set" || how == "clear")
+        }) =>
+        {
+            o.to_string()
+        }
         _ => {
             return Err(AppError::validation(
                 "op",
                 "must be one of models.replace, models.add, models.remove, services.replace, \
-                 services.add, services.remove, organisation.set, delete, rotate_key",
+                 services.add, services.remove, organisation.set, delete, rotate_key, \
+                 max_budget.set|clear, budget_duration.set|clear, rpm_limit.set|clear, \
+                 tpm_limit.set|clear, expires_at.set|clear, block, unblock",
             ));
         }
     };
@@ -987,6 +1087,15 @@ fn bulk_form(op: &str, values: &[String]) -> Result<BulkForm, AppError> {
                 ));
             }
             form.organisation = values[0].clone();
+        }
+        _ if op.ends_with(".set") => {
+            if values.len() != 1 {
+                return Err(AppError::validation(
+                    "values",
+                    format!("{op} takes exactly one value"),
+                ));
+            }
+            form.limit_value = values[0].clone();
         }
         _ => {
             if !values.is_empty() {
@@ -1131,10 +1240,20 @@ pub async fn bulk_change(
     if dry_run {
         audit.action(Action::ApiUsersBulkPreview);
     }
-    let op = bulk_form(&op_name, &values)?.op().map_err(|(field, msg)| {
-        let field = if field == "op" { "op" } else { "values" };
-        AppError::validation(field, msg)
-    })?;
+    let form = bulk_form(&op_name, &values)?;
+    let op = match crate::users::limits::bulk_op(&form.op, &form.limit_value, chrono_tz::UTC) {
+        Ok(Some(op)) => op,
+        Err((_, msg)) => {
+            return Err(AppError::validation(
+                "values",
+                msg.render(crate::i18n::Lang::En),
+            ));
+        }
+        Ok(None) => form.op().map_err(|(field, msg)| {
+            let field = if field == "op" { "op" } else { "values" };
+            AppError::validation(field, msg)
+        })?,
+    };
     let plan = match bulk::plan(&txn, &sel, op).await {
         Ok(p) => p,
         Err(BulkError::Field(f, m)) => {

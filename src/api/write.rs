@@ -176,6 +176,66 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// The limit fields (LiteLLM's names) over `base`: an absent field keeps
+    /// `base`'s value, `null` clears it. `expires_at` is RFC 3339 (or a date:
+    /// the end of that day, UTC).
+    pub fn limits(&mut self, base: crate::users::limits::Limits) -> crate::users::limits::Limits {
+        use crate::users::limits::{self, Limits};
+        let mut l: Limits = base;
+        let en = |field: &str, m: crate::i18n::Msg| m.field(field).render(crate::i18n::Lang::En);
+        match self.obj.get("max_budget") {
+            None => {}
+            Some(Value::Null) => l.max_budget = None,
+            Some(Value::Number(n)) => l.max_budget = n.as_f64(),
+            Some(_) => self.error("max_budget", "must be a number (USD) or null"),
+        }
+        match self.obj.get("budget_duration") {
+            None => {}
+            Some(Value::Null) => l.budget_duration = None,
+            Some(Value::String(s)) => match limits::parse_duration(s) {
+                Ok(d) => l.budget_duration = d,
+                Err(m) => self.error("budget_duration", en("budget_duration", m)),
+            },
+            Some(_) => self.error("budget_duration", "must be \"1d\", \"7d\", \"30d\" or null"),
+        }
+        for (field, slot) in [
+            ("rpm_limit", &mut l.rpm_limit),
+            ("tpm_limit", &mut l.tpm_limit),
+        ] {
+            match self.obj.get(field) {
+                None => {}
+                Some(Value::Null) => *slot = None,
+                Some(Value::Number(n)) if n.as_i64().is_some() => *slot = n.as_i64(),
+                Some(_) => {
+                    let at = self.at(field);
+                    self.errors
+                        .entry(at)
+                        .or_default()
+                        .push("must be a whole number or null".into());
+                }
+            }
+        }
+        match self.obj.get("expires_at") {
+            None => {}
+            Some(Value::Null) => l.expires_at = None,
+            Some(Value::String(s)) => match limits::parse_expiry(s, chrono_tz::UTC) {
+                Ok(t) => l.expires_at = t,
+                Err(m) => self.error("expires_at", en("expires_at", m)),
+            },
+            Some(_) => self.error("expires_at", "must be an RFC 3339 time or null"),
+        }
+        if let Some(b) = self.bool("blocked") {
+            l.blocked = b;
+        }
+        for (field, m) in l.check() {
+            let at = self.at(field);
+            if !self.errors.contains_key(&at) {
+                self.error(field, en(field, m));
+            }
+        }
+        l
+    }
+
     pub fn object(&mut self, field: &str) -> Option<&'a Map<String, Value>> {
         match self.obj.get(field) {
             None | Some(Value::Null) => None,

@@ -1,7 +1,7 @@
 //! Table `users`.
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "users")]
 pub struct Model {
     #[sea_orm(primary_key)]
@@ -23,6 +23,20 @@ pub struct Model {
     pub version: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// USD; LiteLLM's `max_budget` (NULL: no budget).
+    pub max_budget: Option<f64>,
+    /// LiteLLM's `budget_duration` (`1d`, `7d`, `30d`; NULL: the budget never resets).
+    pub budget_duration: Option<String>,
+    pub rpm_limit: Option<i64>,
+    pub tpm_limit: Option<i64>,
+    /// When the key stops working (sent to LiteLLM as a `duration` from now).
+    pub expires_at: Option<DateTimeUtc>,
+    pub blocked: bool,
+    /// USD spent, as the last spend refresh read it from LiteLLM.
+    pub spend: Option<f64>,
+    /// LiteLLM's `last_active` of the key, when it reports one.
+    pub last_active_at: Option<DateTimeUtc>,
+    pub spend_refreshed_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -145,6 +145,38 @@ pub struct KeySpec {
     pub models: Vec<String>,
     pub user_id: String,
     pub metadata: Value,
+    /// USD (LiteLLM's `max_budget`); `None` clears it.
+    pub max_budget: Option<f64>,
+    /// `1d`, `7d`, `30d`.
+    pub budget_duration: Option<String>,
+    pub rpm_limit: Option<i64>,
+    pub tpm_limit: Option<i64>,
+    /// Sent as `duration` (seconds from the moment of the call): LiteLLM takes
+    /// no absolute expiry.
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub blocked: bool,
+}
+
+impl KeySpec {
+    /// Everything mama owns of the key, as `/key/generate` and `/key/update` take
+    /// it: `/key/update` replaces what it is given, so all of it, every time
+    /// (an explicit null clears a budget, a rate limit or the expiry).
+    pub fn body(&self, key: &str) -> Value {
+        let now = chrono::Utc::now();
+        serde_json::json!({
+            "key": key,
+            "key_alias": self.key_alias,
+            "models": self.models,
+            "user_id": self.user_id,
+            "metadata": self.metadata,
+            "max_budget": self.max_budget,
+            "budget_duration": self.budget_duration,
+            "rpm_limit": self.rpm_limit,
+            "tpm_limit": self.tpm_limit,
+            "duration": self.expires_at.map(|t| format!("{}s", (t - now).num_seconds().max(0))),
+            "blocked": self.blocked,
+        })
+    }
 }
 
 /// A key as LiteLLM reports it (from /key/info or /key/list).
@@ -160,6 +192,35 @@ pub struct KeyRow {
     pub user_id: Option<String>,
     #[serde(default)]
     pub metadata: Value,
+    #[serde(default)]
+    pub spend: Option<f64>,
+    #[serde(default)]
+    pub max_budget: Option<f64>,
+    #[serde(default)]
+    pub budget_duration: Option<String>,
+    #[serde(default)]
+    pub rpm_limit: Option<i64>,
+    #[serde(default)]
+    pub tpm_limit: Option<i64>,
+    /// LiteLLM's expiry (it calls it `expires`).
+    #[serde(default)]
+    pub expires: Option<String>,
+    #[serde(default)]
+    pub blocked: Option<bool>,
+    #[serde(default)]
+    pub last_active: Option<String>,
+    #[serde(default)]
+    pub updated_at: Option<String>,
+}
+
+/// LiteLLM's timestamps come with or without an offset (`…Z`, `…+00:00`, or naive UTC).
+pub fn parse_time(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&chrono::Utc));
+    }
+    chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+        .ok()
+        .map(|n| n.and_utc())
 }
 
 #[derive(Deserialize)]
@@ -341,13 +402,7 @@ impl LiteLlm {
         spec: &KeySpec,
         ctx: &CallCtx,
     ) -> Result<(), LlmError> {
-        let body = serde_json::json!({
-            "key": key.expose_secret(),
-            "key_alias": spec.key_alias,
-            "models": spec.models,
-            "user_id": spec.user_id,
-            "metadata": spec.metadata,
-        });
+        let body = spec.body(key.expose_secret());
         self.call::<Value>(
             Action::LitellmKeyGenerate,
             Method::POST,
@@ -368,13 +423,7 @@ impl LiteLlm {
         spec: &KeySpec,
         ctx: &CallCtx,
     ) -> Result<(), LlmError> {
-        let body = serde_json::json!({
-            "key": key_sha256,
-            "key_alias": spec.key_alias,
-            "models": spec.models,
-            "user_id": spec.user_id,
-            "metadata": spec.metadata,
-        });
+        let body = spec.body(key_sha256);
         self.call::<Value>(
             Action::LitellmKeyUpdate,
             Method::POST,
@@ -385,6 +434,64 @@ impl LiteLlm {
         )
         .await
         .map(|_| ())
+    }
+
+    /// POST /key/block or /key/unblock (by hash): LiteLLM's own lifecycle
+    /// endpoints, which also drop the proxy's cached key object.
+    pub async fn set_blocked(
+        &self,
+        key_sha256: &str,
+        blocked: bool,
+        ctx: &CallCtx,
+    ) -> Result<(), LlmError> {
+        let (action, path) = if blocked {
+            (Action::LitellmKeyBlock, "/key/block")
+        } else {
+            (Action::LitellmKeyUnblock, "/key/unblock")
+        };
+        let body = serde_json::json!({ "key": key_sha256 });
+        self.call::<Value>(action, Method::POST, path, &[], Some(&body), ctx)
+            .await
+            .map(|_| ())
+    }
+
+    /// One page of `/key/list` (full rows, `size` ≤ 100), newest `updated_at`
+    /// first: LiteLLM writes spend through the same row, so keys that spent
+    /// since the last refresh come first. Returns the rows and whether more
+    /// pages follow. Recorded like every call (actor `litellm-sync`).
+    pub async fn list_page_by_update(
+        &self,
+        page: u64,
+        size: u64,
+    ) -> Result<(Vec<KeyRow>, bool), LlmError> {
+        let body: ListBody = self
+            .call(
+                Action::LitellmKeyList,
+                Method::GET,
+                "/key/list",
+                &[
+                    ("return_full_object", "true".into()),
+                    ("size", size.to_string()),
+                    ("page", page.to_string()),
+                    ("sort_by", "updated_at".into()),
+                    ("sort_order", "desc".into()),
+                ],
+                None,
+                &CallCtx::default(),
+            )
+            .await?;
+        let n = body.keys.len();
+        let mut out = Vec::with_capacity(n);
+        for k in body.keys {
+            if let Value::Object(_) = k {
+                out.push(serde_json::from_value(k).map_err(|e| LlmError::Malformed {
+                    status: 200,
+                    detail: truncate(&e.to_string(), 200),
+                })?);
+            }
+        }
+        let more = n > 0 && body.total_pages.is_some_and(|t| page < t);
+        Ok((out, more))
     }
 
     /// POST /key/delete for these hashes. "No keys found" (404) counts as done.

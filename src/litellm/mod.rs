@@ -10,6 +10,7 @@ pub mod models;
 pub mod outbox;
 pub mod queries;
 pub mod reconcile;
+pub mod spend;
 pub mod sync_state;
 pub mod worker;
 
@@ -38,6 +39,12 @@ pub fn spec(u: &user::Model, models: Vec<String>, services: Vec<String>) -> KeyS
             "extra": u.extra,
             "managed_by": MANAGED_BY,
         }),
+        max_budget: u.max_budget,
+        budget_duration: u.budget_duration.clone(),
+        rpm_limit: u.rpm_limit,
+        tpm_limit: u.tpm_limit,
+        expires_at: u.expires_at,
+        blocked: u.blocked,
     }
 }
 
@@ -83,6 +90,13 @@ pub fn start(
         ));
         tokio::spawn(w.run(stop.clone(), grace))
     });
+    if !sync.spend_refresh.is_zero() {
+        tokio::spawn(spend::run_forever(
+            client.clone(),
+            data.db.clone(),
+            sync.spend_refresh,
+        ));
+    }
     let (db, notices) = (data.db.clone(), data.notices.clone());
     let mut stop = stop;
     tokio::spawn(async move {

@@ -23,6 +23,9 @@ pub enum Op {
     Delete,
     /// The user has a new key (already stored): upsert it, then delete the old hash.
     Rotate,
+    /// `/key/block` or `/key/unblock`, whichever the user's *current* `blocked`
+    /// says (no state in the payload, like an upsert).
+    Block,
 }
 
 impl Op {
@@ -31,10 +34,11 @@ impl Op {
             Op::Upsert => "upsert",
             Op::Delete => "delete",
             Op::Rotate => "rotate",
+            Op::Block => "block",
         }
     }
     pub fn parse(s: &str) -> Option<Op> {
-        [Op::Upsert, Op::Delete, Op::Rotate]
+        [Op::Upsert, Op::Delete, Op::Rotate, Op::Block]
             .into_iter()
             .find(|o| o.as_str() == s)
     }
@@ -119,6 +123,24 @@ pub async fn enqueue_upsert_forced(
     let jobs = user_refs
         .iter()
         .map(|u| job(u, Op::Upsert, serde_json::json!({"force": true}), batch_id))
+        .collect();
+    insert_jobs(conn, jobs).await?;
+    mark_pending(conn, user_refs).await
+}
+
+/// Queues "block or unblock as the user now says" for these users and marks them
+/// pending.
+pub async fn enqueue_block(
+    conn: &impl ConnectionTrait,
+    user_refs: &[String],
+    batch_id: Option<&str>,
+) -> Result<(), DbErr> {
+    if user_refs.is_empty() {
+        return Ok(());
+    }
+    let jobs = user_refs
+        .iter()
+        .map(|u| job(u, Op::Block, serde_json::json!({}), batch_id))
         .collect();
     insert_jobs(conn, jobs).await?;
     mark_pending(conn, user_refs).await

@@ -128,7 +128,8 @@ pub async fn finish(
         .filter(sync_job::Column::LeaseOwner.eq(owner))
         .exec(conn)
         .await?;
-    if job.operation != outbox::Op::Delete.as_str() {
+    // A block job sends only `blocked`: it answers no upsert.
+    if job.operation != outbox::Op::Delete.as_str() && job.operation != outbox::Op::Block.as_str() {
         // Older failed upserts of this user are answered by this one.
         sync_job::Entity::update_many()
             .col_expr(sync_job::Column::State, Expr::value(JobState::Done))

@@ -227,6 +227,25 @@ impl Worker {
                 let force = payload.get("force").and_then(|v| v.as_bool()) == Some(true);
                 self.upsert(job, force).await
             }
+            Op::Block => {
+                let Some((u, spec)) = queries::desired(&self.db, &job.user_ref).await? else {
+                    return Ok(()); // deleted since
+                };
+                let ctx = self.ctx(&u.user_id, spec.key_alias.as_deref(), Some(job.id));
+                match self
+                    .client
+                    .set_blocked(&u.key_sha256, u.blocked, &ctx)
+                    .await
+                {
+                    Ok(()) => Ok(()),
+                    // Not in LiteLLM yet (its first sync failed or waits): create
+                    // it with everything, `blocked` included.
+                    Err(e) if e.is_not_found() || e.status() == Some(400) => {
+                        self.ensure(&u, &spec, &ctx).await
+                    }
+                    Err(e) => Err(e.into()),
+                }
+            }
             Op::Delete => {
                 let h = hash_in("key_sha256")?;
                 let ctx = self.ctx(&job.user_ref, None, Some(job.id));

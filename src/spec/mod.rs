@@ -60,6 +60,34 @@ pub struct UserSpec {
     pub extra: String,
     #[serde(default)]
     pub key_alias: Option<String>,
+    /// USD (LiteLLM's `max_budget`); absent: no budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_budget: Option<f64>,
+    /// `1d`, `7d` or `30d`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_duration: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpm_limit: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tpm_limit: Option<i64>,
+    /// RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub blocked: bool,
+}
+
+impl UserSpec {
+    pub fn limits(&self) -> crate::users::limits::Limits {
+        crate::users::limits::Limits {
+            max_budget: self.max_budget,
+            budget_duration: self.budget_duration.clone(),
+            rpm_limit: self.rpm_limit,
+            tpm_limit: self.tpm_limit,
+            expires_at: self.expires_at,
+            blocked: self.blocked,
+        }
+    }
 }
 
 /// One problem in a spec, at a line (1-based; 0 when unknown).
@@ -172,6 +200,15 @@ pub fn parse(text: &str, known_services: &BTreeSet<String>) -> Result<Spec, Vec<
         match Organisation::parse(&u.organisation) {
             Ok(o) => u.organisation = o.into_inner(),
             Err(e) => err(line, format!("{who}.organisation: {e}")),
+        }
+        for (field, m) in u.limits().check() {
+            err(
+                line,
+                format!(
+                    "{who}.{field}: {}",
+                    m.field(field).render(crate::i18n::Lang::En)
+                ),
+            );
         }
         let mut models = BTreeSet::new();
         for m in &u.models {
@@ -289,6 +326,12 @@ mod tests {
                 services: vec!["chat".into()],
                 extra: "line 1\nline 2".into(),
                 key_alias: None,
+                max_budget: Some(50.0),
+                budget_duration: Some("30d".into()),
+                rpm_limit: None,
+                tpm_limit: Some(10_000),
+                expires_at: None,
+                blocked: true,
             }],
         };
         let text = to_yaml(&spec).unwrap();

@@ -60,6 +60,12 @@ pub async fn current(db: &impl ConnectionTrait) -> Result<Current, anyhow::Error
                 services: svcs.remove(&u.id).unwrap_or_default().into_iter().collect(),
                 extra: u.extra.clone(),
                 key_alias: u.key_alias.clone(),
+                max_budget: u.max_budget,
+                budget_duration: u.budget_duration.clone(),
+                rpm_limit: u.rpm_limit,
+                tpm_limit: u.tpm_limit,
+                expires_at: u.expires_at,
+                blocked: u.blocked,
             });
             users.insert(u.user_id.clone(), u);
         }
@@ -277,6 +283,7 @@ pub async fn apply(
             models: u.models.clone(),
             services: u.services.clone(),
             extra: u.extra.clone(),
+            limits: u.limits(),
         })
         .collect();
     users::create_users(conn, cipher, new, Some(batch_id))
@@ -296,6 +303,7 @@ pub async fn apply(
                 models: w.models.clone(),
                 services: w.services.clone(),
                 extra: w.extra.clone(),
+                limits: w.limits(),
                 version: row.version,
             },
             Some(batch_id),

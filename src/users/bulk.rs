@@ -67,6 +67,7 @@ impl Plan {
             "values": match &self.op {
                 BulkOp::Models(_, v) | BulkOp::Services(_, v) => json!(v),
                 BulkOp::Organisation(o) | BulkOp::Alias(o) => json!(o),
+                BulkOp::Limit(_, Some(v)) => json!(v.display()),
                 _ => json!(null),
             },
             "selected": self.users.len(),
@@ -291,6 +292,41 @@ pub async fn plan(
             plan.before = json!({ "without_alias": plan.users.len() - already });
             plan.after = json!({ "aliases": plan.aliases.iter().take(1000).map(|(_, a)| a).collect::<Vec<_>>() });
         }
+        BulkOp::Limit(field, value) => {
+            let mut before: BTreeMap<String, usize> = BTreeMap::new();
+            for (i, u) in plan.users.iter().enumerate() {
+                let cur = super::limits::LimitValue::current(field, u);
+                *before.entry(cur.to_string()).or_default() += 1;
+                if !super::limits::LimitValue::held_by(value, field, u) {
+                    plan.changed.push(i);
+                }
+            }
+            plan.effects.push(Effect::Limit {
+                field,
+                value: value.as_ref().map(|v| v.display()),
+                n: plan.changed.len(),
+                already: plan.users.len() - plan.changed.len(),
+            });
+            plan.before = json!({ format!("{field}_counts"): before });
+            plan.after = json!({ format!("{field}_counts"): {
+                value.as_ref().map_or("null".to_string(), |v| json!(v.display()).to_string()): plan.users.len()
+            } });
+        }
+        BulkOp::Blocked(b) => {
+            for (i, u) in plan.users.iter().enumerate() {
+                if u.blocked != *b {
+                    plan.changed.push(i);
+                }
+            }
+            plan.effects.push(Effect::Blocked {
+                blocked: *b,
+                n: plan.changed.len(),
+                already: plan.users.len() - plan.changed.len(),
+            });
+            let was = plan.users.iter().filter(|u| u.blocked).count();
+            plan.before = json!({ "blocked": was, "unblocked": plan.users.len() - was });
+            plan.after = json!({ "blocked": if *b { plan.users.len() } else { 0 }, "unblocked": if *b { 0 } else { plan.users.len() } });
+        }
         BulkOp::Rotate => {
             plan.changed = (0..plan.users.len()).collect();
             plan.effects.push(Effect::Rotated {
@@ -358,6 +394,31 @@ pub async fn apply(
                 .await?;
             }
         }
+        BulkOp::Limit(field, value) => {
+            // `field` is one of `limits::LIMIT_FIELDS`: never user text.
+            let v = value
+                .as_ref()
+                .map(|v| v.to_db())
+                .unwrap_or_else(|| null_of(field));
+            set_column(conn, field, v, &changed_ids, now).await?;
+            return crate::litellm::outbox::enqueue_upsert(
+                conn,
+                &plan.changed_ids(),
+                Some(batch_id),
+            )
+            .await;
+        }
+        BulkOp::Blocked(b) => {
+            set_column(conn, "blocked", (*b).into(), &changed_ids, now).await?;
+            // `/key/block` or `/key/unblock` per key: the upsert is not needed,
+            // since nothing else changed.
+            return crate::litellm::outbox::enqueue_block(
+                conn,
+                &plan.changed_ids(),
+                Some(batch_id),
+            )
+            .await;
+        }
         BulkOp::Alias(_) => {
             for (id, alias) in &plan.aliases {
                 exec(
@@ -395,6 +456,41 @@ pub async fn apply(
         .await?;
     }
     crate::litellm::outbox::enqueue_upsert(conn, &plan.changed_ids(), Some(batch_id)).await
+}
+
+/// A typed NULL for a limit column (PostgreSQL wants the type).
+fn null_of(field: &str) -> Value {
+    match field {
+        "max_budget" => Value::Double(None),
+        "budget_duration" => Value::String(None),
+        "expires_at" => Value::ChronoDateTimeUtc(None),
+        _ => Value::BigInt(None),
+    }
+}
+
+/// `UPDATE users SET <col> = ?, version = version + 1, updated_at = ?` for these
+/// users, one statement per chunk.
+async fn set_column(
+    conn: &impl ConnectionTrait,
+    col: &str,
+    value: Value,
+    ids: &[i32],
+    now: chrono::DateTime<Utc>,
+) -> Result<(), DbErr> {
+    for chunk in ids.chunks(CHUNK) {
+        let mut v: Vec<Value> = vec![value.clone(), now.into()];
+        v.extend(chunk.iter().map(|&i| Value::from(i)));
+        exec(
+            conn,
+            &format!(
+                "UPDATE users SET {col} = ?, version = version + 1, updated_at = ? WHERE id IN ({})",
+                marks(chunk.len())
+            ),
+            v,
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 async fn insert_pairs(

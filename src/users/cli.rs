@@ -169,9 +169,17 @@ pub async fn import_with(
     for name in &missing {
         writeln!(out, "created service {name}")?;
     }
-    let created = service::create_many(&txn, cipher, &lines, &models, &services, &batch_id)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let created = service::create_many(
+        &txn,
+        cipher,
+        &lines,
+        &models,
+        &services,
+        &Default::default(),
+        &batch_id,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut ev = Event::system("cli", Action::UsersImport, Outcome::Success);
     ev.targets = created.clone();
     ev.details = serde_json::json!({
@@ -197,7 +205,8 @@ fn csv_field(s: &str) -> String {
 pub async fn export(db: &DatabaseConnection, out: &mut impl Write) -> anyhow::Result<usize> {
     writeln!(
         out,
-        "user_id,organisation,key_hint,key_alias,models,services,sync_state,updated_at"
+        "user_id,organisation,key_hint,key_alias,models,services,sync_state,updated_at,\
+         max_budget,budget_duration,rpm_limit,tpm_limit,expires_at,blocked,spend"
     )?;
     let mut ids = vec![];
     let mut after = String::new();
@@ -228,7 +237,7 @@ pub async fn export(db: &DatabaseConnection, out: &mut impl Write) -> anyhow::Re
                 .collect();
             writeln!(
                 out,
-                "{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                 csv_field(&u.user_id),
                 csv_field(&u.organisation),
                 csv_field(&u.key_hint),
@@ -237,6 +246,14 @@ pub async fn export(db: &DatabaseConnection, out: &mut impl Write) -> anyhow::Re
                 csv_field(&s.join(";")),
                 csv_field(&u.sync_state),
                 u.updated_at.to_rfc3339(),
+                // LiteLLM's names and units (USD, per minute); empty: none.
+                u.max_budget.map(|v| v.to_string()).unwrap_or_default(),
+                u.budget_duration.as_deref().unwrap_or(""),
+                u.rpm_limit.map(|v| v.to_string()).unwrap_or_default(),
+                u.tpm_limit.map(|v| v.to_string()).unwrap_or_default(),
+                u.expires_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                u.blocked,
+                u.spend.map(|v| v.to_string()).unwrap_or_default(),
             )?;
             ids.push(u.user_id);
         }

@@ -254,18 +254,25 @@ pub enum SortKey {
     Alias,
     Models,
     Services,
+    Spend,
+    Budget,
+    /// Spend as a share of the budget.
+    Share,
     Sync,
     Updated,
 }
 
 impl SortKey {
-    pub const ALL: [SortKey; 8] = [
+    pub const ALL: [SortKey; 11] = [
         SortKey::Id,
         SortKey::Organisation,
         SortKey::Key,
         SortKey::Alias,
         SortKey::Models,
         SortKey::Services,
+        SortKey::Spend,
+        SortKey::Budget,
+        SortKey::Share,
         SortKey::Sync,
         SortKey::Updated,
     ];
@@ -277,6 +284,9 @@ impl SortKey {
             SortKey::Alias => "alias",
             SortKey::Models => "models",
             SortKey::Services => "services",
+            SortKey::Spend => "spend",
+            SortKey::Budget => "budget",
+            SortKey::Share => "share",
             SortKey::Sync => "sync",
             SortKey::Updated => "updated",
         }
@@ -289,6 +299,9 @@ impl SortKey {
             SortKey::Alias => "users-col-alias",
             SortKey::Models => "nav-models",
             SortKey::Services => "nav-services",
+            SortKey::Spend => "users-col-spend",
+            SortKey::Budget => "users-col-budget",
+            SortKey::Share => "users-col-share",
             SortKey::Sync => "nav-sync",
             SortKey::Updated => "users-col-updated",
         }
@@ -313,6 +326,9 @@ pub struct ListParams {
     pub page: Option<String>,
     #[serde(default)]
     pub size: Option<String>,
+    /// Only users whose key was not used for this many days (or never).
+    #[serde(default)]
+    pub unused: Option<String>,
 }
 
 /// The list query, normalised.
@@ -325,6 +341,8 @@ pub struct ListQuery {
     /// 1-based.
     pub page: u64,
     pub size: u64,
+    /// "Unused for N days" (1 to 3650), or no such filter.
+    pub unused_days: Option<u32>,
 }
 
 impl ListQuery {
@@ -350,6 +368,11 @@ impl ListQuery {
                 .and_then(|s| s.parse().ok())
                 .filter(|n| PAGE_SIZES.contains(n))
                 .unwrap_or(50),
+            unused_days: p
+                .unused
+                .as_deref()
+                .and_then(|s| s.trim().parse().ok())
+                .filter(|n| (1..=3650).contains(n)),
         }
     }
 
@@ -361,6 +384,9 @@ impl ListQuery {
         }
         parts.push(format!("sort={}", sort.as_str()));
         parts.push(format!("dir={}", if desc { "desc" } else { "asc" }));
+        if let Some(d) = self.unused_days {
+            parts.push(format!("unused={d}"));
+        }
         if page > 1 {
             parts.push(format!("page={page}"));
         }
@@ -414,6 +440,9 @@ pub struct BulkForm {
     pub services: Vec<String>,
     #[serde(default)]
     pub organisation: String,
+    /// The value of a `<limit>.set` action (a budget, a period, a rate, a date).
+    #[serde(default)]
+    pub limit_value: String,
     /// `preview` (default) or `apply`.
     #[serde(default)]
     pub step: String,
@@ -453,7 +482,7 @@ impl BulkForm {
 }
 
 /// What a bulk action does.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum BulkOp {
     Models(SetOp, Vec<String>),
     Services(SetOp, Vec<String>),
@@ -462,6 +491,10 @@ pub enum BulkOp {
     Alias(String),
     Rotate,
     Delete,
+    /// Set (`Some`) or clear (`None`) one limit column (LiteLLM's name).
+    Limit(&'static str, Option<super::limits::LimitValue>),
+    /// Block (`true`) or unblock the keys.
+    Blocked(bool),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -490,11 +523,15 @@ impl BulkOp {
             BulkOp::Alias(_) => "alias".into(),
             BulkOp::Rotate => "rotate".into(),
             BulkOp::Delete => "delete".into(),
+            BulkOp::Limit(f, Some(_)) => format!("{f}.set"),
+            BulkOp::Limit(f, None) => format!("{f}.clear"),
+            BulkOp::Blocked(true) => "block".into(),
+            BulkOp::Blocked(false) => "unblock".into(),
         }
     }
 }
 
-pub const BULK_OPS: [(&str, &str); 10] = [
+pub const BULK_OPS: [(&str, &str); 22] = [
     ("models.add", "bulk-op-models-add"),
     ("models.remove", "bulk-op-models-remove"),
     ("models.replace", "bulk-op-models-replace"),
@@ -504,10 +541,31 @@ pub const BULK_OPS: [(&str, &str); 10] = [
     ("organisation", "bulk-op-organisation"),
     ("alias", "bulk-op-alias"),
     ("rotate", "bulk-op-rotate"),
+    ("max_budget.set", "bulk-op-max-budget-set"),
+    ("max_budget.clear", "bulk-op-max-budget-clear"),
+    ("budget_duration.set", "bulk-op-budget-duration-set"),
+    ("budget_duration.clear", "bulk-op-budget-duration-clear"),
+    ("rpm_limit.set", "bulk-op-rpm-limit-set"),
+    ("rpm_limit.clear", "bulk-op-rpm-limit-clear"),
+    ("tpm_limit.set", "bulk-op-tpm-limit-set"),
+    ("tpm_limit.clear", "bulk-op-tpm-limit-clear"),
+    ("expires_at.set", "bulk-op-expires-at-set"),
+    ("expires_at.clear", "bulk-op-expires-at-clear"),
+    ("block", "bulk-op-block"),
+    ("unblock", "bulk-op-unblock"),
     ("delete", "action-delete"),
 ];
 
 impl BulkForm {
+    /// The operation, or the field and message that say what is wrong. `tz`
+    /// reads an expiry date (the end of that day there).
+    pub fn op_in(&self, tz: chrono_tz::Tz) -> Result<BulkOp, (&'static str, crate::i18n::Msg)> {
+        if let Some(op) = super::limits::bulk_op(&self.op, &self.limit_value, tz)? {
+            return Ok(op);
+        }
+        self.op()
+    }
+
     /// The operation, or the field and message that say what is wrong.
     pub fn op(&self) -> Result<BulkOp, (&'static str, Msg)> {
         let set = |s: &str| match s {
@@ -559,6 +617,32 @@ pub struct CreateManyForm {
     /// `preview` (default) or `apply`.
     #[serde(default)]
     pub step: String,
+    #[serde(default)]
+    pub max_budget: String,
+    #[serde(default)]
+    pub budget_duration: String,
+    #[serde(default)]
+    pub rpm_limit: String,
+    #[serde(default)]
+    pub tpm_limit: String,
+    #[serde(default)]
+    pub expires_at: String,
+    #[serde(default)]
+    pub blocked: String,
+}
+
+impl CreateManyForm {
+    /// The limit fields as sent (given to every created user).
+    pub fn limits(&self) -> super::limits::LimitsForm {
+        super::limits::LimitsForm {
+            max_budget: self.max_budget.clone(),
+            budget_duration: self.budget_duration.clone(),
+            rpm_limit: self.rpm_limit.clone(),
+            tpm_limit: self.tpm_limit.clone(),
+            expires_at: self.expires_at.clone(),
+            blocked: self.blocked.clone(),
+        }
+    }
 }
 
 /// The edit form (`/users/{id}`).
@@ -576,6 +660,32 @@ pub struct EditForm {
     pub extra: String,
     #[serde(default)]
     pub version: String,
+    #[serde(default)]
+    pub max_budget: String,
+    #[serde(default)]
+    pub budget_duration: String,
+    #[serde(default)]
+    pub rpm_limit: String,
+    #[serde(default)]
+    pub tpm_limit: String,
+    #[serde(default)]
+    pub expires_at: String,
+    #[serde(default)]
+    pub blocked: String,
+}
+
+impl EditForm {
+    /// The limit fields as sent.
+    pub fn limits(&self) -> super::limits::LimitsForm {
+        super::limits::LimitsForm {
+            max_budget: self.max_budget.clone(),
+            budget_duration: self.budget_duration.clone(),
+            rpm_limit: self.rpm_limit.clone(),
+            tpm_limit: self.tpm_limit.clone(),
+            expires_at: self.expires_at.clone(),
+            blocked: self.blocked.clone(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -6,8 +6,8 @@ use secrecy::ExposeSecret;
 use super::{
     bulk::{self, BulkError},
     forms::{
-        BulkForm, CreateManyForm, EditForm, ListParams, ListQuery, Organisation, Selection,
-        check_alias, check_text, parse_lines, parse_models, parse_names, parse_services, urlencode,
+        BulkForm, CreateManyForm, EditForm, ListParams, ListQuery, Selection, parse_lines,
+        parse_models, parse_names, parse_services, urlencode,
     },
     messages, queries, service,
     views::{
@@ -165,6 +165,7 @@ fn hidden_fields(form: &BulkForm) -> Vec<(String, String)> {
         h.push(("services".into(), s));
     }
     h.push(("organisation".into(), form.organisation.clone()));
+    h.push(("limit_value".into(), form.limit_value.clone()));
     h
 }
 
@@ -184,7 +185,7 @@ fn bulk_error(
     admin: &CurrentAdmin,
     audit: &AuditCtx,
     field: &str,
-    msg: Msg,
+    msg: impl Into<Msg>,
     back: String,
 ) -> Result<HttpResponse, AppError> {
     audit.outcome(Outcome::Invalid);
@@ -210,7 +211,7 @@ pub async fn bulk_preview(
 ) -> Result<HttpResponse, AppError> {
     audit.action(Action::UsersBulkPreview);
     let back = back_url(&form.q);
-    let op = match form.op() {
+    let op = match form.op_in(admin.locale.tz) {
         Ok(op) => with_alias_template(op, &data),
         Err((field, msg)) => return bulk_error(&session, &admin, &audit, field, msg, back),
     };
@@ -247,7 +248,7 @@ pub async fn bulk_apply(
     // a delete, which only the form says.
     admin.require_manager()?;
     let back = back_url(&form.q);
-    let op = match form.op() {
+    let op = match form.op_in(admin.locale.tz) {
         Ok(op) => with_alias_template(op, &data),
         Err((field, msg)) => return bulk_error(&session, &admin, &audit, field, msg, back),
     };
@@ -320,6 +321,7 @@ async fn create_page(
         (p.len() - bad, bad)
     });
     Ok(CreatePage {
+        limits: form.limits(),
         ctx,
         lines_text: form.lines.clone(),
         mode: if form.mode == "valid" {
@@ -359,16 +361,24 @@ async fn check_create(
     data: &AppData,
     conn: &impl sea_orm::ConnectionTrait,
     form: &CreateManyForm,
+    tz: chrono_tz::Tz,
 ) -> Result<
     (
         FormErrors,
         Vec<super::forms::Line>,
         Vec<String>,
         Vec<String>,
+        super::limits::Limits,
     ),
     AppError,
 > {
     let mut errors = FormErrors::default();
+    let limits = form.limits().parse(tz).unwrap_or_else(|errs| {
+        for (f, m) in errs {
+            errors.add(f, m);
+        }
+        Default::default()
+    });
     let models = match parse_models(&form.models) {
         Ok(m) => m,
         Err(e) => {
@@ -398,7 +408,7 @@ async fn check_create(
     }
     service::check_existing(conn, &mut lines).await?;
     service::assign_aliases(conn, &data.settings.key_alias_template, &mut lines).await?;
-    Ok((errors, lines, models, services))
+    Ok((errors, lines, models, services, limits))
 }
 
 pub async fn create_preview(
@@ -409,7 +419,7 @@ pub async fn create_preview(
     CsrfForm(form): CsrfForm<CreateManyForm>,
 ) -> Result<HttpResponse, AppError> {
     audit.action(Action::UsersBulkCreatePreview);
-    let (errors, lines, _, _) = check_create(&data, &data.db, &form).await?;
+    let (errors, lines, _, _, _) = check_create(&data, &data.db, &form, admin.locale.tz).await?;
     let bad = lines.iter().filter(|l| l.error.is_some()).count();
     audit.detail("lines", lines.len());
     audit.detail("invalid_lines", bad);
@@ -441,7 +451,8 @@ pub async fn create_apply(
 ) -> Result<HttpResponse, AppError> {
     audit.action(Action::UsersBulkCreate);
     let txn = crate::db::begin_write(&data.db).await?;
-    let (mut errors, lines, models, services) = check_create(&data, &txn, &form).await?;
+    let (mut errors, lines, models, services, limits) =
+        check_create(&data, &txn, &form, admin.locale.tz).await?;
     let bad = lines.iter().filter(|l| l.error.is_some()).count();
     let valid = lines.len() - bad;
     if errors.is_empty() && bad > 0 && form.mode != "valid" {
@@ -470,24 +481,32 @@ pub async fn create_apply(
         return html(StatusCode::UNPROCESSABLE_ENTITY, &page);
     }
     let batch_id = crate::crypto::random_id();
-    let created =
-        match service::create_many(&txn, &data.cipher, &lines, &models, &services, &batch_id).await
-        {
-            Ok(c) => c,
-            Err(service::CreateError::UnknownService(s)) => {
-                return Err(AppError::validation(
-                    "services",
-                    format!("unknown service {s}"),
-                ));
-            }
-            Err(service::CreateError::Db(e)) => return Err(e.into()),
-        };
+    let created = match service::create_many(
+        &txn,
+        &data.cipher,
+        &lines,
+        &models,
+        &services,
+        &limits,
+        &batch_id,
+    )
+    .await
+    {
+        Ok(c) => c,
+        Err(service::CreateError::UnknownService(s)) => {
+            return Err(AppError::validation(
+                "services",
+                format!("unknown service {s}"),
+            ));
+        }
+        Err(service::CreateError::Db(e)) => return Err(e.into()),
+    };
     audit.targets(created.clone());
     audit.detail("batch_id", batch_id.clone());
     audit.detail("skipped_lines", bad);
     audit.detail(
         "after",
-        serde_json::json!({"count": created.len(), "models": models, "services": services}),
+        serde_json::json!({"count": created.len(), "models": models, "services": services, "limits": limits.to_json()}),
     );
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
     session::push_flash(
@@ -553,7 +572,11 @@ async fn load_user(data: &AppData, user_id: &str) -> Result<sea_orm_user::Model,
 
 use crate::entities::user as sea_orm_user;
 
-async fn current_view(data: &AppData, u: &sea_orm_user::Model) -> Result<EditView, AppError> {
+async fn current_view(
+    data: &AppData,
+    u: &sea_orm_user::Model,
+    tz: chrono_tz::Tz,
+) -> Result<EditView, AppError> {
     let cat = catalogue(data).await?;
     let all_services = queries::services(&data.db).await?;
     let models: Vec<String> = queries::models_of(&data.db, &[u.id])
@@ -568,7 +591,7 @@ async fn current_view(data: &AppData, u: &sea_orm_user::Model) -> Result<EditVie
         .unwrap_or_default()
         .into_iter()
         .collect();
-    Ok(EditView::new(
+    let mut f = EditView::new(
         u,
         u.organisation.clone(),
         u.key_alias.clone().unwrap_or_default(),
@@ -578,7 +601,9 @@ async fn current_view(data: &AppData, u: &sea_orm_user::Model) -> Result<EditVie
         &services,
         &cat,
         &all_services,
-    ))
+    );
+    f.limits = super::limits::LimitsForm::show(&super::limits::Limits::of(u), tz);
+    Ok(f)
 }
 
 fn edit_response(
@@ -605,7 +630,7 @@ pub async fn view(
     audit.action(Action::UserView);
     let u = load_user(&data, &path).await?;
     audit.targets(vec![u.user_id.clone()]);
-    let f = current_view(&data, &u).await?;
+    let f = current_view(&data, &u, admin.locale.tz).await?;
     edit_response(
         &req,
         StatusCode::OK,
@@ -626,95 +651,46 @@ pub async fn update(
     audit.action(Action::UserUpdate);
     let u = load_user(&data, &path).await?;
     audit.targets(vec![u.user_id.clone()]);
-    let mut errors = FormErrors::default();
-    let organisation = Organisation::parse(&form.organisation)
-        .map(|o| o.into_inner())
-        .unwrap_or_else(|e| {
-            errors.add("organisation", e);
-            String::new()
-        });
-    let key_alias = check_alias(&form.key_alias).unwrap_or_else(|e| {
-        errors.add("key_alias", e);
-        None
-    });
-    let models = parse_models(&form.models).unwrap_or_else(|e| {
-        errors.add("models", e);
-        vec![]
-    });
-    let services = parse_services(&form.services).unwrap_or_else(|e| {
-        errors.add("services", e);
-        vec![]
-    });
-    if let Err(e) = check_text(&form.extra, 4000) {
-        errors.add("extra", e);
-    }
-    let version: i32 = form.version.trim().parse().unwrap_or_else(|_| {
-        errors.add("version", "users-no-version");
-        0
-    });
-    let cat = catalogue(&data).await?;
-    let all_services = queries::services(&data.db).await?;
-    let rerender = |errors: FormErrors, conflict: String, status: StatusCode| {
+    // Re-shows the form as sent, with the errors next to their fields.
+    let rerender = |errors: FormErrors| async {
+        let cat = catalogue(&data).await?;
+        let all_services = queries::services(&data.db).await?;
         let mut f = EditView::new(
             &u,
             form.organisation.chars().take(200).collect(),
             form.key_alias.chars().take(300).collect(),
             form.extra.chars().take(5000).collect(),
-            version,
+            form.version.trim().parse().unwrap_or(0),
             &parse_names(&form.models),
-            &services,
+            &parse_services(&form.services).unwrap_or_default(),
             &cat,
             &all_services,
         );
+        f.limits = form.limits();
         f.errors = errors;
-        f.conflict = conflict;
-        edit_response(&req, status, PageCtx::new(&session, &admin, "users"), f)
-    };
-    if !errors.is_empty() {
         audit.outcome(Outcome::Invalid);
-        audit.detail("fields", errors.to_json());
-        return rerender(errors, String::new(), StatusCode::UNPROCESSABLE_ENTITY);
-    }
-    let before = current_view(&data, &u).await?;
-    let before_json = serde_json::json!({
-        "organisation": u.organisation,
-        "key_alias": u.key_alias,
-        "extra": u.extra,
-        "models": before.models.iter().filter(|c| c.checked).map(|c| &c.name).collect::<Vec<_>>(),
-        "services": before.services.iter().filter(|c| c.checked).map(|c| &c.name).collect::<Vec<_>>(),
-        "version": u.version,
-    });
-    let after_json = serde_json::json!({
-        "organisation": organisation,
-        "key_alias": key_alias,
-        "extra": form.extra,
-        "models": models,
-        "services": services,
-        "version": version + 1,
-    });
-    let txn = crate::db::begin_write(&data.db).await?;
-    let edit = service::Edit {
-        organisation,
-        key_alias,
-        models,
-        services: services.clone(),
-        extra: form.extra.clone(),
-        version,
+        audit.detail("fields", f.errors.to_json());
+        edit_response(
+            &req,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            PageCtx::new(&session, &admin, "users"),
+            f,
+        )
     };
-    match service::update_user(&txn, &u, edit, None).await {
-        Ok(()) => {}
-        Err(service::EditError::Stale) => {
-            drop(txn);
+    let (txn, change) = match service::edit_from_form(&data.db, &u, &form, admin.locale.tz).await {
+        Ok(saved) => saved,
+        Err(service::EditFailure::Invalid(errors)) => return rerender(errors).await,
+        Err(service::EditFailure::Stale { submitted }) => {
             audit.outcome(Outcome::Invalid);
             audit.detail(
                 "conflict",
-                serde_json::json!({"submitted_version": version, "current_version": u.version}),
+                serde_json::json!({"submitted_version": submitted, "current_version": u.version}),
             );
             // Show the current values: nothing the other admin saved is overwritten.
-            let mut f = current_view(&data, &u).await?;
+            let mut f = current_view(&data, &u, admin.locale.tz).await?;
             f.conflict = Msg::new("users-conflict")
                 .arg("user", &u.user_id)
-                .arg("from", version)
+                .arg("from", submitted)
                 .arg("to", u.version)
                 .render(admin.locale.lang);
             return edit_response(
@@ -724,26 +700,10 @@ pub async fn update(
                 f,
             );
         }
-        Err(service::EditError::Services(m)) => {
-            drop(txn);
-            let mut e = FormErrors::default();
-            e.add("services", m);
-            audit.outcome(Outcome::Invalid);
-            audit.detail("fields", e.to_json());
-            return rerender(e, String::new(), StatusCode::UNPROCESSABLE_ENTITY);
-        }
-        Err(service::EditError::AliasTaken) => {
-            drop(txn);
-            let mut e = FormErrors::default();
-            e.add("key_alias", "users-alias-taken");
-            audit.outcome(Outcome::Invalid);
-            audit.detail("fields", e.to_json());
-            return rerender(e, String::new(), StatusCode::UNPROCESSABLE_ENTITY);
-        }
-        Err(service::EditError::Db(e)) => return Err(e.into()),
-    }
-    audit.detail("before", before_json);
-    audit.detail("after", after_json);
+        Err(service::EditFailure::Db(e)) => return Err(e.into()),
+    };
+    audit.detail("before", change.before);
+    audit.detail("after", change.after);
     audit.commit(txn, StatusCode::SEE_OTHER).await?;
     session::push_flash(
         &session,

@@ -58,6 +58,18 @@ pub enum Effect {
     NotFound {
         n: usize,
     },
+    /// A limit (LiteLLM's name) set to `value` (`None`: cleared) on `n` users.
+    Limit {
+        field: &'static str,
+        value: Option<String>,
+        n: usize,
+        already: usize,
+    },
+    Blocked {
+        blocked: bool,
+        n: usize,
+        already: usize,
+    },
 }
 
 impl Effect {
@@ -130,6 +142,44 @@ impl Effect {
                 users(*n)
             ),
             Effect::Deleted { n } => format!("Delete {} and their keys.", users(*n)),
+            Effect::Limit {
+                field,
+                value,
+                n,
+                already,
+            } => {
+                let mut s = match value {
+                    Some(v) => format!("Set {field} to {v} for {}.", users(*n)),
+                    None => format!("Clear {field} of {}.", users(*n)),
+                };
+                if *already > 0 {
+                    s.push_str(&format!(
+                        " {} already {} it.",
+                        users(*already),
+                        has(*already)
+                    ));
+                }
+                s
+            }
+            Effect::Blocked {
+                blocked,
+                n,
+                already,
+            } => {
+                let mut s = format!(
+                    "{} the keys of {}.",
+                    if *blocked { "Block" } else { "Unblock" },
+                    users(*n)
+                );
+                if *already > 0 {
+                    s.push_str(&format!(
+                        " {} already {} it.",
+                        users(*already),
+                        has(*already)
+                    ));
+                }
+                s
+            }
             Effect::NotFound { n } => format!(
                 "{} selected no longer {}; skipped.",
                 users(*n),
@@ -188,6 +238,17 @@ impl Effect {
             }
             Effect::Rotated { n } => format!("Gave {} a new key.", users(*n)),
             Effect::Deleted { n } => format!("Deleted {} and their keys.", users(*n)),
+            Effect::Limit {
+                field, value, n, ..
+            } => match value {
+                Some(v) => format!("Set {field} to {v} for {}.", users(*n)),
+                None => format!("Cleared {field} of {}.", users(*n)),
+            },
+            Effect::Blocked { blocked, n, .. } => format!(
+                "{} the keys of {}.",
+                if *blocked { "Blocked" } else { "Unblocked" },
+                users(*n)
+            ),
             Effect::NotFound { n } => format!(
                 "{} no longer {} and {} skipped.",
                 users(*n),
@@ -347,6 +408,41 @@ impl Effect {
             }
             Effect::NotFound { n } => {
                 out.push(k("bulk-p-not-found", "bulk-d-not-found").num("count", *n))
+            }
+            Effect::Limit {
+                field,
+                value,
+                n,
+                already,
+            } => {
+                let m = match value {
+                    Some(v) => k("bulk-p-limit-set", "bulk-d-limit-set").arg("value", v),
+                    None => k("bulk-p-limit-clear", "bulk-d-limit-clear"),
+                };
+                out.push(
+                    m.key_arg("field", crate::i18n::field_key(field))
+                        .num("count", *n),
+                );
+                if *already > 0 {
+                    out.push(k("bulk-p-had-it", "bulk-d-had-it").num("count", *already));
+                }
+            }
+            Effect::Blocked {
+                blocked,
+                n,
+                already,
+            } => {
+                out.push(
+                    if *blocked {
+                        k("bulk-p-block", "bulk-d-blocked")
+                    } else {
+                        k("bulk-p-unblock", "bulk-d-unblocked")
+                    }
+                    .num("count", *n),
+                );
+                if *already > 0 {
+                    out.push(k("bulk-p-had-it", "bulk-d-had-it").num("count", *already));
+                }
             }
         }
         out

@@ -4,6 +4,7 @@ pub mod bulk;
 pub mod cli;
 pub mod forms;
 mod handlers;
+pub mod limits;
 pub mod messages;
 pub mod queries;
 pub mod reencrypt;

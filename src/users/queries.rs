@@ -136,6 +136,11 @@ fn order_expr(k: SortKey) -> &'static str {
         SortKey::Alias => "users.key_alias",
         SortKey::Models => "(SELECT COUNT(*) FROM user_models um WHERE um.user_id = users.id)",
         SortKey::Services => "(SELECT COUNT(*) FROM user_services us WHERE us.user_id = users.id)",
+        SortKey::Spend => "COALESCE(users.spend, 0)",
+        SortKey::Budget => "users.max_budget",
+        SortKey::Share => {
+            "(CASE WHEN users.max_budget > 0 THEN COALESCE(users.spend, 0) / users.max_budget END)"
+        }
         SortKey::Sync => "users.sync_state",
         SortKey::Updated => "users.updated_at",
     }
@@ -160,9 +165,28 @@ pub struct Listed {
 /// walks the sort index.
 pub async fn list(db: &impl ConnectionTrait, q: &ListQuery) -> Result<(Vec<Listed>, u64), DbErr> {
     let backend = db.get_database_backend();
-    let indexed = Search::indexed(backend, &q.q);
+    let mut indexed = Search::indexed(backend, &q.q);
+    if let Some(days) = q.unused_days {
+        // "Unused for N days": never used, or last used before the cut-off. The
+        // search is then tested row by row (the filter is no index's).
+        let cutoff = chrono::Utc::now() - chrono::Duration::days(days.into());
+        let mut scan = Search::scan(backend, &q.q);
+        scan.clause = format!(
+            "{} AND (users.last_active_at IS NULL OR users.last_active_at < ?)",
+            scan.clause
+        );
+        scan.values.push(cutoff.into());
+        scan.count = format!("SELECT COUNT(*) AS n FROM users WHERE {}", scan.clause);
+        indexed = scan;
+    }
     let total = indexed.count(db).await?;
-    let (from, clause, mut values) = if q.q.is_empty() || total > MATCHES_FIRST_MAX {
+    let (from, clause, mut values) = if q.unused_days.is_some() {
+        (
+            "users".to_string(),
+            indexed.clause.clone(),
+            indexed.values.clone(),
+        )
+    } else if q.q.is_empty() || total > MATCHES_FIRST_MAX {
         let scan = Search::scan(backend, &q.q);
         ("users".to_string(), scan.clause, scan.values)
     } else if backend == DbBackend::Postgres {
@@ -178,10 +202,11 @@ pub async fn list(db: &impl ConnectionTrait, q: &ListQuery) -> Result<(Vec<Liste
     };
     let dir = if q.desc { "DESC" } else { "ASC" };
     // NULL aliases sort last either way, as a reader expects.
-    let nulls = if q.sort == SortKey::Alias {
-        "(users.key_alias IS NULL) ASC, "
-    } else {
-        ""
+    let nulls = match q.sort {
+        SortKey::Alias => "(users.key_alias IS NULL) ASC, ",
+        // Users without a budget come last either way too.
+        SortKey::Budget | SortKey::Share => "(users.max_budget IS NULL) ASC, ",
+        _ => "",
     };
     values.push((q.size as i64).into());
     values.push((((q.page - 1) * q.size) as i64).into());

@@ -23,6 +23,7 @@ pub struct NewUser {
     /// Service names; each must exist in the catalogue.
     pub services: Vec<String>,
     pub extra: String,
+    pub limits: super::limits::Limits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -46,7 +47,7 @@ pub async fn create_user(
         .ok_or_else(|| CreateError::Db(DbErr::Custom("insert returned no row".into())))
 }
 
-/// Rows per multi-row INSERT: 13 columns × 500 stays far below either
+/// Rows per multi-row INSERT: 22 columns × 500 stays far below either
 /// backend's limit on bound values.
 const INSERT_CHUNK: usize = 500;
 
@@ -102,6 +103,15 @@ pub async fn create_users(
                     version: Set(1),
                     created_at: Set(now),
                     updated_at: Set(now),
+                    max_budget: Set(new.limits.max_budget),
+                    budget_duration: Set(new.limits.budget_duration.clone()),
+                    rpm_limit: Set(new.limits.rpm_limit),
+                    tpm_limit: Set(new.limits.tpm_limit),
+                    expires_at: Set(new.limits.expires_at),
+                    blocked: Set(new.limits.blocked),
+                    spend: Set(None),
+                    last_active_at: Set(None),
+                    spend_refreshed_at: Set(None),
                     ..Default::default()
                 }
             })
@@ -352,6 +362,7 @@ pub async fn create_many(
     lines: &[super::forms::Line],
     models: &[String],
     services: &[String],
+    limits: &super::limits::Limits,
     batch_id: &str,
 ) -> Result<Vec<String>, CreateError> {
     let users = lines
@@ -364,6 +375,7 @@ pub async fn create_many(
             models: models.to_vec(),
             services: services.to_vec(),
             extra: String::new(),
+            limits: limits.clone(),
         })
         .collect();
     Ok(create_users(conn, cipher, users, Some(batch_id))
@@ -381,6 +393,7 @@ pub struct Edit {
     pub models: Vec<String>,
     pub services: Vec<String>,
     pub extra: String,
+    pub limits: super::limits::Limits,
     /// The version the admin saw.
     pub version: i32,
 }
@@ -419,14 +432,22 @@ pub async fn update_user(
             return Err(EditError::AliasTaken);
         }
     }
+    let l = edit.limits;
     let n = super::queries::exec(
         conn,
-        "UPDATE users SET organisation = ?, key_alias = ?, extra = ?, version = version + 1, updated_at = ? \
-         WHERE id = ? AND version = ?",
+        "UPDATE users SET organisation = ?, key_alias = ?, extra = ?, max_budget = ?, \
+         budget_duration = ?, rpm_limit = ?, tpm_limit = ?, expires_at = ?, blocked = ?, \
+         version = version + 1, updated_at = ? WHERE id = ? AND version = ?",
         vec![
             edit.organisation.into(),
             edit.key_alias.into(),
             edit.extra.into(),
+            l.max_budget.into(),
+            l.budget_duration.into(),
+            l.rpm_limit.into(),
+            l.tpm_limit.into(),
+            l.expires_at.into(),
+            l.blocked.into(),
             Utc::now().into(),
             u.id.into(),
             edit.version.into(),
@@ -464,5 +485,177 @@ pub async fn update_user(
         .await?;
     }
     outbox::enqueue_upsert(conn, std::slice::from_ref(&u.user_id), batch_id).await?;
+    if l.blocked != u.blocked {
+        // The upsert carries `blocked` too; LiteLLM's own lifecycle endpoint
+        // follows it.
+        outbox::enqueue_block(conn, std::slice::from_ref(&u.user_id), batch_id).await?;
+    }
     Ok(())
+}
+
+/// Checks the edit dialog's form: the validated edit, or every field error.
+/// (The form's own rules live in `forms` and `limits`; this gathers them.)
+pub fn check_edit(
+    form: &super::forms::EditForm,
+    tz: chrono_tz::Tz,
+) -> Result<Edit, crate::web::FormErrors> {
+    use super::forms::{Organisation, check_alias, check_text, parse_models, parse_services};
+    let mut errors = crate::web::FormErrors::default();
+    let organisation = Organisation::parse(&form.organisation)
+        .map(|o| o.into_inner())
+        .unwrap_or_else(|e| {
+            errors.add("organisation", e);
+            String::new()
+        });
+    let key_alias = check_alias(&form.key_alias).unwrap_or_else(|e| {
+        errors.add("key_alias", e);
+        None
+    });
+    let models = parse_models(&form.models).unwrap_or_else(|e| {
+        errors.add("models", e);
+        vec![]
+    });
+    let services = parse_services(&form.services).unwrap_or_else(|e| {
+        errors.add("services", e);
+        vec![]
+    });
+    if let Err(e) = check_text(&form.extra, EXTRA_MAX) {
+        errors.add("extra", e);
+    }
+    let limits = form.limits().parse(tz).unwrap_or_else(|errs| {
+        for (f, m) in errs {
+            errors.add(f, m);
+        }
+        Default::default()
+    });
+    let version: i32 = form.version.trim().parse().unwrap_or_else(|_| {
+        errors.add("version", "users-no-version");
+        0
+    });
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(Edit {
+        organisation,
+        key_alias,
+        models,
+        services,
+        extra: form.extra.clone(),
+        limits,
+        version,
+    })
+}
+
+/// Longest extra information of a user, in characters.
+pub const EXTRA_MAX: usize = 4000;
+
+/// What an edit changed, for the audit trail (LiteLLM's names for limits).
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub before: serde_json::Value,
+    pub after: serde_json::Value,
+}
+
+/// A user's editable state as the audit trail records it.
+fn snapshot(
+    organisation: &str,
+    key_alias: &Option<String>,
+    extra: &str,
+    models: &[String],
+    services: &[String],
+    limits: &super::limits::Limits,
+    version: i32,
+) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "organisation": organisation,
+        "key_alias": key_alias,
+        "extra": extra,
+        "models": models,
+        "services": services,
+        "version": version,
+    });
+    if let (Some(o), serde_json::Value::Object(l)) = (v.as_object_mut(), limits.to_json()) {
+        o.extend(l);
+    }
+    v
+}
+
+/// Saves the edit dialog's edit of `u` on `conn` (a transaction): optimistic
+/// locking, models, services, limits, the sync queued. Returns before and after.
+pub async fn save_edit(
+    conn: &impl ConnectionTrait,
+    u: &user::Model,
+    edit: Edit,
+) -> Result<Change, EditError> {
+    let models: Vec<String> = super::queries::models_of(conn, &[u.id])
+        .await?
+        .remove(&u.id)
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let services: Vec<String> = super::queries::services_of(conn, &[u.id])
+        .await?
+        .remove(&u.id)
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let before = snapshot(
+        &u.organisation,
+        &u.key_alias,
+        &u.extra,
+        &models,
+        &services,
+        &super::limits::Limits::of(u),
+        u.version,
+    );
+    let after = snapshot(
+        &edit.organisation,
+        &edit.key_alias,
+        &edit.extra,
+        &edit.models,
+        &edit.services,
+        &edit.limits,
+        edit.version + 1,
+    );
+    update_user(conn, u, edit, None).await?;
+    Ok(Change { before, after })
+}
+
+/// Why the edit dialog's save did not happen.
+#[derive(Debug)]
+pub enum EditFailure {
+    /// Field errors (the form's rules, unknown services, a taken alias): nothing written.
+    Invalid(crate::web::FormErrors),
+    /// Someone saved the user since the admin loaded version `submitted`.
+    Stale {
+        submitted: i32,
+    },
+    Db(DbErr),
+}
+
+/// The edit dialog's save, whole: checks the form, opens the write transaction,
+/// saves (optimistic locking, models, services, limits, the sync queued) and
+/// hands back the open transaction with before/after, for the caller to commit
+/// together with its audit event.
+pub async fn edit_from_form(
+    db: &sea_orm::DatabaseConnection,
+    u: &user::Model,
+    form: &super::forms::EditForm,
+    tz: chrono_tz::Tz,
+) -> Result<(sea_orm::DatabaseTransaction, Change), EditFailure> {
+    let edit = check_edit(form, tz).map_err(EditFailure::Invalid)?;
+    let submitted = edit.version;
+    let txn = crate::db::begin_write(db).await.map_err(EditFailure::Db)?;
+    let field = |f: &str, m: crate::i18n::Msg| {
+        let mut e = crate::web::FormErrors::default();
+        e.add(f, m);
+        EditFailure::Invalid(e)
+    };
+    match save_edit(&txn, u, edit).await {
+        Ok(change) => Ok((txn, change)),
+        Err(EditError::Stale) => Err(EditFailure::Stale { submitted }),
+        Err(EditError::Services(m)) => Err(field("services", m)),
+        Err(EditError::AliasTaken) => Err(field("key_alias", "users-alias-taken".into())),
+        Err(EditError::Db(e)) => Err(EditFailure::Db(e)),
+    }
 }

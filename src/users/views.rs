@@ -88,11 +88,46 @@ pub struct Row {
     pub sync_state: String,
     pub sync_error: String,
     pub updated: String,
+    /// `$12.34`, empty before the first spend refresh.
+    pub spend: String,
+    /// `$50.00`, empty without a budget.
+    pub budget: String,
+    /// The catalogue key of the budget period (empty: never resets).
+    pub budget_period: &'static str,
+    /// `82%`, empty without a budget.
+    pub share: String,
+    /// At or over [`super::limits::WARN_SHARE`] of the budget.
+    pub budget_warn: bool,
+    pub blocked: bool,
+    pub expired: bool,
+    /// The expiry date, when there is one.
+    pub expires: String,
 }
 
 impl Row {
     pub fn new(l: Listed, cat: &Catalogue) -> Row {
+        use super::limits;
+        let share = limits::share_used(l.user.spend, l.user.max_budget);
         Row {
+            spend: l.user.spend.map(limits::fmt_usd).unwrap_or_default(),
+            budget: l.user.max_budget.map(limits::fmt_usd).unwrap_or_default(),
+            budget_period: l
+                .user
+                .budget_duration
+                .as_deref()
+                .and_then(limits::BudgetDuration::parse)
+                .map_or("", |d| d.label()),
+            share: share
+                .map(|p| format!("{}%", p.floor() as i64))
+                .unwrap_or_default(),
+            budget_warn: share.is_some_and(|p| p >= limits::WARN_SHARE),
+            blocked: l.user.blocked,
+            expired: l.user.expires_at.is_some_and(|t| t <= chrono::Utc::now()),
+            expires: l
+                .user
+                .expires_at
+                .map(|t| t.format("%Y-%m-%d").to_string())
+                .unwrap_or_default(),
             models: l.models.iter().map(|m| cat.tag(m)).collect(),
             services: l.services,
             user_id: l.user.user_id,
@@ -165,7 +200,7 @@ pub struct ListPage {
     pub prev_url: String,
     pub next_url: String,
     pub size_urls: Vec<(u64, String)>,
-    pub ops: [(&'static str, &'static str); 10],
+    pub ops: &'static [(&'static str, &'static str)],
     pub model_picks: Vec<Pick>,
     pub service_picks: Vec<Pick>,
     pub red_total: usize,
@@ -182,6 +217,8 @@ pub struct ListPage {
     pub poll_ms: u128,
     /// True when LiteLLM is configured (else a banner, and no red models).
     pub litellm_configured: bool,
+    /// The "unused for N days" filter as shown (empty: off).
+    pub unused: String,
 }
 
 impl ListPage {
@@ -225,6 +262,7 @@ impl ListPage {
             .map(|r| r.models.iter().filter(|m| m.red).count())
             .sum();
         ListPage {
+            unused: q.unused_days.map(|d| d.to_string()).unwrap_or_default(),
             q: q.q.clone(),
             rows,
             total,
@@ -241,11 +279,13 @@ impl ListPage {
                 .iter()
                 .map(|&s| (s, q.url(q.sort, q.desc, 1, s)))
                 .collect(),
-            ops: BULK_OPS,
+            ops: &BULK_OPS,
             model_picks: model_picks(cat, &[], true),
             service_picks: service_picks(services, &[]),
             red_total,
-            select_all_text: if total == 0 {
+            // "Select all matching" selects by search alone: not offered under the
+            // "unused for N days" filter, whose count it would not match.
+            select_all_text: if total == 0 || q.unused_days.is_some() {
                 String::new()
             } else if q.q.is_empty() {
                 Msg::new("users-select-all")
@@ -407,6 +447,17 @@ pub struct CreatePage {
     pub preview: Option<Vec<LineView>>,
     pub valid: usize,
     pub invalid: usize,
+    /// The limits every created user gets (as sent).
+    pub limits: super::limits::LimitsForm,
+}
+
+impl CreatePage {
+    pub fn durations(&self) -> Vec<(&'static str, &'static str)> {
+        super::limits::BudgetDuration::ALL
+            .iter()
+            .map(|d| (d.as_str(), d.label()))
+            .collect()
+    }
 }
 
 /// The edit form, as a page or as the dialog's body.
@@ -438,6 +489,10 @@ pub struct EditView {
     pub errors: FormErrors,
     /// A stale-edit message, with the current values shown.
     pub conflict: String,
+    /// The limit fields as shown (stored values, or what was sent).
+    pub limits: super::limits::LimitsForm,
+    /// Spend as LiteLLM last reported it (empty: never refreshed).
+    pub spend: String,
 }
 
 impl EditView {
@@ -466,7 +521,17 @@ impl EditView {
             services: service_picks(all_services, services),
             errors: FormErrors::default(),
             conflict: String::new(),
+            limits: super::limits::LimitsForm::show(&super::limits::Limits::of(u), chrono_tz::UTC),
+            spend: u.spend.map(super::limits::fmt_usd).unwrap_or_default(),
         }
+    }
+
+    /// The budget periods offered (LiteLLM's text, catalogue key).
+    pub fn durations(&self) -> Vec<(&'static str, &'static str)> {
+        super::limits::BudgetDuration::ALL
+            .iter()
+            .map(|d| (d.as_str(), d.label()))
+            .collect()
     }
 }
 

@@ -80,6 +80,7 @@ impl ApiApp {
                 models: models.iter().map(|s| s.to_string()).collect(),
                 services: services.iter().map(|s| s.to_string()).collect(),
                 extra: "note".into(),
+                limits: Default::default(),
             },
             None,
         )

@@ -210,6 +210,7 @@ async fn a_new_user_reaches_litellm_with_exactly_the_models_alias_metadata_and_u
             models: vec!["gpt-4o-mini".into(), "gpt-4o".into()],
             services: vec!["wiki".into(), "search".into()],
             extra: "desk 4".into(),
+            limits: Default::default(),
         },
     )
     .await;

@@ -16,6 +16,7 @@ mod audit_recorder;
 mod audit_routes;
 mod audit_secrets;
 mod audit_trail;
+mod budgets;
 mod cli;
 mod faults;
 mod keys_at_rest;

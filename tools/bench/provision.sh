@@ -3,9 +3,12 @@
 # outside against a release binary with curl:
 #   1. POST /api/v1/users with N users (default 10,000) in one call: time to commit;
 #   2. POST /api/v1/users/bulk models.add on those N users: time to commit;
+#   2b. POST /api/v1/users/bulk max_budget.set on those N users: the preview
+#      (dry_run) and the commit, timed apart;
 #   3. with LITELLM_BASE_URL/LITELLM_MASTER_KEY set: create SYNC_N users (default 200)
-#      and bulk-add a model to them, timing each until GET /api/v1/batches/{id} says
-#      complete; then deletes them again (their keys leave the proxy).
+#      and bulk-add a model to them, then set a budget on them, timing each until
+#      GET /api/v1/batches/{id} says complete; then deletes them again (their keys
+#      leave the proxy).
 # Environment: MAMA_BIN (default target/release/mama), PORT (default 18606), N, SYNC_N.
 # Run 1–2 without LiteLLM (its 10,000 sync jobs would wait) and 3 with N=0 on
 # another database.
@@ -42,9 +45,17 @@ import json, sys
 n, run = int(sys.argv[1]), sys.argv[2]
 print(json.dumps({"user_ids": [f"b{run}-{i:06d}" for i in range(n)], "op": "models.add", "values": ["gpt-4o-mini"]}))
 PY
+python3 - "$N" "$RUN" >"$WORK/budget-preview.json" <<'PY'
+import json, sys
+n, run = int(sys.argv[1]), sys.argv[2]
+print(json.dumps({"user_ids": [f"b{run}-{i:06d}" for i in range(n)], "op": "max_budget.set", "values": ["50"], "dry_run": True}))
+PY
+sed 's/"dry_run": true/"dry_run": false/' "$WORK/budget-preview.json" >"$WORK/budget.json"
 if [ "$N" -gt 0 ]; then
   echo "create $N users in one call: $(post /users "$WORK/create.json") (status, seconds)"
   echo "bulk models.add on $N users:  $(post /users/bulk "$WORK/bulk.json") (status, seconds)"
+  echo "max_budget.set on $N users, preview (dry run): $(post /users/bulk "$WORK/budget-preview.json") (status, seconds)"
+  echo "max_budget.set on $N users, commit:            $(post /users/bulk "$WORK/budget.json") (status, seconds)"
 fi
 if [ -n "${LITELLM_BASE_URL:-}" ]; then
   wait_batch() { # batch id → seconds until complete
@@ -78,6 +89,13 @@ PY
   echo "create $SYNC_N users, until all synced to LiteLLM: $(wait_batch "$t" "$(batch)") s"
   t=$(date +%s.%N); post /users/bulk "$WORK/sbulk.json" >/dev/null
   echo "models.add on $SYNC_N users, until all synced:    $(wait_batch "$t" "$(batch)") s"
+  python3 - "$SYNC_N" "$SRUN" >"$WORK/sbudget.json" <<'PY'
+import json, sys
+n, run = int(sys.argv[1]), sys.argv[2]
+print(json.dumps({"user_ids": [f"{run}-{i:05d}" for i in range(n)], "op": "max_budget.set", "values": ["50"]}))
+PY
+  t=$(date +%s.%N); post /users/bulk "$WORK/sbudget.json" >/dev/null
+  echo "max_budget.set on $SYNC_N users, until all synced: $(wait_batch "$t" "$(batch)") s"
   t=$(date +%s.%N); post /users/bulk "$WORK/sdelete.json" >/dev/null
   echo "(clean-up) delete $SYNC_N users and their keys:      $(wait_batch "$t" "$(batch)") s"
 fi

@@ -117,6 +117,8 @@ pub struct SecuritySettings {
     pub reveal_alert_per_hour: i32,
     /// How often expired sessions and stale throttle rows are purged.
     pub purge_interval: Duration,
+    /// How long the answer to an `Idempotency-Key` is kept for retries.
+    pub idempotency_ttl: Duration,
 }
 
 /// The sync worker and the model catalogue (`LITELLM_SYNC_*`, `LITELLM_MODELS_REFRESH_SECS`).
@@ -415,6 +417,9 @@ fn security_settings<F: Fn(&str) -> Option<String>>(
         reveal_limit_per_hour: env.parse("MAMA_REVEAL_LIMIT_PER_HOUR", 200)?,
         reveal_alert_per_hour: env.parse("MAMA_REVEAL_ALERT_PER_HOUR", 20)?,
         purge_interval: Duration::from_secs(env.parse("MAMA_PURGE_INTERVAL_SECS", 600)?.max(1)),
+        idempotency_ttl: Duration::from_secs(
+            env.parse::<u64>("MAMA_IDEMPOTENCY_TTL_HOURS", 24)?.max(1) * 3600,
+        ),
     })
 }
 

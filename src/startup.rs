@@ -18,9 +18,6 @@ use crate::{
     admins, api, api_clients, audit, config::Settings, crypto::KeyCipher, db, error::AppError,
     health, users, web as ui,
 };
-// Kept so code written against the old path still builds; new code imports
-// `crate::state` (a feature importing `startup` makes an import cycle).
-pub use crate::state::{AppData, SystemNotices};
 
 /// A bound, not yet running server.
 pub struct Application {
@@ -78,6 +75,7 @@ impl Application {
             data.settings.audit_seal_interval,
         );
         admins::spawn_purger(conn.clone(), data.settings.clone());
+        api::spawn_idempotency_purger(conn.clone(), &data.settings.security);
         let indexer = audit::indexer::spawn_indexer(
             conn.clone(),
             data.settings.audit_index_interval,

@@ -15,8 +15,14 @@ use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
 
 use crate::{
-    admins, api, api_clients, audit, config::Settings, crypto::KeyCipher, db, error::AppError,
-    health, users, web as ui,
+    admins, api, api_clients, audit,
+    config::Settings,
+    crypto::KeyCipher,
+    db,
+    error::AppError,
+    health,
+    state::{AppData, SystemNotices},
+    users, web as ui,
 };
 
 /// A bound, not yet running server.

@@ -91,6 +91,13 @@ pub struct Settings {
     pub key_alias_template: String,
     /// Login flood and brute-force limits, trusted proxies, reveal alerts (issue 12).
     pub security: SecuritySettings,
+    /// How long a stopping instance (SIGTERM, SIGINT) may take in all: finishing
+    /// requests in flight, the sync jobs it runs, and its audit batches
+    /// (`MAMA_SHUTDOWN_TIMEOUT_SECONDS`, default 20).
+    pub shutdown_timeout: Duration,
+    /// Where the per-client API rate limit is counted (`MAMA_API_RATE_LIMIT_SCOPE`):
+    /// `database` (default; one counter shared by every instance) or `instance`.
+    pub api_rate_limit_shared: bool,
 }
 
 /// Limits against attackers; see SECURITY.md for the scheme and its defaults.
@@ -112,6 +119,8 @@ pub struct SecuritySettings {
     pub reveal_alert_per_hour: i32,
     /// How often expired sessions and stale throttle rows are purged.
     pub purge_interval: Duration,
+    /// How long the answer to an `Idempotency-Key` is kept for retries.
+    pub idempotency_ttl: Duration,
 }
 
 /// The sync worker and the model catalogue (`LITELLM_SYNC_*`, `LITELLM_MODELS_REFRESH_SECS`).
@@ -363,6 +372,19 @@ impl Settings {
                 "MAMA_AUDIT_INDEX_BATCH_ROWS",
             )?,
             compress_min_bytes: env.parse("MAMA_COMPRESS_MIN_BYTES", 2048)?,
+            shutdown_timeout: Duration::from_secs(bounded(
+                env.parse("MAMA_SHUTDOWN_TIMEOUT_SECONDS", 20)?,
+                1,
+                3600,
+                "MAMA_SHUTDOWN_TIMEOUT_SECONDS",
+            )?),
+            api_rate_limit_shared: match env.get("MAMA_API_RATE_LIMIT_SCOPE").as_deref() {
+                None | Some("database") => true,
+                Some("instance") => false,
+                Some(v) => {
+                    bail!("MAMA_API_RATE_LIMIT_SCOPE must be database or instance, not {v:?}")
+                }
+            },
         })
     }
 
@@ -415,6 +437,9 @@ fn security_settings<F: Fn(&str) -> Option<String>>(
         reveal_limit_per_hour: env.parse("MAMA_REVEAL_LIMIT_PER_HOUR", 200)?,
         reveal_alert_per_hour: env.parse("MAMA_REVEAL_ALERT_PER_HOUR", 20)?,
         purge_interval: Duration::from_secs(env.parse("MAMA_PURGE_INTERVAL_SECS", 600)?.max(1)),
+        idempotency_ttl: Duration::from_secs(
+            env.parse::<u64>("MAMA_IDEMPOTENCY_TTL_HOURS", 24)?.max(1) * 3600,
+        ),
     })
 }
 

@@ -97,8 +97,36 @@ pub enum AppError {
 }
 
 impl From<sea_orm::DbErr> for AppError {
+    /// A database that cannot be reached (down, restarting, pool exhausted) is
+    /// 503 — try again; anything else is a bug (500).
     fn from(e: sea_orm::DbErr) -> Self {
-        AppError::Internal(e.into())
+        if db_unreachable(&e) {
+            AppError::Unavailable(e.into())
+        } else {
+            AppError::Internal(e.into())
+        }
+    }
+}
+
+/// Whether `e` says the database could not be reached, rather than that a
+/// statement was wrong.
+pub fn db_unreachable(e: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr, sqlx::Error as Sqlx};
+    let runtime = match e {
+        DbErr::ConnectionAcquire(_) => return true,
+        DbErr::Conn(r) | DbErr::Exec(r) | DbErr::Query(r) => r,
+        _ => return false,
+    };
+    match runtime {
+        RuntimeErr::SqlxError(s) => match s.as_ref() {
+            Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::Tls(_) => true,
+            // The server going down under a session: admin_shutdown, cannot_connect_now.
+            Sqlx::Database(d) => d
+                .code()
+                .is_some_and(|c| c.starts_with("57P") || c.starts_with("08")),
+            _ => false,
+        },
+        _ => matches!(e, DbErr::Conn(_)),
     }
 }
 

@@ -21,6 +21,7 @@ pub mod i18n;
 pub mod litellm;
 pub mod metrics;
 pub mod services;
+pub mod shutdown;
 pub mod spec;
 pub mod startup;
 pub mod state;

@@ -16,7 +16,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve => {
             Application::build(Settings::from_env()?)
                 .await?
-                .run_until_stopped()
+                .run_until_signal()
                 .await?
         }
         Command::Healthcheck => {

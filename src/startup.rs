@@ -15,18 +15,28 @@ use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
 
 use crate::{
-    admins, api, api_clients, audit, config::Settings, crypto::KeyCipher, db, error::AppError,
-    health, users, web as ui,
+    admins, api, api_clients, audit,
+    config::Settings,
+    crypto::KeyCipher,
+    db,
+    error::AppError,
+    health,
+    state::{AppData, SystemNotices},
+    users, web as ui,
 };
-// Kept so code written against the old path still builds; new code imports
-// `crate::state` (a feature importing `startup` makes an import cycle).
-pub use crate::state::{AppData, SystemNotices};
 
 /// A bound, not yet running server.
 pub struct Application {
     port: u16,
     server: Server,
     pub db: DatabaseConnection,
+    /// Raised when the instance stops; the background loops listen to it.
+    stop: crate::shutdown::Trigger,
+    /// The sync worker (answers how many leases it released when stopped).
+    worker: Option<tokio::task::JoinHandle<u64>>,
+    indexer: tokio::task::JoinHandle<()>,
+    writer: audit::AuditWriter,
+    shutdown_timeout: std::time::Duration,
 }
 
 impl Application {
@@ -59,7 +69,16 @@ impl Application {
             metrics: Arc::new(crate::metrics::Metrics::default()),
             settings: Arc::new(settings),
         });
-        crate::litellm::start(&data);
+        data.metrics.set_route_groups(
+            route_table()
+                .iter()
+                .map(|r| (r.action.as_str(), r.access.metric_group())),
+        );
+        let (stop, listener_stop) = crate::shutdown::channel();
+        let shutdown_timeout = data.settings.shutdown_timeout;
+        // Jobs in flight get part of the budget; the leases of the rest are
+        // released at once so another instance continues them.
+        let worker = crate::litellm::start(&data, listener_stop.clone(), shutdown_timeout * 2 / 5);
         audit::chain::spawn_sealer(
             conn.clone(),
             audit::chain::AuditKeys::from_secrets(&data.settings.secrets),
@@ -67,11 +86,13 @@ impl Application {
             data.settings.audit_seal_interval,
         );
         admins::spawn_purger(conn.clone(), data.settings.clone());
-        audit::indexer::spawn_indexer(
+        api::spawn_idempotency_purger(conn.clone(), &data.settings.security);
+        let indexer = audit::indexer::spawn_indexer(
             conn.clone(),
             data.settings.audit_index_interval,
             data.settings.audit_index_batch_events,
             data.settings.audit_index_batch_rows,
+            listener_stop,
         );
         let writer = audit::AuditWriter::spawn(
             conn.clone(),
@@ -79,11 +100,16 @@ impl Application {
             data.settings.audit_batch_wait,
             data.metrics.clone(),
         );
-        let server = build_server(listener, data, writer)?;
+        let server = build_server(listener, data, writer.clone())?;
         Ok(Application {
             port,
             server,
             db: conn,
+            stop,
+            worker,
+            indexer,
+            writer,
+            shutdown_timeout,
         })
     }
 
@@ -91,8 +117,69 @@ impl Application {
         self.port
     }
 
+    /// Serves until the server is stopped (tests: until the runtime ends).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
+    }
+
+    /// Serves until SIGTERM or SIGINT, then stops gracefully within
+    /// `MAMA_SHUTDOWN_TIMEOUT_SECONDS`: the listener closes, requests in flight are
+    /// answered, the sync worker claims nothing more and releases its leases
+    /// (after a short grace for the jobs it is running), the indexer and the model
+    /// refresher stop, and the audit writer's last batch is committed.
+    pub async fn run_until_signal(self) -> std::io::Result<()> {
+        let Application {
+            server,
+            stop,
+            worker,
+            indexer,
+            writer,
+            shutdown_timeout,
+            ..
+        } = self;
+        let handle = server.handle();
+        let mut server = tokio::spawn(server);
+        let signal = tokio::select! {
+            r = &mut server => return r.map_err(std::io::Error::other)?,
+            s = crate::shutdown::signal() => s,
+        };
+        let started = tokio::time::Instant::now();
+        let deadline = started + shutdown_timeout;
+        tracing::info!(
+            signal,
+            timeout_secs = shutdown_timeout.as_secs(),
+            "stopping: no new requests, finishing those in flight"
+        );
+        stop.stop();
+        let (http, released) = tokio::join!(
+            async {
+                handle.stop(true).await;
+                tokio::time::timeout_at(deadline, &mut server).await.is_ok()
+            },
+            async {
+                match worker {
+                    Some(w) => tokio::time::timeout_at(deadline, w)
+                        .await
+                        .ok()
+                        .and_then(Result::ok),
+                    None => Some(0),
+                }
+            }
+        );
+        let _ = tokio::time::timeout_at(deadline, indexer).await;
+        let flushed = matches!(
+            tokio::time::timeout_at(deadline, writer.flush()).await,
+            Ok(Ok(()))
+        );
+        tracing::info!(
+            signal,
+            ms = started.elapsed().as_millis() as u64,
+            requests_finished = http,
+            leases_released = released,
+            audit_flushed = flushed,
+            "stopped"
+        );
+        Ok(())
     }
 }
 
@@ -120,6 +207,14 @@ pub fn build_server(
         sec.anonymous_per_minute,
         sec.trusted_proxies.clone(),
     ));
+    // Requests in flight may take most of the shutdown budget; the rest is for
+    // the worker's leases and the last audit batch.
+    let shutdown_secs = data
+        .settings
+        .shutdown_timeout
+        .as_secs()
+        .saturating_sub(1)
+        .max(1);
     let compression = web::Data::new(ui::compress::Compression {
         min_bytes: data.settings.compress_min_bytes,
     });
@@ -175,6 +270,10 @@ pub fn build_server(
     // Answers go out in one write; without this a keep-alive client waits for
     // its delayed ACK (Nagle) on every call.
     .tcp_nodelay(true)
+    // `Application::run_until_signal` handles SIGTERM/SIGINT (actix's own handler
+    // would stop the server but not the worker, the indexer or the writer).
+    .disable_signals()
+    .shutdown_timeout(shutdown_secs)
     .listen(listener)?
     .run();
     Ok(server)

@@ -707,3 +707,15 @@ err-description-control = The description has control characters.
 err-select-user = Select at least one user.
 err-select-max = Select at most { $max_fmt } users by ID, or select all matching a search.
 err-select-gone = None of the selected users exist (any more).
+reconcile-held-heading = Changed in LiteLLM behind mama's back
+reconcile-held-help = mama found these keys changed outside mama and did not overwrite them. Keep LiteLLM's change by making the same edit in mama, or send mama's state again.
+reconcile-col-mama-sent = mama had sent
+reconcile-col-litellm-has = LiteLLM has
+reconcile-overwrite = Send mama's state
+reconcile-rename-offer = LiteLLM no longer offers { $from } and offers { $to } instead; on { $count_fmt } { $count ->
+    [one] key
+   *[other] keys
+} { $from } was replaced by { $to }. Adopt the rename in mama:
+reconcile-rename-add = 1. Preview: add { $to } to every user holding { $from }
+reconcile-rename-remove = 2. Preview: remove { $from } from them
+flash-drift-overwritten = mama's state will be sent again to the key of { $user }.

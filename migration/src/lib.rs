@@ -21,6 +21,9 @@ mod m20261202_030000_add_admin_locale;
 mod m20261202_030000_audit_targets_watermark;
 mod m20261202_040000_create_idempotency_keys;
 mod m20261202_100000_add_user_limits;
+mod m20261202_110000_create_api_rate_windows;
+mod m20261202_110100_create_key_sync_states;
+mod m20261202_110200_create_sync_drifts;
 mod m20261202_120000_index_users_sort_columns;
 
 /// The ordered list of migrations.
@@ -49,6 +52,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_040000_create_idempotency_keys::Migration),
             Box::new(m20261202_030000_add_admin_locale::Migration),
             Box::new(m20261202_100000_add_user_limits::Migration),
+            Box::new(m20261202_110000_create_api_rate_windows::Migration),
+            Box::new(m20261202_110100_create_key_sync_states::Migration),
+            Box::new(m20261202_110200_create_sync_drifts::Migration),
             Box::new(m20261202_120000_index_users_sort_columns::Migration),
         ]
     }

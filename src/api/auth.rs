@@ -161,8 +161,13 @@ async fn resolve(req: &HttpRequest) -> Result<ApiCaller, AppError> {
         .and_then(|n| u32::try_from(n).ok())
         .filter(|n| *n > 0)
         .unwrap_or(data.settings.api_rate_limit_per_minute);
-    if let Some(limiter) = req.app_data::<web::Data<RateLimiter>>() {
-        let quota = limiter.take(client.id, per_minute);
+    let quota = if data.settings.api_rate_limit_shared {
+        Some(super::rate_limit::take_shared(&data.db, client.id, per_minute, Utc::now()).await?)
+    } else {
+        req.app_data::<web::Data<RateLimiter>>()
+            .map(|limiter| limiter.take(client.id, per_minute))
+    };
+    if let Some(quota) = quota {
         req.extensions_mut().insert(quota);
         if let Some(retry_after) = quota.retry_after {
             audit.detail("rate_limit_per_minute", quota.limit);

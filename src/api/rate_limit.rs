@@ -1,6 +1,19 @@
-//! A token bucket per API client, in memory (per instance: with N instances
-//! behind a load balancer a client gets up to N times its limit).
+//! The per-client API rate limit, in one of two places
+//! (`MAMA_API_RATE_LIMIT_SCOPE`):
+//!
+//! - `database` (the default): a fixed one-minute window counted in the
+//!   `api_rate_windows` table, one UPSERT per call that adds 1 and returns the
+//!   count (`INSERT … ON CONFLICT DO UPDATE … RETURNING`, atomic on SQLite and
+//!   PostgreSQL). Every instance counts in the same row, so a limit of N allows
+//!   exactly N calls per calendar minute in total, whichever instance answers;
+//!   over any sliding 60 s at most 2N (the end of one window and the start of the
+//!   next) — the same worst case as the in-memory bucket, whose full burst plus a
+//!   minute of refill is also 2N.
+//! - `instance`: a token bucket per client in this process's memory (with N
+//!   instances behind a load balancer a client gets up to N times its limit).
 use std::{collections::HashMap, sync::Mutex, time::Instant};
+
+use sea_orm::{ConnectionTrait, DbErr};
 
 use actix_web::{
     HttpMessage,
@@ -64,6 +77,64 @@ impl RateLimiter {
     }
 }
 
+/// The length of a shared window.
+const WINDOW_SECS: i64 = 60;
+
+/// Counts one call of `client` in the shared window of `now` and answers its
+/// quota: one statement (plus, once per client and minute, a delete of its older
+/// windows, so the table holds about one row per active client).
+pub async fn take_shared(
+    db: &impl ConnectionTrait,
+    client: i32,
+    per_minute: u32,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Quota, DbErr> {
+    let per_minute = per_minute.max(1);
+    let ts = now.timestamp();
+    let window = ts - ts.rem_euclid(WINDOW_SECS);
+    let b = db.get_database_backend();
+    // Raw SQL: SeaORM's insert cannot return the updated column of an upsert.
+    let row = db
+        .query_one_raw(crate::db::stmt(
+            b,
+            "INSERT INTO api_rate_windows (client_id, window_start, hits) VALUES (?, ?, 1) \
+             ON CONFLICT (client_id, window_start) DO UPDATE SET hits = api_rate_windows.hits + 1 \
+             RETURNING hits",
+            vec![client.into(), window.into()],
+        ))
+        .await?
+        .ok_or_else(|| DbErr::Custom("the rate-limit upsert returned no row".into()))?;
+    let hits: i64 = row
+        .try_get_by_index::<i32>(0)
+        .map(i64::from)
+        .or_else(|_| row.try_get_by_index::<i64>(0))?;
+    if hits == 1 {
+        db.execute_raw(crate::db::stmt(
+            b,
+            "DELETE FROM api_rate_windows WHERE client_id = ? AND window_start < ?",
+            vec![client.into(), window.into()],
+        ))
+        .await?;
+    }
+    Ok(window_quota(
+        per_minute,
+        hits,
+        (window + WINDOW_SECS - ts) as u64,
+    ))
+}
+
+/// The quota after the `hits`-th call of a window that ends in `reset_secs`.
+fn window_quota(per_minute: u32, hits: i64, reset_secs: u64) -> Quota {
+    let limit = i64::from(per_minute);
+    let reset_secs = reset_secs.max(1);
+    Quota {
+        limit: per_minute,
+        remaining: (limit - hits).max(0) as u32,
+        reset_secs,
+        retry_after: (hits > limit).then_some(reset_secs),
+    }
+}
+
 fn set(headers: &mut actix_web::http::header::HeaderMap, name: &'static str, v: u64) {
     headers.insert(HeaderName::from_static(name), HeaderValue::from(v));
 }
@@ -93,6 +164,24 @@ pub async fn headers_middleware(
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn a_shared_window_allows_exactly_its_limit_then_says_when_it_resets() {
+        let q = window_quota(3, 1, 42);
+        assert_eq!((q.remaining, q.retry_after), (2, None));
+        let q = window_quota(3, 3, 42);
+        assert_eq!((q.remaining, q.retry_after), (0, None));
+        let q = window_quota(3, 4, 42);
+        assert_eq!(
+            (q.remaining, q.retry_after, q.reset_secs),
+            (0, Some(42), 42)
+        );
+        assert_eq!(
+            window_quota(3, 9, 0).retry_after,
+            Some(1),
+            "never Retry-After: 0"
+        );
+    }
 
     #[test]
     fn a_bucket_empties_then_refills_at_its_rate() {

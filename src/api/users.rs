@@ -837,6 +837,32 @@ fn parse_patch(obj: &serde_json::Map<String, Value>) -> Result<Patch, AppError> 
 /// each re-reads the user and merges again, so nothing is lost.
 const PATCH_ATTEMPTS: usize = 3;
 
+/// The test of the fault suite's checker: in builds with the `dev-tools` feature,
+/// `MAMA_DEV_LOSE_UPDATES=N` makes this instance answer every Nth PATCH with
+/// 200 and then roll it back, so the suite can show that it catches a lost
+/// update. The production build (`--no-default-features`) has no such switch.
+#[cfg(feature = "dev-tools")]
+fn loses_this_update() -> bool {
+    use std::sync::{
+        OnceLock,
+        atomic::{AtomicU64, Ordering},
+    };
+    static EVERY: OnceLock<u64> = OnceLock::new();
+    static SEEN: AtomicU64 = AtomicU64::new(0);
+    let every = *EVERY.get_or_init(|| {
+        std::env::var("MAMA_DEV_LOSE_UPDATES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    });
+    every > 0 && (SEEN.fetch_add(1, Ordering::Relaxed) + 1).is_multiple_of(every)
+}
+
+#[cfg(not(feature = "dev-tools"))]
+fn loses_this_update() -> bool {
+    false
+}
+
 /// Change the given fields of one user.
 #[utoipa::path(
     patch,
@@ -943,6 +969,11 @@ pub async fn update(
             Err(EditError::Db(e)) => return Err(e.into()),
         }
         let after = one(&txn, load(&txn, &path).await?).await?;
+        if loses_this_update() {
+            // A deliberately lost update: answered 200, rolled back.
+            drop(txn);
+            return Ok(with_etag(StatusCode::OK, &after));
+        }
         audit.detail("before", snapshot(&before));
         audit.detail("after", snapshot(&after));
         audit.commit(txn, StatusCode::OK).await?;

@@ -444,6 +444,21 @@ impl Idempotency {
     }
 }
 
+/// Deletes stored answers older than `ttl` (a retry after that is a new request).
+/// Safe on several instances: a plain delete.
+pub async fn purge_idempotency(
+    conn: &impl ConnectionTrait,
+    ttl: std::time::Duration,
+) -> Result<u64, sea_orm::DbErr> {
+    let cutoff = Utc::now() - chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(1));
+    crate::db::exec(
+        conn,
+        "DELETE FROM idempotency_keys WHERE created_at < ?",
+        vec![cutoff.into()],
+    )
+    .await
+}
+
 /// A JSON answer with its status, stored for retries under the idempotency key.
 pub async fn answer(
     conn: &impl ConnectionTrait,

@@ -89,6 +89,8 @@ actions! {
     LitellmKeyUnblock => "litellm.key.unblock",
     SpendRefresh => "spend.refresh",
     LitellmModelsList => "litellm.models.list",
+    LitellmKeyDrift => "litellm.key.drift",
+    SyncDriftResolve => "sync.drift.resolve",
     HealthReady => "health.ready",
     NotFound => "http.not_found",
     Request => "http.request",

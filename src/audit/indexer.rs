@@ -133,14 +133,20 @@ async fn head_seq(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
 
 /// The background indexer every instance runs: after each pass that found work
 /// it goes on at once, otherwise it sleeps `every`.
-pub fn spawn_indexer(db: DatabaseConnection, every: Duration, max_events: u64, max_rows: usize) {
+pub fn spawn_indexer(
+    db: DatabaseConnection,
+    every: Duration,
+    max_events: u64,
+    max_rows: usize,
+    mut stop: crate::shutdown::Stop,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut failing = false;
         loop {
             match index_pending(&db, max_events, max_rows).await {
                 Ok(n) => {
                     failing = false;
-                    if n > 0 {
+                    if n > 0 && !stop.is_stopped() {
                         // Let the request path's writer take the write lock in between:
                         // on SQLite a writer that found the lock taken sleeps in its
                         // busy handler, and would miss a gap of a mere task yield.
@@ -154,7 +160,9 @@ pub fn spawn_indexer(db: DatabaseConnection, every: Duration, max_events: u64, m
                 }
                 Err(_) => {}
             }
-            tokio::time::sleep(every).await;
+            if stop.sleep(every).await {
+                return;
+            }
         }
-    });
+    })
 }

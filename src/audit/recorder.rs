@@ -366,6 +366,8 @@ pub async fn audit_middleware(
     );
     if let Some(d) = &data {
         d.metrics.record_status(response.status().as_u16());
+        d.metrics
+            .observe_request(http_req.match_name(), &path, ctx.0.started.elapsed());
     }
     if tracing::enabled!(tracing::Level::INFO) {
         // The summary only: no copy of the targets and details on every request.

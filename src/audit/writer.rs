@@ -38,7 +38,8 @@ pub enum StoreError {
 }
 
 struct Job {
-    event: Event,
+    /// `None`: a flush marker, answered once everything queued before it committed.
+    event: Option<Event>,
     done: oneshot::Sender<Result<(), StoreError>>,
 }
 
@@ -68,7 +69,21 @@ impl AuditWriter {
     pub async fn store(&self, event: Event) -> Result<(), StoreError> {
         let (done, wait) = oneshot::channel();
         self.tx
-            .send(Job { event, done })
+            .send(Job {
+                event: Some(event),
+                done,
+            })
+            .await
+            .map_err(|_| StoreError::Stopped)?;
+        wait.await.map_err(|_| StoreError::Stopped)?
+    }
+
+    /// Returns once every event handed to the writer before this call is
+    /// committed (or its batch failed): a stopping instance calls it last.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        let (done, wait) = oneshot::channel();
+        self.tx
+            .send(Job { event: None, done })
             .await
             .map_err(|_| StoreError::Stopped)?;
         wait.await.map_err(|_| StoreError::Stopped)?
@@ -100,8 +115,15 @@ async fn run(
                 }
             }
         }
-        let result = commit(&db, &batch).await;
-        metrics.record_audit_batch(batch.len(), result.is_ok());
+        let events = batch.iter().filter(|j| j.event.is_some()).count();
+        let result = if events == 0 {
+            Ok(())
+        } else {
+            commit(&db, &batch).await
+        };
+        if events > 0 {
+            metrics.record_audit_batch(events, result.is_ok());
+        }
         match &result {
             Ok(()) => {}
             Err(e) => {
@@ -116,7 +138,7 @@ async fn run(
 
 async fn commit(db: &DatabaseConnection, batch: &[Job]) -> Result<(), StoreError> {
     let err = |e: sea_orm::DbErr| StoreError::Batch(e.to_string());
-    let events: Vec<&Event> = batch.iter().map(|j| &j.event).collect();
+    let events: Vec<&Event> = batch.iter().filter_map(|j| j.event.as_ref()).collect();
     let txn = crate::db::begin_write(db).await.map_err(err)?;
     super::event::insert_many(&txn, &events)
         .await

@@ -79,9 +79,10 @@ async fn bench(settings: Settings, n: usize, levels: Vec<usize>) -> anyhow::Resu
             sync,
             Arc::new(SystemNotices::default()),
             Arc::new(tokio::sync::Notify::new()),
+            Arc::new(crate::metrics::Metrics::default()),
         ));
         let started = Instant::now();
-        let task = tokio::spawn(w.run());
+        let task = tokio::spawn(w.run(crate::shutdown::Stop::never(), std::time::Duration::ZERO));
         let ok = worker::wait_until_idle(&conn, std::time::Duration::from_secs(3600)).await;
         let secs = started.elapsed().as_secs_f64();
         task.abort();

@@ -251,6 +251,9 @@ pub struct CallCtx {
     pub user_ref: Option<String>,
     pub alias: Option<String>,
     pub job_id: Option<i64>,
+    /// The sync worker making the call (one per instance): two instances never
+    /// run one job at once, and the trail can show it.
+    pub worker: Option<String>,
 }
 
 impl CallCtx {
@@ -259,6 +262,7 @@ impl CallCtx {
             user_ref: Some(user_ref.to_string()),
             alias: alias.map(str::to_string),
             job_id,
+            worker: None,
         }
     }
 }
@@ -376,6 +380,9 @@ impl LiteLlm {
         d.insert("base_url".into(), self.base.clone().into());
         if let Some(a) = &ctx.alias {
             d.insert("key_alias".into(), a.clone().into());
+        }
+        if let Some(w) = &ctx.worker {
+            d.insert("worker".into(), w.clone().into());
         }
         if let Some(j) = ctx.job_id {
             d.insert("job_id".into(), j.into());

@@ -4,7 +4,9 @@ use actix_web::{HttpResponse, http::StatusCode, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{queries, reconcile};
+use sea_orm::EntityTrait;
+
+use super::{drift, queries, reconcile};
 use crate::{
     audit::{Action, AuditCtx, Outcome},
     error::AppError,
@@ -177,6 +179,47 @@ struct ReconcilePage {
     report: reconcile::Report,
     unknown_shown: Vec<reconcile::Unknown>,
     error: String,
+    /// Keys changed behind mama's back whose writes are held.
+    held: Vec<HeldRow>,
+    renames: Vec<drift::Rename>,
+}
+
+/// One open drift, as the page shows it.
+struct HeldRow {
+    id: i64,
+    user_ref: String,
+    fields: Vec<String>,
+    expected: String,
+    actual: String,
+}
+
+/// The values of `fields` in a canonical key state, as one short line.
+fn fields_text(state: &str, fields: &[String]) -> String {
+    let v: serde_json::Value = serde_json::from_str(state).unwrap_or_default();
+    fields
+        .iter()
+        .map(|f| format!("{f}: {}", v.get(f).cloned().unwrap_or_default()))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+async fn held_drifts(data: &AppData) -> Result<(Vec<HeldRow>, Vec<drift::Rename>), sea_orm::DbErr> {
+    let open = drift::open(&data.db).await?;
+    let renames = drift::renames(&data.db, &open).await?;
+    let rows = open
+        .into_iter()
+        .map(|d| {
+            let fields: Vec<String> = d.fields.split(',').map(str::to_string).collect();
+            HeldRow {
+                id: d.id,
+                expected: fields_text(&d.expected, &fields),
+                actual: fields_text(&d.actual, &fields),
+                user_ref: d.user_ref,
+                fields,
+            }
+        })
+        .collect();
+    Ok((rows, renames))
 }
 
 impl ReconcilePage {
@@ -199,6 +242,24 @@ impl ReconcilePage {
     fn kind_key(&self, kind: &str) -> &'static str {
         drift_kind_key(kind)
     }
+    fn rename_offer(&self, r: &drift::Rename) -> String {
+        Msg::new("reconcile-rename-offer")
+            .arg("from", &r.from)
+            .arg("to", &r.to)
+            .num("count", r.users.len())
+            .render(self.ctx.lang)
+    }
+    fn rename_add(&self, r: &drift::Rename) -> String {
+        Msg::new("reconcile-rename-add")
+            .arg("from", &r.from)
+            .arg("to", &r.to)
+            .render(self.ctx.lang)
+    }
+    fn rename_remove(&self, r: &drift::Rename) -> String {
+        Msg::new("reconcile-rename-remove")
+            .arg("from", &r.from)
+            .render(self.ctx.lang)
+    }
 }
 
 fn litellm_or_unavailable(data: &AppData) -> Result<super::LiteLlm, AppError> {
@@ -218,6 +279,8 @@ pub async fn reconcile_page(
 ) -> Result<HttpResponse, AppError> {
     audit.action(Action::SyncReconcile);
     let client = litellm_or_unavailable(&data)?;
+    let (held, renames) = held_drifts(&data).await?;
+    audit.detail("held_drift", held.len());
     let (report, error) = match reconcile::compare(&data.db, &client).await {
         Ok(r) => (r, String::new()),
         Err(e) => {
@@ -242,8 +305,44 @@ pub async fn reconcile_page(
             report,
             unknown_shown,
             error,
+            held,
+            renames,
         },
     )
+}
+
+/// An admin chose mama's state for a key changed outside mama: the drift is
+/// resolved and the key is sent again, over the outside change.
+pub async fn drift_overwrite(
+    session: Session,
+    audit: AuditCtx,
+    data: web::Data<AppData>,
+    path: web::Path<i64>,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    audit.action(Action::SyncDriftResolve);
+    let id = path.into_inner();
+    let txn = crate::db::begin_write(&data.db).await?;
+    let Some(d) = crate::entities::sync_drift::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .filter(|d| d.resolved_at.is_none())
+    else {
+        return Err(AppError::NotFound);
+    };
+    let users = vec![d.user_ref.clone()];
+    drift::resolve(&txn, &users, "overwritten").await?;
+    super::outbox::enqueue_upsert_forced(&txn, &users, None).await?;
+    audit.targets(users);
+    audit.detail("drift_id", id);
+    audit.detail("resolution", "overwritten");
+    audit.detail("fields", d.fields.clone());
+    audit.commit(txn, StatusCode::SEE_OTHER).await?;
+    session::push_flash(
+        &session,
+        Flash::success(Msg::new("flash-drift-overwritten").arg("user", &d.user_ref)),
+    );
+    Ok(see_other("/sync/reconcile"))
 }
 
 pub async fn reconcile_repair(

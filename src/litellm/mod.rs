@@ -3,6 +3,7 @@
 //! reconcile, and the `/sync` and `/models` pages.
 pub mod cli;
 pub mod client;
+pub mod drift;
 mod handlers;
 pub mod keys;
 pub mod models;
@@ -19,7 +20,7 @@ use actix_web::web;
 use serde_json::json;
 use tokio::sync::Notify;
 
-use crate::{entities::user, state::AppData};
+use crate::{entities::user, shutdown::Stop, state::AppData};
 
 pub use client::{KeySpec, LiteLlm, LlmError};
 
@@ -60,18 +61,24 @@ pub fn client(data: &AppData) -> Option<LiteLlm> {
 }
 
 /// Starts the sync worker and the model refresher (when LiteLLM is configured), or
-/// raises the "not configured" banner. Called once by `Application::build`.
-pub fn start(data: &web::Data<AppData>) {
+/// raises the "not configured" banner. Called once by `Application::build`. Both
+/// end when `stop` is raised; the worker's handle (when it runs) answers how
+/// many leases it released, after at most `grace` for the jobs in flight.
+pub fn start(
+    data: &web::Data<AppData>,
+    stop: Stop,
+    grace: std::time::Duration,
+) -> Option<tokio::task::JoinHandle<u64>> {
     let Some(client) = client(data) else {
         data.notices.set(
             worker::NOTICE,
             // A catalogue key: the banner is translated per page.
             Some("notice-litellm-unconfigured".into()),
         );
-        return;
+        return None;
     };
     let sync = data.settings.sync.clone();
-    if sync.worker_enabled {
+    let worker = sync.worker_enabled.then(|| {
         let w = Arc::new(worker::Worker::new(
             data.db.clone(),
             client.clone(),
@@ -79,9 +86,10 @@ pub fn start(data: &web::Data<AppData>) {
             sync.clone(),
             data.notices.clone(),
             Arc::new(Notify::new()),
+            data.metrics.clone(),
         ));
-        tokio::spawn(w.run());
-    }
+        tokio::spawn(w.run(stop.clone(), grace))
+    });
     if !sync.spend_refresh.is_zero() {
         tokio::spawn(spend::run_forever(
             client.clone(),
@@ -90,16 +98,19 @@ pub fn start(data: &web::Data<AppData>) {
         ));
     }
     let (db, notices) = (data.db.clone(), data.notices.clone());
+    let mut stop = stop;
     tokio::spawn(async move {
-        let mut tick =
-            tokio::time::interval(sync.models_refresh.max(std::time::Duration::from_secs(1)));
+        let every = sync.models_refresh.max(std::time::Duration::from_secs(1));
         loop {
-            tick.tick().await;
             if let Err(e) = models::refresh(&client, &db, &notices).await {
                 tracing::warn!(error = %e, "model catalogue refresh failed; keeping the last known list");
             }
+            if stop.sleep(every).await {
+                return;
+            }
         }
     });
+    worker
 }
 
 crate::route_table! {
@@ -110,6 +121,7 @@ crate::route_table! {
         POST "/sync/retry" => handlers::retry_all, SyncRetry;
         GET "/sync/reconcile" => handlers::reconcile_page, SyncReconcile;
         POST "/sync/reconcile" => handlers::reconcile_repair, SyncReconcile;
+        POST "/sync/drift/{id}/overwrite" => handlers::drift_overwrite, SyncDriftResolve;
         GET "/models" => handlers::models_page, ModelList;
         POST "/models/refresh" => handlers::models_refresh, ModelRefresh;
     }

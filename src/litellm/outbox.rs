@@ -110,6 +110,24 @@ pub async fn enqueue_upsert(
     mark_pending(conn, user_refs).await
 }
 
+/// Queues "make LiteLLM match, even over a change made outside mama" (an admin
+/// chose to overwrite a drift, or to repair after reconcile).
+pub async fn enqueue_upsert_forced(
+    conn: &impl ConnectionTrait,
+    user_refs: &[String],
+    batch_id: Option<&str>,
+) -> Result<(), DbErr> {
+    if user_refs.is_empty() {
+        return Ok(());
+    }
+    let jobs = user_refs
+        .iter()
+        .map(|u| job(u, Op::Upsert, serde_json::json!({"force": true}), batch_id))
+        .collect();
+    insert_jobs(conn, jobs).await?;
+    mark_pending(conn, user_refs).await
+}
+
 /// Queues "block or unblock as the user now says" for these users and marks them
 /// pending.
 pub async fn enqueue_block(

@@ -31,13 +31,14 @@ fn due(now: DateTime<Utc>) -> Condition {
 /// Claims up to `want` due jobs for `owner` with a lease. Each claim is a
 /// conditional UPDATE, so two instances never both win the same job. At most one
 /// job per user is claimed, and none for a user whose job is still leased, so one
-/// user's changes reach LiteLLM in order.
+/// user's changes reach LiteLLM in order. Also answers how many of the claimed
+/// jobs were taken over from an owner whose lease had expired.
 pub async fn claim(
     conn: &impl ConnectionTrait,
     owner: &str,
     want: usize,
     lease: std::time::Duration,
-) -> Result<Vec<sync_job::Model>, DbErr> {
+) -> Result<(Vec<sync_job::Model>, u64), DbErr> {
     let now = Utc::now();
     let candidates = sync_job::Entity::find()
         .filter(due(now))
@@ -46,8 +47,9 @@ pub async fn claim(
         .all(conn)
         .await?;
     if candidates.is_empty() {
-        return Ok(vec![]);
+        return Ok((vec![], 0));
     }
+    let mut took_over = 0;
     let refs: Vec<String> = candidates.iter().map(|j| j.user_ref.clone()).collect();
     let busy: Vec<String> = sync_job::Entity::find()
         .select_only()
@@ -82,6 +84,11 @@ pub async fn claim(
             .exec(conn)
             .await?;
         if res.rows_affected == 1 {
+            if j.state == JobState::Running.as_str() {
+                // Its owner's lease ran out (the instance died or hung): ours now.
+                tracing::warn!(job = j.id, user = %j.user_ref, previous_owner = ?j.lease_owner, "took over a sync job whose lease expired");
+                took_over += 1;
+            }
             out.push(sync_job::Model {
                 state: JobState::Running.into(),
                 attempts: j.attempts + 1,
@@ -91,7 +98,7 @@ pub async fn claim(
             });
         }
     }
-    Ok(out)
+    Ok((out, took_over))
 }
 
 /// The job is done; the user is `synced` unless another of its jobs is still open.
@@ -203,6 +210,31 @@ pub async fn fail(
         .exec(conn)
         .await?;
     Ok(())
+}
+
+/// Gives back every job `owner` holds (a stopping instance): due now, no lease,
+/// so another instance claims them at once. The attempt counted at the claim is
+/// kept: the job may have reached LiteLLM, so its next run takes the
+/// update-then-generate path. Returns how many jobs were released.
+pub async fn release(conn: &impl ConnectionTrait, owner: &str) -> Result<u64, DbErr> {
+    let now = Utc::now();
+    let res = sync_job::Entity::update_many()
+        .col_expr(sync_job::Column::State, Expr::value(JobState::Pending))
+        .col_expr(sync_job::Column::NextAttemptAt, Expr::value(now))
+        .col_expr(
+            sync_job::Column::LeaseOwner,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            sync_job::Column::LeaseUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(sync_job::Column::UpdatedAt, Expr::value(now))
+        .filter(sync_job::Column::LeaseOwner.eq(owner))
+        .filter(sync_job::Column::State.eq(JobState::Running))
+        .exec(conn)
+        .await?;
+    Ok(res.rows_affected)
 }
 
 /// Puts failed jobs (of these users, or all) back in the queue, due now. The

@@ -127,10 +127,11 @@ pub async fn compare(
     Ok(report)
 }
 
-/// Queues an upsert for every drifted user (on the caller's transaction).
+/// Queues an upsert for every drifted user (on the caller's transaction): an
+/// admin asked for mama's state, so it overwrites changes made outside mama.
 pub async fn repair(conn: &impl ConnectionTrait, report: &Report) -> Result<Vec<String>, DbErr> {
     let users: Vec<String> = report.drift.iter().map(|d| d.user_id.clone()).collect();
-    outbox::enqueue_upsert(
+    outbox::enqueue_upsert_forced(
         conn,
         &users,
         Some(&format!("reconcile-{}", &crate::crypto::random_id()[..8])),

@@ -14,10 +14,14 @@ use tokio::sync::{Notify, Semaphore};
 
 use super::{
     client::{CallCtx, LiteLlm, LlmError},
+    drift,
     outbox::Op,
     queries,
 };
-use crate::{config::SyncSettings, crypto::KeyCipher, entities::sync_job, state::SystemNotices};
+use crate::{
+    config::SyncSettings, crypto::KeyCipher, entities::sync_job, shutdown::Stop,
+    state::SystemNotices,
+};
 
 /// The notice topic for LiteLLM's health.
 pub const NOTICE: &str = "litellm";
@@ -31,6 +35,7 @@ pub struct Worker {
     settings: SyncSettings,
     notices: Arc<SystemNotices>,
     wake: Arc<Notify>,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +46,11 @@ enum JobError {
     Db(#[from] sea_orm::DbErr),
     #[error("{0}")]
     Bad(String),
+    /// LiteLLM's key was changed outside mama: the write is held for an admin.
+    #[error(
+        "LiteLLM's key was changed outside mama ({0}); the write is held until an admin decides on /sync/reconcile"
+    )]
+    Drift(String),
 }
 
 impl Worker {
@@ -51,6 +61,7 @@ impl Worker {
         settings: SyncSettings,
         notices: Arc<SystemNotices>,
         wake: Arc<Notify>,
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> Self {
         Worker {
             id: format!("w-{}", &crate::crypto::random_id()[..12]),
@@ -60,22 +71,36 @@ impl Worker {
             settings,
             notices,
             wake,
+            metrics,
         }
     }
 
-    /// Runs forever (until the runtime stops).
-    pub async fn run(self: Arc<Self>) {
+    /// Runs until `stop` is raised, then ends cleanly: claims nothing more, gives
+    /// the jobs in flight up to `grace` to finish, cancels the rest and releases
+    /// every lease it still holds at once (another instance takes those jobs
+    /// without waiting for the lease to expire). Returns how many it released.
+    pub async fn run(self: Arc<Self>, mut stop: Stop, grace: Duration) -> u64 {
         let sem = Arc::new(Semaphore::new(self.settings.concurrency));
+        let mut running = tokio::task::JoinSet::new();
         tracing::info!(worker = %self.id, concurrency = self.settings.concurrency, "sync worker started");
-        loop {
+        while !stop.is_stopped() {
             // Wait until at least one slot is free, then fill the free slots.
-            drop(sem.clone().acquire_owned().await);
+            tokio::select! {
+                p = sem.clone().acquire_owned() => drop(p),
+                _ = stop.stopped() => break,
+            }
+            while running.try_join_next().is_some() {}
             let free = sem.available_permits();
             let jobs = match queries::claim(&self.db, &self.id, free, self.settings.lease).await {
-                Ok(j) => j,
+                Ok((j, took_over)) => {
+                    if took_over > 0 {
+                        self.metrics.record_takeovers(took_over);
+                    }
+                    j
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "claiming sync jobs failed");
-                    tokio::time::sleep(self.settings.poll_interval).await;
+                    stop.sleep(self.settings.poll_interval).await;
                     continue;
                 }
             };
@@ -83,19 +108,40 @@ impl Worker {
             for job in jobs {
                 let permit = match sem.clone().acquire_owned().await {
                     Ok(p) => p,
-                    Err(_) => return,
+                    Err(_) => break,
                 };
                 let me = self.clone();
-                tokio::spawn(async move {
+                running.spawn(async move {
                     me.run_one(job).await;
                     drop(permit);
                 });
             }
             if !full {
-                let _ =
-                    tokio::time::timeout(self.settings.poll_interval, self.wake.notified()).await;
+                tokio::select! {
+                    _ = tokio::time::timeout(self.settings.poll_interval, self.wake.notified()) => {}
+                    _ = stop.stopped() => {}
+                }
             }
         }
+        let in_flight = running.len();
+        let drained = tokio::time::timeout(grace, async {
+            while running.join_next().await.is_some() {}
+        })
+        .await
+        .is_ok();
+        if !drained {
+            running.abort_all();
+            while running.join_next().await.is_some() {}
+        }
+        let released = match queries::release(&self.db, &self.id).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::error!(worker = %self.id, error = %e, "could not release the sync leases; they expire on their own");
+                0
+            }
+        };
+        tracing::info!(worker = %self.id, in_flight, drained, released, "sync worker stopped");
+        released
     }
 
     async fn run_one(&self, job: sync_job::Model) {
@@ -119,7 +165,7 @@ impl Worker {
                 let retry = match e {
                     JobError::Llm(l) => l.is_retryable(),
                     JobError::Db(_) => true,
-                    JobError::Bad(_) => false,
+                    JobError::Bad(_) | JobError::Drift(_) => false,
                 };
                 if let JobError::Llm(LlmError::Transport(t)) = e {
                     tracing::warn!(error = %t, "LiteLLM is unreachable");
@@ -139,6 +185,14 @@ impl Worker {
         if let Err(e) = stored {
             // The lease expires and another run picks the job up again (idempotent).
             tracing::error!(job = job.id, error = %e, "could not record a sync job's result");
+        }
+    }
+
+    /// Who a call is about, signed with this worker's ID.
+    fn ctx(&self, user_ref: &str, alias: Option<&str>, job_id: Option<i64>) -> CallCtx {
+        CallCtx {
+            worker: Some(self.id.clone()),
+            ..CallCtx::user(user_ref, alias, job_id)
         }
     }
 
@@ -169,12 +223,15 @@ impl Worker {
                 .ok_or_else(|| JobError::Bad(format!("payload lacks {k}")))
         };
         match op {
-            Op::Upsert => self.upsert(job).await,
+            Op::Upsert => {
+                let force = payload.get("force").and_then(|v| v.as_bool()) == Some(true);
+                self.upsert(job, force).await
+            }
             Op::Block => {
                 let Some((u, spec)) = queries::desired(&self.db, &job.user_ref).await? else {
                     return Ok(()); // deleted since
                 };
-                let ctx = CallCtx::user(&u.user_id, spec.key_alias.as_deref(), Some(job.id));
+                let ctx = self.ctx(&u.user_id, spec.key_alias.as_deref(), Some(job.id));
                 match self
                     .client
                     .set_blocked(&u.key_sha256, u.blocked, &ctx)
@@ -191,7 +248,7 @@ impl Worker {
             }
             Op::Delete => {
                 let h = hash_in("key_sha256")?;
-                let ctx = CallCtx::user(&job.user_ref, None, Some(job.id));
+                let ctx = self.ctx(&job.user_ref, None, Some(job.id));
                 Ok(self.client.delete(&[h], &ctx).await?)
             }
             Op::Rotate => {
@@ -200,10 +257,10 @@ impl Worker {
                 // alias. Each step is safe to repeat after a crash.
                 let old = hash_in("old_key_sha256")?;
                 let Some((u, spec)) = queries::desired(&self.db, &job.user_ref).await? else {
-                    let ctx = CallCtx::user(&job.user_ref, None, Some(job.id));
+                    let ctx = self.ctx(&job.user_ref, None, Some(job.id));
                     return Ok(self.client.delete(&[old], &ctx).await?);
                 };
-                let ctx = CallCtx::user(&u.user_id, spec.key_alias.as_deref(), Some(job.id));
+                let ctx = self.ctx(&u.user_id, spec.key_alias.as_deref(), Some(job.id));
                 if old != u.key_sha256 {
                     let bare = super::KeySpec {
                         key_alias: None,
@@ -212,17 +269,24 @@ impl Worker {
                     self.ensure(&u, &bare, &ctx).await?;
                     self.client.delete(&[old], &ctx).await?;
                 }
-                self.ensure(&u, &spec, &ctx).await
+                let state = drift::owned_of_spec(&spec);
+                drift::mark_sending(&self.db, &u.user_id, &u.key_sha256, &state).await?;
+                self.ensure(&u, &spec, &ctx).await?;
+                drift::mark_sent(&self.db, &u.user_id, &u.key_sha256, &state).await?;
+                Ok(())
             }
         }
     }
 
-    /// Makes LiteLLM's key match the user's current state.
-    async fn upsert(&self, job: &sync_job::Model) -> Result<(), JobError> {
+    /// Makes LiteLLM's key match the user's current state, unless the key was
+    /// changed behind mama's back (see [`drift`]); `force` (an admin chose to
+    /// overwrite) skips that check.
+    async fn upsert(&self, job: &sync_job::Model, force: bool) -> Result<(), JobError> {
         let Some((u, spec)) = queries::desired(&self.db, &job.user_ref).await? else {
             return Ok(()); // deleted since; its delete job removes the key
         };
-        let ctx = CallCtx::user(&u.user_id, spec.key_alias.as_deref(), Some(job.id));
+        let ctx = self.ctx(&u.user_id, spec.key_alias.as_deref(), Some(job.id));
+        let desired = drift::owned_of_spec(&spec);
         // A brand-new key (never synced, first claim of the user's first job) cannot
         // be in LiteLLM yet: create it in one call. Any doubt (a re-claim after a
         // crash, an earlier job) takes the update-then-generate path.
@@ -234,10 +298,48 @@ impl Worker {
                 .cipher
                 .decrypt(&u.user_id, &u.key_ciphertext, &u.key_sha256)
                 .map_err(|e| JobError::Bad(format!("{e}")))?;
+            drift::mark_sending(&self.db, &u.user_id, &u.key_sha256, &desired).await?;
             self.client.generate(&key, &spec, &ctx).await?;
+            drift::mark_sent(&self.db, &u.user_id, &u.key_sha256, &desired).await?;
             return Ok(());
         }
-        self.ensure(&u, &spec, &ctx).await
+        let record = drift::state_of(&self.db, &u.user_id, &u.key_sha256).await?;
+        let mut converged = false;
+        if !force
+            && record.is_some()
+            && let Some(row) = self.client.info(&u.key_sha256, &ctx).await?
+        {
+            let current = drift::owned_of_row(&row);
+            match drift::judge(record.as_ref(), &current, &desired) {
+                // Nothing differs that mama did not cause or does not want: an
+                // open drift of this key (if any) is over.
+                drift::Verdict::Clean => converged = true,
+                drift::Verdict::Drift { fields, expected } => {
+                    let txn = crate::db::begin_write(&self.db).await?;
+                    drift::record(
+                        &txn,
+                        &u.user_id,
+                        &u.key_sha256,
+                        &fields,
+                        &expected,
+                        &current,
+                        Some(job.id),
+                    )
+                    .await?;
+                    txn.commit().await?;
+                    tracing::warn!(user = %u.user_id, fields = %fields.join(","), "LiteLLM's key was changed outside mama; write held");
+                    return Err(JobError::Drift(fields.join(", ")));
+                }
+            }
+        }
+        drift::mark_sending(&self.db, &u.user_id, &u.key_sha256, &desired).await?;
+        self.ensure(&u, &spec, &ctx).await?;
+        drift::mark_sent(&self.db, &u.user_id, &u.key_sha256, &desired).await?;
+        if force || converged {
+            let how = if force { "overwritten" } else { "converged" };
+            drift::resolve(&self.db, std::slice::from_ref(&u.user_id), how).await?;
+        }
+        Ok(())
     }
 
     /// `/key/update` with the full spec; when LiteLLM does not know the key,

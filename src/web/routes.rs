@@ -29,6 +29,16 @@ pub enum Access {
 }
 
 impl Access {
+    /// The group's name in `/metrics` (one of `metrics::GROUPS`).
+    pub fn metric_group(self) -> &'static str {
+        match self {
+            Access::Public => "public",
+            Access::ApiToken => "api",
+            Access::SignedIn => "signed_in",
+            Access::Manager => "manager",
+            Access::SuperAdmin => "super_admin",
+        }
+    }
     /// Whether `role` passes this guard (`Public` and `ApiToken` have no role).
     pub fn admits(self, role: Role) -> bool {
         match self {

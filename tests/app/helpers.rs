@@ -508,3 +508,14 @@ pub fn note_secret(secret: &str) {
         let _ = writeln!(f, "{secret}");
     }
 }
+
+/// Waits until the wall clock is at least 10 s away from the next minute: the
+/// shared API rate limit counts per calendar minute, and a test that makes a
+/// few calls must not see its window reset half-way.
+pub async fn clear_of_minute_edge() {
+    use chrono::Timelike;
+    let sec = chrono::Utc::now().second();
+    if sec >= 50 {
+        tokio::time::sleep(std::time::Duration::from_secs(u64::from(61 - sec))).await;
+    }
+}

@@ -982,3 +982,228 @@ async fn an_admin_sees_the_sync_queue_retries_a_failure_and_sees_the_model_catal
     screenshot(&c, "litellm-03-models").await;
     c.close().await.unwrap();
 }
+
+/// Changes a user's organisation the way the edit dialog does (an edit that has
+/// nothing to do with models).
+async fn set_organisation(app: &TestApp, user_id: &str, org: &str) {
+    let u = find_user(app, user_id).await;
+    let txn = mama::db::begin_write(&app.db).await.unwrap();
+    txn.execute_raw(Statement::from_string(
+        txn.get_database_backend(),
+        format!(
+            "UPDATE users SET organisation = '{org}', version = version + 1 WHERE id = {}",
+            u.id
+        ),
+    ))
+    .await
+    .unwrap();
+    outbox::enqueue_upsert(&txn, &[user_id.to_string()], None)
+        .await
+        .unwrap();
+    txn.commit().await.unwrap();
+}
+
+async fn open_drifts(app: &TestApp, user_id: &str) -> Vec<mama::entities::sync_drift::Model> {
+    use mama::entities::sync_drift;
+    sync_drift::Entity::find()
+        .filter(sync_drift::Column::UserRef.eq(user_id))
+        .filter(sync_drift::Column::ResolvedAt.is_null())
+        .all(&app.db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn models_changed_directly_in_litellm_are_not_overwritten_by_an_unrelated_edit_without_the_drift_recorded()
+ {
+    let Some((base, master)) = peer() else { return };
+    let (app, cipher) = app_with_litellm(&base, &master, Duration::from_secs(10)).await;
+    let sfx = rand_suffix();
+    let uid = format!("drift-{sfx}");
+    create(
+        &app,
+        &cipher,
+        NewUser {
+            user_id: uid.clone(),
+            organisation: "Ops".into(),
+            key_alias: Some(format!("mama-drift-{sfx}")),
+            models: vec!["gpt-4o".into()],
+            ..Default::default()
+        },
+    )
+    .await;
+    drain(&app).await;
+    let hash = find_user(&app, &uid).await.key_sha256;
+    // An edit mama makes itself is never drift: the state it sent is its record.
+    set_models_and_alias(
+        &app,
+        &uid,
+        &["gpt-4o", "fast-chat"],
+        Some(&format!("mama-drift-{sfx}")),
+    )
+    .await;
+    drain(&app).await;
+    assert_eq!(find_user(&app, &uid).await.sync_state, "synced");
+    assert!(open_drifts(&app, &uid).await.is_empty());
+    // Someone changes the key's models in LiteLLM itself.
+    litellm_update(
+        &base,
+        &master,
+        json!({"key": hash, "models": ["gpt-4o-mini"]}),
+    )
+    .await;
+    // The next, unrelated, edit in mama.
+    set_organisation(&app, &uid, "Research").await;
+    drain(&app).await;
+    let info = litellm_info(&base, &master, &hash).await.unwrap();
+    assert_eq!(
+        sorted(&info["models"]),
+        vec!["gpt-4o-mini"],
+        "LiteLLM's change was not overwritten"
+    );
+    assert_eq!(
+        info["metadata"]["organisation"],
+        json!("Ops"),
+        "the write is held"
+    );
+    let drifts = open_drifts(&app, &uid).await;
+    assert_eq!(drifts.len(), 1, "{drifts:?}");
+    assert_eq!(drifts[0].fields, "models");
+    assert!(
+        drifts[0].actual.contains("gpt-4o-mini"),
+        "{}",
+        drifts[0].actual
+    );
+    assert!(
+        drifts[0].expected.contains("fast-chat"),
+        "{}",
+        drifts[0].expected
+    );
+    let u = find_user(&app, &uid).await;
+    assert_eq!(u.sync_state, "failed");
+    assert!(
+        u.sync_error
+            .unwrap_or_default()
+            .contains("changed outside mama")
+    );
+    let audited: Vec<_> = app
+        .events()
+        .await
+        .into_iter()
+        .filter(|e| e.action == "litellm.key.drift")
+        .collect();
+    assert_eq!(audited.len(), 1);
+    assert!(audited[0].targets.contains(&uid));
+    // /sync/reconcile shows it; the admin sends mama's state again.
+    let sa = app.super_admin().await;
+    let (status, page) = sa.page("/sync/reconcile").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("id=\"held-drift\""), "{page}");
+    assert!(page.contains(&format!("data-user=\"{uid}\"")));
+    let action = format!("/sync/drift/{}/overwrite", drifts[0].id);
+    assert!(page.contains(&action));
+    let r = sa.post_form(&action, &[]).await;
+    assert_eq!(r.status(), 303);
+    drain(&app).await;
+    let info = litellm_info(&base, &master, &hash).await.unwrap();
+    assert_eq!(sorted(&info["models"]), vec!["fast-chat", "gpt-4o"]);
+    assert_eq!(info["metadata"]["organisation"], json!("Research"));
+    assert!(open_drifts(&app, &uid).await.is_empty());
+    assert_eq!(find_user(&app, &uid).await.sync_state, "synced");
+    // A second overwrite of the same drift is gone (404), not a 500.
+    assert_eq!(sa.post_form(&action, &[]).await.status(), 404);
+}
+
+#[tokio::test]
+async fn a_model_renamed_in_litellm_is_offered_as_a_rename_to_adopt_through_the_bulk_path() {
+    let Some((base, master)) = peer() else { return };
+    let (app, cipher) = app_with_litellm(&base, &master, Duration::from_secs(10)).await;
+    let sfx = rand_suffix();
+    // `legacy-…` was once in the catalogue; LiteLLM renamed it to gpt-4o-mini.
+    let old = format!("legacy-{sfx}");
+    app.sql(&format!(
+        "INSERT INTO models (name, available, first_seen_at) VALUES ('{old}', false, '2026-01-01 00:00:00+00:00')"
+    ))
+    .await;
+    let users: Vec<String> = (0..2).map(|i| format!("ren{i}-{sfx}")).collect();
+    for u in &users {
+        create(
+            &app,
+            &cipher,
+            NewUser {
+                user_id: u.clone(),
+                organisation: "Ops".into(),
+                models: vec![old.clone(), "gpt-4o".into()],
+                ..Default::default()
+            },
+        )
+        .await;
+    }
+    drain(&app).await;
+    // Let the catalogue refresh see LiteLLM's models (gpt-4o-mini is offered).
+    let sa = app.super_admin().await;
+    assert_eq!(sa.post_form("/models/refresh", &[]).await.status(), 303);
+    for u in &users {
+        let hash = find_user(&app, u).await.key_sha256;
+        litellm_update(
+            &base,
+            &master,
+            json!({"key": hash, "models": ["gpt-4o", "gpt-4o-mini"]}),
+        )
+        .await;
+        set_organisation(&app, u, "Research").await;
+    }
+    drain(&app).await;
+    for u in &users {
+        assert_eq!(open_drifts(&app, u).await.len(), 1, "{u}");
+    }
+    let (_, page) = sa.page("/sync/reconcile").await;
+    let offer = format!("data-from=\"{old}\" data-to=\"gpt-4o-mini\"");
+    assert!(page.contains(&offer), "{page}");
+    // With a browser at hand, a picture of the page as an admin sees it.
+    if std::env::var("WEBDRIVER_URL").is_ok_and(|v| !v.is_empty())
+        && let Some(c) = crate::webdriver::browser().await
+    {
+        crate::webdriver::log_in(&c, &app.addr, "/sync/reconcile").await;
+        c.goto(&format!("{}/sync/reconcile", app.addr))
+            .await
+            .unwrap();
+        crate::webdriver::wait_css(&c, "#held-drift").await;
+        crate::webdriver::screenshot(&c, "sync-reconcile-held-drift").await;
+        c.close().await.unwrap();
+    }
+    // The offer's two forms go through the normal bulk path: preview, then apply.
+    for (op, model) in [
+        ("models.add", "gpt-4o-mini"),
+        ("models.remove", old.as_str()),
+    ] {
+        let fields = [
+            ("holding_model", old.as_str()),
+            ("op", op),
+            ("models", model),
+        ];
+        let r = sa.post_form("/users/bulk/preview", &fields).await;
+        assert_eq!(r.status(), 200, "{op} preview");
+        let r = sa.post_form("/users/bulk/apply", &fields).await;
+        assert_eq!(
+            r.status(),
+            303,
+            "{op} apply: {}",
+            r.text().await.unwrap_or_default()
+        );
+        drain(&app).await;
+    }
+    for u in &users {
+        let user = find_user(&app, u).await;
+        assert_eq!(user.sync_state, "synced", "{u}: {:?}", user.sync_error);
+        let info = litellm_info(&base, &master, &user.key_sha256)
+            .await
+            .unwrap();
+        assert_eq!(sorted(&info["models"]), vec!["gpt-4o", "gpt-4o-mini"]);
+        assert_eq!(info["metadata"]["organisation"], json!("Research"));
+        assert!(
+            open_drifts(&app, u).await.is_empty(),
+            "{u}: the drift converged"
+        );
+    }
+}

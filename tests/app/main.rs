@@ -2,6 +2,7 @@
 mod helpers;
 mod i18n;
 mod i18n_browser;
+mod instances;
 mod webdriver;
 
 mod account;
@@ -17,6 +18,7 @@ mod audit_secrets;
 mod audit_trail;
 mod budgets;
 mod cli;
+mod faults;
 mod keys_at_rest;
 mod litellm;
 mod login;

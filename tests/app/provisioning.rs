@@ -729,6 +729,24 @@ async fn a_retried_post_with_the_same_idempotency_key_returns_the_first_result_a
         .unwrap();
     assert_eq!(replay.status(), 201);
     assert_eq!(replay.text().await.unwrap(), first);
+    // Answers are kept for MAMA_IDEMPOTENCY_TTL_HOURS: the purge keeps a young
+    // one, and once it is older the same key is a new request (here: the users
+    // exist, so 422 instead of the first answer).
+    let ttl = std::time::Duration::from_secs(3600);
+    assert_eq!(
+        mama::api::write::purge_idempotency(&a.app.db, ttl)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        mama::api::write::purge_idempotency(&a.app.db, std::time::Duration::ZERO)
+            .await
+            .unwrap(),
+        1
+    );
+    let (status, _) = json_of(send(&token, "k-1", body.clone()).await.unwrap()).await;
+    assert_eq!(status, 422, "the key was forgotten: a new request");
     // Bulk and services POSTs too.
     let bulk = json!({"user_ids": ["alice"], "op": "models.add", "values": ["m"]});
     let r1 = a

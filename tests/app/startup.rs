@@ -130,3 +130,66 @@ async fn the_initial_admin_password_replaces_admin_admin_and_must_still_be_chang
     assert_eq!(r.status(), 303);
     assert_eq!(location(&r), "/account/password");
 }
+
+/// The line of `text` that starts with `prefix`, parsed as a number.
+fn metric(text: &str, prefix: &str) -> f64 {
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {prefix} in\n{text}"))
+}
+
+#[tokio::test]
+async fn metrics_time_requests_per_route_group_and_show_the_queue_the_pool_and_audit_batches() {
+    let app = spawn_app().await;
+    let b = app.browser();
+    b.get("/login").await; // public
+    b.get("/users").await; // signed_in (refused: still timed in its group)
+    b.get("/sync").await; // manager
+    let r = b.get("/api/v1/models").await; // api (refused: no token)
+    assert_eq!(r.status(), 401);
+    // A job due for 3 s, and one not due yet.
+    app.sql(&format!(
+        "INSERT INTO sync_jobs (user_ref, operation, payload, state, attempts, next_attempt_at, created_at, updated_at) VALUES \
+         ('u1', 'upsert', '{{}}', 'pending', 0, '{}', '2026-01-01 00:00:00+00:00', '2026-01-01 00:00:00+00:00'), \
+         ('u2', 'upsert', '{{}}', 'pending', 0, '2999-01-01 00:00:00+00:00', '2026-01-01 00:00:00+00:00', '2026-01-01 00:00:00+00:00')",
+        (chrono::Utc::now() - chrono::Duration::seconds(3)).format("%Y-%m-%d %H:%M:%S%.6f+00:00")
+    ))
+    .await;
+    let text = b.get("/metrics").await.text().await.unwrap();
+    for g in ["public", "signed_in", "manager", "api"] {
+        let n = metric(
+            &text,
+            &format!("mama_http_request_duration_seconds_count{{group=\"{g}\"}}"),
+        );
+        assert!(n >= 1.0, "{g}: {n}\n{text}");
+        let inf = metric(
+            &text,
+            &format!("mama_http_request_duration_seconds_bucket{{group=\"{g}\",le=\"+Inf\"}}"),
+        );
+        assert_eq!(inf, n, "{g}");
+    }
+    assert_eq!(
+        metric(
+            &text,
+            "mama_http_request_duration_seconds_count{group=\"super_admin\"}"
+        ),
+        0.0
+    );
+    assert_eq!(metric(&text, "mama_sync_queue_due "), 1.0, "{text}");
+    let age = metric(&text, "mama_sync_oldest_due_age_seconds ");
+    assert!((2.5..120.0).contains(&age), "{age}");
+    assert_eq!(metric(&text, "mama_sync_lease_takeovers_total "), 0.0);
+    assert!(metric(&text, "mama_db_pool_max_connections ") >= 1.0);
+    assert!(
+        text.contains("mama_db_pool_connections{state=\"idle\"}"),
+        "{text}"
+    );
+    // Three audited requests went through the group-commit writer.
+    assert!(
+        metric(&text, "mama_audit_batch_size_count ") >= 1.0,
+        "{text}"
+    );
+    assert!(text.contains("mama_audit_index_lag_events"), "{text}");
+}

@@ -142,8 +142,11 @@ macro_rules! route_table {
         }
     };
     (@guard Public, $r:expr) => { $r };
+    // The token guard belongs to the API, which sits above `web`: it is the
+    // `api_token` in scope where the table is written (`api/mod.rs`), so this
+    // low module names nothing above it.
     (@guard ApiToken, $r:expr) => {
-        $r.wrap(actix_web::middleware::from_fn($crate::api::api_token))
+        $r.wrap(actix_web::middleware::from_fn(api_token))
     };
     (@guard SignedIn, $r:expr) => {
         $r.wrap(actix_web::middleware::from_fn($crate::web::routes::signed_in))

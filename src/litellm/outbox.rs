@@ -93,10 +93,13 @@ async fn mark_pending(conn: &impl ConnectionTrait, user_refs: &[String]) -> Resu
     Ok(())
 }
 
-/// Queues "make LiteLLM match" for these users (by external ID) and marks them pending.
-pub async fn enqueue_upsert(
+/// Queues one `op` job (with `payload`) per user (by external ID) and marks the
+/// users pending.
+async fn enqueue(
     conn: &impl ConnectionTrait,
     user_refs: &[String],
+    op: Op,
+    payload: serde_json::Value,
     batch_id: Option<&str>,
 ) -> Result<(), DbErr> {
     if user_refs.is_empty() {
@@ -104,10 +107,19 @@ pub async fn enqueue_upsert(
     }
     let jobs = user_refs
         .iter()
-        .map(|u| job(u, Op::Upsert, serde_json::json!({}), batch_id))
+        .map(|u| job(u, op, payload.clone(), batch_id))
         .collect();
     insert_jobs(conn, jobs).await?;
     mark_pending(conn, user_refs).await
+}
+
+/// Queues "make LiteLLM match" for these users (by external ID) and marks them pending.
+pub async fn enqueue_upsert(
+    conn: &impl ConnectionTrait,
+    user_refs: &[String],
+    batch_id: Option<&str>,
+) -> Result<(), DbErr> {
+    enqueue(conn, user_refs, Op::Upsert, serde_json::json!({}), batch_id).await
 }
 
 /// Queues "make LiteLLM match, even over a change made outside mama" (an admin
@@ -117,15 +129,8 @@ pub async fn enqueue_upsert_forced(
     user_refs: &[String],
     batch_id: Option<&str>,
 ) -> Result<(), DbErr> {
-    if user_refs.is_empty() {
-        return Ok(());
-    }
-    let jobs = user_refs
-        .iter()
-        .map(|u| job(u, Op::Upsert, serde_json::json!({"force": true}), batch_id))
-        .collect();
-    insert_jobs(conn, jobs).await?;
-    mark_pending(conn, user_refs).await
+    let force = serde_json::json!({"force": true});
+    enqueue(conn, user_refs, Op::Upsert, force, batch_id).await
 }
 
 /// Queues "block or unblock as the user now says" for these users and marks them
@@ -135,15 +140,7 @@ pub async fn enqueue_block(
     user_refs: &[String],
     batch_id: Option<&str>,
 ) -> Result<(), DbErr> {
-    if user_refs.is_empty() {
-        return Ok(());
-    }
-    let jobs = user_refs
-        .iter()
-        .map(|u| job(u, Op::Block, serde_json::json!({}), batch_id))
-        .collect();
-    insert_jobs(conn, jobs).await?;
-    mark_pending(conn, user_refs).await
+    enqueue(conn, user_refs, Op::Block, serde_json::json!({}), batch_id).await
 }
 
 /// Queues the first sync of users just created (already marked pending, so no

@@ -5,24 +5,16 @@ use std::collections::HashMap;
 
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 
-use crate::entities::user;
+use crate::{entities::user, users::queries::UserGrants};
 
 /// Bound variables per IN-list (SQLite allows 32,766; PostgreSQL 65,535).
 const CHUNK: usize = 1000;
-
-/// A found user with its permissions.
-#[derive(Debug, Clone)]
-pub struct Found {
-    pub user: user::Model,
-    pub models: Vec<String>,
-    pub services: Vec<String>,
-}
 
 /// The users among `ids` (external IDs), keyed by external ID.
 pub async fn lookup(
     db: &impl ConnectionTrait,
     ids: &[String],
-) -> Result<HashMap<String, Found>, DbErr> {
+) -> Result<HashMap<String, UserGrants>, DbErr> {
     let mut users = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(CHUNK) {
         users.extend(
@@ -48,7 +40,7 @@ pub async fn lookup(
     Ok(users
         .into_iter()
         .map(|u| {
-            let found = Found {
+            let found = UserGrants {
                 models: models.remove(&u.id).unwrap_or_default(),
                 services: services.remove(&u.id).unwrap_or_default(),
                 user: u,

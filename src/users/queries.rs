@@ -146,9 +146,10 @@ fn order_expr(k: SortKey) -> &'static str {
     }
 }
 
-/// A user as the list shows it.
+/// A user with the models and services granted to it (the list's rows, the
+/// lookup's answers).
 #[derive(Debug, Clone)]
-pub struct Listed {
+pub struct UserGrants {
     pub user: user::Model,
     pub models: Vec<String>,
     pub services: Vec<String>,
@@ -163,7 +164,7 @@ pub struct Listed {
 /// cluster at the far end); more matches are dense, so walking the sort order
 /// and filtering row by row fills a page at once. Without a search the page
 /// walks the sort index.
-pub async fn list(db: &impl ConnectionTrait, q: &ListQuery) -> Result<(Vec<Listed>, u64), DbErr> {
+pub async fn list(db: &impl ConnectionTrait, q: &ListQuery) -> Result<(Vec<UserGrants>, u64), DbErr> {
     let backend = db.get_database_backend();
     let mut indexed = Search::indexed(backend, &q.q);
     if let Some(days) = q.unused_days {
@@ -227,7 +228,7 @@ pub async fn list(db: &impl ConnectionTrait, q: &ListQuery) -> Result<(Vec<Liste
     let mut services = services_of(db, &ids).await?;
     let rows = users
         .into_iter()
-        .map(|u| Listed {
+        .map(|u| UserGrants {
             models: models
                 .remove(&u.id)
                 .unwrap_or_default()

@@ -7,7 +7,7 @@ use super::{
     bulk::Plan,
     forms::{BULK_OPS, Line, ListQuery, PAGE_SIZES, SortKey},
     messages,
-    queries::Listed,
+    queries::UserGrants,
 };
 use crate::{
     entities::{service, user},
@@ -105,7 +105,7 @@ pub struct Row {
 }
 
 impl Row {
-    pub fn new(l: Listed, cat: &Catalogue) -> Row {
+    pub fn new(l: UserGrants, cat: &Catalogue) -> Row {
         use super::limits;
         let share = limits::share_used(l.user.spend, l.user.max_budget);
         Row {

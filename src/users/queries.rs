@@ -164,7 +164,10 @@ pub struct UserGrants {
 /// cluster at the far end); more matches are dense, so walking the sort order
 /// and filtering row by row fills a page at once. Without a search the page
 /// walks the sort index.
-pub async fn list(db: &impl ConnectionTrait, q: &ListQuery) -> Result<(Vec<UserGrants>, u64), DbErr> {
+pub async fn list(
+    db: &impl ConnectionTrait,
+    q: &ListQuery,
+) -> Result<(Vec<UserGrants>, u64), DbErr> {
     let backend = db.get_database_backend();
     let mut indexed = Search::indexed(backend, &q.q);
     if let Some(days) = q.unused_days {

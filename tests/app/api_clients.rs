@@ -18,7 +18,7 @@ fn token_in(html: &str) -> String {
     html[i..].split('"').next().unwrap().to_string()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_manager_creates_a_client_sees_its_token_once_and_revokes_it() {
     let a = spawn_api_app(|_| {}).await;
     let sa = a.app.super_admin().await;
@@ -146,7 +146,7 @@ async fn a_manager_creates_a_client_sees_its_token_once_and_revokes_it() {
     assert!(!ask.contains("confirm-revoke"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auditors_cannot_see_or_manage_api_clients() {
     let a = spawn_api_app(|_| {}).await;
     let sa = a.app.super_admin().await;
@@ -177,7 +177,7 @@ async fn auditors_cannot_see_or_manage_api_clients() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_creates_a_client_and_prints_the_token_alone_on_the_last_line() {
     use base64::Engine;
     let a = spawn_api_app(|_| {}).await;
@@ -250,7 +250,7 @@ async fn the_cli_creates_a_client_and_prints_the_token_alone_on_the_last_line() 
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_docs_and_the_api_client_pages_render_in_chromium() {
     let Some(c) = webdriver::browser().await else {
         return;
@@ -317,7 +317,7 @@ async fn the_api_docs_and_the_api_client_pages_render_in_chromium() {
     c.close().await.unwrap();
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_manager_creates_and_revokes_a_client_by_clicking() {
     use fantoccini::Locator;
     use webdriver::{browser, click, fill, screenshot, text};

@@ -61,7 +61,7 @@ fn mama(app_db: &str, args: &[&str], extra_env: &[(&str, &str)]) -> std::process
     cmd.output().expect("run mama")
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_event_is_sealed_in_one_contiguous_chain_that_verifies() {
     let app = spawn_app().await;
     let chain_rows = sealed_chain(&app).await;
@@ -87,7 +87,7 @@ async fn every_event_is_sealed_in_one_contiguous_chain_that_verifies() {
     assert!(stored.ok);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_writing_to_one_database_build_one_valid_chain() {
     let app = spawn_app().await;
     let second = Application::build(Settings::for_tests(&app.database_url))
@@ -131,7 +131,7 @@ async fn two_instances_writing_to_one_database_build_one_valid_chain() {
     assert_eq!(r.head_seq, total, "every event has exactly one seq");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changing_a_field_of_one_event_is_caught_and_named() {
     let app = spawn_app().await;
     let c = sealed_chain(&app).await;
@@ -152,7 +152,7 @@ async fn changing_a_field_of_one_event_is_caught_and_named() {
     assert!(body.contains(&format!("/audit/{}", victim.id)));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changing_the_details_of_one_event_is_caught_and_named() {
     let app = spawn_app().await;
     let c = sealed_chain(&app).await;
@@ -166,7 +166,7 @@ async fn changing_the_details_of_one_event_is_caught_and_named() {
     assert_eq!(r.first_bad_id, Some(victim.id), "{}", r.summary());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_one_event_is_caught_and_the_event_after_the_gap_is_named() {
     let app = spawn_app().await;
     let c = sealed_chain(&app).await;
@@ -188,7 +188,7 @@ async fn deleting_one_event_is_caught_and_the_event_after_the_gap_is_named() {
     assert!(p.contains(&format!("event id {}", c[1].id)), "{p}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inserting_one_forged_event_with_a_correct_hash_is_caught_and_named() {
     let app = spawn_app().await;
     let c = sealed_chain(&app).await;
@@ -225,7 +225,7 @@ async fn inserting_one_forged_event_with_a_correct_hash_is_caught_and_named() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reordering_two_events_is_caught_and_named() {
     let app = spawn_app().await;
     let c = sealed_chain(&app).await;
@@ -252,7 +252,7 @@ async fn reordering_two_events_is_caught_and_named() {
     assert_eq!(r.first_bad_id, Some(b.id), "{}", r.summary());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rewriting_the_chain_from_some_point_on_is_caught_by_the_last_checkpoint() {
     let app = spawn_app().await;
     let c = sealed_chain(&app).await;
@@ -287,7 +287,7 @@ async fn rewriting_the_chain_from_some_point_on_is_caught_by_the_last_checkpoint
     assert!(r.problem.unwrap().contains("earlier verification"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mama_audit_verify_exits_zero_when_intact_and_non_zero_naming_the_bad_event() {
     let app = spawn_app().await;
     let c = sealed_chain(&app).await;
@@ -323,7 +323,7 @@ async fn mama_audit_verify_exits_zero_when_intact_and_non_zero_naming_the_bad_ev
     assert_eq!(ev[1].outcome, "error");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verifying_from_the_page_records_an_event_and_shows_the_result() {
     let app = spawn_app().await;
     let sa = app.super_admin().await;
@@ -344,7 +344,7 @@ async fn old_event(db: &sea_orm::DatabaseConnection, days_ago: i64, user: &str) 
     mama::audit::insert(db, &ev).await.unwrap();
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn archiving_prunes_only_with_a_retention_period_and_the_rest_still_verifies() {
     let url = fresh_database().await;
     mama::db::migrate_up(&mama::config::DatabaseUrl::new(url.clone()))

@@ -100,7 +100,7 @@ async fn mama(url: &str, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_untouched_database_verifies_against_its_checkpoints() {
     let s = setup().await;
     let (code, out, err) = verify(&s.app.database_url, &s.file, &[]).await;
@@ -123,7 +123,7 @@ async fn the_untouched_database_verifies_against_its_checkpoints() {
     assert!(note.contains("\n\n— mama-audit "), "{note}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_the_newest_events_is_caught_and_the_missing_range_named() {
     let s = setup().await;
     let n = s.chain.len();
@@ -158,7 +158,7 @@ async fn deleting_the_newest_events_is_caught_and_the_missing_range_named() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn editing_an_event_and_rehashing_with_plain_sha256_is_caught_and_named() {
     let s = setup().await;
     let victim = &s.chain[5];
@@ -185,7 +185,7 @@ async fn editing_an_event_and_rehashing_with_plain_sha256_is_caught_and_named() 
     assert!(err.contains("unkeyed SHA-256"), "{err}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn editing_an_event_and_rehashing_with_a_guessed_key_is_caught_and_named() {
     let s = setup().await;
     let victim = &s.chain[5];
@@ -214,7 +214,7 @@ async fn editing_an_event_and_rehashing_with_a_guessed_key_is_caught_and_named()
     assert!(err.contains("do not match its HMAC"), "{err}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_the_oldest_events_and_moving_the_anchor_is_caught() {
     let s = setup().await;
     let through = &s.chain[3];
@@ -249,7 +249,7 @@ async fn deleting_the_oldest_events_and_moving_the_anchor_is_caught() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_checkpoint_file_signed_by_another_key_is_rejected() {
     let s = setup().await;
     let out = mama(&s.app.database_url, &["audit", "public-key"]).await;
@@ -274,7 +274,7 @@ async fn a_checkpoint_file_signed_by_another_key_is_rejected() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn removing_a_checkpoint_from_the_middle_of_the_file_is_caught() {
     let s = setup().await;
     let c = Checkpointer::from_settings(&settings(&s.app.database_url, &s.file));
@@ -295,7 +295,7 @@ async fn removing_a_checkpoint_from_the_middle_of_the_file_is_caught() {
     assert!(err.contains("checkpoints were removed"), "{err}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_checkpoint_file_is_reported_beyond_the_allowed_window() {
     let s = setup().await;
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
@@ -304,7 +304,7 @@ async fn a_stale_checkpoint_file_is_reported_beyond_the_allowed_window() {
     assert!(err.contains("beyond the allowed window"), "{err}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checkpoints_are_written_even_when_idle() {
     let file = checkpoint_path();
     let f = file.clone();
@@ -334,7 +334,7 @@ async fn checkpoints_are_written_even_when_idle() {
     assert_eq!(code, 0, "{out}{err}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_prune_lets_the_rest_verify_against_the_checkpoints() {
     let file = checkpoint_path();
     let url = crate::helpers::fresh_database().await;

@@ -22,7 +22,7 @@ fn mama(database_url: &str, args: &[&str]) -> (bool, String) {
     )
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_manages_the_schema_by_hand() {
     let url = fresh_database().await;
     let (ok, out) = mama(&url, &["migrate", "up"]);

@@ -177,6 +177,12 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
 }
 
 /// Spawns mama on an existing database (a second instance, or a restart).
+///
+/// Its background loops (audit writer, sealer, indexer, sync worker) run on the
+/// test's runtime: a test that blocks that runtime — `Command::output()` on the
+/// `mama` binary, say — while one of them holds SQLite's write lock stalls both
+/// (the binary waits for the lock the loop cannot release). Such tests run on a
+/// multi-threaded runtime (`#[tokio::test(flavor = "multi_thread")]`).
 pub async fn spawn_app_on(database_url: &str, tweak: impl FnOnce(&mut Settings)) -> TestApp {
     init_tracing();
     let database_url = database_url.to_string();

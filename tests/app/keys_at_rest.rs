@@ -55,7 +55,7 @@ async fn users(a: &ApiApp) -> Vec<user::Model> {
         .unwrap()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_key_id_encrypts_new_rows_while_old_rows_still_decrypt() {
     let url = fresh_database().await;
     let before = api_app_on(&url, 1, &[]).await;
@@ -111,7 +111,7 @@ impl DecryptRow for KeyCipher {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_swapped_ciphertext_between_two_users_is_refused_for_both_and_reported() {
     let a = spawn_api_app(|_| {}).await;
     for u in ["alice", "bob", "carol"] {
@@ -171,7 +171,7 @@ async fn a_swapped_ciphertext_between_two_users_is_refused_for_both_and_reported
     assert_eq!(d["errors"][1]["code"], "DECRYPTION_FAILED");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_corrupt_row_does_not_fail_a_1000_id_lookup() {
     let a = spawn_api_app(|_| {}).await;
     let ids: Vec<String> = (0..1000).map(|i| format!("u{i:04}")).collect();
@@ -230,7 +230,7 @@ async fn one_corrupt_row_does_not_fail_a_1000_id_lookup() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openapi_document_describes_the_errors_list_of_a_lookup() {
     let a = spawn_api_app(|_| {}).await;
     let doc: Value = a
@@ -293,7 +293,7 @@ fn legacy_ciphertext(k: u8, plain: &str) -> String {
     STANDARD.encode(out)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reencrypt_killed_halfway_and_resumed_leaves_every_row_on_the_new_key() {
     let url = fresh_database().await;
     let old = api_app_on(&url, 1, &[]).await;

@@ -64,7 +64,7 @@ fn mama_cli(database_url: &str, args: &[&str]) -> (bool, String, String) {
     )
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thirty_two_parallel_wrong_passwords_lock_the_account_after_exactly_the_configured_failures()
  {
     let app = spawn_app_with(|s| {
@@ -95,7 +95,7 @@ async fn thirty_two_parallel_wrong_passwords_lock_the_account_after_exactly_the_
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixty_four_parallel_guesses_from_one_address_get_only_the_free_failures_checked() {
     let app = spawn_app_with(|s| {
         s.login_ip_free_failures = 4;
@@ -136,7 +136,7 @@ async fn sixty_four_parallel_guesses_from_one_address_get_only_the_free_failures
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_attacker_elsewhere_cannot_keep_the_owner_out_of_its_usual_address() {
     let app = spawn_app_with(|s| {
         s.security.trusted_proxies = mama::client_ip::TrustedProxies::parse("127.0.0.1").unwrap();
@@ -173,7 +173,7 @@ async fn an_attacker_elsewhere_cannot_keep_the_owner_out_of_its_usual_address() 
     assert_eq!(last.client_ip.as_deref(), Some("198.51.100.10"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_accounts_success_does_not_reset_an_addresss_back_off() {
     let app = spawn_app_with(|s| s.login_ip_free_failures = 100).await;
     let sa = app.super_admin().await;
@@ -195,7 +195,7 @@ async fn another_accounts_success_does_not_reset_an_addresss_back_off() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_and_a_locked_account_get_the_same_answer() {
     let app = spawn_app_with(|s| s.login_max_failures = 2).await;
     let b = app.browser();
@@ -219,7 +219,7 @@ async fn an_unknown_and_a_locked_account_get_the_same_answer() {
     assert_eq!(notice(&l), notice(&u));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_beyond_the_hashing_permits_answers_429_with_retry_after_and_is_audited() {
     let app = spawn_app_with(|s| {
         s.security.hash_permits = 1;
@@ -251,7 +251,7 @@ async fn a_flood_beyond_the_hashing_permits_answers_429_with_retry_after_and_is_
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_client_address_is_the_right_most_untrusted_forwarded_hop() {
     let trusting = spawn_app_with(|s| {
         s.security.trusted_proxies =
@@ -293,7 +293,7 @@ async fn the_client_address_is_the_right_most_untrusted_forwarded_hop() {
     assert_eq!(ev.client_ip.as_deref(), Some("127.0.0.1"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hsts_is_sent_only_when_cookies_are_secure() {
     let app = spawn_app_with(|s| s.secure_cookies = true).await;
     let r = app.browser().get("/login").await;
@@ -306,7 +306,7 @@ async fn hsts_is_sent_only_when_cookies_are_secure() {
     assert!(!r.headers().contains_key("strict-transport-security"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_password_change_gives_the_session_a_new_token() {
     let app = spawn_app().await;
     let b = app.browser();
@@ -332,7 +332,7 @@ async fn a_password_change_gives_the_session_a_new_token() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_super_admins_deleting_each_other_at_once_leave_one() {
     let app = spawn_app().await;
     let sa = app.super_admin().await;
@@ -367,7 +367,7 @@ async fn two_super_admins_deleting_each_other_at_once_leave_one() {
     assert!(!outcomes.contains(&"unexpected"), "{outcomes:?}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_unlocks_and_resets_an_admin_from_the_command_line() {
     let app = spawn_app().await;
     let b = app.browser();
@@ -425,7 +425,7 @@ async fn an_operator_unlocks_and_resets_an_admin_from_the_command_line() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_committed_bulk_edit_with_a_long_result_shows_it_on_a_page_not_in_the_cookie() {
     let app = spawn_app().await;
     let b = app.super_admin().await;
@@ -448,7 +448,7 @@ async fn a_committed_bulk_edit_with_a_long_result_shows_it_on_a_page_not_in_the_
     assert_eq!(status, 200, "the session still works");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn links_built_from_a_user_id_are_percent_encoded() {
     let app = spawn_app().await;
     let b = app.super_admin().await;
@@ -471,7 +471,7 @@ async fn links_built_from_a_user_id_are_percent_encoded() {
     assert!(body.contains("users.bulk_create"), "{body}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_ids_dot_and_dot_dot_are_refused_in_the_ui_the_cli_and_the_api() {
     let api = crate::api::spawn_api_app(|_| {}).await;
     let app = &api.app;
@@ -526,7 +526,7 @@ async fn user_ids_dot_and_dot_dot_are_refused_in_the_ui_the_cli_and_the_api() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_export_defuses_spreadsheet_formulas() {
     let app = spawn_app().await;
     let b = app.super_admin().await;
@@ -550,7 +550,7 @@ async fn users_export_defuses_spreadsheet_formulas() {
     assert!(csv.contains("f4,plain,"), "{csv}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sqlite_file_and_the_dev_secrets_file_are_created_owner_only() {
     use std::os::unix::fs::PermissionsExt;
     let dir = std::env::temp_dir().join(format!("mama-perm-{}", rand_suffix()));
@@ -587,7 +587,7 @@ async fn the_sqlite_file_and_the_dev_secrets_file_are_created_owner_only() {
     assert_eq!(mode(&db), 0o600);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn anonymous_requests_beyond_the_per_address_rate_get_429_without_an_audit_row() {
     let app = spawn_app_with(|s| s.security.anonymous_per_minute = 5).await;
     let b = app.browser();
@@ -604,7 +604,7 @@ async fn anonymous_requests_beyond_the_per_address_rate_get_429_without_an_audit
     assert_eq!(b.get("/healthz").await.status(), 200);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_reveals_past_the_hourly_threshold_raise_an_alert_then_hit_the_limit() {
     let app = spawn_app_with(|s| {
         s.security.reveal_alert_per_hour = 2;
@@ -637,7 +637,7 @@ async fn key_reveals_past_the_hourly_threshold_raise_an_alert_then_hit_the_limit
     assert_eq!(refused, 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_sessions_and_old_throttle_rows_are_purged_periodically() {
     let app = spawn_app_with(|s| s.security.purge_interval = Duration::from_millis(200)).await;
     let b = app.super_admin().await;
@@ -711,7 +711,7 @@ impl Drop for Child {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_mama_binary_stays_within_100_mb_of_its_idle_rss_under_128_parallel_bad_logins() {
     use base64::Engine;
     let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);

@@ -339,7 +339,7 @@ async fn index_rows(a: &ApiApp, user: &str) -> usize {
         .len()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn who_read_a_user_is_exact_while_the_target_index_lags_and_after_restarts() {
     // This instance's indexer sleeps for an hour after its first pass.
     let a = spawn_api_app(|s| {
@@ -421,7 +421,7 @@ async fn who_read_a_user_is_exact_while_the_target_index_lags_and_after_restarts
     assert!(report.ok, "{}", report.summary());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_in_the_query_string_of_an_audited_path_are_stored_redacted() {
     let a = spawn_api_app(|_| {}).await;
     let sa = a.app.super_admin().await;
@@ -453,7 +453,7 @@ fn gunzip(bytes: &[u8]) -> String {
     out
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_answers_are_gzipped_in_one_piece_for_clients_that_ask_and_small_ones_are_not() {
     let a = spawn_api_app(|_| {}).await;
     let (ids, keys) = users(&a, 40).await;

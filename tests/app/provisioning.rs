@@ -69,7 +69,7 @@ fn names(v: &Value) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn write_routes_refuse_tokens_without_their_scope_and_accept_x_internal_auth() {
     let a = spawn_api_app(|_| {}).await;
     let (_, read_only) = a.client(&[Scope::KeysRead], None).await;
@@ -187,7 +187,7 @@ async fn write_routes_refuse_tokens_without_their_scope_and_accept_x_internal_au
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_are_created_listed_filtered_paged_and_read_without_ever_a_key() {
     let a = spawn_api_app(|_| {}).await;
     let (_, token) = a.client(&[Scope::UsersWrite], None).await;
@@ -319,7 +319,7 @@ async fn users_are_created_listed_filtered_paged_and_read_without_ever_a_key() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_creates_name_every_bad_item_and_field_and_write_nothing() {
     let a = spawn_api_app(|_| {}).await;
     let (_, token) = a.client(&[Scope::UsersWrite], None).await;
@@ -476,7 +476,7 @@ async fn bad_creates_name_every_bad_item_and_field_and_write_nothing() {
     assert!(events.iter().all(|e| e.http_status.unwrap_or(200) < 500));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn patch_merges_fields_and_a_stale_if_match_is_refused_without_a_write() {
     let a = spawn_api_app(|_| {}).await;
     let (_, token) = a.client(&[Scope::UsersWrite], None).await;
@@ -605,7 +605,7 @@ async fn patch_merges_fields_and_a_stale_if_match_is_refused_without_a_write() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_writers_with_the_same_if_match_never_lose_an_update() {
     let a = spawn_api_app(|_| {}).await;
     let (_, token) = a.client(&[Scope::UsersWrite], None).await;
@@ -666,7 +666,7 @@ async fn two_writers_with_the_same_if_match_never_lose_an_update() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retried_post_with_the_same_idempotency_key_returns_the_first_result_and_changes_nothing()
 {
     let a = spawn_api_app(|_| {}).await;
@@ -811,7 +811,7 @@ async fn a_retried_post_with_the_same_idempotency_key_returns_the_first_result_a
     assert!(replays >= 3, "every replay is audited");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bulk_changes_preview_the_ui_counts_then_apply_in_one_batch() {
     let a = spawn_api_app(|_| {}).await;
     let (_, token) = a.client(&[Scope::UsersWrite], None).await;
@@ -1018,7 +1018,7 @@ async fn bulk_changes_preview_the_ui_counts_then_apply_in_one_batch() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_users_are_created_in_one_call() {
     let a = spawn_api_app(|_| {}).await;
     let (_, token) = a.client(&[Scope::UsersWrite], None).await;
@@ -1082,7 +1082,7 @@ async fn ten_thousand_users_are_created_in_one_call() {
     assert_eq!(page["users"][0]["user_id"], "bulk-00000");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn services_are_listed_added_renamed_and_removed_through_the_api() {
     let a = spawn_api_app(|_| {}).await;
     let (_, token) = a
@@ -1218,7 +1218,7 @@ async fn services_are_listed_added_renamed_and_removed_through_the_api() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openapi_document_covers_every_write_route_and_x_internal_auth() {
     let a = spawn_api_app(|_| {}).await;
     let (_, doc) = json_of(a.get(None, "/api/v1/openapi.json").await).await;
@@ -1264,7 +1264,7 @@ async fn the_openapi_document_covers_every_write_route_and_x_internal_auth() {
     assert!(post_users.contains("Idempotency-Key") && post_users.contains("422"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_created_and_bulk_changed_through_the_api_reach_litellm_exactly() {
     let Some((base, master)) = peer() else { return };
     let a = spawn_api_app(|s| fast_sync(s, &base, &master, Duration::from_secs(10))).await;
@@ -1347,7 +1347,7 @@ async fn users_created_and_bulk_changed_through_the_api_reach_litellm_exactly() 
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn export_then_apply_is_a_no_op_and_an_edit_is_planned_exactly_then_applied() {
     let a = spawn_api_app(|_| {}).await;
     a.service("chat").await;
@@ -1456,7 +1456,7 @@ async fn export_then_apply_is_a_no_op_and_an_edit_is_planned_exactly_then_applie
     assert_eq!(applied, 2, "each real apply is one audit event");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_spec_lists_every_error_with_its_line_and_writes_nothing() {
     let a = spawn_api_app(|_| {}).await;
     a.service("chat").await;
@@ -1510,7 +1510,7 @@ async fn a_bad_spec_lists_every_error_with_its_line_and_writes_nothing() {
     assert!(out.contains("line 3") && out.contains("colour"), "{out}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn services_cli_manages_the_catalogue_and_import_can_create_services() {
     let a = spawn_api_app(|_| {}).await;
     let db = &a.app.db;
@@ -1618,7 +1618,7 @@ async fn services_cli_manages_the_catalogue_and_import_can_create_services() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_mama_binary_provisions_with_the_documented_commands_and_exit_codes() {
     use base64::Engine;
     let a = spawn_api_app(|_| {}).await;

@@ -555,24 +555,7 @@ async fn an_admin_sets_budgets_for_many_sees_spend_and_the_mark_and_blocks_and_u
     screenshot(&c, "budgets-03-spend-and-mark").await;
 
     // Block the spender's key.
-    click(
-        &c,
-        &format!("tr[data-user-id='{spender}'] input.row-select"),
-    )
-    .await;
-    c.find(Locator::Id("bulk-op"))
-        .await
-        .unwrap()
-        .select_by_value("block")
-        .await
-        .unwrap();
-    click(&c, "#bulk-preview").await;
-    c.wait()
-        .for_element(Locator::Id("bulk-preview-page"))
-        .await
-        .unwrap();
-    click(&c, "#bulk-apply").await;
-    c.wait().for_element(Locator::Id("users")).await.unwrap();
+    bulk_on_row(&c, spender, "block").await;
     drain(&a.app).await;
     assert_eq!(
         complete(&base, &key).await.0,
@@ -589,24 +572,7 @@ async fn an_admin_sets_budgets_for_many_sees_spend_and_the_mark_and_blocks_and_u
         .await
         .unwrap();
     screenshot(&c, "budgets-04-blocked").await;
-    click(
-        &c,
-        &format!("tr[data-user-id='{spender}'] input.row-select"),
-    )
-    .await;
-    c.find(Locator::Id("bulk-op"))
-        .await
-        .unwrap()
-        .select_by_value("unblock")
-        .await
-        .unwrap();
-    click(&c, "#bulk-preview").await;
-    c.wait()
-        .for_element(Locator::Id("bulk-preview-page"))
-        .await
-        .unwrap();
-    click(&c, "#bulk-apply").await;
-    c.wait().for_element(Locator::Id("users")).await.unwrap();
+    bulk_on_row(&c, spender, "unblock").await;
     drain(&a.app).await;
     assert_eq!(
         complete(&base, &key).await.0,
@@ -647,4 +613,25 @@ async fn an_admin_sets_budgets_for_many_sees_spend_and_the_mark_and_blocks_and_u
         .unwrap();
     screenshot(&c, "budgets-06-edit-dialog").await;
     c.close().await.unwrap();
+}
+
+/// Selects `user`'s row on the open /users page, chooses the bulk `op`,
+/// previews and applies it, and waits for the list again.
+async fn bulk_on_row(c: &fantoccini::Client, user: &str, op: &str) {
+    use crate::webdriver::click;
+    use fantoccini::Locator;
+    click(c, &format!("tr[data-user-id='{user}'] input.row-select")).await;
+    c.find(Locator::Id("bulk-op"))
+        .await
+        .unwrap()
+        .select_by_value(op)
+        .await
+        .unwrap();
+    click(c, "#bulk-preview").await;
+    c.wait()
+        .for_element(Locator::Id("bulk-preview-page"))
+        .await
+        .unwrap();
+    click(c, "#bulk-apply").await;
+    c.wait().for_element(Locator::Id("users")).await.unwrap();
 }

@@ -75,6 +75,8 @@ pub struct Settings {
     pub compress_min_bytes: usize,
     /// Most user IDs one `POST /api/v1/keys/lookup` may ask for.
     pub api_max_lookup_ids: usize,
+    /// Users whose lookup answers an instance keeps in memory (0: none).
+    pub lookup_cache_users: usize,
     /// Requests per minute per API client unless the client sets its own.
     pub api_rate_limit_per_minute: u32,
     pub sync: SyncSettings,
@@ -318,6 +320,7 @@ impl Settings {
             },
             security,
             api_max_lookup_ids: env.parse("MAMA_API_MAX_LOOKUP_IDS", 1000)?,
+            lookup_cache_users: env.parse("MAMA_LOOKUP_CACHE_USERS", 100_000)?,
             api_rate_limit_per_minute: env.parse("MAMA_API_RATE_LIMIT_PER_MINUTE", 1200)?,
             audit_retention_days: match env.parse("MAMA_AUDIT_RETENTION_DAYS", 0u32)? {
                 0 => None,

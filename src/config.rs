@@ -52,6 +52,11 @@ pub struct Settings {
     pub db_max_connections: u32,
     /// SQLite's page cache per pooled connection, in KiB (`PRAGMA cache_size`).
     pub sqlite_cache_kib: u32,
+    /// SQLite `synchronous = FULL` (the default): every commit is on disk before
+    /// it returns, so an audit event a key was answered with survives a power
+    /// loss, not only a crash of mama. `MAMA_SQLITE_SYNCHRONOUS=normal` trades
+    /// that for speed (tests do).
+    pub sqlite_synchronous_full: bool,
     pub litellm: Option<LiteLlmSettings>,
     /// Days audit events are kept; `None` (the default) keeps them forever.
     pub audit_retention_days: Option<u32>,
@@ -307,6 +312,13 @@ impl Settings {
                 1 << 20,
                 "MAMA_SQLITE_CACHE_KIB",
             )?,
+            sqlite_synchronous_full: match env.get("MAMA_SQLITE_SYNCHRONOUS").as_deref() {
+                None | Some("full") | Some("FULL") => true,
+                Some("normal") | Some("NORMAL") => false,
+                Some(other) => {
+                    anyhow::bail!("MAMA_SQLITE_SYNCHRONOUS must be full or normal, not {other:?}")
+                }
+            },
             litellm,
             sync: SyncSettings {
                 concurrency: env.parse::<usize>("LITELLM_SYNC_CONCURRENCY", 8)?.max(1),
@@ -407,6 +419,9 @@ impl Settings {
         // Tests opt in (with a short interval): the shared proxy holds thousands
         // of other tests' keys.
         s.sync.spend_refresh = Duration::ZERO;
+        // Power-loss durability is the disk's business, not the suite's (the
+        // PostgreSQL test cluster runs with fsync off for the same reason).
+        s.sqlite_synchronous_full = false;
         s
     }
 }

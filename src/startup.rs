@@ -49,6 +49,7 @@ impl Application {
             &settings.database_url,
             settings.db_max_connections,
             settings.sqlite_cache_kib,
+            settings.sqlite_synchronous_full,
         )
         .await?;
         let secrets = &settings.secrets;

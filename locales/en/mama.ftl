@@ -269,6 +269,7 @@ reconcile-kind-models = models
 reconcile-kind-alias = alias
 reconcile-kind-metadata = metadata
 reconcile-kind-user-id = user ID
+reconcile-kind-limits = limits
 reconcile-kind-other = other
 
 ## Audit

@@ -250,6 +250,7 @@ reconcile-kind-models = 모델
 reconcile-kind-alias = 별칭
 reconcile-kind-metadata = 메타데이터
 reconcile-kind-user-id = 사용자 ID
+reconcile-kind-limits = 한도
 reconcile-kind-other = 기타
 
 ## 감사 기록

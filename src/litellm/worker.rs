@@ -179,7 +179,15 @@ impl Worker {
             }
         };
         let stored = match stored {
-            Ok(()) => txn.commit().await,
+            Ok(true) => txn.commit().await,
+            Ok(false) => {
+                // Another run holds the job now (this lease ran out and was
+                // taken over): its result, not this one, is the job's.
+                let _ = txn.rollback().await;
+                self.metrics.record_lease_lost();
+                tracing::warn!(job = job.id, user = %job.user_ref, worker = %self.id, attempt = job.attempts, ok = result.is_ok(), "lost the lease of a sync job to a takeover; its result is not recorded");
+                return;
+            }
             Err(e) => Err(e),
         };
         if let Err(e) = stored {

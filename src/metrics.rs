@@ -97,6 +97,12 @@ pub struct Metrics {
     audit_batched_events: AtomicU64,
     audit_failed_batches: AtomicU64,
     audit_largest_batch: AtomicU64,
+    /// The lookup cache: users answered from memory, read from the database,
+    /// times a change elsewhere emptied it, and its entries now.
+    lookup_cache_hits: AtomicU64,
+    lookup_cache_misses: AtomicU64,
+    lookup_cache_resets: AtomicU64,
+    lookup_cache_entries: AtomicU64,
 }
 
 impl Metrics {
@@ -130,6 +136,17 @@ impl Metrics {
     }
     pub fn record_audit_failure(&self) {
         self.audit_failures.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn record_lookup_cache(&self, hits: u64, misses: u64) {
+        self.lookup_cache_hits.fetch_add(hits, Ordering::Relaxed);
+        self.lookup_cache_misses
+            .fetch_add(misses, Ordering::Relaxed);
+    }
+    pub fn record_lookup_cache_reset(&self) {
+        self.lookup_cache_resets.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn set_lookup_cache_entries(&self, n: usize) {
+        self.lookup_cache_entries.store(n as u64, Ordering::Relaxed);
     }
     /// One group commit of `events` events, committed (`ok`) or rolled back.
     pub fn record_audit_batch(&self, events: usize, ok: bool) {
@@ -271,6 +288,30 @@ pub async fn render(m: &Metrics, db: &DatabaseConnection) -> String {
             "gauge",
             "Most events committed in one group commit since start.",
             &m.audit_largest_batch,
+        ),
+        (
+            "mama_lookup_cache_hits_total",
+            "counter",
+            "Users of key lookups answered from this instance's memory.",
+            &m.lookup_cache_hits,
+        ),
+        (
+            "mama_lookup_cache_misses_total",
+            "counter",
+            "Users of key lookups read from the database.",
+            &m.lookup_cache_misses,
+        ),
+        (
+            "mama_lookup_cache_resets_total",
+            "counter",
+            "Times a change to users, models or services emptied the lookup cache.",
+            &m.lookup_cache_resets,
+        ),
+        (
+            "mama_lookup_cache_entries",
+            "gauge",
+            "Users whose lookup answer this instance holds in memory.",
+            &m.lookup_cache_entries,
         ),
     ] {
         out.push_str(&format!(

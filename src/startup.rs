@@ -54,6 +54,7 @@ impl Application {
             &settings.database_url,
             settings.db_max_connections,
             settings.sqlite_cache_kib,
+            settings.sqlite_synchronous_full,
         )
         .await?;
         let secrets = &settings.secrets;
@@ -67,11 +68,16 @@ impl Application {
         let listener = TcpListener::bind(settings.bind)?;
         let port = listener.local_addr()?.port();
         tracing::info!(address = %listener.local_addr()?, database = %settings.database_url.redacted(), "mama listening");
+        let metrics = Arc::new(crate::metrics::Metrics::default());
         let data = web::Data::new(AppData {
             db: conn.clone(),
             cipher: KeyCipher::from_secrets(&settings.secrets),
             notices: Arc::new(SystemNotices::default()),
-            metrics: Arc::new(crate::metrics::Metrics::default()),
+            lookup_cache: Arc::new(crate::api::lookup_cache::LookupCache::new(
+                settings.lookup_cache_users,
+                metrics.clone(),
+            )),
+            metrics,
             settings: Arc::new(settings),
         });
         data.metrics.set_route_groups(

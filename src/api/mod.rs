@@ -19,6 +19,7 @@
 mod auth;
 pub mod contract;
 mod handlers;
+pub mod lookup_cache;
 pub mod openapi;
 pub mod queries;
 mod rate_limit;

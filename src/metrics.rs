@@ -87,6 +87,8 @@ pub struct Metrics {
     audit_batch_sizes: Histogram,
     /// Due jobs this instance claimed from another instance whose lease expired.
     lease_takeovers: AtomicU64,
+    /// Runs of this instance that ended after their job was taken over.
+    lease_lost: AtomicU64,
     /// Requests by status class: 1xx … 5xx.
     requests: [AtomicU64; 5],
     audit_failures: AtomicU64,
@@ -123,6 +125,10 @@ impl Metrics {
     /// `n` jobs claimed over another instance's expired lease.
     pub fn record_takeovers(&self, n: u64) {
         self.lease_takeovers.fetch_add(n, Ordering::Relaxed);
+    }
+    /// A run ended holding no lease any more (its result was not recorded).
+    pub fn record_lease_lost(&self) {
+        self.lease_lost.fetch_add(1, Ordering::Relaxed);
     }
     pub fn record_status(&self, status: u16) {
         let i = (status / 100).clamp(1, 5) as usize - 1;
@@ -225,6 +231,10 @@ pub async fn render(m: &Metrics, db: &DatabaseConnection) -> String {
     out.push_str(&format!(
         "# HELP mama_sync_lease_takeovers_total Sync jobs this instance claimed after another instance's lease expired.\n# TYPE mama_sync_lease_takeovers_total counter\nmama_sync_lease_takeovers_total {}\n",
         m.lease_takeovers.load(Ordering::Relaxed)
+    ));
+    out.push_str(&format!(
+        "# HELP mama_sync_lease_lost_total Sync job runs of this instance whose lease was taken over before they ended (their result was not recorded).\n# TYPE mama_sync_lease_lost_total counter\nmama_sync_lease_lost_total {}\n",
+        m.lease_lost.load(Ordering::Relaxed)
     ));
     let (open, idle, max) = pool_usage(db);
     out.push_str(&format!(

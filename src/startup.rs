@@ -68,16 +68,11 @@ impl Application {
         let listener = TcpListener::bind(settings.bind)?;
         let port = listener.local_addr()?.port();
         tracing::info!(address = %listener.local_addr()?, database = %settings.database_url.redacted(), "mama listening");
-        let metrics = Arc::new(crate::metrics::Metrics::default());
         let data = web::Data::new(AppData {
             db: conn.clone(),
             cipher: KeyCipher::from_secrets(&settings.secrets),
             notices: Arc::new(SystemNotices::default()),
-            lookup_cache: Arc::new(crate::api::lookup_cache::LookupCache::new(
-                settings.lookup_cache_users,
-                metrics.clone(),
-            )),
-            metrics,
+            metrics: Arc::new(crate::metrics::Metrics::default()),
             settings: Arc::new(settings),
         });
         data.metrics.set_route_groups(
@@ -243,6 +238,11 @@ pub fn build_server(
     writer: audit::AuditWriter,
 ) -> std::io::Result<Server> {
     let writer = web::Data::new(writer);
+    // The key lookup's answers, checked against the read generation per call.
+    let lookup_cache = web::Data::new(api::lookup_cache::LookupCache::new(
+        data.settings.lookup_cache_users,
+        data.metrics.clone(),
+    ));
     let key = Key::from(data.settings.secrets.session_key.expose_secret());
     let secure = data.settings.secure_cookies;
     let api_limiter = web::Data::new(api::RateLimiter::default());
@@ -283,6 +283,7 @@ pub fn build_server(
             .app_data(anonymous.clone())
             .app_data(compression.clone())
             .app_data(writer.clone())
+            .app_data(lookup_cache.clone())
             .app_data(web::FormConfig::default().limit(4 << 20))
             .app_data(web::PayloadConfig::new(4 << 20))
             .app_data(

@@ -15,8 +15,6 @@ pub struct AppData {
     /// Banners every page shows (e.g. "LiteLLM is not configured").
     pub notices: Arc<SystemNotices>,
     pub metrics: Arc<Metrics>,
-    /// The key lookup's answers, checked against the read generation per call.
-    pub lookup_cache: Arc<crate::api::lookup_cache::LookupCache>,
 }
 
 /// Process-wide conditions admins must see on every page, keyed by topic.

@@ -14,7 +14,7 @@ use super::{
         self, AuditEventOut, AuditEventsResponse, AuditQuery, EventActor, LookupResponse,
         ModelEntry, ModelsResponse,
     },
-    lookup_cache::{self, Answer},
+    lookup_cache::{self, Answer, LookupCache},
     queries,
 };
 use crate::{
@@ -53,6 +53,7 @@ pub async fn lookup(
     caller: ApiCaller,
     audit: AuditCtx,
     data: web::Data<AppData>,
+    cache: web::Data<LookupCache>,
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     audit.action(Action::ApiKeysLookup);
@@ -67,7 +68,7 @@ pub async fn lookup(
     };
     audit.targets(ids.clone());
     audit.detail("requested", ids.len());
-    let mut found = lookup_answers(&data, &ids).await?;
+    let mut found = lookup_answers(&data, &cache, &ids).await?;
     let mut users = Vec::with_capacity(found.len());
     let mut not_found = vec![];
     let mut errors = vec![];
@@ -113,9 +114,9 @@ pub async fn lookup(
 /// database's current read generation, the rest read and cached.
 async fn lookup_answers(
     data: &AppData,
+    cache: &LookupCache,
     ids: &[String],
 ) -> Result<HashMap<String, Arc<Answer>>, AppError> {
-    let cache = &data.lookup_cache;
     let read = |ids| async move {
         Ok::<_, AppError>(
             queries::lookup(&data.db, ids)

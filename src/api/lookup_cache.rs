@@ -50,34 +50,21 @@ pub struct Answer {
 impl Answer {
     /// The answer of `g` (the user with its models and services).
     pub fn of(g: UserGrants) -> Answer {
-        let u = g.user;
-        let json = serde_json::to_string(&UserKey {
-            user_id: u.user_id.clone(),
-            organisation: u.organisation,
-            key: KEY_MARK.to_string(),
-            key_alias: u.key_alias,
-            models: g.models,
-            services: g.services,
-            extra: u.extra,
-            sync_state: u.sync_state,
-            updated_at: u.updated_at,
-            max_budget: u.max_budget,
-            budget_duration: u.budget_duration,
-            rpm_limit: u.rpm_limit,
-            tpm_limit: u.tpm_limit,
-            spend: u.spend,
-            blocked: u.blocked,
-            expires_at: u.expires_at,
-        })
-        .expect("a lookup answer serialises");
+        let (user_id, key_ciphertext, key_sha256) = (
+            g.user.user_id.clone(),
+            g.user.key_ciphertext.clone(),
+            g.user.key_sha256.clone(),
+        );
+        let json = serde_json::to_string(&user_key(g, KEY_MARK.to_string()))
+            .expect("a lookup answer serialises");
         let mark = serde_json::to_string(KEY_MARK).expect("a string serialises");
         let at = json.find(&mark).expect("the key mark is in the answer");
         Answer {
-            user_id: u.user_id,
+            user_id,
             head: json[..at].into(),
             tail: json[at + mark.len()..].into(),
-            key_ciphertext: u.key_ciphertext,
-            key_sha256: u.key_sha256,
+            key_ciphertext,
+            key_sha256,
         }
     }
 
@@ -95,6 +82,29 @@ impl Answer {
             + self.tail.len()
             + self.key_ciphertext.len()
             + self.key_sha256.len()
+    }
+}
+
+/// The contract's answer for `g` with `key`.
+pub fn user_key(g: UserGrants, key: String) -> UserKey {
+    let u = g.user;
+    UserKey {
+        user_id: u.user_id,
+        organisation: u.organisation,
+        key,
+        key_alias: u.key_alias,
+        models: g.models,
+        services: g.services,
+        extra: u.extra,
+        sync_state: u.sync_state,
+        updated_at: u.updated_at,
+        max_budget: u.max_budget,
+        budget_duration: u.budget_duration,
+        rpm_limit: u.rpm_limit,
+        tpm_limit: u.tpm_limit,
+        spend: u.spend,
+        blocked: u.blocked,
+        expires_at: u.expires_at,
     }
 }
 
@@ -283,28 +293,6 @@ mod tests {
         }
     }
 
-    fn user_key(g: UserGrants, key: &str) -> UserKey {
-        let u = g.user;
-        UserKey {
-            user_id: u.user_id,
-            organisation: u.organisation,
-            key: key.into(),
-            key_alias: u.key_alias,
-            models: g.models,
-            services: g.services,
-            extra: u.extra,
-            sync_state: u.sync_state,
-            updated_at: u.updated_at,
-            max_budget: u.max_budget,
-            budget_duration: u.budget_duration,
-            rpm_limit: u.rpm_limit,
-            tpm_limit: u.tpm_limit,
-            spend: u.spend,
-            blocked: u.blocked,
-            expires_at: u.expires_at,
-        }
-    }
-
     #[test]
     fn the_assembled_body_is_byte_for_byte_what_serde_writes() {
         let keys = ["sk-a\"b\\c", "sk-plain"];
@@ -330,7 +318,7 @@ mod tests {
             users: gs
                 .iter()
                 .zip(keys)
-                .map(|(g, k)| user_key(g.clone(), k))
+                .map(|(g, k)| user_key(g.clone(), k.to_string()))
                 .collect(),
             not_found,
             errors,

@@ -25,7 +25,7 @@ use crate::{
     audit::{Action, AuditCtx},
     entities::user,
     error::{AppError, FieldErrors},
-    litellm::queries as sync_queries,
+    litellm::{LIMIT_FIELDS, queries as sync_queries},
     state::AppData,
     users::{
         bulk::{self, BulkError},
@@ -759,16 +759,6 @@ struct Patch {
     /// Which limit fields were given (applied over the user's current limits).
     limits: serde_json::Map<String, Value>,
 }
-
-/// The limit fields of users (LiteLLM's names).
-const LIMIT_FIELDS: [&str; 6] = [
-    "max_budget",
-    "budget_duration",
-    "rpm_limit",
-    "tpm_limit",
-    "expires_at",
-    "blocked",
-];
 
 fn parse_patch(obj: &serde_json::Map<String, Value>) -> Result<Patch, AppError> {
     let mut errors = FieldErrors::new();

@@ -24,6 +24,17 @@ use crate::{entities::user, shutdown::Stop, state::AppData};
 
 pub use client::{KeySpec, LiteLlm, LlmError};
 
+/// The limits mama keeps per key, by LiteLLM's names, as they travel in JSON,
+/// CSV and spec files.
+pub const LIMIT_FIELDS: [&str; 6] = [
+    "max_budget",
+    "budget_duration",
+    "rpm_limit",
+    "tpm_limit",
+    "expires_at",
+    "blocked",
+];
+
 /// The `metadata.managed_by` marker on every key mama makes.
 pub const MANAGED_BY: &str = "mama";
 

@@ -47,15 +47,8 @@ pub enum ReconcileError {
     Db(#[from] DbErr),
 }
 
-/// The limits reconcile compares (LiteLLM's names; normalised as in [`drift`]).
-pub const LIMIT_FIELDS: [&str; 6] = [
-    "max_budget",
-    "budget_duration",
-    "rpm_limit",
-    "tpm_limit",
-    "expires_at",
-    "blocked",
-];
+/// The limits reconcile compares (normalised as in [`drift`]).
+pub use super::LIMIT_FIELDS;
 
 fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();

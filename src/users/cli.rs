@@ -222,14 +222,7 @@ pub async fn import_with(
 
 /// The columns of `mama users export` that import reads back (LiteLLM's names,
 /// the rules of the edit dialog and the API: `crate::users::limits`).
-pub const LIMIT_COLUMNS: [&str; 6] = [
-    "max_budget",
-    "budget_duration",
-    "rpm_limit",
-    "tpm_limit",
-    "expires_at",
-    "blocked",
-];
+pub use crate::litellm::LIMIT_FIELDS as LIMIT_COLUMNS;
 
 /// The columns of `mama users export` that import skips: mama's own
 /// (`key_hint`, `sync_state`, `updated_at`), LiteLLM's (`spend`), and those

@@ -130,16 +130,17 @@ impl Search {
 
 /// The sort expression of each column. Each is served by an index of
 /// `(expression, user_id)`, so a page walks it (forwards or backwards) and stops:
-/// the grant counts are columns kept by triggers (migration
-/// `m20261202_130000_users_sort_indexes`), spend an expression index.
+/// spend by an expression index, the grant counts by those of
+/// `user_grant_counts` (kept by triggers, migration
+/// `m20261202_130000_users_sort_indexes`; see [`counts_join`]).
 fn order_expr(k: SortKey) -> &'static str {
     match k {
         SortKey::Id => "users.user_id",
         SortKey::Organisation => "users.organisation",
         SortKey::Key => "users.key_hint",
         SortKey::Alias => "users.key_alias",
-        SortKey::Models => "users.model_count",
-        SortKey::Services => "users.service_count",
+        SortKey::Models => "c.model_count",
+        SortKey::Services => "c.service_count",
         SortKey::Spend => "COALESCE(users.spend, 0)",
         SortKey::Budget => "users.max_budget",
         SortKey::Share => {
@@ -147,6 +148,18 @@ fn order_expr(k: SortKey) -> &'static str {
         }
         SortKey::Sync => "users.sync_state",
         SortKey::Updated => "users.updated_at",
+    }
+}
+
+/// The grant counts are read from `user_grant_counts` (`c`), which carries a
+/// copy of the user ID: the page walks its `(count, user_id)` index and looks
+/// each user up by ID. Other columns need no join.
+fn counts_join(k: SortKey) -> (&'static str, &'static str) {
+    match k {
+        SortKey::Models | SortKey::Services => {
+            (" JOIN user_grant_counts c ON c.id = users.id", "c.user_id")
+        }
+        _ => ("", "users.user_id"),
     }
 }
 
@@ -253,10 +266,13 @@ pub async fn list(
             "SELECT users.* FROM {from} WHERE {clause} \
              ORDER BY ({unset}) ASC, {expr} {dir}, users.user_id {dir} LIMIT ? OFFSET ?"
         ),
-        None => format!(
-            "SELECT users.* FROM {from} WHERE {clause} \
-             ORDER BY {expr} {dir}, users.user_id {dir} LIMIT ? OFFSET ?"
-        ),
+        None => {
+            let (join, tie) = counts_join(q.sort);
+            format!(
+                "SELECT users.* FROM {from}{join} WHERE {clause} \
+                 ORDER BY {expr} {dir}, {tie} {dir} LIMIT ? OFFSET ?"
+            )
+        }
     };
     values.push(limit.into());
     values.push(offset.into());

@@ -25,9 +25,10 @@ async fn ids_of(app: &TestApp, sql: &str) -> Vec<String> {
 async fn miscounted(app: &TestApp) -> Vec<String> {
     ids_of(
         app,
-        "SELECT user_id FROM users WHERE \
-         model_count <> (SELECT COUNT(*) FROM user_models um WHERE um.user_id = users.id) \
-         OR service_count <> (SELECT COUNT(*) FROM user_services us WHERE us.user_id = users.id)",
+        "SELECT users.user_id FROM users LEFT JOIN user_grant_counts c ON c.id = users.id WHERE \
+         c.id IS NULL OR c.user_id <> users.user_id \
+         OR c.model_count <> (SELECT COUNT(*) FROM user_models um WHERE um.user_id = users.id) \
+         OR c.service_count <> (SELECT COUNT(*) FROM user_services us WHERE us.user_id = users.id)",
     )
     .await
 }
@@ -36,7 +37,7 @@ async fn miscounted(app: &TestApp) -> Vec<String> {
 async fn with_model_count(app: &TestApp, n: i32) -> Vec<String> {
     ids_of(
         app,
-        &format!("SELECT user_id FROM users WHERE model_count = {n} ORDER BY user_id"),
+        &format!("SELECT user_id FROM user_grant_counts WHERE model_count = {n} ORDER BY user_id"),
     )
     .await
 }
@@ -236,10 +237,25 @@ async fn sorting_by_every_column_keeps_the_old_order_and_the_grant_counts_stay_e
     assert!(miscounted(&app).await.is_empty(), "after a service delete");
     let max: Vec<String> = ids_of(
         &app,
-        "SELECT user_id FROM users WHERE service_count = 1 ORDER BY user_id",
+        "SELECT user_id FROM user_grant_counts WHERE service_count = 1 ORDER BY user_id",
     )
     .await;
     assert!(max.len() > 10, "services still counted: {max:?}");
+
+    // A changed user ID reaches the counts' copy of it (the tie-break).
+    app.sql("UPDATE users SET user_id = 'su-148-renamed' WHERE user_id = 'su-148'")
+        .await;
+    assert!(miscounted(&app).await.is_empty(), "after a rename");
+    assert_eq!(
+        ids_of(
+            &app,
+            "SELECT user_id FROM user_grant_counts WHERE user_id LIKE '%renamed'"
+        )
+        .await,
+        ["su-148-renamed"]
+    );
+    app.sql("UPDATE users SET user_id = 'su-148' WHERE user_id = 'su-148-renamed'")
+        .await;
 
     // Aliases (mostly unset), budgets (unset, zero, ties), spend (unset, zero,
     // ties) for the NULL and tie rules of alias, budget, spend and share.

@@ -14,7 +14,9 @@
 #
 # Knobs: BENCH_DURATION (15s), BENCH_USERS (100000), BENCH_CONNECTIONS ("1 8 32 128"),
 # BENCH_PORT (18480), BENCH_PGPORT (55494), BENCH_RUST_LOG (info), and any MAMA_*
-# variable, which is passed to mama (e.g. MAMA_AUDIT_BATCH_MAX).
+# variable, which is passed to mama (e.g. MAMA_AUDIT_BATCH_MAX). BENCH_PERF_DIR=/some/dir
+# records a flat `perf` profile of mama (by symbol, all threads) during the runs at
+# each concurrency into that directory (`perf report -i DIR/sqlite.data --no-children`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WHICH=${1:-all}
@@ -46,6 +48,8 @@ pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }
 export MAMA_SECRET_KEY=$(head -c 64 /dev/urandom | base64 -w0)
 export MAMA_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64 -w0)
 export MAMA_THROWAWAY=true LITELLM_BASE_URL= RUST_LOG=${BENCH_RUST_LOG:-info}
+# The image's allocator settings (Dockerfile), unless the caller sets others.
+export GLIBC_TUNABLES=${GLIBC_TUNABLES-glibc.malloc.arena_max=2:glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=262144}
 
 cat > "$WORK/lookup.lua" <<'LUA'
 -- 100 random IDs of the seeded users per call.
@@ -104,6 +108,12 @@ run_one() { # name database_url
   # cpu ms/call: mama's user+system CPU during the run divided by the calls answered
   # (background sealing and indexing included), the figure that does not depend on
   # how busy the rest of the machine is.
+  local perf_pid=
+  if [ -n "${BENCH_PERF_DIR:-}" ]; then
+    mkdir -p "$BENCH_PERF_DIR"
+    perf record -q -F 499 -p "$MAMA_PID" -o "$BENCH_PERF_DIR/$name.data" 2>/dev/null &
+    perf_pid=$!
+  fi
   printf '   %-6s %10s %9s %9s %8s %8s %12s\n' conns "req/s" "p50 ms" "p99 ms" non-200 errors "cpu ms/call"
   for c in $CONNS; do
     local t=$(( c < 2 ? 1 : 2 ))
@@ -116,6 +126,7 @@ run_one() { # name database_url
     printf '   %-6s %10s %9s %9s %8s %8s %12s\n' "$c" "$rps" "$p50" "$p99" "$st" "$er" \
       "$(awk -v d=$((c1 - c0)) -v n="$n" -v t="$TICKS" 'BEGIN { printf "%.2f", n ? d * 1000 / t / n : 0 }')"
   done
+  if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true; fi
   echo "   one keep-alive client, 100 IDs:"
   for enc in "identity" "gzip, deflate"; do
     local line

@@ -52,6 +52,11 @@ pub struct Settings {
     pub db_max_connections: u32,
     /// SQLite's page cache per pooled connection, in KiB (`PRAGMA cache_size`).
     pub sqlite_cache_kib: u32,
+    /// SQLite `synchronous = FULL` (the default): every commit is on disk before
+    /// it returns, so an audit event a key was answered with survives a power
+    /// loss, not only a crash of mama. `MAMA_SQLITE_SYNCHRONOUS=normal` trades
+    /// that for speed (tests do).
+    pub sqlite_synchronous_full: bool,
     pub litellm: Option<LiteLlmSettings>,
     /// Days audit events are kept; `None` (the default) keeps them forever.
     pub audit_retention_days: Option<u32>,
@@ -75,6 +80,8 @@ pub struct Settings {
     pub compress_min_bytes: usize,
     /// Most user IDs one `POST /api/v1/keys/lookup` may ask for.
     pub api_max_lookup_ids: usize,
+    /// Users whose lookup answers an instance keeps in memory (0: none).
+    pub lookup_cache_users: usize,
     /// Requests per minute per API client unless the client sets its own.
     pub api_rate_limit_per_minute: u32,
     pub sync: SyncSettings,
@@ -305,6 +312,13 @@ impl Settings {
                 1 << 20,
                 "MAMA_SQLITE_CACHE_KIB",
             )?,
+            sqlite_synchronous_full: match env.get("MAMA_SQLITE_SYNCHRONOUS").as_deref() {
+                None | Some("full") | Some("FULL") => true,
+                Some("normal") | Some("NORMAL") => false,
+                Some(other) => {
+                    anyhow::bail!("MAMA_SQLITE_SYNCHRONOUS must be full or normal, not {other:?}")
+                }
+            },
             litellm,
             sync: SyncSettings {
                 concurrency: env.parse::<usize>("LITELLM_SYNC_CONCURRENCY", 8)?.max(1),
@@ -318,6 +332,7 @@ impl Settings {
             },
             security,
             api_max_lookup_ids: env.parse("MAMA_API_MAX_LOOKUP_IDS", 1000)?,
+            lookup_cache_users: env.parse("MAMA_LOOKUP_CACHE_USERS", 100_000)?,
             api_rate_limit_per_minute: env.parse("MAMA_API_RATE_LIMIT_PER_MINUTE", 1200)?,
             audit_retention_days: match env.parse("MAMA_AUDIT_RETENTION_DAYS", 0u32)? {
                 0 => None,
@@ -404,6 +419,9 @@ impl Settings {
         // Tests opt in (with a short interval): the shared proxy holds thousands
         // of other tests' keys.
         s.sync.spend_refresh = Duration::ZERO;
+        // Power-loss durability is the disk's business, not the suite's (the
+        // PostgreSQL test cluster runs with fsync off for the same reason).
+        s.sqlite_synchronous_full = false;
         s
     }
 }

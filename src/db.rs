@@ -57,7 +57,7 @@ pub const DEFAULT_SQLITE_CACHE_KIB: u32 = 1024;
 
 /// Opens the pool: WAL, a busy timeout and foreign keys on SQLite.
 pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
-    connect_with(url, max_connections, DEFAULT_SQLITE_CACHE_KIB).await
+    connect_with(url, max_connections, DEFAULT_SQLITE_CACHE_KIB, true).await
 }
 
 /// [`connect`] with SQLite's page cache per connection set to `sqlite_cache_kib`.
@@ -65,10 +65,13 @@ pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<Database
 /// all of it whenever another one has committed since its last read, which under
 /// a steady audit write load is every read: a large cache costs memory and buys
 /// nothing then (measured in the README, "Per-call CPU and memory").
+/// `synchronous_full`: SQLite syncs the WAL on every commit (durable across a
+/// power loss), or only at checkpoints (`NORMAL`: durable across a crash of mama).
 pub async fn connect_with(
     url: &DatabaseUrl,
     max_connections: u32,
     sqlite_cache_kib: u32,
+    synchronous_full: bool,
 ) -> Result<DatabaseConnection, DbErr> {
     make_sqlite_file_private(url).map_err(|e| DbErr::Custom(format!("SQLite file: {e}")))?;
     let mut opts = ConnectOptions::new(url.expose().to_string());
@@ -79,7 +82,11 @@ pub async fn connect_with(
     if !url.is_postgres() {
         opts.map_sqlx_sqlite_opts(move |o| {
             o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                .synchronous(if synchronous_full {
+                    sea_orm::sqlx::sqlite::SqliteSynchronous::Full
+                } else {
+                    sea_orm::sqlx::sqlite::SqliteSynchronous::Normal
+                })
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
                 .pragma("cache_size", format!("-{sqlite_cache_kib}"))

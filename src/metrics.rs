@@ -87,6 +87,8 @@ pub struct Metrics {
     audit_batch_sizes: Histogram,
     /// Due jobs this instance claimed from another instance whose lease expired.
     lease_takeovers: AtomicU64,
+    /// Runs of this instance that ended after their job was taken over.
+    lease_lost: AtomicU64,
     /// Requests by status class: 1xx … 5xx.
     requests: [AtomicU64; 5],
     audit_failures: AtomicU64,
@@ -95,6 +97,12 @@ pub struct Metrics {
     audit_batched_events: AtomicU64,
     audit_failed_batches: AtomicU64,
     audit_largest_batch: AtomicU64,
+    /// The lookup cache: users answered from memory, read from the database,
+    /// times a change elsewhere emptied it, and its entries now.
+    lookup_cache_hits: AtomicU64,
+    lookup_cache_misses: AtomicU64,
+    lookup_cache_resets: AtomicU64,
+    lookup_cache_entries: AtomicU64,
 }
 
 impl Metrics {
@@ -118,12 +126,27 @@ impl Metrics {
     pub fn record_takeovers(&self, n: u64) {
         self.lease_takeovers.fetch_add(n, Ordering::Relaxed);
     }
+    /// A run ended holding no lease any more (its result was not recorded).
+    pub fn record_lease_lost(&self) {
+        self.lease_lost.fetch_add(1, Ordering::Relaxed);
+    }
     pub fn record_status(&self, status: u16) {
         let i = (status / 100).clamp(1, 5) as usize - 1;
         self.requests[i].fetch_add(1, Ordering::Relaxed);
     }
     pub fn record_audit_failure(&self) {
         self.audit_failures.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn record_lookup_cache(&self, hits: u64, misses: u64) {
+        self.lookup_cache_hits.fetch_add(hits, Ordering::Relaxed);
+        self.lookup_cache_misses
+            .fetch_add(misses, Ordering::Relaxed);
+    }
+    pub fn record_lookup_cache_reset(&self) {
+        self.lookup_cache_resets.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn set_lookup_cache_entries(&self, n: usize) {
+        self.lookup_cache_entries.store(n as u64, Ordering::Relaxed);
     }
     /// One group commit of `events` events, committed (`ok`) or rolled back.
     pub fn record_audit_batch(&self, events: usize, ok: bool) {
@@ -209,6 +232,10 @@ pub async fn render(m: &Metrics, db: &DatabaseConnection) -> String {
         "# HELP mama_sync_lease_takeovers_total Sync jobs this instance claimed after another instance's lease expired.\n# TYPE mama_sync_lease_takeovers_total counter\nmama_sync_lease_takeovers_total {}\n",
         m.lease_takeovers.load(Ordering::Relaxed)
     ));
+    out.push_str(&format!(
+        "# HELP mama_sync_lease_lost_total Sync job runs of this instance whose lease was taken over before they ended (their result was not recorded).\n# TYPE mama_sync_lease_lost_total counter\nmama_sync_lease_lost_total {}\n",
+        m.lease_lost.load(Ordering::Relaxed)
+    ));
     let (open, idle, max) = pool_usage(db);
     out.push_str(&format!(
         "# HELP mama_db_pool_connections Database connections of this instance's pool, by state.\n# TYPE mama_db_pool_connections gauge\nmama_db_pool_connections{{state=\"in_use\"}} {}\nmama_db_pool_connections{{state=\"idle\"}} {idle}\n# HELP mama_db_pool_max_connections The pool's limit (MAMA_DB_MAX_CONNECTIONS).\n# TYPE mama_db_pool_max_connections gauge\nmama_db_pool_max_connections {max}\n",
@@ -261,6 +288,30 @@ pub async fn render(m: &Metrics, db: &DatabaseConnection) -> String {
             "gauge",
             "Most events committed in one group commit since start.",
             &m.audit_largest_batch,
+        ),
+        (
+            "mama_lookup_cache_hits_total",
+            "counter",
+            "Users of key lookups answered from this instance's memory.",
+            &m.lookup_cache_hits,
+        ),
+        (
+            "mama_lookup_cache_misses_total",
+            "counter",
+            "Users of key lookups read from the database.",
+            &m.lookup_cache_misses,
+        ),
+        (
+            "mama_lookup_cache_resets_total",
+            "counter",
+            "Times a change to users, models or services emptied the lookup cache.",
+            &m.lookup_cache_resets,
+        ),
+        (
+            "mama_lookup_cache_entries",
+            "gauge",
+            "Users whose lookup answer this instance holds in memory.",
+            &m.lookup_cache_entries,
         ),
     ] {
         out.push_str(&format!(

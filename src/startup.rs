@@ -34,6 +34,11 @@ pub struct Application {
     stop: crate::shutdown::Trigger,
     /// The sync worker (answers how many leases it released when stopped).
     worker: Option<tokio::task::JoinHandle<u64>>,
+    /// The loops that end when `stop` is raised (purgers, spend and model refreshers).
+    loops: Vec<(&'static str, tokio::task::JoinHandle<()>)>,
+    /// Raised after the audit writer's last flush: the sealer's last pass.
+    seal_stop: crate::shutdown::Trigger,
+    sealer: tokio::task::JoinHandle<()>,
     indexer: tokio::task::JoinHandle<()>,
     writer: audit::AuditWriter,
     shutdown_timeout: std::time::Duration,
@@ -49,6 +54,7 @@ impl Application {
             &settings.database_url,
             settings.db_max_connections,
             settings.sqlite_cache_kib,
+            settings.sqlite_synchronous_full,
         )
         .await?;
         let secrets = &settings.secrets;
@@ -78,15 +84,29 @@ impl Application {
         let shutdown_timeout = data.settings.shutdown_timeout;
         // Jobs in flight get part of the budget; the leases of the rest are
         // released at once so another instance continues them.
-        let worker = crate::litellm::start(&data, listener_stop.clone(), shutdown_timeout * 2 / 5);
-        audit::chain::spawn_sealer(
+        let started = crate::litellm::start(&data, listener_stop.clone(), shutdown_timeout * 2 / 5);
+        let worker = started.worker;
+        let mut loops = started.loops;
+        let (seal_stop, sealer_stop) = crate::shutdown::channel();
+        let sealer = audit::chain::spawn_sealer(
             conn.clone(),
             audit::chain::AuditKeys::from_secrets(&data.settings.secrets),
             audit::checkpoint::Checkpointer::from_settings(&data.settings),
             data.settings.audit_seal_interval,
+            sealer_stop,
         );
-        admins::spawn_purger(conn.clone(), data.settings.clone());
-        api::spawn_idempotency_purger(conn.clone(), &data.settings.security);
+        loops.push((
+            "session purger",
+            admins::spawn_purger(conn.clone(), data.settings.clone(), listener_stop.clone()),
+        ));
+        loops.push((
+            "idempotency purger",
+            api::spawn_idempotency_purger(
+                conn.clone(),
+                &data.settings.security,
+                listener_stop.clone(),
+            ),
+        ));
         let indexer = audit::indexer::spawn_indexer(
             conn.clone(),
             data.settings.audit_index_interval,
@@ -107,6 +127,9 @@ impl Application {
             db: conn,
             stop,
             worker,
+            loops,
+            seal_stop,
+            sealer,
             indexer,
             writer,
             shutdown_timeout,
@@ -125,13 +148,19 @@ impl Application {
     /// Serves until SIGTERM or SIGINT, then stops gracefully within
     /// `MAMA_SHUTDOWN_TIMEOUT_SECONDS`: the listener closes, requests in flight are
     /// answered, the sync worker claims nothing more and releases its leases
-    /// (after a short grace for the jobs it is running), the indexer and the model
-    /// refresher stop, and the audit writer's last batch is committed.
+    /// (after a short grace for the jobs it is running), the indexer, the model
+    /// and spend refreshers and the session and idempotency purgers stop between
+    /// passes, the audit writer's last batch is committed, and then the chain
+    /// sealer makes its last pass (so every event is sealed) and stops. Each wait
+    /// is bounded by the same deadline.
     pub async fn run_until_signal(self) -> std::io::Result<()> {
         let Application {
             server,
             stop,
             worker,
+            loops,
+            seal_stop,
+            sealer,
             indexer,
             writer,
             shutdown_timeout,
@@ -167,16 +196,31 @@ impl Application {
             }
         );
         let _ = tokio::time::timeout_at(deadline, indexer).await;
+        let ended = futures_util::future::join_all(loops.into_iter().map(|(name, h)| async move {
+            let ended = tokio::time::timeout_at(deadline, h).await.is_ok();
+            if !ended {
+                tracing::warn!(task = name, "did not stop within the shutdown timeout");
+            }
+            ended
+        }))
+        .await;
+        let loops_stopped = ended.iter().filter(|e| **e).count();
         let flushed = matches!(
             tokio::time::timeout_at(deadline, writer.flush()).await,
             Ok(Ok(()))
         );
+        // Last: everything above may have written audit events; the sealer's
+        // last pass seals them.
+        seal_stop.stop();
+        let sealed = tokio::time::timeout_at(deadline, sealer).await.is_ok();
         tracing::info!(
             signal,
             ms = started.elapsed().as_millis() as u64,
             requests_finished = http,
             leases_released = released,
+            loops_stopped,
             audit_flushed = flushed,
+            audit_sealed = sealed,
             "stopped"
         );
         Ok(())
@@ -194,6 +238,11 @@ pub fn build_server(
     writer: audit::AuditWriter,
 ) -> std::io::Result<Server> {
     let writer = web::Data::new(writer);
+    // The key lookup's answers, checked against the read generation per call.
+    let lookup_cache = web::Data::new(api::lookup_cache::LookupCache::new(
+        data.settings.lookup_cache_users,
+        data.metrics.clone(),
+    ));
     let key = Key::from(data.settings.secrets.session_key.expose_secret());
     let secure = data.settings.secure_cookies;
     let api_limiter = web::Data::new(api::RateLimiter::default());
@@ -234,6 +283,7 @@ pub fn build_server(
             .app_data(anonymous.clone())
             .app_data(compression.clone())
             .app_data(writer.clone())
+            .app_data(lookup_cache.clone())
             .app_data(web::FormConfig::default().limit(4 << 20))
             .app_data(web::PayloadConfig::new(4 << 20))
             .app_data(

@@ -269,6 +269,7 @@ reconcile-kind-models = models
 reconcile-kind-alias = alias
 reconcile-kind-metadata = metadata
 reconcile-kind-user-id = user ID
+reconcile-kind-limits = limits
 reconcile-kind-other = other
 
 ## Audit
@@ -619,6 +620,7 @@ err-too-large = { $field } is at most { $max_fmt }.
 err-at-least-one = { $field } must be at least 1.
 err-whole-number = { $field } must be a whole number.
 err-budget-duration = { $field }: choose daily, weekly or monthly.
+err-true-false = { $field } must be true or false.
 users-col-spend = Spend
 users-col-budget = Budget
 users-col-share = Used

@@ -250,6 +250,7 @@ reconcile-kind-models = 모델
 reconcile-kind-alias = 별칭
 reconcile-kind-metadata = 메타데이터
 reconcile-kind-user-id = 사용자 ID
+reconcile-kind-limits = 한도
 reconcile-kind-other = 기타
 
 ## 감사 기록
@@ -497,6 +498,7 @@ err-too-large = { $field } 항목은 최대 { $max_fmt }입니다.
 err-at-least-one = { $field } 항목은 1 이상이어야 합니다.
 err-whole-number = { $field } 항목은 정수여야 합니다.
 err-budget-duration = { $field }: 매일, 매주, 매월 중에서 고르세요.
+err-true-false = { $field }: true 또는 false로 적어 주세요.
 users-col-spend = 사용액
 users-col-budget = 예산
 users-col-share = 사용률

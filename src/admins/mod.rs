@@ -60,15 +60,19 @@ pub async fn purge_once(
     Ok((sessions, throttles))
 }
 
-/// Starts the periodic [`purge_once`].
+/// Starts the periodic [`purge_once`]; it ends between passes once `stop` is raised.
 pub fn spawn_purger(
     db: sea_orm::DatabaseConnection,
     settings: std::sync::Arc<crate::config::Settings>,
-) {
+    mut stop: crate::shutdown::Stop,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(settings.security.purge_interval);
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop.stopped() => return,
+            }
             match purge_once(&db, &settings).await {
                 Ok((s, t)) if s + t > 0 => {
                     tracing::info!(sessions = s, throttle_rows = t, "purged expired rows")
@@ -77,7 +81,7 @@ pub fn spawn_purger(
                 Err(e) => tracing::warn!(error = %e, "purge of expired sessions failed"),
             }
         }
-    });
+    })
 }
 
 /// `/login`, `/logout`, `/account/password`, `/admins…`.

@@ -1,17 +1,20 @@
 //! Thin handlers of `/api/v1`. Each names its action, checks its scope, records
 //! what it read (never a key), and answers JSON; errors are `AppError`s, which
 //! the audit middleware renders as `{"error": {…}}`.
-use std::sync::{Arc, OnceLock};
+use std::{
+    collections::HashMap,
+    sync::{Arc, OnceLock},
+};
 
 use actix_web::{HttpRequest, HttpResponse, http::header, web};
-use secrecy::ExposeSecret;
 
 use super::{
     ApiCaller,
     contract::{
         self, AuditEventOut, AuditEventsResponse, AuditQuery, EventActor, LookupResponse,
-        ModelEntry, ModelsResponse, UserKey,
+        ModelEntry, ModelsResponse,
     },
+    lookup_cache::{self, Answer, LookupCache},
     queries,
 };
 use crate::{
@@ -50,6 +53,7 @@ pub async fn lookup(
     caller: ApiCaller,
     audit: AuditCtx,
     data: web::Data<AppData>,
+    cache: web::Data<LookupCache>,
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     audit.action(Action::ApiKeysLookup);
@@ -64,50 +68,29 @@ pub async fn lookup(
     };
     audit.targets(ids.clone());
     audit.detail("requested", ids.len());
-    let mut found = queries::lookup(&data.db, &ids).await?;
+    let mut found = lookup_answers(&data, &cache, &ids).await?;
     let mut users = Vec::with_capacity(found.len());
     let mut not_found = vec![];
     let mut errors = vec![];
     for id in ids {
-        match found.remove(&id) {
-            Some(f) => {
-                let key = match data.cipher.decrypt(
-                    &f.user.user_id,
-                    &f.user.key_ciphertext,
-                    &f.user.key_sha256,
-                ) {
-                    Ok(key) => key,
-                    // One unreadable row fails that user only, named in `errors`.
-                    Err(e) => {
-                        tracing::warn!(user_id = %id, error = %e, "a stored key cannot be returned");
-                        errors.push(contract::LookupError {
-                            user_id: id,
-                            code: e.code().to_string(),
-                            message: e.to_string(),
-                        });
-                        continue;
-                    }
-                };
-                users.push(UserKey {
-                    user_id: f.user.user_id,
-                    organisation: f.user.organisation,
-                    key: key.expose_secret().to_string(),
-                    key_alias: f.user.key_alias,
-                    models: f.models,
-                    services: f.services,
-                    extra: f.user.extra,
-                    sync_state: f.user.sync_state,
-                    updated_at: f.user.updated_at,
-                    max_budget: f.user.max_budget,
-                    budget_duration: f.user.budget_duration,
-                    rpm_limit: f.user.rpm_limit,
-                    tpm_limit: f.user.tpm_limit,
-                    spend: f.user.spend,
-                    blocked: f.user.blocked,
-                    expires_at: f.user.expires_at,
+        let Some(answer) = found.remove(&id) else {
+            not_found.push(id);
+            continue;
+        };
+        match data
+            .cipher
+            .decrypt(&answer.user_id, &answer.key_ciphertext, &answer.key_sha256)
+        {
+            Ok(key) => users.push((answer, key)),
+            // One unreadable row fails that user only, named in `errors`.
+            Err(e) => {
+                tracing::warn!(user_id = %id, error = %e, "a stored key cannot be returned");
+                errors.push(contract::LookupError {
+                    user_id: id,
+                    code: e.code().to_string(),
+                    message: e.to_string(),
                 });
             }
-            None => not_found.push(id),
         }
     }
     audit.detail("found", users.len());
@@ -120,11 +103,41 @@ pub async fn lookup(
             .collect();
         audit.detail("errors", e);
     }
-    Ok(HttpResponse::Ok().json(LookupResponse {
-        users,
-        not_found,
-        errors,
-    }))
+    // The body is `LookupResponse` (its schema is the contract), assembled from
+    // the answers' ready JSON.
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(lookup_cache::response_body(&users, &not_found, &errors)))
+}
+
+/// The answers for `ids` (external IDs), keyed by ID: cached ones at the
+/// database's current read generation, the rest read and cached.
+async fn lookup_answers(
+    data: &AppData,
+    cache: &LookupCache,
+    ids: &[String],
+) -> Result<HashMap<String, Arc<Answer>>, AppError> {
+    let read = |ids| async move {
+        Ok::<_, AppError>(
+            queries::lookup(&data.db, ids)
+                .await?
+                .into_iter()
+                .map(|(id, g)| (id, Arc::new(Answer::of(g))))
+                .collect::<HashMap<_, _>>(),
+        )
+    };
+    if !cache.enabled() {
+        return read(ids).await;
+    }
+    // The counter first: answers read after it are at least that new.
+    let generation = lookup_cache::generation(&data.db).await?;
+    let (mut found, missing) = cache.get(generation, ids);
+    if !missing.is_empty() {
+        let fresh = read(&missing).await?;
+        cache.put(generation, &fresh.values().cloned().collect::<Vec<_>>());
+        found.extend(fresh);
+    }
+    Ok(found)
 }
 
 async fn read_lookup(

@@ -19,6 +19,7 @@
 mod auth;
 pub mod contract;
 mod handlers;
+pub mod lookup_cache;
 pub mod openapi;
 pub mod queries;
 mod rate_limit;
@@ -65,21 +66,26 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// Deletes the answers kept for `Idempotency-Key` retries once they are older
-/// than `MAMA_IDEMPOTENCY_TTL_HOURS`, every `MAMA_PURGE_INTERVAL_SECS`.
+/// than `MAMA_IDEMPOTENCY_TTL_HOURS`, every `MAMA_PURGE_INTERVAL_SECS`; ends
+/// between passes once `stop` is raised.
 pub fn spawn_idempotency_purger(
     db: sea_orm::DatabaseConnection,
     security: &crate::config::SecuritySettings,
-) {
+    mut stop: crate::shutdown::Stop,
+) -> tokio::task::JoinHandle<()> {
     let (every, ttl) = (security.purge_interval, security.idempotency_ttl);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop.stopped() => return,
+            }
             match write::purge_idempotency(&db, ttl).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(idempotency_keys = n, "purged old idempotency answers"),
                 Err(e) => tracing::warn!(error = %e, "purge of idempotency answers failed"),
             }
         }
-    });
+    })
 }

@@ -349,16 +349,19 @@ pub async fn seal_all(db: &DatabaseConnection, keys: &AuditKeys) -> Result<u64, 
 
 /// The background sealer every instance runs: seals, then writes a signed
 /// checkpoint when one is due (every N events, and at least every interval).
+/// Once `stop` is raised it makes one last pass and ends, so the events the
+/// audit writer flushed on the way down are sealed: raise it after that flush.
 pub fn spawn_sealer(
     db: DatabaseConnection,
     keys: AuditKeys,
     checkpoints: super::checkpoint::Checkpointer,
     every: Duration,
-) {
+    mut stop: crate::shutdown::Stop,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut failing = false;
         loop {
-            tokio::time::sleep(every).await;
+            let last = stop.sleep(every).await;
             let r = match seal_all(&db, &keys).await {
                 Ok(_) => checkpoints.if_due(&db).await.map(|_| ()),
                 Err(e) => Err(e),
@@ -371,8 +374,12 @@ pub fn spawn_sealer(
                 }
                 Err(_) => {}
             }
+            if last {
+                tracing::info!("audit chain sealer stopped after its last pass");
+                return;
+            }
         }
-    });
+    })
 }
 
 /// The result of walking the chain.

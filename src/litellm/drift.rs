@@ -13,12 +13,36 @@
 //! an admin decides (overwrite with mama's state, or adopt the change in mama).
 //!
 //! [`owned`] is the one place that says which fields mama owns: a field added to
-//! `KeySpec` and `KeyRow` is compared once it is added there. The limits of the
-//! budgets work (`max_budget`, `budget_duration`, `rpm_limit`, `tpm_limit`,
-//! `expires_at`, `blocked`) are not compared yet: LiteLLM reports some of them
-//! in another shape than mama sends (an expiry as an absolute time, `blocked`
-//! as null), and each needs its normalisation and a test against the real proxy
-//! before a difference in it may hold a write.
+//! `KeySpec` and `KeyRow` is compared once it is added there. Since the budgets
+//! work it holds the limits as well (`max_budget`, `budget_duration`,
+//! `rpm_limit`, `tpm_limit`, `expires_at`, `blocked`). LiteLLM reports some of
+//! them in another shape than mama sends, so both sides are normalised before
+//! they are compared (measured against LiteLLM 1.83.14; each rule has a unit test
+//! below and the contract tests in `tests/app/litellm.rs`):
+//!
+//! - **`max_budget`**: a float both ways, but LiteLLM stores what it is given
+//!   through Python floats and its database (`0.30000000000000004` comes back as
+//!   `0.3`): both sides are rounded to 12 significant digits.
+//! - **`budget_duration`**: LiteLLM keeps the text it was given and reads it with
+//!   `duration_in_seconds` (`s`, `m`, `h`, `d`, `w`, `mo`), so `24h`, `1d` and
+//!   `86400s` are the same period: each side becomes whole days (`7d`) or seconds
+//!   (`90s`); calendar months stay `Nmo`. A `null` sent by mama does **not**
+//!   clear LiteLLM's value (`/key/update` skips a null `budget_duration`; it does
+//!   clear a null `max_budget` and a null `duration`), so when mama holds no
+//!   period, whatever period LiteLLM still has is mama's own leftover and is not
+//!   a difference.
+//! - **`rpm_limit`, `tpm_limit`**: integers both ways, compared as they are.
+//! - **`expires_at`**: mama keeps an absolute time and sends `duration` (seconds
+//!   from the moment of the call, whole seconds); LiteLLM turns it into an
+//!   absolute `expires` (`…+00:00`, milliseconds) at the moment it receives it.
+//!   The two agree within the call's latency plus a second, so times within
+//!   [`EXPIRY_SLACK`] are the same; and two times both already past are the same
+//!   (an expiry in the past is sent as `0s`, which LiteLLM stores as "now").
+//! - **`blocked`**: LiteLLM reports `null` for a key never blocked or
+//!   unblocked: `null` is `false`.
+//!
+//! A field absent from a state mama recorded (a state recorded before the field
+//! was owned) is not compared against it: mama cannot tell what it sent then.
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Utc;
@@ -34,12 +58,29 @@ use crate::{
     entities::{key_sync_state, model, sync_drift},
 };
 
-/// The fields of a key mama owns, in one canonical JSON object (sorted lists).
+/// Two expiries closer than this are the same (see the module doc): the time
+/// between computing `duration` and LiteLLM adding it to its clock, plus the
+/// second `duration` loses to rounding.
+pub const EXPIRY_SLACK: chrono::Duration = chrono::Duration::seconds(300);
+
+/// The limits of a key, as mama sends them or LiteLLM reports them.
+struct LimitsOf<'a> {
+    max_budget: Option<f64>,
+    budget_duration: Option<&'a str>,
+    rpm_limit: Option<i64>,
+    tpm_limit: Option<i64>,
+    expires_at: Option<chrono::DateTime<Utc>>,
+    blocked: bool,
+}
+
+/// The fields of a key mama owns, in one canonical JSON object (sorted lists,
+/// normalised limits).
 fn owned(
     key_alias: Option<&str>,
     models: &[String],
     user_id: Option<&str>,
     metadata: &Value,
+    limits: LimitsOf<'_>,
 ) -> Value {
     let models: BTreeSet<&String> = models.iter().collect();
     json!({
@@ -47,7 +88,47 @@ fn owned(
         "models": models,
         "user_id": user_id,
         "metadata": metadata,
+        "max_budget": limits.max_budget.map(budget),
+        "budget_duration": limits.budget_duration.map(period),
+        "rpm_limit": limits.rpm_limit,
+        "tpm_limit": limits.tpm_limit,
+        "expires_at": limits
+            .expires_at
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        "blocked": limits.blocked,
     })
+}
+
+/// A budget rounded to 12 significant digits (what survives LiteLLM's floats).
+fn budget(b: f64) -> f64 {
+    if !b.is_finite() || b == 0.0 {
+        return b;
+    }
+    format!("{b:.11e}").parse().unwrap_or(b)
+}
+
+/// A `budget_duration` in one spelling: whole days (`7d`), else seconds
+/// (`90s`); calendar months (`1mo`) and text LiteLLM would not read stay as they are.
+fn period(p: &str) -> String {
+    let t = p.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (n, unit) = t.split_at(split);
+    let Ok(n) = n.parse::<i64>() else {
+        return t.to_string();
+    };
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        "w" => n * 7 * 86_400,
+        _ => return t.to_string(),
+    };
+    if secs % 86_400 == 0 {
+        format!("{}d", secs / 86_400)
+    } else {
+        format!("{secs}s")
+    }
 }
 
 /// What mama sends for `spec`.
@@ -57,34 +138,77 @@ pub fn owned_of_spec(spec: &KeySpec) -> Value {
         &spec.models,
         Some(&spec.user_id),
         &spec.metadata,
+        LimitsOf {
+            max_budget: spec.max_budget,
+            budget_duration: spec.budget_duration.as_deref(),
+            rpm_limit: spec.rpm_limit,
+            tpm_limit: spec.tpm_limit,
+            expires_at: spec.expires_at,
+            blocked: spec.blocked,
+        },
     )
 }
 
-/// What LiteLLM holds in `row` (LiteLLM answers `{}` for metadata it never had).
+/// What LiteLLM holds in `row` (LiteLLM answers `{}` for metadata it never had,
+/// `null` for `blocked` never set; an `expires` it cannot read is kept as text,
+/// so it differs from anything mama sent).
 pub fn owned_of_row(row: &KeyRow) -> Value {
     let metadata = match &row.metadata {
         Value::Null => json!({}),
         m => m.clone(),
     };
-    owned(
+    let mut v = owned(
         row.key_alias.as_deref(),
         &row.models,
         row.user_id.as_deref(),
         &metadata,
-    )
+        LimitsOf {
+            max_budget: row.max_budget,
+            budget_duration: row.budget_duration.as_deref(),
+            rpm_limit: row.rpm_limit,
+            tpm_limit: row.tpm_limit,
+            expires_at: row.expires.as_deref().and_then(super::client::parse_time),
+            blocked: row.blocked.unwrap_or(false),
+        },
+    );
+    if let Some(e) = &row.expires
+        && super::client::parse_time(e).is_none()
+    {
+        v["expires_at"] = json!(e);
+    }
+    v
 }
 
-/// The top-level fields in which `a` and `b` differ.
-pub fn differing_fields(a: &Value, b: &Value) -> Vec<String> {
+/// Whether LiteLLM's value `theirs` of `field` is what mama's `ours` means, at
+/// `now` (see the module doc for each rule). Both are canonical (from [`owned`]).
+pub fn same(field: &str, ours: &Value, theirs: &Value, now: chrono::DateTime<Utc>) -> bool {
+    match field {
+        "budget_duration" => ours.is_null() || ours == theirs,
+        "expires_at" => match (ours.as_str(), theirs.as_str()) {
+            (Some(a), Some(b)) => {
+                match (super::client::parse_time(a), super::client::parse_time(b)) {
+                    (Some(a), Some(b)) => (a <= now && b <= now) || (a - b).abs() <= EXPIRY_SLACK,
+                    _ => a == b,
+                }
+            }
+            _ => ours == theirs,
+        },
+        _ => ours == theirs,
+    }
+}
+
+/// The top-level fields in which mama's `ours` and LiteLLM's `theirs` differ,
+/// by [`same`]; a field `ours` does not hold (an older record) is not compared.
+pub fn differing_fields(ours: &Value, theirs: &Value) -> Vec<String> {
+    let now = Utc::now();
     let empty = serde_json::Map::new();
     let (a, b) = (
-        a.as_object().unwrap_or(&empty),
-        b.as_object().unwrap_or(&empty),
+        ours.as_object().unwrap_or(&empty),
+        theirs.as_object().unwrap_or(&empty),
     );
-    let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
-    keys.into_iter()
-        .filter(|k| a.get(*k) != b.get(*k))
-        .cloned()
+    a.iter()
+        .filter(|(k, v)| !same(k, v, b.get(*k).unwrap_or(&Value::Null), now))
+        .map(|(k, _)| k.clone())
         .collect()
 }
 
@@ -115,14 +239,20 @@ pub fn judge(state: Option<&key_sync_state::Model>, current: &Value, desired: &V
     let Some(expected) = sent.clone().or_else(|| recent.last().cloned()) else {
         return Verdict::Clean;
     };
-    let field = |v: &Value, f: &str| v.get(f).cloned();
+    let now = Utc::now();
+    // Whether `state` (one of mama's) says what LiteLLM holds in field `f`; a
+    // state that does not hold the field says nothing either way.
+    let explains = |state: &Value, f: &str| {
+        state
+            .get(f)
+            .is_some_and(|ours| same(f, ours, current.get(f).unwrap_or(&Value::Null), now))
+    };
     let fields: Vec<String> = differing_fields(&expected, current)
         .into_iter()
         .filter(|f| {
-            let cur = field(current, f);
-            cur != field(desired, f)
-                && sent.as_ref().is_none_or(|s| cur != field(s, f))
-                && recent.iter().all(|r| cur != field(r, f))
+            !explains(desired, f)
+                && sent.as_ref().is_none_or(|s| !explains(s, f))
+                && recent.iter().all(|r| !explains(r, f))
         })
         .collect();
     if fields.is_empty() {
@@ -210,6 +340,15 @@ async fn upsert_state(
         }
     }
     Ok(())
+}
+
+/// The state LiteLLM holds after `/key/block` or `/key/unblock` succeeds on a
+/// key whose last sent state is in `record`: that state with only `blocked`
+/// changed (the call changes nothing else). `None` without a sent state.
+pub fn with_blocked(record: Option<&key_sync_state::Model>, blocked: bool) -> Option<Value> {
+    let mut v: Value = serde_json::from_str(record?.sent_state.as_deref()?).ok()?;
+    v.as_object_mut()?.insert("blocked".into(), json!(blocked));
+    Some(v)
 }
 
 /// Before a call: mama is about to send `state` (kept until the call is confirmed).
@@ -507,5 +646,160 @@ mod tests {
             ..row
         };
         assert_eq!(owned_of_row(&bare)["metadata"], json!({}));
+    }
+
+    fn limited() -> KeySpec {
+        KeySpec {
+            max_budget: Some(0.1 + 0.2),
+            budget_duration: Some("30d".into()),
+            rpm_limit: Some(60),
+            tpm_limit: Some(1000),
+            expires_at: Some("2027-01-31T14:59:59Z".parse().unwrap()),
+            blocked: false,
+            ..spec(&["a"])
+        }
+    }
+
+    /// LiteLLM's report of `limited()` as 1.83.14 answers /key/info.
+    fn reported() -> KeyRow {
+        KeyRow {
+            token: Some("h".into()),
+            key_alias: Some("a".into()),
+            models: vec!["a".into()],
+            user_id: Some("u".into()),
+            metadata: json!({"managed_by": "mama"}),
+            max_budget: Some(0.3),
+            budget_duration: Some("30d".into()),
+            rpm_limit: Some(60),
+            tpm_limit: Some(1000),
+            // `duration` computed a moment before the expiry's whole second,
+            // received 0.4 s later.
+            expires: Some("2027-01-31T14:59:58.612000+00:00".into()),
+            blocked: None,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_limits_as_litellm_reports_them_are_the_limits_mama_sent() {
+        let ours = owned_of_spec(&limited());
+        let theirs = owned_of_row(&reported());
+        assert_eq!(differing_fields(&ours, &theirs), Vec::<String>::new());
+        assert_eq!(theirs["blocked"], json!(false), "null is not blocked");
+        assert_eq!(theirs["max_budget"], json!(0.3));
+        assert_eq!(ours["max_budget"], json!(0.3), "0.1 + 0.2 is rounded");
+    }
+
+    #[test]
+    fn a_limit_changed_in_litellm_is_a_difference_in_that_field_only() {
+        let ours = owned_of_spec(&limited());
+        let mut row = reported();
+        row.max_budget = Some(5.0);
+        row.rpm_limit = Some(9);
+        row.blocked = Some(true);
+        assert_eq!(
+            differing_fields(&ours, &owned_of_row(&row)),
+            ["blocked", "max_budget", "rpm_limit"]
+        );
+        let mut row = reported();
+        row.expires = Some("2027-01-31T15:10:00+00:00".into());
+        row.tpm_limit = None;
+        row.budget_duration = Some("7d".into());
+        assert_eq!(
+            differing_fields(&ours, &owned_of_row(&row)),
+            ["budget_duration", "expires_at", "tpm_limit"]
+        );
+        // An expiry LiteLLM reports in a shape mama cannot read is a difference.
+        let mut row = reported();
+        row.expires = Some("soon".into());
+        assert_eq!(differing_fields(&ours, &owned_of_row(&row)), ["expires_at"]);
+    }
+
+    #[test]
+    fn budget_periods_are_compared_by_length_and_a_period_mama_cleared_is_not_a_difference() {
+        assert_eq!(period("24h"), "1d");
+        assert_eq!(period("1w"), "7d");
+        assert_eq!(period("86400s"), "1d");
+        assert_eq!(period("90m"), "5400s");
+        assert_eq!(period("1mo"), "1mo");
+        let mut s = limited();
+        s.budget_duration = Some("7d".into());
+        let mut row = reported();
+        row.budget_duration = Some("1w".into());
+        assert!(differing_fields(&owned_of_spec(&s), &owned_of_row(&row)).is_empty());
+        // mama cleared the period: LiteLLM ignores a null budget_duration and
+        // keeps the old one.
+        s.budget_duration = None;
+        s.max_budget = None;
+        row.max_budget = None;
+        assert!(differing_fields(&owned_of_spec(&s), &owned_of_row(&row)).is_empty());
+    }
+
+    #[test]
+    fn two_expiries_both_past_are_the_same_and_no_expiry_is_not_an_expiry() {
+        let now = Utc::now();
+        let mut s = limited();
+        s.expires_at = Some(now - chrono::Duration::days(3));
+        let mut row = reported();
+        // Sent as `0s` an hour ago: LiteLLM stored the moment of the call.
+        row.expires = Some(
+            (now - chrono::Duration::hours(1))
+                .naive_utc()
+                .format("%Y-%m-%dT%H:%M:%S%.6f")
+                .to_string(),
+        );
+        assert!(differing_fields(&owned_of_spec(&s), &owned_of_row(&row)).is_empty());
+        // One past, one ahead: different.
+        s.expires_at = Some(now + chrono::Duration::days(3));
+        assert_eq!(
+            differing_fields(&owned_of_spec(&s), &owned_of_row(&row)),
+            ["expires_at"]
+        );
+        row.expires = None;
+        assert_eq!(
+            differing_fields(&owned_of_spec(&s), &owned_of_row(&row)),
+            ["expires_at"]
+        );
+        s.expires_at = None;
+        assert!(differing_fields(&owned_of_spec(&s), &owned_of_row(&row)).is_empty());
+    }
+
+    #[test]
+    fn a_record_from_before_the_limits_were_owned_does_not_judge_them() {
+        // What mama recorded before this change: no limit fields at all.
+        let old = json!({
+            "key_alias": "a", "models": ["a"], "user_id": "u",
+            "metadata": {"managed_by": "mama"},
+        });
+        // mama now wants a new budget; LiteLLM still holds the one sent before
+        // the upgrade: not drift (mama cannot tell what it sent then).
+        let mut desired = limited();
+        desired.max_budget = Some(99.0);
+        let current = owned_of_row(&reported());
+        assert_eq!(
+            judge(
+                Some(&state(Some(&old), None)),
+                &current,
+                &owned_of_spec(&desired)
+            ),
+            Verdict::Clean
+        );
+        // Once mama records the limits, a change behind its back is drift.
+        let sent = owned_of_spec(&limited());
+        let mut row = reported();
+        row.rpm_limit = Some(1);
+        assert!(matches!(
+            judge(Some(&state(Some(&sent), None)), &owned_of_row(&row), &owned_of_spec(&desired)),
+            Verdict::Drift { fields, .. } if fields == ["rpm_limit"]
+        ));
+    }
+
+    #[test]
+    fn a_block_changes_only_blocked_in_mamas_record() {
+        let sent = owned_of_spec(&limited());
+        let st = state(Some(&sent), None);
+        let b = with_blocked(Some(&st), true).unwrap();
+        assert_eq!(differing_fields(&sent, &b), ["blocked"]);
+        assert_eq!(with_blocked(None, true), None);
     }
 }

@@ -488,6 +488,7 @@ pub fn drift_kind_key(kind: &str) -> &'static str {
         "alias" => "reconcile-kind-alias",
         "metadata" => "reconcile-kind-metadata",
         "user_id" => "reconcile-kind-user-id",
+        "limits" => "reconcile-kind-limits",
         _ => "reconcile-kind-other",
     }
 }

@@ -60,22 +60,28 @@ pub fn client(data: &AppData) -> Option<LiteLlm> {
     }
 }
 
-/// Starts the sync worker and the model refresher (when LiteLLM is configured), or
-/// raises the "not configured" banner. Called once by `Application::build`. Both
-/// end when `stop` is raised; the worker's handle (when it runs) answers how
-/// many leases it released, after at most `grace` for the jobs in flight.
-pub fn start(
-    data: &web::Data<AppData>,
-    stop: Stop,
-    grace: std::time::Duration,
-) -> Option<tokio::task::JoinHandle<u64>> {
+/// The tasks [`start`] spawned.
+#[derive(Default)]
+pub struct Started {
+    /// The sync worker; answers how many leases it released when stopped.
+    pub worker: Option<tokio::task::JoinHandle<u64>>,
+    /// The spend and model refreshers.
+    pub loops: Vec<(&'static str, tokio::task::JoinHandle<()>)>,
+}
+
+/// Starts the sync worker, the spend refresher and the model refresher (when
+/// LiteLLM is configured), or raises the "not configured" banner. Called once by
+/// `Application::build`. All end when `stop` is raised; the worker's handle
+/// (when it runs) answers how many leases it released, after at most `grace`
+/// for the jobs in flight.
+pub fn start(data: &web::Data<AppData>, stop: Stop, grace: std::time::Duration) -> Started {
     let Some(client) = client(data) else {
         data.notices.set(
             worker::NOTICE,
             // A catalogue key: the banner is translated per page.
             Some("notice-litellm-unconfigured".into()),
         );
-        return None;
+        return Started::default();
     };
     let sync = data.settings.sync.clone();
     let worker = sync.worker_enabled.then(|| {
@@ -90,19 +96,30 @@ pub fn start(
         ));
         tokio::spawn(w.run(stop.clone(), grace))
     });
+    let mut loops = vec![];
     if !sync.spend_refresh.is_zero() {
-        tokio::spawn(spend::run_forever(
-            client.clone(),
-            data.db.clone(),
-            sync.spend_refresh,
+        loops.push((
+            "spend refresher",
+            tokio::spawn(spend::run_until_stopped(
+                client.clone(),
+                data.db.clone(),
+                sync.spend_refresh,
+                stop.clone(),
+            )),
         ));
     }
     let (db, notices) = (data.db.clone(), data.notices.clone());
     let mut stop = stop;
-    tokio::spawn(async move {
+    let models = tokio::spawn(async move {
         let every = sync.models_refresh.max(std::time::Duration::from_secs(1));
         loop {
-            if let Err(e) = models::refresh(&client, &db, &notices).await {
+            // Cut at the stop like the spend refresher: the catalogue is
+            // LiteLLM's and read again at the next start.
+            let pass = tokio::select! {
+                r = models::refresh(&client, &db, &notices) => r,
+                _ = stop.stopped() => return,
+            };
+            if let Err(e) = pass {
                 tracing::warn!(error = %e, "model catalogue refresh failed; keeping the last known list");
             }
             if stop.sleep(every).await {
@@ -110,7 +127,8 @@ pub fn start(
             }
         }
     });
-    worker
+    loops.push(("model refresher", models));
+    Started { worker, loops }
 }
 
 crate::route_table! {

@@ -101,14 +101,29 @@ pub async fn claim(
     Ok((out, took_over))
 }
 
+/// The run of `job` by `owner` still holds its lease: the job is running, owned
+/// by `owner`, at the attempt this run claimed (the fencing token: every claim,
+/// takeovers included, counts one more attempt). A lease that ran out but was
+/// not taken over is still held: nobody else can have the job, and the
+/// conditional UPDATE that uses this either wins or loses against a takeover.
+fn held_by(job: &sync_job::Model, owner: &str) -> Condition {
+    Condition::all()
+        .add(sync_job::Column::Id.eq(job.id))
+        .add(sync_job::Column::State.eq(JobState::Running))
+        .add(sync_job::Column::LeaseOwner.eq(owner))
+        .add(sync_job::Column::Attempts.eq(job.attempts))
+}
+
 /// The job is done; the user is `synced` unless another of its jobs is still open.
+/// Returns `false`, writing nothing, when this run lost its lease (another run
+/// took the job over): the result belongs to the new holder.
 pub async fn finish(
     conn: &impl ConnectionTrait,
     job: &sync_job::Model,
     owner: &str,
-) -> Result<(), DbErr> {
+) -> Result<bool, DbErr> {
     let now = Utc::now();
-    sync_job::Entity::update_many()
+    let held = sync_job::Entity::update_many()
         .col_expr(sync_job::Column::State, Expr::value(JobState::Done))
         .col_expr(
             sync_job::Column::LeaseOwner,
@@ -124,10 +139,14 @@ pub async fn finish(
         )
         .col_expr(sync_job::Column::FinishedAt, Expr::value(now))
         .col_expr(sync_job::Column::UpdatedAt, Expr::value(now))
-        .filter(sync_job::Column::Id.eq(job.id))
-        .filter(sync_job::Column::LeaseOwner.eq(owner))
+        .filter(held_by(job, owner))
         .exec(conn)
-        .await?;
+        .await?
+        .rows_affected
+        == 1;
+    if !held {
+        return Ok(false);
+    }
     // A block job sends only `blocked`: it answers no upsert.
     if job.operation != outbox::Op::Delete.as_str() && job.operation != outbox::Op::Block.as_str() {
         // Older failed upserts of this user are answered by this one.
@@ -160,25 +179,26 @@ pub async fn finish(
         ],
     ))
     .await?;
-    Ok(())
+    Ok(true)
 }
 
 /// The job failed (its attempt was counted when it was claimed). Retryable: back to `pending` at `next_attempt_at` (the user
 /// stays pending and shows the error). Otherwise `failed`, and so is the user.
+/// Returns `false`, writing nothing, when this run lost its lease (see [`finish`]).
 pub async fn fail(
     conn: &impl ConnectionTrait,
     job: &sync_job::Model,
     owner: &str,
     error: &str,
     retry_at: Option<DateTime<Utc>>,
-) -> Result<(), DbErr> {
+) -> Result<bool, DbErr> {
     let now = Utc::now();
     let state = if retry_at.is_some() {
         JobState::Pending
     } else {
         JobState::Failed
     };
-    sync_job::Entity::update_many()
+    let held = sync_job::Entity::update_many()
         .col_expr(sync_job::Column::State, Expr::value(state))
         .col_expr(
             sync_job::Column::NextAttemptAt,
@@ -194,10 +214,14 @@ pub async fn fail(
         )
         .col_expr(sync_job::Column::LastError, Expr::value(error))
         .col_expr(sync_job::Column::UpdatedAt, Expr::value(now))
-        .filter(sync_job::Column::Id.eq(job.id))
-        .filter(sync_job::Column::LeaseOwner.eq(owner))
+        .filter(held_by(job, owner))
         .exec(conn)
-        .await?;
+        .await?
+        .rows_affected
+        == 1;
+    if !held {
+        return Ok(false);
+    }
     let user_state = if retry_at.is_some() {
         SyncState::Pending
     } else {
@@ -209,7 +233,7 @@ pub async fn fail(
         .filter(user::Column::UserId.eq(&job.user_ref))
         .exec(conn)
         .await?;
-    Ok(())
+    Ok(true)
 }
 
 /// Gives back every job `owner` holds (a stopping instance): due now, no lease,

@@ -1,19 +1,21 @@
 //! Reconcile: compares mama's keys with LiteLLM's (matched by SHA-256 = LiteLLM's
 //! `token`), lists the drift, and repairs what mama owns by queueing upserts.
-//! Keys in LiteLLM that mama does not know are listed, never deleted.
+//! Keys in LiteLLM that mama does not know are listed, never deleted. The limits
+//! (`max_budget` … `blocked`) are compared after the normalisations of [`drift`].
 use std::collections::HashMap;
 
 use sea_orm::{ConnectionTrait, DbErr, EntityTrait};
 use serde::Serialize;
 
-use super::{client::LiteLlm, client::LlmError, outbox, queries};
+use super::{client::LiteLlm, client::LlmError, drift, outbox, queries};
 use crate::entities::user;
 
 /// One difference between mama and LiteLLM.
 #[derive(Debug, Clone, Serialize)]
 pub struct Drift {
     pub user_id: String,
-    /// `missing`, `models`, `alias`, `metadata`, `user_id`.
+    /// `missing`, `models`, `alias`, `metadata`, `user_id`, `limits` (any of
+    /// [`LIMIT_FIELDS`]; the detail names which).
     pub kinds: Vec<&'static str>,
     pub detail: String,
 }
@@ -44,6 +46,16 @@ pub enum ReconcileError {
     #[error(transparent)]
     Db(#[from] DbErr),
 }
+
+/// The limits reconcile compares (LiteLLM's names; normalised as in [`drift`]).
+pub const LIMIT_FIELDS: [&str; 6] = [
+    "max_budget",
+    "budget_duration",
+    "rpm_limit",
+    "tpm_limit",
+    "expires_at",
+    "blocked",
+];
 
 fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
@@ -102,6 +114,18 @@ pub async fn compare(
         if theirs.user_id.as_deref() != Some(want.user_id.as_str()) {
             kinds.push("user_id");
             detail.push(format!("user_id: LiteLLM {:?}", theirs.user_id));
+        }
+        // The limits, normalised and compared as the worker's drift check does.
+        let (ours, remote) = (drift::owned_of_spec(&want), drift::owned_of_row(&theirs));
+        let limits: Vec<String> = drift::differing_fields(&ours, &remote)
+            .into_iter()
+            .filter(|f| LIMIT_FIELDS.contains(&f.as_str()))
+            .collect();
+        if !limits.is_empty() {
+            kinds.push("limits");
+            for f in limits {
+                detail.push(format!("{f}: LiteLLM {}, mama {}", remote[&f], ours[&f]));
+            }
         }
         if kinds.is_empty() {
             report.in_sync += 1;

@@ -172,13 +172,28 @@ async fn store(db: &DatabaseConnection, rows: &[KeyRow]) -> anyhow::Result<usize
 }
 
 /// Runs the refresh every `interval`, for ever (started by `litellm::start`).
-pub async fn run_forever(client: LiteLlm, db: DatabaseConnection, interval: std::time::Duration) {
+pub async fn run_until_stopped(
+    client: LiteLlm,
+    db: DatabaseConnection,
+    interval: std::time::Duration,
+    mut stop: crate::shutdown::Stop,
+) {
     let mut r = Refresher::default();
     let mut tick = tokio::time::interval(interval.max(std::time::Duration::from_millis(200)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tick.tick().await;
-        match r.run(&client, &db).await {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.stopped() => return,
+        }
+        // A pass waiting on LiteLLM (up to its timeout) is cut at the stop:
+        // spend is LiteLLM's, each page is stored on its own, and the next
+        // pass (of any instance) reads it again.
+        let pass = tokio::select! {
+            r = r.run(&client, &db) => r,
+            _ = stop.stopped() => return,
+        };
+        match pass {
             Ok(s) => {
                 tracing::debug!(
                     pages = s.pages,

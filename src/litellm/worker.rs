@@ -179,7 +179,15 @@ impl Worker {
             }
         };
         let stored = match stored {
-            Ok(()) => txn.commit().await,
+            Ok(true) => txn.commit().await,
+            Ok(false) => {
+                // Another run holds the job now (this lease ran out and was
+                // taken over): its result, not this one, is the job's.
+                let _ = txn.rollback().await;
+                self.metrics.record_lease_lost();
+                tracing::warn!(job = job.id, user = %job.user_ref, worker = %self.id, attempt = job.attempts, ok = result.is_ok(), "lost the lease of a sync job to a takeover; its result is not recorded");
+                return;
+            }
             Err(e) => Err(e),
         };
         if let Err(e) = stored {
@@ -232,16 +240,32 @@ impl Worker {
                     return Ok(()); // deleted since
                 };
                 let ctx = self.ctx(&u.user_id, spec.key_alias.as_deref(), Some(job.id));
+                // Only `blocked` changes: mama's record of the key follows, so a
+                // later (un)block made in LiteLLM itself is seen as drift.
+                let record = drift::state_of(&self.db, &u.user_id, &u.key_sha256).await?;
+                let state = drift::with_blocked(record.as_ref(), u.blocked);
+                if let Some(s) = &state {
+                    drift::mark_sending(&self.db, &u.user_id, &u.key_sha256, s).await?;
+                }
                 match self
                     .client
                     .set_blocked(&u.key_sha256, u.blocked, &ctx)
                     .await
                 {
-                    Ok(()) => Ok(()),
+                    Ok(()) => {
+                        if let Some(s) = &state {
+                            drift::mark_sent(&self.db, &u.user_id, &u.key_sha256, s).await?;
+                        }
+                        Ok(())
+                    }
                     // Not in LiteLLM yet (its first sync failed or waits): create
                     // it with everything, `blocked` included.
                     Err(e) if e.is_not_found() || e.status() == Some(400) => {
-                        self.ensure(&u, &spec, &ctx).await
+                        let full = drift::owned_of_spec(&spec);
+                        drift::mark_sending(&self.db, &u.user_id, &u.key_sha256, &full).await?;
+                        self.ensure(&u, &spec, &ctx).await?;
+                        drift::mark_sent(&self.db, &u.user_id, &u.key_sha256, &full).await?;
+                        Ok(())
                     }
                     Err(e) => Err(e.into()),
                 }

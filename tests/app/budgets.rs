@@ -635,3 +635,246 @@ async fn bulk_on_row(c: &fantoccini::Client, user: &str, op: &str) {
     click(c, "#bulk-apply").await;
     c.wait().for_element(Locator::Id("users")).await.unwrap();
 }
+
+/// The drifts of `user_id` no one has resolved yet.
+async fn open_drifts(a: &ApiApp, user_id: &str) -> Vec<mama::entities::sync_drift::Model> {
+    use mama::entities::sync_drift;
+    sync_drift::Entity::find()
+        .filter(sync_drift::Column::UserRef.eq(user_id))
+        .filter(sync_drift::Column::ResolvedAt.is_null())
+        .all(&a.app.db)
+        .await
+        .unwrap()
+}
+
+/// A change made with LiteLLM's master key, behind mama's back.
+async fn behind_mamas_back(base: &str, master: &str, path: &str, body: Value) {
+    let r = reqwest::Client::new()
+        .post(format!("{base}{path}"))
+        .bearer_auth(master)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+}
+
+/// Saves the edit dialog of `id` (at `version`) with `org` and `limits`.
+async fn save_dialog(b: &Browser, id: &str, version: &str, org: &str, limits: &[(&str, &str)]) {
+    let mut f = vec![
+        ("organisation", org),
+        ("key_alias", ""),
+        ("models", "gpt-4o-mini"),
+        ("extra", ""),
+        ("version", version),
+    ];
+    f.extend_from_slice(limits);
+    let r = b.post_form(&format!("/users/{id}"), &f).await;
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+}
+
+#[tokio::test]
+async fn limits_changed_directly_in_litellm_are_not_overwritten_by_an_unrelated_edit_without_the_drift_recorded()
+ {
+    let Some((base, master)) = peer() else { return };
+    let a = app(&base, &master, Duration::ZERO).await;
+    let id = format!("ldrift-{}", rand_suffix());
+    a.user(&id, &["gpt-4o-mini"], &[]).await;
+    drain(&a.app).await;
+    let b = a.app.super_admin().await;
+    b.page(&format!("/users/{id}")).await;
+    let limits = [
+        ("max_budget", "10"),
+        ("budget_duration", "30d"),
+        ("rpm_limit", "42"),
+    ];
+    save_dialog(&b, &id, "1", "Lab", &limits).await;
+    drain(&a.app).await;
+    assert!(open_drifts(&a, &id).await.is_empty());
+    let hash = find(&a, &id).await.key_sha256;
+    // An admin of the proxy lowers the budget and the rate limit in LiteLLM.
+    behind_mamas_back(
+        &base,
+        &master,
+        "/key/update",
+        json!({"key": hash, "max_budget": 5.0, "rpm_limit": 9}),
+    )
+    .await;
+    behind_mamas_back(&base, &master, "/key/block", json!({"key": hash})).await;
+    // The next, unrelated, edit in mama (same limits, another organisation).
+    save_dialog(&b, &id, "2", "Research", &limits).await;
+    drain(&a.app).await;
+    let info = litellm_info(&base, &master, &hash).await.unwrap();
+    assert_eq!(info["max_budget"], json!(5.0), "LiteLLM's budget was kept");
+    assert_eq!(info["rpm_limit"], 9, "LiteLLM's rate limit was kept");
+    assert_eq!(info["blocked"], true, "LiteLLM's block was kept");
+    assert_eq!(info["metadata"]["organisation"], "Lab", "the write is held");
+    let drifts = open_drifts(&a, &id).await;
+    assert_eq!(drifts.len(), 1, "{drifts:?}");
+    assert_eq!(drifts[0].fields, "blocked,max_budget,rpm_limit");
+    let actual: Value = serde_json::from_str(&drifts[0].actual).unwrap();
+    assert_eq!(actual["max_budget"], json!(5.0));
+    assert_eq!(actual["rpm_limit"], 9);
+    let expected: Value = serde_json::from_str(&drifts[0].expected).unwrap();
+    assert_eq!(expected["max_budget"], json!(10.0));
+    assert_eq!(expected["rpm_limit"], 42);
+    let u = find(&a, &id).await;
+    assert_eq!(u.sync_state, "failed");
+    let audited = audit_event::Entity::find()
+        .filter(audit_event::Column::Action.eq("litellm.key.drift"))
+        .all(&a.app.db)
+        .await
+        .unwrap();
+    assert_eq!(audited.len(), 1);
+    // /sync/reconcile shows it by field; overwriting sends mama's limits.
+    let (status, page) = b.page("/sync/reconcile").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("data-field=\"max_budget\""), "{page}");
+    let action = format!("/sync/drift/{}/overwrite", drifts[0].id);
+    assert_eq!(b.post_form(&action, &[]).await.status(), 303);
+    drain(&a.app).await;
+    let info = litellm_info(&base, &master, &hash).await.unwrap();
+    assert_eq!(info["max_budget"], json!(10.0));
+    assert_eq!(info["rpm_limit"], 42);
+    assert_eq!(info["blocked"], false);
+    assert_eq!(info["metadata"]["organisation"], "Research");
+    assert!(open_drifts(&a, &id).await.is_empty());
+}
+
+#[tokio::test]
+async fn limits_edited_in_mama_and_landed_are_not_drift_on_the_next_edit_with_an_expiry_a_block_and_a_cleared_budget()
+ {
+    let Some((base, master)) = peer() else { return };
+    let a = app(&base, &master, Duration::ZERO).await;
+    let id = format!("lclean-{}", rand_suffix());
+    a.user(&id, &["gpt-4o-mini"], &[]).await;
+    drain(&a.app).await;
+    let b = a.app.super_admin().await;
+    b.page(&format!("/users/{id}")).await;
+    // Every limit, a budget that is not exact in binary, an expiry ahead.
+    let all = [
+        ("max_budget", "0.3"),
+        ("budget_duration", "7d"),
+        ("rpm_limit", "42"),
+        ("tpm_limit", "4200"),
+        ("expires_at", "2031-01-31T12:00"),
+    ];
+    let steps: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        ("set every limit", all.to_vec()),
+        ("an unrelated edit", all.to_vec()),
+        // An expiry in the past: sent as `0s`, stored by LiteLLM as "now".
+        ("an expiry in the past", {
+            let mut v = all.to_vec();
+            v[4] = ("expires_at", "2020-01-01T00:00");
+            v
+        }),
+        ("the next edit after it", {
+            let mut v = all.to_vec();
+            v[4] = ("expires_at", "2020-01-01T00:00");
+            v
+        }),
+        // Cleared: LiteLLM keeps the old budget_duration (a null does not clear it).
+        ("every limit cleared", vec![]),
+        ("the next edit after that", vec![]),
+    ];
+    let mut version = 1;
+    for (i, (what, limits)) in steps.iter().enumerate() {
+        save_dialog(&b, &id, &version.to_string(), &format!("Org {i}"), limits).await;
+        version += 1;
+        drain(&a.app).await;
+        let u = find(&a, &id).await;
+        assert!(open_drifts(&a, &id).await.is_empty(), "drift after {what}");
+        assert_eq!(u.sync_state, "synced", "after {what}: {:?}", u.sync_error);
+        let info = litellm_info(&base, &master, &u.key_sha256).await.unwrap();
+        assert_eq!(
+            info["metadata"]["organisation"],
+            format!("Org {i}"),
+            "{what}"
+        );
+    }
+    // A block (LiteLLM's own endpoint), then an edit: no drift. (A block made
+    // behind mama's back is drift: see the test above.)
+    let r = b
+        .post_form("/users/bulk/apply", &[("op", "block"), ("ids", &id)])
+        .await;
+    assert_eq!(r.status(), 303);
+    drain(&a.app).await;
+    version += 1; // the bulk action bumped it
+    save_dialog(
+        &b,
+        &id,
+        &version.to_string(),
+        "Blocked org",
+        &[("blocked", "on")],
+    )
+    .await;
+    drain(&a.app).await;
+    let u = find(&a, &id).await;
+    assert!(u.blocked);
+    assert!(open_drifts(&a, &id).await.is_empty(), "drift after a block");
+    assert_eq!(u.sync_state, "synced", "{:?}", u.sync_error);
+    let info = litellm_info(&base, &master, &u.key_sha256).await.unwrap();
+    assert_eq!(info["blocked"], true);
+    assert_eq!(info["metadata"]["organisation"], "Blocked org");
+}
+
+#[tokio::test]
+async fn reconcile_reports_a_limits_difference_and_repairs_it() {
+    let Some((base, master)) = peer() else { return };
+    let a = app(&base, &master, Duration::ZERO).await;
+    let id = format!("lrec-{}", rand_suffix());
+    a.user(&id, &["gpt-4o-mini"], &[]).await;
+    drain(&a.app).await;
+    let b = a.app.super_admin().await;
+    b.page(&format!("/users/{id}")).await;
+    save_dialog(
+        &b,
+        &id,
+        "1",
+        "Lab",
+        &[
+            ("max_budget", "20"),
+            ("budget_duration", "30d"),
+            ("tpm_limit", "5000"),
+        ],
+    )
+    .await;
+    drain(&a.app).await;
+    let (_, page) = b.page("/sync/reconcile").await;
+    assert!(
+        !page.contains(&format!("<tr data-user=\"{id}\"")),
+        "in sync before: {page}"
+    );
+    let hash = find(&a, &id).await.key_sha256;
+    behind_mamas_back(
+        &base,
+        &master,
+        "/key/update",
+        json!({"key": hash, "max_budget": 1.0, "tpm_limit": null}),
+    )
+    .await;
+    behind_mamas_back(&base, &master, "/key/block", json!({"key": hash})).await;
+    let (status, page) = b.page("/sync/reconcile").await;
+    assert_eq!(status, 200, "{page}");
+    let row = page
+        .split("<tr data-user=")
+        .find(|r| r.starts_with(&format!("\"{id}\"")))
+        .expect("the user whose limits differ is listed");
+    assert!(row.contains("data-kind=\"limits\""), "{row}");
+    for f in ["max_budget", "tpm_limit", "blocked"] {
+        assert!(row.contains(f), "{f} is named: {row}");
+    }
+    assert!(!row.contains("budget_duration"), "{row}");
+    let r = b.post_form("/sync/reconcile", &[]).await;
+    assert_eq!(r.status(), 303);
+    drain(&a.app).await;
+    let info = litellm_info(&base, &master, &hash).await.unwrap();
+    assert_eq!(info["max_budget"], json!(20.0));
+    assert_eq!(info["tpm_limit"], 5000);
+    assert_eq!(info["blocked"], false);
+    let (_, page) = b.page("/sync/reconcile").await;
+    assert!(
+        !page.contains(&format!("<tr data-user=\"{id}\"")),
+        "in sync after the repair: {page}"
+    );
+}

@@ -334,6 +334,10 @@ async fn sigterm_answers_the_requests_in_flight_releases_the_sync_leases_and_exi
     }
     assert!(log.contains("leases_released=4"), "log:\n{log}");
     assert!(log.contains("audit_flushed=true"), "log:\n{log}");
+    // The spend and model refreshers (cut while waiting on the silent peer) and
+    // both purgers stopped; the sealer made its last pass.
+    assert!(log.contains("loops_stopped=4"), "log:\n{log}");
+    assert!(log.contains("audit_sealed=true"), "log:\n{log}");
     // The lookup answered during the stop has its audit event.
     let lookups = mama::entities::audit_event::Entity::find()
         .filter(mama::entities::audit_event::Column::Action.eq("api.keys.lookup"))
@@ -350,6 +354,83 @@ async fn sigterm_answers_the_requests_in_flight_releases_the_sync_leases_and_exi
     eprintln!(
         "stopped in {took:?}: 4 leases released, {answered} + 1 lookups answered and audited, {refused} refused"
     );
+    let _ = db.close().await;
+    crate::helpers::drop_database(&database_url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_after_lookups_stops_every_loop_and_seals_every_event_within_the_bound() {
+    let database_url = fresh_database_url().await;
+    let deployment = Deployment::new(&database_url);
+    let bound = Duration::from_secs(6);
+    // The sealer's interval is far beyond the test: only its last pass, on the
+    // way down, can seal the lookups' events.
+    let mut inst = deployment
+        .start(&[
+            ("MAMA_AUDIT_SEAL_INTERVAL_MS", "3600000".into()),
+            ("MAMA_PURGE_INTERVAL_SECS", "3600".into()),
+            ("MAMA_SHUTDOWN_TIMEOUT_SECONDS", bound.as_secs().to_string()),
+        ])
+        .await;
+    let db = sea_orm::Database::connect(&database_url).await.unwrap();
+    let token = api_token(&db, &[Scope::KeysRead], None).await;
+    let http = reqwest::Client::new();
+    let n = 30;
+    for _ in 0..n {
+        let r = http
+            .post(format!("{}/api/v1/keys/lookup", inst.addr))
+            .bearer_auth(&token)
+            .json(&json!({"user_ids": ["nobody"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    use mama::entities::audit_event;
+    let unsealed = || {
+        audit_event::Entity::find()
+            .filter(audit_event::Column::Seq.is_null())
+            .count(&db)
+    };
+    inst.signal("TERM");
+    let signalled = Instant::now();
+    let status = inst.wait_exit(bound + Duration::from_secs(2)).await;
+    let took = signalled.elapsed();
+    let log = inst.log_text();
+    let status = status.unwrap_or_else(|| panic!("mama exited within {bound:?}; log:\n{log}"));
+    assert_eq!(status.code(), Some(0), "exit code; log:\n{log}");
+    assert!(took <= bound, "took {took:?}");
+    // Both purgers (no LiteLLM here: no refreshers) ended at the signal, the
+    // writer flushed, then the sealer made its last pass.
+    assert!(log.contains("loops_stopped=2"), "log:\n{log}");
+    assert!(log.contains("audit_flushed=true"), "log:\n{log}");
+    assert!(log.contains("audit_sealed=true"), "log:\n{log}");
+    assert!(
+        log.contains("audit chain sealer stopped after its last pass"),
+        "log:\n{log}"
+    );
+    let lookups = audit_event::Entity::find()
+        .filter(audit_event::Column::Action.eq("api.keys.lookup"))
+        .count(&db)
+        .await
+        .unwrap();
+    assert_eq!(lookups, n, "every lookup is audited");
+    // Checked before `audit verify`, which seals what it finds pending.
+    assert_eq!(unsealed().await.unwrap(), 0, "every event is sealed");
+    let out = deployment
+        .command(free_port(), &[])
+        .args(["audit", "verify"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("audit chain intact"), "{text}");
+    assert!(text.contains(", 0 sealed now"), "{text}");
+    eprintln!("stopped in {took:?}; {n} lookups audited and sealed");
     let _ = db.close().await;
     crate::helpers::drop_database(&database_url).await;
 }

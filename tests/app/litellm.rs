@@ -1207,3 +1207,184 @@ async fn a_model_renamed_in_litellm_is_offered_as_a_rename_to_adopt_through_the_
         );
     }
 }
+
+#[tokio::test]
+async fn a_run_whose_lease_was_taken_over_cannot_finish_or_fail_the_job_of_the_new_holder() {
+    use mama::litellm::queries;
+    let (app, cipher) = app_without_litellm().await;
+    let uid = format!("fence-{}", rand_suffix());
+    create(
+        &app,
+        &cipher,
+        NewUser {
+            user_id: uid.clone(),
+            organisation: "X".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    let lease = Duration::from_millis(300);
+    let (mut a, _) = queries::claim(&app.db, "w-a", 1, lease).await.unwrap();
+    let job_a = a.pop().expect("worker A claimed the job");
+    assert_eq!(job_a.user_ref, uid);
+    // Not expired yet: B gets nothing.
+    let (b, _) = queries::claim(&app.db, "w-b", 1, lease).await.unwrap();
+    assert!(b.is_empty());
+    tokio::time::sleep(lease + Duration::from_millis(100)).await;
+    let (mut b, took_over) = queries::claim(&app.db, "w-b", 1, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(took_over, 1);
+    let job_b = b.pop().expect("worker B took the job over");
+    assert_eq!(job_b.attempts, job_a.attempts + 1);
+    let row = || async {
+        sync_job::Entity::find_by_id(job_a.id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    // A comes back: neither its success nor its failure is recorded.
+    assert!(!queries::finish(&app.db, &job_a, "w-a").await.unwrap());
+    assert!(
+        !queries::fail(&app.db, &job_a, "w-a", "late", None)
+            .await
+            .unwrap()
+    );
+    let j = row().await;
+    assert_eq!(
+        (j.state.as_str(), j.lease_owner.as_deref()),
+        ("running", Some("w-b"))
+    );
+    assert_eq!(j.last_error, None);
+    let u = find_user(&app, &uid).await;
+    assert_eq!(u.sync_state, "pending", "the user's state is B's to set");
+    assert_eq!(u.sync_error, None);
+    // The same worker re-claiming its own expired job is a new run too: the
+    // old run (an older attempt) cannot record over it.
+    let stale_b = sync_job::Model {
+        attempts: job_b.attempts - 1,
+        ..job_b.clone()
+    };
+    assert!(!queries::finish(&app.db, &stale_b, "w-b").await.unwrap());
+    // B, the holder, finishes.
+    assert!(queries::finish(&app.db, &job_b, "w-b").await.unwrap());
+    assert_eq!(row().await.state, "done");
+    assert_eq!(find_user(&app, &uid).await.sync_state, "synced");
+    // And A, later still, cannot turn the finished job into a failure.
+    assert!(
+        !queries::fail(&app.db, &job_a, "w-a", "late", Some(chrono::Utc::now()))
+            .await
+            .unwrap()
+    );
+    assert_eq!(row().await.state, "done");
+}
+
+#[tokio::test]
+async fn a_worker_that_lost_its_lease_mid_call_records_nothing_and_counts_it_in_metrics() {
+    use wiremock::{
+        Mock, MockServer, ResponseTemplate,
+        matchers::{method, path},
+    };
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/models"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": []})))
+        .mount(&server)
+        .await;
+    // The first creation hangs past the lease; every later call is quick.
+    Mock::given(method("POST"))
+        .and(path("/key/generate"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({}))
+                .set_delay(Duration::from_millis(2500)),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/key/generate"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/key/info"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"detail": "no key"})))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/key/update"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"detail": "no key"})))
+        .mount(&server)
+        .await;
+    let mut cipher = None;
+    let app = spawn_app_with(|s| {
+        fast_sync(s, &server.uri(), "sk-test-master", Duration::from_secs(10));
+        s.sync.lease = Duration::from_secs(1);
+        cipher = Some(KeyCipher::new(&s.secrets.encryption_key));
+    })
+    .await;
+    let uid = format!("lost-{}", rand_suffix());
+    create(
+        &app,
+        &cipher.unwrap(),
+        NewUser {
+            user_id: uid.clone(),
+            organisation: "X".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    // The first run hangs; after 1 s its lease runs out and the worker's next
+    // claim takes the job over; that run finishes at once.
+    let job = || async {
+        sync_job::Entity::find()
+            .filter(sync_job::Column::UserRef.eq(&uid))
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let started = std::time::Instant::now();
+    while job().await.state != "done" {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            job().await
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "the takeover finished before the first run returned"
+    );
+    let done = job().await;
+    assert_eq!(done.attempts, 2);
+    // The first run returns (2.5 s) and finds its lease gone.
+    let b = app.browser();
+    let lost = loop {
+        let text = b.get("/metrics").await.text().await.unwrap();
+        let v = |name: &str| -> f64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("{name} ")))
+                .unwrap_or_else(|| panic!("{name} missing:\n{text}"))
+                .trim()
+                .parse()
+                .unwrap()
+        };
+        if v("mama_sync_lease_lost_total") >= 1.0 || started.elapsed() > Duration::from_secs(8) {
+            assert_eq!(v("mama_sync_lease_takeovers_total"), 1.0);
+            break v("mama_sync_lease_lost_total");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(lost, 1.0);
+    // Nothing of the late run was recorded over the holder's result.
+    let after = job().await;
+    assert_eq!(after.state, "done");
+    assert_eq!(after.attempts, 2);
+    assert_eq!(after.finished_at, done.finished_at);
+    assert_eq!(find_user(&app, &uid).await.sync_state, "synced");
+}

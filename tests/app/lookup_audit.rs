@@ -18,6 +18,7 @@ use mama::{
     entities::{audit_event, audit_target},
 };
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 use crate::{
@@ -495,4 +496,116 @@ async fn large_answers_are_gzipped_in_one_piece_for_clients_that_ask_and_small_o
     assert!(r.headers().get("content-encoding").is_none());
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["not_found"], json!(["nobody"]));
+}
+
+async fn look(a: &ApiApp, token: &str, ids: &[&str]) -> Value {
+    let r = a.lookup(token, json!({ "user_ids": ids })).await;
+    assert_eq!(r.status(), 200);
+    r.json::<Value>().await.unwrap()
+}
+
+/// The lookup cache never answers what the database no longer holds: every
+/// change made behind the instance's back (raw SQL here, as another instance,
+/// the CLI or an operator would) is seen by the next call, in each table the
+/// answer reads; and an instance without the cache answers the same.
+#[tokio::test]
+async fn the_lookup_cache_answers_from_memory_but_never_what_the_database_changed() {
+    // The second instance below shares these (the same deployment).
+    let mut keys = None;
+    let a = spawn_api_app(|s| {
+        let k = |b: &secrecy::SecretBox<[u8; 32]>| *b.expose_secret();
+        keys = Some([
+            k(&s.secrets.encryption_key),
+            k(&s.secrets.audit_key),
+            k(&s.secrets.audit_signing_key),
+        ]);
+    })
+    .await;
+    let sfx = rand_suffix();
+    let (alice, bob) = (format!("alice-{sfx}"), format!("bob-{sfx}"));
+    let svc = format!("svc-{sfx}");
+    a.service(&svc).await;
+    a.user(&alice, &["gpt-4o"], &[&svc]).await;
+    a.user(&bob, &[], &[]).await;
+    let (_, token) = a.client(&[Scope::KeysRead], NO_LIMIT).await;
+    let first = look(&a, &token, &[&alice, &bob]).await;
+    let hits = metric(&a, "mama_lookup_cache_hits_total").await;
+    let again = look(&a, &token, &[&alice, &bob]).await;
+    assert_eq!(again, first, "a cached answer is the answer");
+    assert_eq!(
+        metric(&a, "mama_lookup_cache_hits_total").await - hits,
+        2.0,
+        "the second call was answered from memory"
+    );
+    assert_eq!(first["users"][0]["key"], a.key_of(&alice).await.as_str());
+
+    let q = |s: &str| s.replace('\'', "''");
+    // users
+    a.app
+        .sql(&format!(
+            "UPDATE users SET organisation = 'moved', max_budget = 7.5 WHERE user_id = '{}'",
+            q(&alice)
+        ))
+        .await;
+    let u = look(&a, &token, &[&alice]).await;
+    assert_eq!(u["users"][0]["organisation"], "moved");
+    assert_eq!(u["users"][0]["max_budget"], 7.5);
+    // user_models
+    a.app
+        .sql(&format!(
+            "INSERT INTO user_models (user_id, model) SELECT id, 'claude' FROM users WHERE user_id = '{}'",
+            q(&alice)
+        ))
+        .await;
+    assert_eq!(
+        look(&a, &token, &[&alice]).await["users"][0]["models"],
+        json!(["claude", "gpt-4o"])
+    );
+    // services (a rename) and user_services (a removal)
+    a.app
+        .sql(&format!(
+            "UPDATE services SET name = '{}-renamed' WHERE name = '{}'",
+            q(&svc),
+            q(&svc)
+        ))
+        .await;
+    assert_eq!(
+        look(&a, &token, &[&alice]).await["users"][0]["services"],
+        json!([format!("{svc}-renamed")])
+    );
+    a.app.sql("DELETE FROM user_services").await;
+    assert_eq!(
+        look(&a, &token, &[&alice]).await["users"][0]["services"],
+        json!([])
+    );
+    // a deleted user
+    a.app
+        .sql(&format!("DELETE FROM users WHERE user_id = '{}'", q(&bob)))
+        .await;
+    let gone = look(&a, &token, &[&alice, &bob]).await;
+    assert_eq!(gone["not_found"], json!([bob]));
+    assert!(metric(&a, "mama_lookup_cache_resets_total").await >= 5.0);
+
+    // The same answers without the cache, on the same database.
+    let b = spawn_app_on(&a.app.database_url, |s| {
+        let [enc, audit, signing] = keys.unwrap();
+        let k = |b: [u8; 32]| secrecy::SecretBox::new(Box::new(b));
+        s.secrets.encryption_key = k(enc);
+        s.secrets.audit_key = k(audit);
+        s.secrets.audit_signing_key = k(signing);
+        s.lookup_cache_users = 0;
+    })
+    .await;
+    let r = a
+        .http
+        .post(format!("{}/api/v1/keys/lookup", b.addr))
+        .bearer_auth(&token)
+        .json(&json!({ "user_ids": [&alice, &bob] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let uncached: Value = r.json().await.unwrap();
+    let cached = look(&a, &token, &[&alice, &bob]).await;
+    assert_eq!(uncached, cached);
 }

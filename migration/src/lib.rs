@@ -25,6 +25,7 @@ mod m20261202_110000_create_api_rate_windows;
 mod m20261202_110100_create_key_sync_states;
 mod m20261202_110200_create_sync_drifts;
 mod m20261202_120000_index_users_sort_columns;
+mod m20261202_130000_users_sort_indexes;
 mod m20261202_140000_create_read_generation;
 
 /// The ordered list of migrations.
@@ -57,6 +58,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_110100_create_key_sync_states::Migration),
             Box::new(m20261202_110200_create_sync_drifts::Migration),
             Box::new(m20261202_120000_index_users_sort_columns::Migration),
+            Box::new(m20261202_130000_users_sort_indexes::Migration),
             Box::new(m20261202_140000_create_read_generation::Migration),
         ]
     }

@@ -30,6 +30,7 @@ mod services;
 mod startup;
 mod users;
 mod users_browser;
+mod users_sort;
 mod web_pages;
 mod web_sessions;
 mod web_sessions_browser;

@@ -362,6 +362,24 @@ pub async fn apply(
 ) -> Result<(), DbErr> {
     let changed_ids: Vec<i32> = plan.changed.iter().map(|&i| plan.users[i].id).collect();
     let now = Utc::now();
+    // Users first, in id order, as a single edit locks them (its UPDATE of the
+    // user before its grants): the grant-count triggers lock `user_grant_counts`
+    // rows when grants change, and a bulk edit that changed grants before
+    // updating its users deadlocked with a concurrent edit of one of them on
+    // PostgreSQL (found by the fault suite: a PATCH answered 500).
+    if conn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        for chunk in changed_ids.chunks(CHUNK) {
+            exec(
+                conn,
+                &format!(
+                    "SELECT id FROM users WHERE id IN ({}) ORDER BY id FOR NO KEY UPDATE",
+                    marks(chunk.len())
+                ),
+                chunk.iter().map(|&i| Value::from(i)).collect(),
+            )
+            .await?;
+        }
+    }
     match &plan.op {
         BulkOp::Models(..) => {
             delete_pairs(conn, "user_models", "model", &plan.deletes, |s| {

@@ -134,7 +134,7 @@ async fn lookup_answers(
     let (mut found, missing) = cache.get(generation, ids);
     if !missing.is_empty() {
         let fresh = read(&missing).await?;
-        cache.put(generation, &fresh.values().cloned().collect::<Vec<_>>());
+        cache.put(generation, fresh.values());
         found.extend(fresh);
     }
     Ok(found)

@@ -160,8 +160,7 @@ fn order_expr(k: SortKey) -> &'static str {
 fn counts_order(k: SortKey, walk: bool) -> (&'static str, &'static str, &'static str) {
     const JOIN: &str = " JOIN user_grant_counts c ON c.id = users.id";
     match (k, walk) {
-        (SortKey::Models, true) => (JOIN, "c.model_count", "c.user_id"),
-        (SortKey::Services, true) => (JOIN, "c.service_count", "c.user_id"),
+        (SortKey::Models | SortKey::Services, true) => (JOIN, order_expr(k), "c.user_id"),
         (SortKey::Models, false) => (
             "",
             "(SELECT c.model_count FROM user_grant_counts c WHERE c.id = users.id)",

@@ -52,6 +52,8 @@ pub struct Settings {
     pub db_max_connections: u32,
     /// SQLite's page cache per pooled connection, in KiB (`PRAGMA cache_size`).
     pub sqlite_cache_kib: u32,
+    /// Prepared statements each pooled connection keeps.
+    pub db_statement_cache: usize,
     /// SQLite `synchronous = FULL` (the default): every commit is on disk before
     /// it returns, so an audit event a key was answered with survives a power
     /// loss, not only a crash of mama. `MAMA_SQLITE_SYNCHRONOUS=normal` trades
@@ -306,6 +308,12 @@ impl Settings {
             ),
             migrate_on_start: env.flag("MAMA_MIGRATE_ON_START", true)?,
             db_max_connections: env.parse("MAMA_DB_MAX_CONNECTIONS", pool_default)?,
+            db_statement_cache: bounded(
+                env.parse("MAMA_DB_STATEMENT_CACHE", DEFAULT_STATEMENT_CACHE)?,
+                0,
+                1000,
+                "MAMA_DB_STATEMENT_CACHE",
+            )?,
             sqlite_cache_kib: bounded(
                 env.parse("MAMA_SQLITE_CACHE_KIB", 1024)?,
                 64,
@@ -462,6 +470,9 @@ fn security_settings<F: Fn(&str) -> Option<String>>(
 }
 
 /// `value` if it lies in `min..=max`, else an error naming `key`.
+/// Prepared statements per pooled connection unless configured (`db::PoolTuning`).
+pub const DEFAULT_STATEMENT_CACHE: usize = 32;
+
 fn bounded<T: PartialOrd + fmt::Display>(value: T, min: T, max: T, key: &str) -> anyhow::Result<T> {
     if value < min || value > max {
         bail!("{key} must be from {min} to {max}, got {value}");

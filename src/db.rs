@@ -52,44 +52,84 @@ pub fn make_sqlite_file_private(url: &DatabaseUrl) -> std::io::Result<()> {
     Ok(())
 }
 
+/// How a pool is sized and tuned (`Settings` gives the server's; the CLI uses
+/// [`PoolTuning::small`]).
+#[derive(Debug, Clone, Copy)]
+pub struct PoolTuning {
+    pub max_connections: u32,
+    /// SQLite's page cache per pooled connection (KiB). Each pooled connection
+    /// keeps its own, and in WAL mode a connection drops all of it whenever
+    /// another one has committed since its last read, which under a steady audit
+    /// write load is every read: a large cache costs memory and buys nothing then
+    /// (measured in the README, "Per-call CPU and memory").
+    pub sqlite_cache_kib: u32,
+    /// SQLite syncs the WAL on every commit (durable across a power loss), or only
+    /// at checkpoints (`NORMAL`: durable across a crash of mama).
+    pub synchronous_full: bool,
+    /// Prepared statements each connection keeps (least recently used go). Batch
+    /// inserts of every length are distinct statements, each holding its SQL and
+    /// parameter types; at sqlx's default of 100 that was about 3 MB per
+    /// PostgreSQL connection, RSS that climbed for minutes as the pool filled
+    /// (README, "Soak").
+    pub statement_cache: usize,
+}
+
+impl PoolTuning {
+    /// A pool of `max_connections` with the defaults (the CLI's commands).
+    pub fn small(max_connections: u32) -> Self {
+        Self {
+            max_connections,
+            sqlite_cache_kib: DEFAULT_SQLITE_CACHE_KIB,
+            synchronous_full: true,
+            statement_cache: crate::config::DEFAULT_STATEMENT_CACHE,
+        }
+    }
+}
+
 /// SQLite's page cache per pooled connection unless configured (KiB).
 pub const DEFAULT_SQLITE_CACHE_KIB: u32 = 1024;
 
 /// Opens the pool: WAL, a busy timeout and foreign keys on SQLite.
 pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
-    connect_with(url, max_connections, DEFAULT_SQLITE_CACHE_KIB, true).await
+    connect_with(url, PoolTuning::small(max_connections)).await
 }
 
-/// [`connect`] with SQLite's page cache per connection set to `sqlite_cache_kib`.
-/// Each pooled connection keeps its own cache, and in WAL mode a connection drops
-/// all of it whenever another one has committed since its last read, which under
-/// a steady audit write load is every read: a large cache costs memory and buys
-/// nothing then (measured in the README, "Per-call CPU and memory").
-/// `synchronous_full`: SQLite syncs the WAL on every commit (durable across a
-/// power loss), or only at checkpoints (`NORMAL`: durable across a crash of mama).
-pub async fn connect_with(
-    url: &DatabaseUrl,
-    max_connections: u32,
-    sqlite_cache_kib: u32,
-    synchronous_full: bool,
-) -> Result<DatabaseConnection, DbErr> {
+/// [`connect`] tuned by `t`.
+pub async fn connect_with(url: &DatabaseUrl, t: PoolTuning) -> Result<DatabaseConnection, DbErr> {
     make_sqlite_file_private(url).map_err(|e| DbErr::Custom(format!("SQLite file: {e}")))?;
     let mut opts = ConnectOptions::new(url.expose().to_string());
-    opts.max_connections(max_connections)
+    opts.max_connections(t.max_connections)
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(10))
         .sqlx_logging(false);
-    if !url.is_postgres() {
+    let statements = t.statement_cache;
+    if url.is_postgres() {
+        opts.map_sqlx_postgres_opts(move |o| o.statement_cache_capacity(statements));
+        // A PostgreSQL connection's socket buffers grow to the largest message it
+        // has sent or read (an audit batch, a bulk edit) and sqlx never gives that
+        // back. Each release returns them to 8 KiB (a no-op when they are that
+        // already).
+        opts.map_sqlx_postgres_pool_opts(|o| {
+            o.after_release(|conn, _| {
+                Box::pin(async move {
+                    sea_orm::sqlx::Connection::shrink_buffers(conn);
+                    Ok(true)
+                })
+            })
+        });
+    } else {
+        let (cache_kib, full) = (t.sqlite_cache_kib, t.synchronous_full);
         opts.map_sqlx_sqlite_opts(move |o| {
             o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-                .synchronous(if synchronous_full {
+                .synchronous(if full {
                     sea_orm::sqlx::sqlite::SqliteSynchronous::Full
                 } else {
                     sea_orm::sqlx::sqlite::SqliteSynchronous::Normal
                 })
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
-                .pragma("cache_size", format!("-{sqlite_cache_kib}"))
+                .pragma("cache_size", format!("-{cache_kib}"))
+                .statement_cache_capacity(statements)
         });
     }
     Database::connect(opts).await

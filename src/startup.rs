@@ -52,9 +52,12 @@ impl Application {
         }
         let conn = db::connect_with(
             &settings.database_url,
-            settings.db_max_connections,
-            settings.sqlite_cache_kib,
-            settings.sqlite_synchronous_full,
+            db::PoolTuning {
+                max_connections: settings.db_max_connections,
+                sqlite_cache_kib: settings.sqlite_cache_kib,
+                synchronous_full: settings.sqlite_synchronous_full,
+                statement_cache: settings.db_statement_cache,
+            },
         )
         .await?;
         let secrets = &settings.secrets;

@@ -27,6 +27,7 @@ mod m20261202_110200_create_sync_drifts;
 mod m20261202_120000_index_users_sort_columns;
 mod m20261202_130000_users_sort_indexes;
 mod m20261202_140000_create_read_generation;
+mod m20261202_150000_audit_targets_runs;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -60,6 +61,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_120000_index_users_sort_columns::Migration),
             Box::new(m20261202_130000_users_sort_indexes::Migration),
             Box::new(m20261202_140000_create_read_generation::Migration),
+            Box::new(m20261202_150000_audit_targets_runs::Migration),
         ]
     }
 }

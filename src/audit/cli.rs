@@ -202,6 +202,13 @@ async fn archive(
             .exec(&txn)
             .await?;
     }
+    // Runs of the target index that lay wholly in the pruned stretch are empty now.
+    crate::entities::audit_target_run::Entity::delete_many()
+        .filter(
+            crate::entities::audit_target_run::Column::Run.lt(super::indexer::run_of(last.seq + 1)),
+        )
+        .exec(&txn)
+        .await?;
     chain::set_anchor(&txn, last.seq, &last.hash).await?;
     // The prune is itself a signed checkpoint, outside the database: without it a
     // moved anchor is indistinguishable from deleted evidence.

@@ -3,10 +3,16 @@
 //! An event row carries its targets (the `targets` column); requests never write
 //! `audit_targets`. A background task in every instance indexes sealed events in
 //! chain order (`seq`) up to a watermark kept in `app_state`, in large batches
-//! whose rows are sorted by `(user_id, event_id)` — one pass along the index
-//! instead of random inserts. The watermark and the rows it covers commit in one
-//! transaction, under a lock (a PostgreSQL advisory lock; SQLite's single writer),
-//! so any number of instances can run it, and a restart resumes where it stopped.
+//! whose rows are sorted by key. The watermark and the rows it covers commit in
+//! one transaction, under a lock (a PostgreSQL advisory lock; SQLite's single
+//! writer), so any number of instances can run it, and a restart resumes where it
+//! stopped.
+//!
+//! The key leads with the event's run, `seq / RUN_SEQS`: a batch's rows land in
+//! the newest run's pages (a few hundred), not on one random leaf page of the
+//! whole index each, which a database writes whole; `audit_target_runs` keeps
+//! each run's event-id range for the searches (`queries::search`), written in the
+//! same transaction.
 //!
 //! Why `seq` and not the event id: ids are handed out before commit, so on
 //! PostgreSQL a smaller id can become visible after a larger one; seqs are given
@@ -23,7 +29,7 @@ use sea_orm::{
 };
 
 use super::chain::{state_get, state_set};
-use crate::entities::{audit_event, audit_target};
+use crate::entities::{audit_event, audit_target, audit_target_run};
 
 /// `app_state` name of the watermark: every event with `seq <=` it is indexed.
 pub const INDEXED_SEQ: &str = "audit.targets.indexed_seq";
@@ -31,8 +37,15 @@ pub const INDEXED_SEQ: &str = "audit.targets.indexed_seq";
 const INDEX_LOCK_KEY: i64 = 0x6174_6978;
 /// The pause after a pass that found work, before the next one.
 const PAUSE_BETWEEN_PASSES: Duration = Duration::from_millis(5);
-/// Index rows per INSERT (two bound values each).
+/// Index rows per INSERT (three bound values each).
 const ROWS_PER_STATEMENT: usize = 5_000;
+/// Chain positions per run of the index (the migration that made runs agrees).
+pub const RUN_SEQS: i64 = 256;
+
+/// The run an event with chain position `seq` is indexed under.
+pub fn run_of(seq: i64) -> i64 {
+    seq.div_euclid(RUN_SEQS)
+}
 
 /// The watermark (0 when nothing was ever indexed).
 pub async fn indexed_seq(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
@@ -73,39 +86,102 @@ pub async fn index_pending(
         txn.commit().await?;
         return Ok(0);
     };
-    let mut rows: Vec<(String, i64)> = Vec::new();
+    let mut rows: Vec<(i64, String, i64)> = Vec::new();
+    // Each run's event-id range among this batch's rows.
+    let mut runs: std::collections::BTreeMap<i64, (i64, i64)> = Default::default();
     let mut taken = 0u64;
     for (id, seq, targets) in &events {
         if !rows.is_empty() && rows.len() >= max_rows {
             break;
         }
+        let run = run_of(*seq);
+        let before = rows.len();
         rows.extend(
             super::event::stored_targets(targets)
                 .into_iter()
-                .map(|u| (u, *id)),
+                .map(|u| (run, super::event::truncate(&u, 128), *id)),
         );
+        if rows.len() > before {
+            let r = runs.entry(run).or_insert((*id, *id));
+            *r = (r.0.min(*id), r.1.max(*id));
+        }
         last_seq = *seq;
         taken += 1;
     }
     rows.sort_unstable();
     rows.dedup();
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let models = chunk.iter().map(|(u, id)| audit_target::ActiveModel {
-            user_id: sea_orm::ActiveValue::Set(super::event::truncate(u, 128)),
+        let models = chunk.iter().map(|(run, u, id)| audit_target::ActiveModel {
+            run: sea_orm::ActiveValue::Set(*run),
+            user_id: sea_orm::ActiveValue::Set(u.clone()),
             event_id: sea_orm::ActiveValue::Set(*id),
         });
         audit_target::Entity::insert_many(models)
             .on_conflict(
-                OnConflict::columns([audit_target::Column::UserId, audit_target::Column::EventId])
-                    .do_nothing()
-                    .to_owned(),
+                OnConflict::columns([
+                    audit_target::Column::Run,
+                    audit_target::Column::UserId,
+                    audit_target::Column::EventId,
+                ])
+                .do_nothing()
+                .to_owned(),
             )
             .exec_without_returning(&txn)
             .await?;
     }
+    widen_runs(&txn, runs).await?;
     state_set(&txn, INDEXED_SEQ, &last_seq).await?;
     txn.commit().await?;
     Ok(taken)
+}
+
+/// Widens each run's stored event-id range to cover `runs` (under the indexer's lock).
+async fn widen_runs(
+    txn: &impl ConnectionTrait,
+    runs: std::collections::BTreeMap<i64, (i64, i64)>,
+) -> Result<(), DbErr> {
+    use audit_target_run::Column as R;
+    if runs.is_empty() {
+        return Ok(());
+    }
+    let stored: Vec<audit_target_run::Model> = audit_target_run::Entity::find()
+        .filter(R::Run.is_in(runs.keys().copied()))
+        .all(txn)
+        .await?;
+    let models = runs.into_iter().map(|(run, (lo, hi))| {
+        let (lo, hi) = match stored.iter().find(|s| s.run == run) {
+            Some(s) => (lo.min(s.min_event_id), hi.max(s.max_event_id)),
+            None => (lo, hi),
+        };
+        audit_target_run::ActiveModel {
+            run: sea_orm::ActiveValue::Set(run),
+            min_event_id: sea_orm::ActiveValue::Set(lo),
+            max_event_id: sea_orm::ActiveValue::Set(hi),
+        }
+    });
+    audit_target_run::Entity::insert_many(models)
+        .on_conflict(
+            OnConflict::column(R::Run)
+                .update_columns([R::MinEventId, R::MaxEventId])
+                .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
+    Ok(())
+}
+
+/// Recomputes every run's event-id range from the index itself (after rows were
+/// written around the indexer, as the bench seeders do).
+pub async fn rebuild_runs(db: &DatabaseConnection) -> Result<(), DbErr> {
+    let txn = crate::db::begin_write(db).await?;
+    txn.execute_unprepared("DELETE FROM audit_target_runs")
+        .await?;
+    txn.execute_unprepared(
+        "INSERT INTO audit_target_runs (run, min_event_id, max_event_id) \
+         SELECT run, MIN(event_id), MAX(event_id) FROM audit_targets GROUP BY run",
+    )
+    .await?;
+    txn.commit().await
 }
 
 /// How many events the index does not cover yet: those not sealed, and those

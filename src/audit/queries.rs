@@ -6,7 +6,7 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use crate::entities::{audit_event, audit_target};
+use crate::entities::{audit_event, audit_target, audit_target_run};
 
 /// What an auditor filters on. Every field is optional.
 #[derive(Debug, Clone, Default)]
@@ -85,11 +85,66 @@ pub async fn search(
         return q.limit(limit).all(db).await;
     };
     let mut found = unindexed_tail(db, q.clone(), user).await?;
-    found.extend(indexed(q, user, before, low).limit(limit).all(db).await?);
+    sort_and_cut(&mut found, limit);
+    // The runs that can hold a match, newest first, probed RUNS_PER_QUERY at a
+    // time; once the page is full, a run whose newest event is older than the
+    // page's oldest cannot change it, and neither can any run after it.
+    let runs = candidate_runs(db, before, low).await?;
+    let mut newest_after = vec![i64::MIN; runs.len() + 1];
+    for i in (0..runs.len()).rev() {
+        newest_after[i] = newest_after[i + 1].max(runs[i].1);
+    }
+    for (n, batch) in runs.chunks(RUNS_PER_QUERY).enumerate() {
+        let full = found.len() as u64 >= limit;
+        if full
+            && found
+                .last()
+                .is_some_and(|e| e.id > newest_after[n * RUNS_PER_QUERY])
+        {
+            break;
+        }
+        let batch = batch.iter().map(|r| r.0);
+        found.extend(
+            indexed(q.clone(), user, before, low, batch)
+                .limit(limit)
+                .all(db)
+                .await?,
+        );
+        sort_and_cut(&mut found, limit);
+    }
+    Ok(found)
+}
+
+/// Runs of `audit_targets` probed by one statement (one index seek each).
+const RUNS_PER_QUERY: usize = 256;
+
+/// Newest first, each event once, at most `limit`.
+fn sort_and_cut(found: &mut Vec<audit_event::Model>, limit: u64) {
     found.sort_unstable_by_key(|e| std::cmp::Reverse(e.id));
     found.dedup_by_key(|e| e.id);
     found.truncate(limit as usize);
-    Ok(found)
+}
+
+/// The runs whose event-id range meets `(low, before)`, newest first, with their
+/// newest event id.
+async fn candidate_runs(
+    db: &impl ConnectionTrait,
+    before: Option<i64>,
+    low: Option<i64>,
+) -> Result<Vec<(i64, i64)>, DbErr> {
+    use audit_target_run::Column as R;
+    let mut q = audit_target_run::Entity::find()
+        .select_only()
+        .column(R::Run)
+        .column(R::MaxEventId)
+        .order_by_desc(R::Run);
+    if let Some(b) = before {
+        q = q.filter(R::MinEventId.lt(b));
+    }
+    if let Some(l) = low {
+        q = q.filter(R::MaxEventId.gt(l));
+    }
+    q.into_tuple().all(db).await
 }
 
 /// Every filter but the target user, newest first.
@@ -165,20 +220,21 @@ async fn unindexed_tail(
         .collect())
 }
 
-/// `q` restricted to the events the index lists for `user`, walking the
-/// `(user_id, event_id)` primary key of `audit_targets` backwards: an index range
-/// scan, however many events the table holds.
+/// `q` restricted to the events the index lists for `user` in `runs`: one seek of
+/// the `(run, user_id, event_id)` key per run.
 fn indexed(
     mut q: sea_orm::Select<audit_event::Entity>,
     user: &str,
     before: Option<i64>,
     low: Option<i64>,
+    runs: impl Iterator<Item = i64>,
 ) -> sea_orm::Select<audit_event::Entity> {
     use sea_orm::{
         QueryTrait,
         sea_query::{Expr, ExprTrait},
     };
     let t = audit_target::Entity;
+    q = q.filter(Expr::col((t, audit_target::Column::Run)).is_in(runs));
     q = q.filter(Expr::col((t, audit_target::Column::UserId)).eq(user.to_string()));
     if let Some(b) = before {
         q = q.filter(Expr::col((t, audit_target::Column::EventId)).lt(b));

@@ -190,6 +190,7 @@ pub async fn generate(
             let hash = keys.current_link(&prev, &m, seq);
             for t in &ts {
                 targets.push(audit_target::ActiveModel {
+                    run: Set(crate::audit::indexer::run_of(seq)),
                     user_id: Set(t.clone()),
                     event_id: Set(id),
                 });
@@ -214,6 +215,7 @@ pub async fn generate(
             eprintln!("  {done} / {n}");
         }
     }
+    crate::audit::indexer::rebuild_runs(db).await?;
     if db.get_database_backend() == DbBackend::Postgres {
         db.execute_unprepared(
             "SELECT setval(pg_get_serial_sequence('audit_events', 'id'), (SELECT max(id) FROM audit_events))",
@@ -287,26 +289,30 @@ pub async fn generate_sql(
         ))
         .await?;
         let (a, b) = (start_id + lo as i64, start_id + hi as i64);
+        // Unsealed: the run by id stands in for the one by seq (ids follow seq here).
+        let run = crate::audit::indexer::RUN_SEQS;
         let user = if pg {
             format!("'u' || lpad(((id * 7919) % {users})::text, 6, '0')")
         } else {
             format!("'u' || printf('%06d', (id * 7919) % {users})")
         };
         txn.execute_unprepared(&format!(
-            "INSERT INTO audit_targets (user_id, event_id) SELECT {user}, id FROM audit_events \
-             WHERE id BETWEEN {a} AND {b}"
+            "INSERT INTO audit_targets (run, user_id, event_id) SELECT id / {run}, {user}, id \
+             FROM audit_events WHERE id BETWEEN {a} AND {b}"
         ))
         .await?;
         // The hot user, in ~15 % of events.
         txn.execute_unprepared(&format!(
-            "INSERT INTO audit_targets (user_id, event_id) SELECT 'u000000', id FROM audit_events \
-             WHERE id BETWEEN {a} AND {b} AND (id * 40503) % 100 < 15 AND (id * 7919) % {users} <> 0"
+            "INSERT INTO audit_targets (run, user_id, event_id) SELECT id / {run}, 'u000000', id \
+             FROM audit_events WHERE id BETWEEN {a} AND {b} AND (id * 40503) % 100 < 15 \
+             AND (id * 7919) % {users} <> 0"
         ))
         .await?;
         txn.commit().await?;
         done += k;
         eprintln!("  {done} / {n}");
     }
+    crate::audit::indexer::rebuild_runs(db).await?;
     if pg {
         db.execute_unprepared(
             "SELECT setval(pg_get_serial_sequence('audit_events', 'id'), (SELECT max(id) FROM audit_events))",

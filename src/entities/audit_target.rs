@@ -1,9 +1,12 @@
-//! Table `audit_targets`.
+//! Table `audit_targets`: which users an event names, grouped in runs of the
+//! chain (`run = seq / 256`, see `audit::indexer`).
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "audit_targets")]
 pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub run: i64,
     #[sea_orm(primary_key, auto_increment = false)]
     pub user_id: String,
     #[sea_orm(primary_key, auto_increment = false)]

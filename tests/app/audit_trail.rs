@@ -292,3 +292,162 @@ async fn with_the_audit_store_gone_pages_and_exports_answer_503_and_show_nothing
             .is_none()
     );
 }
+
+/// Every page of a search by user, following the keyset cursor.
+async fn all_pages(app: &TestApp, f: &mama::audit::queries::AuditFilter, limit: u64) -> Vec<i64> {
+    let (mut seen, mut before) = (vec![], None);
+    loop {
+        let page = mama::audit::queries::search(&app.db, f, before, limit)
+            .await
+            .unwrap();
+        assert!(page.len() as u64 <= limit);
+        seen.extend(page.iter().map(|e| e.id));
+        match page.last() {
+            Some(e) if page.len() as u64 == limit => before = Some(e.id),
+            _ => return seen,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_search_by_user_over_hundreds_of_index_runs_is_exact_page_by_page() {
+    let app = spawn_app_with(|s| s.audit_index_interval = Duration::from_secs(3600)).await;
+    let (mut mine, mut mine_updates) = (vec![], vec![]);
+    for i in 0..700 {
+        let action = if i % 2 == 0 {
+            Action::UserView
+        } else {
+            Action::UserUpdate
+        };
+        let t = if i % 3 == 0 { "other" } else { "runs-user" };
+        let id = put(&app, action, Outcome::Success, &[t, "everyone"]).await;
+        if t == "runs-user" {
+            mine.push(id);
+            if i % 2 == 1 {
+                mine_updates.push(id);
+            }
+        }
+    }
+    mine.reverse();
+    mine_updates.reverse();
+    mama::audit::chain::seal_all(&app.db, &crate::audit_chain::keys())
+        .await
+        .unwrap();
+    while mama::audit::indexer::index_pending(&app.db, 1000, 100_000)
+        .await
+        .unwrap()
+        > 0
+    {}
+    let by_user = |user: &str, actions: Vec<String>| mama::audit::queries::AuditFilter {
+        target_user: Some(user.into()),
+        actions,
+        ..Default::default()
+    };
+    let updates = vec![Action::UserUpdate.as_str().to_string()];
+    // Runs of 256 events hold these 700 in three runs. Relabel so that each event
+    // is a run of its own (700 runs: three statements of 256), first in id order,
+    // then in an order that has nothing to do with the ids (no run can be skipped
+    // early then, and the answer must not change).
+    for relabel in ["event_id", "(event_id * 7919) % 1009"] {
+        app.sql(&format!("UPDATE audit_targets SET run = {relabel}"))
+            .await;
+        mama::audit::indexer::rebuild_runs(&app.db).await.unwrap();
+        for limit in [1, 25, 1000] {
+            assert_eq!(
+                all_pages(&app, &by_user("runs-user", vec![]), limit).await,
+                mine,
+                "{relabel}, {limit} per page"
+            );
+            assert_eq!(
+                all_pages(&app, &by_user("runs-user", updates.clone()), limit).await,
+                mine_updates,
+                "{relabel}, {limit} per page, updates only"
+            );
+        }
+        assert!(
+            all_pages(&app, &by_user("nobody", vec![]), 25)
+                .await
+                .is_empty()
+        );
+    }
+}
+
+#[tokio::test]
+async fn upgrading_moves_the_indexed_targets_into_runs_and_back() {
+    use migration::MigratorTrait;
+    use sea_orm::ConnectionTrait;
+    let url = crate::helpers::fresh_database().await;
+    let db_url = mama::config::DatabaseUrl::new(url.to_string());
+    mama::db::migrate_up(&db_url).await.unwrap();
+    // One connection, as `mama migrate` runs them.
+    let db = mama::db::connect(&db_url, 1).await.unwrap();
+    // The schema before runs, with events indexed the old way.
+    migration::Migrator::down(&db, Some(1)).await.unwrap();
+    let mut ids = vec![];
+    for i in 0..300 {
+        let mut ev = Event::system("test", Action::UserView, Outcome::Success);
+        ev.targets = vec![format!("old-{}", i % 2)];
+        ids.push(mama::audit::insert(&db, &ev).await.unwrap());
+    }
+    mama::audit::chain::seal_all(&db, &crate::audit_chain::keys())
+        .await
+        .unwrap();
+    let unsealed = {
+        let ev = Event::system("test", Action::UserView, Outcome::Success);
+        mama::audit::insert(&db, &ev).await.unwrap()
+    };
+    for (i, id) in ids.iter().chain([&unsealed]).enumerate() {
+        db.execute_unprepared(&format!(
+            "INSERT INTO audit_targets (user_id, event_id) VALUES ('old-{}', {id})",
+            i % 2
+        ))
+        .await
+        .unwrap();
+    }
+    migration::Migrator::up(&db, None).await.unwrap();
+    let rows = mama::entities::audit_target::Entity::find()
+        .all(&db)
+        .await
+        .unwrap();
+    assert_eq!(
+        rows.len(),
+        300,
+        "the unsealed event's row is left to the indexer"
+    );
+    for r in &rows {
+        let e = audit_event::Entity::find_by_id(r.event_id)
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.run, mama::audit::indexer::run_of(e.seq.unwrap()));
+        let n: usize = ids.iter().position(|&i| i == r.event_id).unwrap();
+        assert_eq!(r.user_id, format!("old-{}", n % 2));
+    }
+    let runs = mama::entities::audit_target_run::Entity::find()
+        .all(&db)
+        .await
+        .unwrap();
+    assert_eq!(runs.len(), 2, "300 events from seq 1 span runs 0 and 1");
+    for run in &runs {
+        let mine: Vec<i64> = rows
+            .iter()
+            .filter(|r| r.run == run.run)
+            .map(|r| r.event_id)
+            .collect();
+        assert_eq!(run.min_event_id, *mine.iter().min().unwrap());
+        assert_eq!(run.max_event_id, *mine.iter().max().unwrap());
+    }
+    // And back down: the same pairs, keyed the old way.
+    migration::Migrator::down(&db, Some(1)).await.unwrap();
+    let back = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT user_id, event_id FROM audit_targets ORDER BY event_id",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(back.len(), 300);
+    let first: i64 = back[0].try_get("", "event_id").unwrap();
+    assert_eq!(first, ids[0]);
+}

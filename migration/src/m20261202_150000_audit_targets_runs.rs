@@ -1,0 +1,97 @@
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::DbBackend;
+
+/// The `audit_targets` index ("who read user X") grouped in runs of the chain.
+///
+/// Keyed by `(user_id, event_id)`, every lookup's 100 index rows landed on 100
+/// random leaf pages of one ever-growing B-tree, and a database writes a touched
+/// page whole (SQLite to its WAL, PostgreSQL after each checkpoint): measured,
+/// the indexer doubled the lookup's CPU per call on SQLite (README, "What bounds
+/// the lookup"). Now the key leads with `run = seq / 256` (the event's place in the
+/// chain): the indexer's rows go into the newest run, a few hundred pages, however
+/// large the trail grows. `audit_target_runs` keeps each run's event-id range, so a
+/// search by user probes the runs newest first and stops as soon as its page is
+/// full (`audit::queries`). On SQLite the table is `WITHOUT ROWID`: the key is the
+/// whole row, one B-tree instead of a table and its index.
+///
+/// Rows already indexed move to their run; those of unsealed events are left to
+/// the indexer (searches read them from the events until then).
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+/// Events per run. `audit::indexer::RUN_SEQS` must agree (the purge drops whole
+/// runs by number).
+const RUN_SEQS: i64 = 256;
+
+fn up_sql(backend: DbBackend) -> Vec<String> {
+    let sqlite = backend == DbBackend::Sqlite;
+    let without_rowid = if sqlite { " WITHOUT ROWID" } else { "" };
+    let mut sql = vec![
+        format!(
+            "CREATE TABLE audit_targets_new (run BIGINT NOT NULL, user_id VARCHAR(128) NOT NULL, \
+             event_id BIGINT NOT NULL, PRIMARY KEY (run, user_id, event_id), \
+             CONSTRAINT fk_audit_targets_event FOREIGN KEY (event_id) REFERENCES audit_events (id) \
+             ON DELETE CASCADE){without_rowid}"
+        ),
+        format!(
+            "INSERT INTO audit_targets_new (run, user_id, event_id) \
+             SELECT e.seq / {RUN_SEQS}, t.user_id, t.event_id FROM audit_targets t \
+             JOIN audit_events e ON e.id = t.event_id WHERE e.seq IS NOT NULL ORDER BY 1, 2, 3"
+        ),
+        "CREATE TABLE audit_target_runs (run BIGINT NOT NULL PRIMARY KEY, \
+         min_event_id BIGINT NOT NULL, max_event_id BIGINT NOT NULL)"
+            .to_string(),
+        "INSERT INTO audit_target_runs (run, min_event_id, max_event_id) \
+         SELECT run, MIN(event_id), MAX(event_id) FROM audit_targets_new GROUP BY run"
+            .to_string(),
+        "DROP TABLE audit_targets".to_string(),
+        "ALTER TABLE audit_targets_new RENAME TO audit_targets".to_string(),
+        "CREATE INDEX idx_audit_targets_event_id ON audit_targets (event_id)".to_string(),
+    ];
+    if !sqlite {
+        sql.push(
+            "ALTER TABLE audit_targets RENAME CONSTRAINT audit_targets_new_pkey TO audit_targets_pkey"
+                .to_string(),
+        );
+    }
+    sql
+}
+
+fn down_sql() -> Vec<String> {
+    vec![
+        "CREATE TABLE audit_targets_old (user_id VARCHAR(128) NOT NULL, event_id BIGINT NOT NULL, \
+         PRIMARY KEY (user_id, event_id), \
+         CONSTRAINT fk_audit_targets_event FOREIGN KEY (event_id) REFERENCES audit_events (id) \
+         ON DELETE CASCADE)"
+            .to_string(),
+        "INSERT INTO audit_targets_old (user_id, event_id) \
+         SELECT DISTINCT user_id, event_id FROM audit_targets"
+            .to_string(),
+        "DROP TABLE audit_targets".to_string(),
+        "DROP TABLE audit_target_runs".to_string(),
+        "ALTER TABLE audit_targets_old RENAME TO audit_targets".to_string(),
+        "CREATE INDEX idx_audit_targets_event_id ON audit_targets (event_id)".to_string(),
+    ]
+}
+
+async fn run(m: &SchemaManager<'_>, sql: Vec<String>) -> Result<(), DbErr> {
+    let db = m.get_connection();
+    for s in sql {
+        db.execute_unprepared(&s)
+            .await
+            .map_err(|e| DbErr::Migration(format!("{s}: {e}")))?;
+    }
+    Ok(())
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        let backend = m.get_database_backend();
+        run(m, up_sql(backend)).await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        run(m, down_sql()).await
+    }
+}

@@ -29,6 +29,10 @@ mod m20261202_130000_users_sort_indexes;
 mod m20261202_140000_create_read_generation;
 mod m20261202_150000_audit_targets_runs;
 
+pub use m20261202_150000_audit_targets_runs::{
+    RUN_ROWS as AUDIT_TARGET_RUN_ROWS, RUNS_FROM_TARGETS as AUDIT_TARGET_RUNS_FROM_TARGETS,
+};
+
 /// The ordered list of migrations.
 pub struct Migrator;
 

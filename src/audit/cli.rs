@@ -204,9 +204,7 @@ async fn archive(
     }
     // Runs of the target index that lay wholly in the pruned stretch are empty now.
     crate::entities::audit_target_run::Entity::delete_many()
-        .filter(
-            crate::entities::audit_target_run::Column::Run.lt(super::indexer::run_of(last.seq + 1)),
-        )
+        .filter(crate::entities::audit_target_run::Column::MaxSeq.lte(last.seq))
         .exec(&txn)
         .await?;
     chain::set_anchor(&txn, last.seq, &last.hash).await?;

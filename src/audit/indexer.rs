@@ -8,11 +8,13 @@
 //! writer), so any number of instances can run it, and a restart resumes where it
 //! stopped.
 //!
-//! The key leads with the event's run, `seq / RUN_SEQS`: a batch's rows land in
+//! The key leads with a run: the indexer fills the newest run, in chain order,
+//! until it holds `RUN_ROWS` rows, then starts the next. A batch's rows land in
 //! the newest run's pages (a few hundred), not on one random leaf page of the
-//! whole index each, which a database writes whole; `audit_target_runs` keeps
-//! each run's event-id range for the searches (`queries::search`), written in the
-//! same transaction.
+//! whole index each, which a database writes whole. `audit_target_runs` keeps
+//! each run's event-id range and ceiling for the searches (`queries::search`) and
+//! its highest seq for the archive, written in the same transaction. Runs are
+//! not merged: a search costs one index seek per run it probes.
 //!
 //! Why `seq` and not the event id: ids are handed out before commit, so on
 //! PostgreSQL a smaller id can become visible after a larger one; seqs are given
@@ -39,12 +41,16 @@ const INDEX_LOCK_KEY: i64 = 0x6174_6978;
 const PAUSE_BETWEEN_PASSES: Duration = Duration::from_millis(5);
 /// Index rows per INSERT (three bound values each).
 const ROWS_PER_STATEMENT: usize = 5_000;
-/// Chain positions per run of the index (the migration that made runs agrees).
-pub const RUN_SEQS: i64 = 256;
+/// Rows per run of the index (about 250 pages of 4 KiB).
+pub const RUN_ROWS: i64 = migration::AUDIT_TARGET_RUN_ROWS;
 
-/// The run an event with chain position `seq` is indexed under.
-pub fn run_of(seq: i64) -> i64 {
-    seq.div_euclid(RUN_SEQS)
+/// What one pass adds to a run.
+#[derive(Debug, Clone, Copy)]
+struct RunGrowth {
+    min_event_id: i64,
+    max_event_id: i64,
+    max_seq: i64,
+    rows: i64,
 }
 
 /// The watermark (0 when nothing was ever indexed).
@@ -86,24 +92,41 @@ pub async fn index_pending(
         txn.commit().await?;
         return Ok(0);
     };
+    let newest = audit_target_run::Entity::find()
+        .order_by_desc(audit_target_run::Column::Run)
+        .one(&txn)
+        .await?;
+    let (mut run, mut run_rows) = newest.as_ref().map_or((0, 0), |r| (r.run, r.row_count));
     let mut rows: Vec<(i64, String, i64)> = Vec::new();
-    // Each run's event-id range among this batch's rows.
-    let mut runs: std::collections::BTreeMap<i64, (i64, i64)> = Default::default();
+    let mut runs: std::collections::BTreeMap<i64, RunGrowth> = Default::default();
     let mut taken = 0u64;
     for (id, seq, targets) in &events {
         if !rows.is_empty() && rows.len() >= max_rows {
             break;
         }
-        let run = run_of(*seq);
-        let before = rows.len();
-        rows.extend(
-            super::event::stored_targets(targets)
-                .into_iter()
-                .map(|u| (run, super::event::truncate(&u, 128), *id)),
-        );
-        if rows.len() > before {
-            let r = runs.entry(run).or_insert((*id, *id));
-            *r = (r.0.min(*id), r.1.max(*id));
+        let targets = super::event::stored_targets(targets);
+        if !targets.is_empty() {
+            if run_rows >= RUN_ROWS {
+                run += 1;
+                run_rows = 0;
+            }
+            let n = targets.len() as i64;
+            rows.extend(
+                targets
+                    .into_iter()
+                    .map(|u| (run, super::event::truncate(&u, 128), *id)),
+            );
+            run_rows += n;
+            let g = runs.entry(run).or_insert(RunGrowth {
+                min_event_id: *id,
+                max_event_id: *id,
+                max_seq: *seq,
+                rows: 0,
+            });
+            g.min_event_id = g.min_event_id.min(*id);
+            g.max_event_id = g.max_event_id.max(*id);
+            g.max_seq = g.max_seq.max(*seq);
+            g.rows += n;
         }
         last_seq = *seq;
         taken += 1;
@@ -129,40 +152,59 @@ pub async fn index_pending(
             .exec_without_returning(&txn)
             .await?;
     }
-    widen_runs(&txn, runs).await?;
+    grow_runs(&txn, newest, runs).await?;
     state_set(&txn, INDEXED_SEQ, &last_seq).await?;
     txn.commit().await?;
     Ok(taken)
 }
 
-/// Widens each run's stored event-id range to cover `runs` (under the indexer's lock).
-async fn widen_runs(
+/// Records what a pass added to the newest stored run (`newest`) and to the runs
+/// after it, in one statement (under the indexer's lock).
+async fn grow_runs(
     txn: &impl ConnectionTrait,
-    runs: std::collections::BTreeMap<i64, (i64, i64)>,
+    newest: Option<audit_target_run::Model>,
+    runs: std::collections::BTreeMap<i64, RunGrowth>,
 ) -> Result<(), DbErr> {
     use audit_target_run::Column as R;
     if runs.is_empty() {
         return Ok(());
     }
-    let stored: Vec<audit_target_run::Model> = audit_target_run::Entity::find()
-        .filter(R::Run.is_in(runs.keys().copied()))
-        .all(txn)
-        .await?;
-    let models = runs.into_iter().map(|(run, (lo, hi))| {
-        let (lo, hi) = match stored.iter().find(|s| s.run == run) {
-            Some(s) => (lo.min(s.min_event_id), hi.max(s.max_event_id)),
-            None => (lo, hi),
-        };
-        audit_target_run::ActiveModel {
-            run: sea_orm::ActiveValue::Set(run),
-            min_event_id: sea_orm::ActiveValue::Set(lo),
-            max_event_id: sea_orm::ActiveValue::Set(hi),
-        }
-    });
+    let mut ceiling = newest.as_ref().map_or(i64::MIN, |r| r.ceiling_event_id);
+    let models: Vec<audit_target_run::ActiveModel> = runs
+        .into_iter()
+        .map(|(run, g)| {
+            let mut m = match newest.as_ref().filter(|r| r.run == run) {
+                Some(r) => audit_target_run::Model {
+                    min_event_id: r.min_event_id.min(g.min_event_id),
+                    max_event_id: r.max_event_id.max(g.max_event_id),
+                    max_seq: r.max_seq.max(g.max_seq),
+                    row_count: r.row_count + g.rows,
+                    ..r.clone()
+                },
+                None => audit_target_run::Model {
+                    run,
+                    min_event_id: g.min_event_id,
+                    max_event_id: g.max_event_id,
+                    ceiling_event_id: 0,
+                    max_seq: g.max_seq,
+                    row_count: g.rows,
+                },
+            };
+            ceiling = ceiling.max(m.max_event_id);
+            m.ceiling_event_id = ceiling;
+            m.into()
+        })
+        .collect();
     audit_target_run::Entity::insert_many(models)
         .on_conflict(
             OnConflict::column(R::Run)
-                .update_columns([R::MinEventId, R::MaxEventId])
+                .update_columns([
+                    R::MinEventId,
+                    R::MaxEventId,
+                    R::CeilingEventId,
+                    R::MaxSeq,
+                    R::RowCount,
+                ])
                 .to_owned(),
         )
         .exec_without_returning(txn)
@@ -170,17 +212,14 @@ async fn widen_runs(
     Ok(())
 }
 
-/// Recomputes every run's event-id range from the index itself (after rows were
-/// written around the indexer, as the bench seeders do).
+/// Recomputes every run's row from the index itself (after rows were written
+/// around the indexer, as the bench seeders do).
 pub async fn rebuild_runs(db: &DatabaseConnection) -> Result<(), DbErr> {
     let txn = crate::db::begin_write(db).await?;
     txn.execute_unprepared("DELETE FROM audit_target_runs")
         .await?;
-    txn.execute_unprepared(
-        "INSERT INTO audit_target_runs (run, min_event_id, max_event_id) \
-         SELECT run, MIN(event_id), MAX(event_id) FROM audit_targets GROUP BY run",
-    )
-    .await?;
+    txn.execute_unprepared(migration::AUDIT_TARGET_RUNS_FROM_TARGETS)
+        .await?;
     txn.commit().await
 }
 

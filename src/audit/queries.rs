@@ -86,24 +86,22 @@ pub async fn search(
     };
     let mut found = unindexed_tail(db, q.clone(), user).await?;
     sort_and_cut(&mut found, limit);
-    // The runs that can hold a match, newest first, probed RUNS_PER_QUERY at a
-    // time; once the page is full, a run whose newest event is older than the
-    // page's oldest cannot change it, and neither can any run after it.
-    let runs = candidate_runs(db, before, low).await?;
-    let mut newest_after = vec![i64::MIN; runs.len() + 1];
-    for i in (0..runs.len()).rev() {
-        newest_after[i] = newest_after[i + 1].max(runs[i].1);
-    }
-    for (n, batch) in runs.chunks(RUNS_PER_QUERY).enumerate() {
+    // The runs that can hold a match, newest first, RUNS_PER_QUERY at a time;
+    // once the page is full, the runs left cannot change it when even their
+    // ceiling (the highest event id of a run and every older one) is older than
+    // the page's oldest event.
+    let mut older_than = i64::MAX;
+    loop {
+        let runs = candidate_runs(db, older_than, before, low).await?;
+        let Some(&(_, ceiling)) = runs.first() else {
+            break;
+        };
         let full = found.len() as u64 >= limit;
-        if full
-            && found
-                .last()
-                .is_some_and(|e| e.id > newest_after[n * RUNS_PER_QUERY])
-        {
+        if full && found.last().is_some_and(|e| e.id > ceiling) {
             break;
         }
-        let batch = batch.iter().map(|r| r.0);
+        older_than = runs.last().map_or(i64::MIN, |r| r.0);
+        let batch = runs.iter().map(|r| r.0);
         found.extend(
             indexed(q.clone(), user, before, low, batch)
                 .limit(limit)
@@ -111,12 +109,15 @@ pub async fn search(
                 .await?,
         );
         sort_and_cut(&mut found, limit);
+        if runs.len() < RUNS_PER_QUERY as usize {
+            break;
+        }
     }
     Ok(found)
 }
 
 /// Runs of `audit_targets` probed by one statement (one index seek each).
-const RUNS_PER_QUERY: usize = 256;
+const RUNS_PER_QUERY: u64 = 256;
 
 /// Newest first, each event once, at most `limit`.
 fn sort_and_cut(found: &mut Vec<audit_event::Model>, limit: u64) {
@@ -125,10 +126,11 @@ fn sort_and_cut(found: &mut Vec<audit_event::Model>, limit: u64) {
     found.truncate(limit as usize);
 }
 
-/// The runs whose event-id range meets `(low, before)`, newest first, with their
-/// newest event id.
+/// The next `RUNS_PER_QUERY` runs older than `older_than` whose event-id range
+/// meets `(low, before)`, newest first, with their ceilings.
 async fn candidate_runs(
     db: &impl ConnectionTrait,
+    older_than: i64,
     before: Option<i64>,
     low: Option<i64>,
 ) -> Result<Vec<(i64, i64)>, DbErr> {
@@ -136,8 +138,10 @@ async fn candidate_runs(
     let mut q = audit_target_run::Entity::find()
         .select_only()
         .column(R::Run)
-        .column(R::MaxEventId)
-        .order_by_desc(R::Run);
+        .column(R::CeilingEventId)
+        .filter(R::Run.lt(older_than))
+        .order_by_desc(R::Run)
+        .limit(RUNS_PER_QUERY);
     if let Some(b) = before {
         q = q.filter(R::MinEventId.lt(b));
     }

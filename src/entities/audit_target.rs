@@ -1,5 +1,5 @@
-//! Table `audit_targets`: which users an event names, grouped in runs of the
-//! chain (`run = seq / 256`, see `audit::indexer`).
+//! Table `audit_targets`: which users an event names, grouped in runs of
+//! consecutive chain positions (see `audit::indexer`).
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]

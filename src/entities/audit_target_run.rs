@@ -1,4 +1,4 @@
-//! Table `audit_target_runs`: the event-id range of each run of `audit_targets`.
+//! Table `audit_target_runs`: one row per run of `audit_targets`.
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -6,8 +6,14 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub run: i64,
+    /// The run's event-id range.
     pub min_event_id: i64,
     pub max_event_id: i64,
+    /// The highest event id of this run and every older one.
+    pub ceiling_event_id: i64,
+    /// The run's highest chain position (0 for unsealed rows of the seeders).
+    pub max_seq: i64,
+    pub row_count: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

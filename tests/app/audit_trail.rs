@@ -293,6 +293,18 @@ async fn with_the_audit_store_gone_pages_and_exports_answer_503_and_show_nothing
     );
 }
 
+/// Seals every stored event and indexes them, `events_per_pass` at a time.
+async fn seal_and_index(app: &TestApp, events_per_pass: u64) {
+    mama::audit::chain::seal_all(&app.db, &crate::audit_chain::keys())
+        .await
+        .unwrap();
+    while mama::audit::indexer::index_pending(&app.db, events_per_pass, 100_000)
+        .await
+        .unwrap()
+        > 0
+    {}
+}
+
 /// Every page of a search by user, following the keyset cursor.
 async fn all_pages(app: &TestApp, f: &mama::audit::queries::AuditFilter, limit: u64) -> Vec<i64> {
     let (mut seen, mut before) = (vec![], None);
@@ -330,14 +342,7 @@ async fn a_search_by_user_over_hundreds_of_index_runs_is_exact_page_by_page() {
     }
     mine.reverse();
     mine_updates.reverse();
-    mama::audit::chain::seal_all(&app.db, &crate::audit_chain::keys())
-        .await
-        .unwrap();
-    while mama::audit::indexer::index_pending(&app.db, 1000, 100_000)
-        .await
-        .unwrap()
-        > 0
-    {}
+    seal_and_index(&app, 1000).await;
     let by_user = |user: &str, actions: Vec<String>| mama::audit::queries::AuditFilter {
         target_user: Some(user.into()),
         actions,
@@ -473,15 +478,8 @@ async fn the_indexer_starts_a_new_run_past_its_row_bound_and_searches_span_runs(
         ev.targets = targets;
         ids.push(mama::audit::insert(&app.db, &ev).await.unwrap());
     }
-    mama::audit::chain::seal_all(&app.db, &crate::audit_chain::keys())
-        .await
-        .unwrap();
     // Small passes, so that the run boundary falls between passes too.
-    while mama::audit::indexer::index_pending(&app.db, 3, 100_000)
-        .await
-        .unwrap()
-        > 0
-    {}
+    seal_and_index(&app, 3).await;
     let runs = mama::entities::audit_target_run::Entity::find()
         .order_by_asc(mama::entities::audit_target_run::Column::Run)
         .all(&app.db)

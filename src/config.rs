@@ -479,10 +479,10 @@ fn security_settings<F: Fn(&str) -> Option<String>>(
     })
 }
 
-/// `value` if it lies in `min..=max`, else an error naming `key`.
 /// Prepared statements per pooled connection unless configured (`db::PoolTuning`).
 pub const DEFAULT_STATEMENT_CACHE: usize = 32;
 
+/// `value` if it lies in `min..=max`, else an error naming `key`.
 fn bounded<T: PartialOrd + fmt::Display>(value: T, min: T, max: T, key: &str) -> anyhow::Result<T> {
     if value < min || value > max {
         bail!("{key} must be from {min} to {max}, got {value}");

@@ -87,3 +87,32 @@ pub(crate) fn index<T: Iden + Clone + 'static>(table: T, cols: &[T]) -> IndexCre
     }
     stmt.to_owned()
 }
+
+/// Runs `sql` in order on the migration's connection; an error names the statement.
+pub(crate) async fn execute_all<S: AsRef<str>>(
+    m: &SchemaManager<'_>,
+    sql: impl IntoIterator<Item = S>,
+) -> Result<(), DbErr> {
+    let db = m.get_connection();
+    for s in sql {
+        let s = s.as_ref();
+        db.execute_unprepared(s)
+            .await
+            .map_err(|e| DbErr::Migration(format!("{s}: {e}")))?;
+    }
+    Ok(())
+}
+
+/// [`execute_all`] with the statements for the connection's backend.
+pub(crate) async fn execute_for_backend<S: AsRef<str>>(
+    m: &SchemaManager<'_>,
+    sqlite: impl IntoIterator<Item = S>,
+    postgres: impl IntoIterator<Item = S>,
+) -> Result<(), DbErr> {
+    use sea_orm_migration::sea_orm::DbBackend;
+    match m.get_database_backend() {
+        DbBackend::Sqlite => execute_all(m, sqlite).await,
+        DbBackend::Postgres => execute_all(m, postgres).await,
+        other => Err(DbErr::Migration(format!("unsupported backend {other:?}"))),
+    }
+}

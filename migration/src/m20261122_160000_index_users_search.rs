@@ -1,5 +1,4 @@
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DbBackend;
 
 /// Trigram indexes for the users search (case-insensitive substring of ID or
 /// organisation), so a search reads the matching rows instead of scanning all.
@@ -92,26 +91,13 @@ const POSTGRES_DOWN: &[&str] = &[
     "DROP TABLE IF EXISTS users_search",
 ];
 
-async fn run(m: &SchemaManager<'_>, sqlite: &[&str], postgres: &[&str]) -> Result<(), DbErr> {
-    let db = m.get_connection();
-    let sql = match db.get_database_backend() {
-        DbBackend::Sqlite => sqlite,
-        DbBackend::Postgres => postgres,
-        other => return Err(DbErr::Migration(format!("unsupported backend {other:?}"))),
-    };
-    for s in sql {
-        db.execute_unprepared(s).await?;
-    }
-    Ok(())
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        run(m, SQLITE_UP, POSTGRES_UP).await
+        crate::execute_for_backend(m, SQLITE_UP, POSTGRES_UP).await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        run(m, SQLITE_DOWN, POSTGRES_DOWN).await
+        crate::execute_for_backend(m, SQLITE_DOWN, POSTGRES_DOWN).await
     }
 }

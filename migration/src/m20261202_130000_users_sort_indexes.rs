@@ -240,10 +240,7 @@ impl MigrationTrait for Migration {
             sql.push("ANALYZE users".into());
             sql.push("ANALYZE user_grant_counts".into());
         }
-        for s in sql {
-            db.execute_unprepared(&s).await?;
-        }
-        Ok(())
+        crate::execute_all(m, sql).await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
@@ -256,9 +253,6 @@ impl MigrationTrait for Migration {
             sql.push(format!("DROP INDEX IF EXISTS {name}"));
         }
         sql.push("DROP TABLE IF EXISTS user_grant_counts".into());
-        for s in sql {
-            db.execute_unprepared(&s).await?;
-        }
-        Ok(())
+        crate::execute_all(m, sql).await
     }
 }

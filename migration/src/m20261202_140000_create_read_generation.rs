@@ -1,5 +1,4 @@
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DbBackend;
 
 /// A counter that every change to what the key lookup answers moves forward, so
 /// an instance may keep lookup answers in memory and know, with one
@@ -90,30 +89,13 @@ fn postgres_down() -> Vec<String> {
     sql
 }
 
-async fn run(
-    m: &SchemaManager<'_>,
-    sqlite: Vec<String>,
-    postgres: Vec<String>,
-) -> Result<(), DbErr> {
-    let db = m.get_connection();
-    let sql = match db.get_database_backend() {
-        DbBackend::Sqlite => sqlite,
-        DbBackend::Postgres => postgres,
-        other => return Err(DbErr::Migration(format!("unsupported backend {other:?}"))),
-    };
-    for s in sql {
-        db.execute_unprepared(&s).await?;
-    }
-    Ok(())
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        run(m, sqlite_up(), postgres_up()).await
+        crate::execute_for_backend(m, sqlite_up(), postgres_up()).await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        run(m, sqlite_down(), postgres_down()).await
+        crate::execute_for_backend(m, sqlite_down(), postgres_down()).await
     }
 }

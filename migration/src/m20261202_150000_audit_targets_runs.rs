@@ -86,24 +86,14 @@ fn down_sql() -> Vec<String> {
     ]
 }
 
-async fn run(m: &SchemaManager<'_>, sql: Vec<String>) -> Result<(), DbErr> {
-    let db = m.get_connection();
-    for s in sql {
-        db.execute_unprepared(&s)
-            .await
-            .map_err(|e| DbErr::Migration(format!("{s}: {e}")))?;
-    }
-    Ok(())
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         let backend = m.get_database_backend();
-        run(m, up_sql(backend)).await
+        crate::execute_all(m, up_sql(backend)).await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        run(m, down_sql()).await
+        crate::execute_all(m, down_sql()).await
     }
 }

@@ -44,15 +44,6 @@ const ROWS_PER_STATEMENT: usize = 5_000;
 /// Rows per run of the index (about 250 pages of 4 KiB).
 pub const RUN_ROWS: i64 = migration::AUDIT_TARGET_RUN_ROWS;
 
-/// What one pass adds to a run.
-#[derive(Debug, Clone, Copy)]
-struct RunGrowth {
-    min_event_id: i64,
-    max_event_id: i64,
-    max_seq: i64,
-    rows: i64,
-}
-
 /// The watermark (0 when nothing was ever indexed).
 pub async fn indexed_seq(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
     Ok(state_get::<i64>(db, INDEXED_SEQ).await?.unwrap_or(0))
@@ -96,9 +87,12 @@ pub async fn index_pending(
         .order_by_desc(audit_target_run::Column::Run)
         .one(&txn)
         .await?;
-    let (mut run, mut run_rows) = newest.as_ref().map_or((0, 0), |r| (r.run, r.row_count));
+    let mut run = newest.as_ref().map_or(0, |r| r.run);
     let mut rows: Vec<(i64, String, i64)> = Vec::new();
-    let mut runs: std::collections::BTreeMap<i64, RunGrowth> = Default::default();
+    // The runs this pass writes to, from the newest stored one on, as they will
+    // be after it (their ceilings are set by `store_runs`).
+    let mut runs: std::collections::BTreeMap<i64, audit_target_run::Model> =
+        newest.into_iter().map(|r| (r.run, r)).collect();
     let mut taken = 0u64;
     for (id, seq, targets) in &events {
         if !rows.is_empty() && rows.len() >= max_rows {
@@ -106,9 +100,8 @@ pub async fn index_pending(
         }
         let targets = super::event::stored_targets(targets);
         if !targets.is_empty() {
-            if run_rows >= RUN_ROWS {
+            if runs.get(&run).is_some_and(|r| r.row_count >= RUN_ROWS) {
                 run += 1;
-                run_rows = 0;
             }
             let n = targets.len() as i64;
             rows.extend(
@@ -116,17 +109,18 @@ pub async fn index_pending(
                     .into_iter()
                     .map(|u| (run, super::event::truncate(&u, 128), *id)),
             );
-            run_rows += n;
-            let g = runs.entry(run).or_insert(RunGrowth {
+            let g = runs.entry(run).or_insert(audit_target_run::Model {
+                run,
                 min_event_id: *id,
                 max_event_id: *id,
+                ceiling_event_id: 0,
                 max_seq: *seq,
-                rows: 0,
+                row_count: 0,
             });
             g.min_event_id = g.min_event_id.min(*id);
             g.max_event_id = g.max_event_id.max(*id);
             g.max_seq = g.max_seq.max(*seq);
-            g.rows += n;
+            g.row_count += n;
         }
         last_seq = *seq;
         taken += 1;
@@ -152,45 +146,28 @@ pub async fn index_pending(
             .exec_without_returning(&txn)
             .await?;
     }
-    grow_runs(&txn, newest, runs).await?;
+    store_runs(&txn, runs).await?;
     state_set(&txn, INDEXED_SEQ, &last_seq).await?;
     txn.commit().await?;
     Ok(taken)
 }
 
-/// Records what a pass added to the newest stored run (`newest`) and to the runs
-/// after it, in one statement (under the indexer's lock).
-async fn grow_runs(
+/// Stores the runs a pass wrote to (under the indexer's lock), each with its
+/// ceiling: the highest event id of it and every older run. The first is the
+/// newest stored run, whose ceiling already covers the runs before it.
+async fn store_runs(
     txn: &impl ConnectionTrait,
-    newest: Option<audit_target_run::Model>,
-    runs: std::collections::BTreeMap<i64, RunGrowth>,
+    runs: std::collections::BTreeMap<i64, audit_target_run::Model>,
 ) -> Result<(), DbErr> {
     use audit_target_run::Column as R;
     if runs.is_empty() {
         return Ok(());
     }
-    let mut ceiling = newest.as_ref().map_or(i64::MIN, |r| r.ceiling_event_id);
+    let mut ceiling = i64::MIN;
     let models: Vec<audit_target_run::ActiveModel> = runs
-        .into_iter()
-        .map(|(run, g)| {
-            let mut m = match newest.as_ref().filter(|r| r.run == run) {
-                Some(r) => audit_target_run::Model {
-                    min_event_id: r.min_event_id.min(g.min_event_id),
-                    max_event_id: r.max_event_id.max(g.max_event_id),
-                    max_seq: r.max_seq.max(g.max_seq),
-                    row_count: r.row_count + g.rows,
-                    ..r.clone()
-                },
-                None => audit_target_run::Model {
-                    run,
-                    min_event_id: g.min_event_id,
-                    max_event_id: g.max_event_id,
-                    ceiling_event_id: 0,
-                    max_seq: g.max_seq,
-                    row_count: g.rows,
-                },
-            };
-            ceiling = ceiling.max(m.max_event_id);
+        .into_values()
+        .map(|mut m| {
+            ceiling = ceiling.max(m.ceiling_event_id).max(m.max_event_id);
             m.ceiling_event_id = ceiling;
             m.into()
         })

@@ -103,6 +103,7 @@ pub struct Metrics {
     lookup_cache_misses: AtomicU64,
     lookup_cache_resets: AtomicU64,
     lookup_cache_entries: AtomicU64,
+    lookup_cache_bytes: AtomicU64,
 }
 
 impl Metrics {
@@ -145,8 +146,11 @@ impl Metrics {
     pub fn record_lookup_cache_reset(&self) {
         self.lookup_cache_resets.fetch_add(1, Ordering::Relaxed);
     }
-    pub fn set_lookup_cache_entries(&self, n: usize) {
+    /// The lookup cache now holds `n` answers of `bytes` in all.
+    pub fn set_lookup_cache_entries(&self, n: usize, bytes: usize) {
         self.lookup_cache_entries.store(n as u64, Ordering::Relaxed);
+        self.lookup_cache_bytes
+            .store(bytes as u64, Ordering::Relaxed);
     }
     /// One group commit of `events` events, committed (`ok`) or rolled back.
     pub fn record_audit_batch(&self, events: usize, ok: bool) {
@@ -312,6 +316,12 @@ pub async fn render(m: &Metrics, db: &DatabaseConnection) -> String {
             "gauge",
             "Users whose lookup answer this instance holds in memory.",
             &m.lookup_cache_entries,
+        ),
+        (
+            "mama_lookup_cache_bytes",
+            "gauge",
+            "Bytes the cached lookup answers hold (values, keys and their headers; the hash table's slots not included).",
+            &m.lookup_cache_bytes,
         ),
     ] {
         out.push_str(&format!(

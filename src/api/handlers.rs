@@ -23,6 +23,7 @@ use crate::{
         Action, AuditCtx,
         queries::{AuditFilter, search},
     },
+    crypto::DecryptError,
     error::AppError,
     state::AppData,
 };
@@ -73,24 +74,15 @@ pub async fn lookup(
     let mut not_found = vec![];
     let mut errors = vec![];
     for id in ids {
-        let Some(answer) = found.remove(&id) else {
-            not_found.push(id);
-            continue;
-        };
-        match data
-            .cipher
-            .decrypt(&answer.user_id, &answer.key_ciphertext, &answer.key_sha256)
-        {
-            Ok(key) => users.push((answer, key)),
+        match found.remove(&id) {
+            Some(Ok(answer)) => users.push(answer),
             // One unreadable row fails that user only, named in `errors`.
-            Err(e) => {
-                tracing::warn!(user_id = %id, error = %e, "a stored key cannot be returned");
-                errors.push(contract::LookupError {
-                    user_id: id,
-                    code: e.code().to_string(),
-                    message: e.to_string(),
-                });
-            }
+            Some(Err(e)) => errors.push(contract::LookupError {
+                user_id: id,
+                code: e.code().to_string(),
+                message: e.to_string(),
+            }),
+            None => not_found.push(id),
         }
     }
     audit.detail("found", users.len());
@@ -111,30 +103,43 @@ pub async fn lookup(
 }
 
 /// The answers for `ids` (external IDs), keyed by ID: cached ones at the
-/// database's current read generation, the rest read and cached.
+/// database's current read generation, the rest read, their keys decrypted, and
+/// cached. A stored key that cannot be decrypted fails its user only (and is
+/// not cached).
 async fn lookup_answers(
     data: &AppData,
     cache: &LookupCache,
     ids: &[String],
-) -> Result<HashMap<String, Arc<Answer>>, AppError> {
+) -> Result<HashMap<String, Result<Arc<Answer>, DecryptError>>, AppError> {
     let read = |ids| async move {
-        Ok::<_, AppError>(
-            queries::lookup(&data.db, ids)
-                .await?
-                .into_iter()
-                .map(|(id, g)| (id, Arc::new(Answer::of(g))))
-                .collect::<HashMap<_, _>>(),
-        )
+        let mut answers = HashMap::new();
+        for (id, g) in queries::lookup(&data.db, ids).await? {
+            let u = &g.user;
+            let answer = match data
+                .cipher
+                .decrypt(&u.user_id, &u.key_ciphertext, &u.key_sha256)
+            {
+                Ok(key) => Ok(Arc::new(Answer::of(g, key))),
+                Err(e) => {
+                    tracing::warn!(user_id = %id, error = %e, "a stored key cannot be returned");
+                    Err(e)
+                }
+            };
+            answers.insert(id, answer);
+        }
+        Ok::<_, AppError>(answers)
     };
     if !cache.enabled() {
         return read(ids).await;
     }
     // The counter first: answers read after it are at least that new.
     let generation = lookup_cache::generation(&data.db).await?;
-    let (mut found, missing) = cache.get(generation, ids);
+    let (found, missing) = cache.get(generation, ids);
+    let mut found: HashMap<_, _> = found.into_iter().map(|(id, a)| (id, Ok(a))).collect();
     if !missing.is_empty() {
         let fresh = read(&missing).await?;
-        cache.put(generation, fresh.values());
+        let fresh_ok: Vec<_> = fresh.values().filter_map(|a| a.as_ref().ok()).collect();
+        cache.put(generation, fresh_ok.into_iter());
         found.extend(fresh);
     }
     Ok(found)

@@ -6,8 +6,11 @@
 //! their services from the database on every call cost most of the call (on
 //! SQLite, every commit of any connection empties the page cache of all others,
 //! so each call read its 100 users back from the OS). This cache holds each
-//! user's answer as ready JSON **without the key**: the stored ciphertext and
-//! its hash are kept, and the key is decrypted and checked per call as before.
+//! user's answer as the JSON of its members' values (the names are written per
+//! call from one static list) and the user's key, decrypted and checked against
+//! its stored SHA-256 once, when the answer was read, as a [`SecretString`]
+//! (wiped when dropped). Process memory already holds the encryption keys, so it
+//! exposes nothing new (SECURITY.md, "Someone with the host").
 //!
 //! **Never stale.** The migration `create_read_generation` keeps a counter
 //! (`read_generation.n`) that every change to `users`, `user_models`,
@@ -19,60 +22,125 @@
 //! is still at that counter, so an answer read before a change can never be
 //! served after the change became visible.
 //!
-//! `MAMA_LOOKUP_CACHE_USERS` bounds the entries (default 100,000, about 0.7 KB
-//! each, measured); `0` turns the cache off. When full, half the entries are dropped.
+//! `MAMA_LOOKUP_CACHE_USERS` bounds the entries (default 100,000, about 0.3 KB
+//! each for a typical user, measured in the README); `0` turns the cache off.
+//! When full, half the entries are dropped.
 use std::{
-    collections::HashMap,
+    borrow::Borrow,
+    collections::{HashMap, HashSet},
+    hash::{Hash, Hasher},
     sync::{Arc, Mutex},
 };
 
 use sea_orm::{ConnectionTrait, DbErr};
+use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
 use super::contract::{LookupError, UserKey};
 use crate::{metrics::Metrics, users::queries::UserGrants};
 
-/// The key's place in the serialised answer: a value no key can take.
-const KEY_MARK: &str = "\u{1}mama-key\u{1}";
+/// The members of an answer ([`UserKey`]) in serde's order, each as written
+/// before its value. The test `the_assembled_body_is_byte_for_byte_what_serde_writes`
+/// fails when `UserKey` changes and this list does not.
+const MEMBERS: [&str; 16] = [
+    "{\"user_id\":",
+    ",\"organisation\":",
+    ",\"key\":",
+    ",\"key_alias\":",
+    ",\"models\":",
+    ",\"services\":",
+    ",\"extra\":",
+    ",\"sync_state\":",
+    ",\"updated_at\":",
+    ",\"max_budget\":",
+    ",\"budget_duration\":",
+    ",\"rpm_limit\":",
+    ",\"tpm_limit\":",
+    ",\"spend\":",
+    ",\"blocked\":",
+    ",\"expires_at\":",
+];
+/// The key's place among [`MEMBERS`]; its value is not kept with the others.
+const KEY_MEMBER: usize = 2;
 
-/// One user's answer, ready to send once its key is filled in.
-#[derive(Debug)]
+/// One user's answer, ready to send.
 pub struct Answer {
-    pub user_id: String,
-    /// The answer's JSON up to the key's value (`{"user_id":…,"key":`) and after
-    /// it (`,"key_alias":…}`).
-    head: Box<str>,
-    tail: Box<str>,
-    pub key_ciphertext: String,
-    pub key_sha256: String,
+    /// The user's ID, then the JSON of every member's value but the key's, back
+    /// to back: one allocation.
+    buf: Box<[u8]>,
+    /// Where the ID and each of those values end in `buf`.
+    ends: [u32; MEMBERS.len()],
+    key: SecretString,
+}
+
+impl std::fmt::Debug for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Answer")
+            .field("user_id", &self.user_id())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Answer {
-    /// The answer of `g` (the user with its models and services).
-    pub fn of(g: UserGrants) -> Answer {
-        let (user_id, key_ciphertext, key_sha256) = (
-            g.user.user_id.clone(),
-            g.user.key_ciphertext.clone(),
-            g.user.key_sha256.clone(),
-        );
-        let json = serde_json::to_string(&user_key(g, KEY_MARK.to_string()))
-            .expect("a lookup answer serialises");
-        let mark = serde_json::to_string(KEY_MARK).expect("a string serialises");
-        let at = json.find(&mark).expect("the key mark is in the answer");
+    /// The answer of `g` (the user with its models and services) with its
+    /// decrypted `key`.
+    pub fn of(g: UserGrants, key: SecretString) -> Answer {
+        let user_id = g.user.user_id.clone();
+        // serde writes the whole answer (with an empty key); it is cut at the
+        // members' names, which occur nowhere else unescaped.
+        let json =
+            serde_json::to_string(&user_key(g, String::new())).expect("a lookup answer serialises");
+        let mut buf = Vec::with_capacity(user_id.len() + json.len());
+        buf.extend_from_slice(user_id.as_bytes());
+        let mut ends = [0u32; MEMBERS.len()];
+        ends[0] = buf.len() as u32;
+        let mut at = 0;
+        for (i, member) in MEMBERS.iter().enumerate() {
+            debug_assert!(json[at..].starts_with(member));
+            let start = at + member.len();
+            at = match MEMBERS.get(i + 1) {
+                Some(next) => start + json[start..].find(next).expect("answers have every member"),
+                None => json.len() - 1,
+            };
+            if i != KEY_MEMBER {
+                buf.extend_from_slice(&json.as_bytes()[start..at]);
+                // `ends[0]` is the ID's; the key's slot (`ends[KEY_MEMBER]`) is
+                // the value before it.
+                ends[if i < KEY_MEMBER { i + 1 } else { i }] = buf.len() as u32;
+            }
+        }
         Answer {
-            user_id,
-            head: json[..at].into(),
-            tail: json[at + mark.len()..].into(),
-            key_ciphertext,
-            key_sha256,
+            buf: buf.into_boxed_slice(),
+            ends,
+            key,
         }
     }
 
-    /// Appends the answer with `key` to `out`.
-    pub fn write(&self, key: &str, out: &mut Vec<u8>) {
-        out.extend_from_slice(self.head.as_bytes());
-        serde_json::to_writer(&mut *out, key).expect("a string serialises");
-        out.extend_from_slice(self.tail.as_bytes());
+    pub fn user_id(&self) -> &str {
+        std::str::from_utf8(&self.buf[..self.ends[0] as usize]).expect("the ID is UTF-8")
+    }
+
+    /// Appends the answer to `out`.
+    pub fn write(&self, out: &mut Vec<u8>) {
+        let mut start = self.ends[0] as usize;
+        let mut value = 1;
+        for (i, member) in MEMBERS.iter().enumerate() {
+            out.extend_from_slice(member.as_bytes());
+            if i == KEY_MEMBER {
+                serde_json::to_writer(&mut *out, self.key.expose_secret())
+                    .expect("a string serialises");
+                continue;
+            }
+            let end = self.ends[value] as usize;
+            out.extend_from_slice(&self.buf[start..end]);
+            (start, value) = (end, value + 1);
+        }
+        out.push(b'}');
+    }
+
+    /// Bytes held for this answer (the cache's memory, in `/metrics`).
+    fn size(&self) -> usize {
+        std::mem::size_of::<Answer>() + self.buf.len() + self.key.expose_secret().len()
     }
 }
 
@@ -100,24 +168,20 @@ pub fn user_key(g: UserGrants, key: String) -> UserKey {
 }
 
 /// The whole lookup response from its parts, exactly as serde would write
-/// [`super::contract::LookupResponse`]: `users` are (answer, decrypted key).
+/// [`super::contract::LookupResponse`].
 pub fn response_body(
-    users: &[(Arc<Answer>, secrecy::SecretString)],
+    users: &[Arc<Answer>],
     not_found: &[String],
     errors: &[LookupError],
 ) -> Vec<u8> {
-    use secrecy::ExposeSecret;
-    let estimate: usize = users
-        .iter()
-        .map(|(a, _)| a.head.len() + a.tail.len() + 64)
-        .sum();
+    let estimate: usize = users.iter().map(|a| a.buf.len() + 256).sum();
     let mut out = Vec::with_capacity(estimate + 64);
     out.extend_from_slice(b"{\"users\":[");
-    for (i, (a, key)) in users.iter().enumerate() {
+    for (i, a) in users.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        a.write(key.expose_secret(), &mut out);
+        a.write(&mut out);
     }
     out.extend_from_slice(b"],\"not_found\":");
     write_json(&mut out, &not_found);
@@ -131,15 +195,43 @@ fn write_json(out: &mut Vec<u8>, v: &impl Serialize) {
     serde_json::to_writer(out, v).expect("a lookup answer serialises");
 }
 
-#[derive(Debug, Default)]
+/// A cached answer, found by its user's ID (the ID is not stored twice).
+struct Entry(Arc<Answer>);
+
+impl Borrow<str> for Entry {
+    fn borrow(&self) -> &str {
+        self.0.user_id()
+    }
+}
+impl Hash for Entry {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.0.user_id().hash(h)
+    }
+}
+impl PartialEq for Entry {
+    fn eq(&self, other: &Entry) -> bool {
+        self.0.user_id() == other.0.user_id()
+    }
+}
+impl Eq for Entry {}
+
+#[derive(Default)]
 struct Inner {
     /// The counter the entries were read at.
     generation: i64,
-    users: HashMap<String, Arc<Answer>>,
+    users: HashSet<Entry>,
+    /// What the answers hold, in bytes ([`Answer::size`]).
+    bytes: usize,
+}
+
+impl Inner {
+    fn clear(&mut self) {
+        self.users.clear();
+        self.bytes = 0;
+    }
 }
 
 /// The cache; one per instance (its own app data, beside `AppData`).
-#[derive(Debug)]
 pub struct LookupCache {
     capacity: usize,
     inner: Mutex<Inner>,
@@ -163,9 +255,14 @@ impl LookupCache {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The cached answers among `ids` at `generation`, and the IDs not cached. A
-    /// newer generation empties the cache; an older one (this call read the
-    /// counter before another call saw it move) uses nothing.
+    fn publish(&self, inner: &Inner) {
+        self.metrics
+            .set_lookup_cache_entries(inner.users.len(), inner.bytes);
+    }
+
+    /// The cached answers among `ids` at `generation`, keyed by ID, and the IDs
+    /// not cached. A newer generation empties the cache; an older one (this call
+    /// read the counter before another call saw it move) uses nothing.
     pub fn get(
         &self,
         generation: i64,
@@ -176,16 +273,16 @@ impl LookupCache {
         {
             let mut inner = self.lock();
             if generation > inner.generation {
-                inner.users.clear();
+                inner.clear();
                 inner.generation = generation;
                 self.metrics.record_lookup_cache_reset();
-                self.metrics.set_lookup_cache_entries(0);
+                self.publish(&inner);
             }
             let current = generation == inner.generation;
             for id in ids {
-                match inner.users.get(id).filter(|_| current) {
-                    Some(a) => {
-                        found.insert(id.clone(), a.clone());
+                match inner.users.get(id.as_str()).filter(|_| current) {
+                    Some(e) => {
+                        found.insert(id.clone(), e.0.clone());
                     }
                     None => missing.push(id.clone()),
                 }
@@ -214,16 +311,24 @@ impl LookupCache {
         while !inner.users.is_empty() && inner.users.len() + n > self.capacity {
             // Drop every other entry, the first one included (so a single entry
             // goes too and the loop always ends): cheap, and no entry is favoured.
-            let mut keep = true;
-            inner.users.retain(|_, _| {
+            let (mut keep, mut dropped) = (true, 0);
+            inner.users.retain(|e| {
                 keep = !keep;
+                if !keep {
+                    dropped += e.0.size();
+                }
                 keep
             });
+            inner.bytes -= dropped;
         }
         for a in answers.take(n) {
-            inner.users.insert(a.user_id.clone(), a.clone());
+            let size = a.size();
+            if let Some(old) = inner.users.replace(Entry(a.clone())) {
+                inner.bytes -= old.0.size();
+            }
+            inner.bytes += size;
         }
-        self.metrics.set_lookup_cache_entries(inner.users.len());
+        self.publish(&inner);
     }
 }
 
@@ -283,17 +388,16 @@ mod tests {
 
     #[test]
     fn the_assembled_body_is_byte_for_byte_what_serde_writes() {
-        let keys = ["sk-a\"b\\c", "sk-plain"];
-        let gs = [grants("u-1", Some("alias")), grants("ü-2", None)];
+        let keys = ["sk-a\"b\\c", "sk-plain", "sk-3"];
+        // Values that hold other members' names (escaped, as serde writes them).
+        let mut tricky = grants("u-4", Some(",\"models\":["));
+        tricky.user.extra = "x\",\"key\":\"y".into();
+        tricky.models = vec![",\"services\":".into()];
+        let gs = [grants("u-1", Some("alias")), grants("ü-2", None), tricky];
         let users: Vec<_> = gs
             .iter()
             .zip(keys)
-            .map(|(g, k)| {
-                (
-                    Arc::new(Answer::of(g.clone())),
-                    secrecy::SecretString::from(k),
-                )
-            })
+            .map(|(g, k)| Arc::new(Answer::of(g.clone(), SecretString::from(k))))
             .collect();
         let not_found = vec!["nobody".to_string()];
         let errors = vec![LookupError {
@@ -318,6 +422,13 @@ mod tests {
         );
     }
 
+    fn answer(user_id: &str) -> Arc<Answer> {
+        Arc::new(Answer::of(
+            grants(user_id, None),
+            SecretString::from("sk-x"),
+        ))
+    }
+
     fn cache(capacity: usize) -> LookupCache {
         LookupCache::new(capacity, Arc::new(Metrics::default()))
     }
@@ -332,7 +443,7 @@ mod tests {
         let (hit, miss) = c.get(5, &ids(&["a", "b"]));
         assert!(hit.is_empty());
         assert_eq!(miss, ids(&["a", "b"]));
-        c.put(5, [Arc::new(Answer::of(grants("a", None)))].iter());
+        c.put(5, [answer("a")].iter());
         let (hit, miss) = c.get(5, &ids(&["a", "b"]));
         assert_eq!(hit.keys().collect::<Vec<_>>(), ["a"]);
         assert_eq!(miss, ids(&["b"]));
@@ -341,10 +452,10 @@ mod tests {
         assert!(hit.is_empty());
         assert_eq!(miss, ids(&["a"]));
         // An answer read at the older counter is not stored at the newer one.
-        c.put(5, [Arc::new(Answer::of(grants("a", None)))].iter());
+        c.put(5, [answer("a")].iter());
         assert!(c.get(6, &ids(&["a"])).0.is_empty());
         // A call that read an older counter than the cache's uses nothing.
-        c.put(6, [Arc::new(Answer::of(grants("a", None)))].iter());
+        c.put(6, [answer("a")].iter());
         assert!(c.get(5, &ids(&["a"])).0.is_empty());
         assert_eq!(c.get(6, &ids(&["a"])).0.len(), 1);
     }
@@ -354,23 +465,25 @@ mod tests {
         let c = cache(4);
         c.get(1, &[]);
         for i in 0..20 {
-            c.put(
-                1,
-                [Arc::new(Answer::of(grants(&format!("u{i}"), None)))].iter(),
-            );
+            c.put(1, [answer(&format!("u{i}"))].iter());
             assert!(c.lock().users.len() <= 4);
         }
         assert!(c.get(1, &ids(&["u19"])).0.contains_key("u19"));
         // A batch as large as the cache into a full cache: still within it.
-        let batch: Vec<_> = (20..24)
-            .map(|i| Arc::new(Answer::of(grants(&format!("u{i}"), None))))
-            .collect();
+        let batch: Vec<_> = (20..24).map(|i| answer(&format!("u{i}"))).collect();
         c.put(1, batch.iter());
         assert!(c.lock().users.len() <= 4);
         assert!(c.get(1, &ids(&["u23"])).0.contains_key("u23"));
+        // The same answers again replace, not add; the byte count follows.
+        c.put(1, batch.iter());
+        let inner = c.lock();
+        assert_eq!(inner.users.len(), 4);
+        let held: usize = inner.users.iter().map(|e| e.0.size()).sum();
+        assert_eq!(inner.bytes, held);
+        drop(inner);
         let off = cache(0);
         off.get(1, &[]);
-        off.put(1, [Arc::new(Answer::of(grants("a", None)))].iter());
+        off.put(1, [answer("a")].iter());
         assert!(off.get(1, &ids(&["a"])).0.is_empty());
     }
 }

@@ -129,14 +129,15 @@ pub async fn insert(conn: &impl ConnectionTrait, ev: &Event) -> Result<i64, DbEr
         .last_insert_id)
 }
 
-/// Events per INSERT statement: 17 bound columns each stays far below SQLite's
+/// Most events per INSERT statement (a power of two, see
+/// [`crate::db::pow2_chunks`]): 17 bound columns each stays far below SQLite's
 /// limit of 32,766 bound variables.
-const EVENTS_PER_STATEMENT: usize = 500;
+const EVENTS_PER_STATEMENT: usize = 512;
 
 /// Stores many events with multi-row INSERTs on `conn` (the group-commit writer's
 /// transaction).
 pub async fn insert_many(conn: &impl ConnectionTrait, events: &[&Event]) -> Result<(), DbErr> {
-    for chunk in events.chunks(EVENTS_PER_STATEMENT) {
+    for chunk in crate::db::pow2_chunks(events, EVENTS_PER_STATEMENT) {
         audit_event::Entity::insert_many(chunk.iter().map(|e| row(e)))
             .exec_without_returning(conn)
             .await?;

@@ -39,8 +39,9 @@ pub const INDEXED_SEQ: &str = "audit.targets.indexed_seq";
 const INDEX_LOCK_KEY: i64 = 0x6174_6978;
 /// The pause after a pass that found work, before the next one.
 const PAUSE_BETWEEN_PASSES: Duration = Duration::from_millis(5);
-/// Index rows per INSERT (three bound values each).
-const ROWS_PER_STATEMENT: usize = 5_000;
+/// Most index rows per INSERT (three bound values each; a power of two, see
+/// [`crate::db::pow2_chunks`]).
+const ROWS_PER_STATEMENT: usize = 256;
 /// Rows per run of the index (about 250 pages of 4 KiB).
 pub const RUN_ROWS: i64 = migration::AUDIT_TARGET_RUN_ROWS;
 
@@ -127,7 +128,7 @@ pub async fn index_pending(
     }
     rows.sort_unstable();
     rows.dedup();
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+    for chunk in crate::db::pow2_chunks(&rows, ROWS_PER_STATEMENT) {
         let models = chunk.iter().map(|(run, u, id)| audit_target::ActiveModel {
             run: sea_orm::ActiveValue::Set(*run),
             user_id: sea_orm::ActiveValue::Set(u.clone()),

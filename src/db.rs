@@ -245,6 +245,19 @@ pub async fn exec(
         .rows_affected())
 }
 
+/// The one row `select` matches, for a select by a primary or unique key, read
+/// without `LIMIT`: SeaORM's `.one()` binds `LIMIT ?`, and SQLite re-prepares a
+/// statement whose LIMIT is a bound parameter on every run (its planner
+/// specialises on the value), about 100,000 instructions each time; on the
+/// lookup path that was the API client's token, the indexer's and sealer's
+/// state, every call or pass.
+pub async fn by_key<E: sea_orm::EntityTrait>(
+    select: sea_orm::Select<E>,
+    db: &impl sea_orm::ConnectionTrait,
+) -> Result<Option<E::Model>, sea_orm::DbErr> {
+    Ok(select.all(db).await?.into_iter().next())
+}
+
 /// `items` cut into slices whose lengths are powers of two, at most `max` (a
 /// power of two), largest first: 100 rows go as 64 + 32 + 4.
 ///

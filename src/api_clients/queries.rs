@@ -30,10 +30,7 @@ pub async fn find_by_token_hash(
     db: &impl ConnectionTrait,
     sha256: &str,
 ) -> Result<Option<api_client::Model>, DbErr> {
-    ApiClient::find()
-        .filter(C::TokenSha256.eq(sha256))
-        .one(db)
-        .await
+    crate::db::by_key(ApiClient::find().filter(C::TokenSha256.eq(sha256)), db).await
 }
 
 /// Sets `revoked_at` unless already set; true when this call revoked it.

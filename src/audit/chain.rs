@@ -183,10 +183,11 @@ pub async fn state_get<T: for<'de> Deserialize<'de>>(
     db: &impl ConnectionTrait,
     name: &str,
 ) -> Result<Option<T>, DbErr> {
-    Ok(app_state::Entity::find_by_id(name.to_string())
-        .one(db)
-        .await?
-        .and_then(|r| serde_json::from_str(&r.value).ok()))
+    Ok(
+        crate::db::by_key(app_state::Entity::find_by_id(name.to_string()), db)
+            .await?
+            .and_then(|r| serde_json::from_str(&r.value).ok()),
+    )
 }
 
 /// Writes (inserts or replaces) a JSON value in `app_state`.

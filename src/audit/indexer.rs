@@ -219,8 +219,11 @@ async fn head_seq(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
         .select_only()
         .column_as(audit_event::Column::Seq.max(), "m")
         .into_tuple()
-        .one(db)
-        .await?;
+        // One row; `.one()` would bind a LIMIT (see `db::by_key`).
+        .all(db)
+        .await?
+        .into_iter()
+        .next();
     Ok(head.flatten().unwrap_or(0))
 }
 

@@ -267,20 +267,28 @@ pub async fn by_key<E: sea_orm::EntityTrait>(
 /// pass of the target indexer). Cut this way, any batch uses at most
 /// `log2(max) + 1` shapes, all of which stay prepared.
 pub fn pow2_chunks<T>(items: &[T], max: usize) -> impl Iterator<Item = &[T]> {
-    debug_assert!(max.is_power_of_two());
     let mut rest = items;
-    std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        let n = if rest.len() >= max {
-            max
-        } else {
-            1 << (usize::BITS - 1 - rest.len().leading_zeros())
-        };
+    pow2_lengths(items.len(), max).map(move |n| {
         let (chunk, tail) = rest.split_at(n);
         rest = tail;
-        Some(chunk)
+        chunk
+    })
+}
+
+/// The lengths [`pow2_chunks`] cuts `n` items into.
+pub fn pow2_lengths(mut n: usize, max: usize) -> impl Iterator<Item = usize> {
+    debug_assert!(max.is_power_of_two());
+    std::iter::from_fn(move || {
+        if n == 0 {
+            return None;
+        }
+        let len = if n >= max {
+            max
+        } else {
+            1 << (usize::BITS - 1 - n.leading_zeros())
+        };
+        n -= len;
+        Some(len)
     })
 }
 

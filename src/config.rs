@@ -84,6 +84,10 @@ pub struct Settings {
     pub api_max_lookup_ids: usize,
     /// Users whose lookup answers an instance keeps in memory (0: none).
     pub lookup_cache_users: usize,
+    /// The cache is filled from the database at start and after each change,
+    /// ahead of the lookups, at most once per this (`None`: never; see
+    /// `api::lookup_cache::spawn_preloader`).
+    pub lookup_cache_preload: Option<Duration>,
     /// Requests per minute per API client unless the client sets its own.
     pub api_rate_limit_per_minute: u32,
     pub sync: SyncSettings,
@@ -351,6 +355,15 @@ impl Settings {
             security,
             api_max_lookup_ids: env.parse("MAMA_API_MAX_LOOKUP_IDS", 1000)?,
             lookup_cache_users: env.parse("MAMA_LOOKUP_CACHE_USERS", 100_000)?,
+            lookup_cache_preload: match bounded(
+                env.parse("MAMA_LOOKUP_CACHE_PRELOAD_SECONDS", 10u64)?,
+                0,
+                86_400,
+                "MAMA_LOOKUP_CACHE_PRELOAD_SECONDS",
+            )? {
+                0 => None,
+                n => Some(Duration::from_secs(n)),
+            },
             api_rate_limit_per_minute: env.parse("MAMA_API_RATE_LIMIT_PER_MINUTE", 1200)?,
             audit_retention_days: match env.parse("MAMA_AUDIT_RETENTION_DAYS", 0u32)? {
                 0 => None,

@@ -115,7 +115,7 @@ impl Application {
             data.settings.audit_index_interval,
             data.settings.audit_index_batch_events,
             data.settings.audit_index_batch_rows,
-            listener_stop,
+            listener_stop.clone(),
         );
         let writer = audit::AuditWriter::spawn(
             conn.clone(),
@@ -123,7 +123,24 @@ impl Application {
             data.settings.audit_batch_wait,
             data.metrics.clone(),
         );
-        let server = build_server(listener, data, writer.clone())?;
+        // The key lookup's answers, checked against the read generation per call.
+        let lookup_cache = std::sync::Arc::new(api::lookup_cache::LookupCache::new(
+            data.settings.lookup_cache_users,
+            data.metrics.clone(),
+        ));
+        if let Some(every) = data.settings.lookup_cache_preload {
+            loops.push((
+                "lookup cache preloader",
+                api::lookup_cache::spawn_preloader(
+                    conn.clone(),
+                    data.cipher.clone(),
+                    lookup_cache.clone(),
+                    every,
+                    listener_stop,
+                ),
+            ));
+        }
+        let server = build_server(listener, data, writer.clone(), lookup_cache)?;
         Ok(Application {
             port,
             server,
@@ -239,13 +256,10 @@ pub fn build_server(
     listener: TcpListener,
     data: web::Data<AppData>,
     writer: audit::AuditWriter,
+    lookup_cache: std::sync::Arc<api::lookup_cache::LookupCache>,
 ) -> std::io::Result<Server> {
     let writer = web::Data::new(writer);
-    // The key lookup's answers, checked against the read generation per call.
-    let lookup_cache = web::Data::new(api::lookup_cache::LookupCache::new(
-        data.settings.lookup_cache_users,
-        data.metrics.clone(),
-    ));
+    let lookup_cache = web::Data::from(lookup_cache);
     let key = Key::from(data.settings.secrets.session_key.expose_secret());
     let secure = data.settings.secure_cookies;
     let api_limiter = web::Data::new(api::RateLimiter::default());

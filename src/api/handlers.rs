@@ -112,22 +112,13 @@ async fn lookup_answers(
     ids: &[String],
 ) -> Result<HashMap<String, Result<Arc<Answer>, DecryptError>>, AppError> {
     let read = |ids| async move {
-        let mut answers = HashMap::new();
-        for (id, g) in queries::lookup(&data.db, ids).await? {
-            let u = &g.user;
-            let answer = match data
-                .cipher
-                .decrypt(&u.user_id, &u.key_ciphertext, &u.key_sha256)
-            {
-                Ok(key) => Ok(Arc::new(Answer::of(g, key))),
-                Err(e) => {
-                    tracing::warn!(user_id = %id, error = %e, "a stored key cannot be returned");
-                    Err(e)
-                }
-            };
-            answers.insert(id, answer);
-        }
-        Ok::<_, AppError>(answers)
+        Ok::<_, AppError>(
+            queries::lookup(&data.db, ids)
+                .await?
+                .into_iter()
+                .map(|(id, g)| (id, lookup_cache::answer(&data.cipher, g)))
+                .collect::<HashMap<_, _>>(),
+        )
     };
     if !cache.enabled() {
         return read(ids).await;

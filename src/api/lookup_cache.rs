@@ -30,14 +30,19 @@ use std::{
     collections::{HashMap, HashSet},
     hash::{Hash, Hasher},
     sync::{Arc, Mutex},
+    time::Duration,
 };
 
-use sea_orm::{ConnectionTrait, DbErr};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
 use super::contract::{LookupError, UserKey};
-use crate::{metrics::Metrics, users::queries::UserGrants};
+use crate::{
+    crypto::{DecryptError, KeyCipher},
+    metrics::Metrics,
+    users::queries::UserGrants,
+};
 
 /// The members of an answer ([`UserKey`]) in serde's order, each as written
 /// before its value. The test `the_assembled_body_is_byte_for_byte_what_serde_writes`
@@ -236,6 +241,8 @@ pub struct LookupCache {
     capacity: usize,
     inner: Mutex<Inner>,
     metrics: Arc<Metrics>,
+    /// Told when a newer counter empties the cache (the preloader waits on it).
+    reset: tokio::sync::Notify,
 }
 
 impl LookupCache {
@@ -244,6 +251,27 @@ impl LookupCache {
             capacity,
             inner: Mutex::new(Inner::default()),
             metrics,
+            reset: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// Answers held now.
+    pub fn len(&self) -> usize {
+        self.lock().users.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Moves the cache to `generation` if that is newer, emptying it.
+    fn advance(&self, inner: &mut Inner, generation: i64) {
+        if generation > inner.generation {
+            inner.clear();
+            inner.generation = generation;
+            self.metrics.record_lookup_cache_reset();
+            self.publish(inner);
+            self.reset.notify_waiters();
         }
     }
 
@@ -272,12 +300,7 @@ impl LookupCache {
         let mut missing = vec![];
         {
             let mut inner = self.lock();
-            if generation > inner.generation {
-                inner.clear();
-                inner.generation = generation;
-                self.metrics.record_lookup_cache_reset();
-                self.publish(&inner);
-            }
+            self.advance(&mut inner, generation);
             let current = generation == inner.generation;
             for id in ids {
                 match inner.users.get(id.as_str()).filter(|_| current) {
@@ -294,19 +317,20 @@ impl LookupCache {
     }
 
     /// Stores answers read from the database after the counter was read as
-    /// `generation`: only if the cache is still at that generation.
+    /// `generation`: only if the cache is still at that generation (false:
+    /// nothing stored).
     pub fn put<'a>(
         &self,
         generation: i64,
         answers: impl ExactSizeIterator<Item = &'a Arc<Answer>>,
-    ) {
+    ) -> bool {
         let n = answers.len().min(self.capacity);
         if n == 0 {
-            return;
+            return true;
         }
         let mut inner = self.lock();
         if inner.generation != generation {
-            return;
+            return false;
         }
         while !inner.users.is_empty() && inner.users.len() + n > self.capacity {
             // Drop every other entry, the first one included (so a single entry
@@ -329,7 +353,102 @@ impl LookupCache {
             inner.bytes += size;
         }
         self.publish(&inner);
+        true
     }
+}
+
+/// The answer of `g` with its key decrypted and checked; a key that cannot be
+/// read fails this user only (logged, never cached).
+pub fn answer(cipher: &KeyCipher, g: UserGrants) -> Result<Arc<Answer>, DecryptError> {
+    let u = &g.user;
+    match cipher.decrypt(&u.user_id, &u.key_ciphertext, &u.key_sha256) {
+        Ok(key) => Ok(Arc::new(Answer::of(g, key))),
+        Err(e) => {
+            tracing::warn!(user_id = %u.user_id, error = %e, "a stored key cannot be returned");
+            Err(e)
+        }
+    }
+}
+
+/// Users per page of the preload.
+const PRELOAD_PAGE: u64 = 1_000;
+
+/// Fills the cache from the database in the background, at start and after
+/// each reset (at most once per `every`, `MAMA_LOOKUP_CACHE_PRELOAD_SECONDS`), so the first lookups after
+/// a start or a change find their users in memory instead of reading them
+/// (100 users cost PostgreSQL about 3.5 ms per call, measured). Each fill reads
+/// the counter, moves the cache to it, and stores users page by page (by
+/// primary key) under it until the cache is full, by the cache's own rule: a
+/// page read after the counter moved again is not stored, and that reset wakes
+/// the next fill.
+pub fn spawn_preloader(
+    db: DatabaseConnection,
+    cipher: KeyCipher,
+    cache: Arc<LookupCache>,
+    every: Duration,
+    mut stop: crate::shutdown::Stop,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if !cache.enabled() {
+            return;
+        }
+        loop {
+            let started = tokio::time::Instant::now();
+            let reset = cache.reset.notified();
+            tokio::pin!(reset);
+            match generation(&db).await {
+                Ok(generation) => {
+                    cache.advance(&mut cache.lock(), generation);
+                    // Listening from here on: a reset by a lookup during the
+                    // fill wakes the next one; the move just made does not.
+                    reset.as_mut().enable();
+                    match fill(&db, &cipher, &cache, generation, &stop).await {
+                        Ok(n) => tracing::debug!(users = n, "lookup cache preloaded"),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "lookup cache preload failed; lookups read their users")
+                        }
+                    }
+                    tokio::select! {
+                        _ = &mut reset => {}
+                        _ = stop.stopped() => return,
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "lookup cache preload failed; lookups read their users")
+                }
+            }
+            if stop.sleep(every.saturating_sub(started.elapsed())).await {
+                return;
+            }
+        }
+    })
+}
+
+/// One fill at `generation`: the answers stored.
+async fn fill(
+    db: &DatabaseConnection,
+    cipher: &KeyCipher,
+    cache: &LookupCache,
+    generation: i64,
+    stop: &crate::shutdown::Stop,
+) -> Result<usize, DbErr> {
+    let (mut after, mut stored) = (0, 0);
+    while cache.len() < cache.capacity && !stop.is_stopped() {
+        let page = super::queries::page_after(db, after, PRELOAD_PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = last.user.id;
+        let room = cache.capacity.saturating_sub(cache.len());
+        let answers: Vec<_> = page
+            .into_iter()
+            .filter_map(|g| answer(cipher, g).ok())
+            .take(room)
+            .collect();
+        if !cache.put(generation, answers.iter()) {
+            break;
+        }
+        stored += answers.len();
+    }
+    Ok(stored)
 }
 
 /// The counter of changes to what the lookup answers (see the module doc).

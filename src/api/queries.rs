@@ -3,7 +3,9 @@
 //! bound-variable limit is never reached.
 use std::collections::HashMap;
 
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 
 use crate::{entities::user, users::queries::UserGrants};
 
@@ -26,6 +28,34 @@ pub async fn lookup(
                 .await?,
         );
     }
+    Ok(with_grants(db, users)
+        .await?
+        .into_iter()
+        .map(|g| (g.user.user_id.clone(), g))
+        .collect())
+}
+
+/// Up to `limit` users after the primary key `after`, in key order, with their
+/// grants: the lookup cache's preload reads everyone page by page.
+pub async fn page_after(
+    db: &impl ConnectionTrait,
+    after: i32,
+    limit: u64,
+) -> Result<Vec<UserGrants>, DbErr> {
+    let users = user::Entity::find()
+        .filter(user::Column::Id.gt(after))
+        .order_by_asc(user::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?;
+    with_grants(db, users).await
+}
+
+/// `users` with their models and services, read together.
+async fn with_grants(
+    db: &impl ConnectionTrait,
+    users: Vec<user::Model>,
+) -> Result<Vec<UserGrants>, DbErr> {
     let pks: Vec<i32> = users.iter().map(|u| u.id).collect();
     let mut models: HashMap<i32, Vec<String>> = HashMap::with_capacity(pks.len());
     let mut services: HashMap<i32, Vec<String>> = HashMap::with_capacity(pks.len());
@@ -41,13 +71,10 @@ pub async fn lookup(
     }
     Ok(users
         .into_iter()
-        .map(|u| {
-            let found = UserGrants {
-                models: models.remove(&u.id).unwrap_or_default(),
-                services: services.remove(&u.id).unwrap_or_default(),
-                user: u,
-            };
-            (found.user.user_id.clone(), found)
+        .map(|u| UserGrants {
+            models: models.remove(&u.id).unwrap_or_default(),
+            services: services.remove(&u.id).unwrap_or_default(),
+            user: u,
         })
         .collect())
 }

@@ -334,9 +334,10 @@ async fn sigterm_answers_the_requests_in_flight_releases_the_sync_leases_and_exi
     }
     assert!(log.contains("leases_released=4"), "log:\n{log}");
     assert!(log.contains("audit_flushed=true"), "log:\n{log}");
-    // The spend and model refreshers (cut while waiting on the silent peer) and
-    // both purgers stopped; the sealer made its last pass.
-    assert!(log.contains("loops_stopped=4"), "log:\n{log}");
+    // The spend and model refreshers (cut while waiting on the silent peer),
+    // both purgers and the lookup cache's preloader stopped; the sealer made its
+    // last pass.
+    assert!(log.contains("loops_stopped=5"), "log:\n{log}");
     assert!(log.contains("audit_sealed=true"), "log:\n{log}");
     // The lookup answered during the stop has its audit event.
     let lookups = mama::entities::audit_event::Entity::find()
@@ -400,9 +401,10 @@ async fn sigterm_after_lookups_stops_every_loop_and_seals_every_event_within_the
     let status = status.unwrap_or_else(|| panic!("mama exited within {bound:?}; log:\n{log}"));
     assert_eq!(status.code(), Some(0), "exit code; log:\n{log}");
     assert!(took <= bound, "took {took:?}");
-    // Both purgers (no LiteLLM here: no refreshers) ended at the signal, the
-    // writer flushed, then the sealer made its last pass.
-    assert!(log.contains("loops_stopped=2"), "log:\n{log}");
+    // Both purgers and the lookup cache's preloader (no LiteLLM here: no
+    // refreshers) ended at the signal, the writer flushed, then the sealer made
+    // its last pass.
+    assert!(log.contains("loops_stopped=3"), "log:\n{log}");
     assert!(log.contains("audit_flushed=true"), "log:\n{log}");
     assert!(log.contains("audit_sealed=true"), "log:\n{log}");
     assert!(

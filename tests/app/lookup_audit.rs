@@ -504,6 +504,64 @@ async fn look(a: &ApiApp, token: &str, ids: &[&str]) -> Value {
     r.json::<Value>().await.unwrap()
 }
 
+#[tokio::test]
+async fn the_lookup_cache_is_filled_ahead_of_the_lookups_and_again_after_a_change() {
+    let a = spawn_api_app(|s| s.lookup_cache_preload = Some(Duration::from_secs(1))).await;
+    let sfx = rand_suffix();
+    let ids: Vec<String> = (0..30).map(|i| format!("pre-{i}-{sfx}")).collect();
+    for id in &ids {
+        a.user(id, &["gpt-4o"], &[]).await;
+    }
+    let (_, token) = a.client(&[Scope::KeysRead], NO_LIMIT).await;
+    // One lookup sees the counter the creations moved: it empties the cache,
+    // which wakes the preloader; nobody asks for the other 29.
+    look(&a, &token, &[&ids[0]]).await;
+    let filled = async {
+        while metric(&a, "mama_lookup_cache_entries").await < ids.len() as f64 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), filled)
+        .await
+        .expect("the preloader filled the cache");
+    let (hits, misses) = (
+        metric(&a, "mama_lookup_cache_hits_total").await,
+        metric(&a, "mama_lookup_cache_misses_total").await,
+    );
+    let rest: Vec<&str> = ids[1..].iter().map(String::as_str).collect();
+    let answer = look(&a, &token, &rest).await;
+    assert_eq!(answer["users"].as_array().unwrap().len(), rest.len());
+    assert_eq!(answer["users"][3]["key"], a.key_of(rest[3]).await.as_str());
+    assert_eq!(
+        metric(&a, "mama_lookup_cache_hits_total").await - hits,
+        rest.len() as f64
+    );
+    assert_eq!(metric(&a, "mama_lookup_cache_misses_total").await, misses);
+
+    // A change behind the instance's back: the next lookup reads it (the cache
+    // empties), and the preloader fills the cache again at the new counter.
+    a.app
+        .sql(&format!(
+            "UPDATE users SET organisation = 'moved' WHERE user_id = '{}'",
+            ids[5]
+        ))
+        .await;
+    let moved = look(&a, &token, &[&ids[5]]).await;
+    assert_eq!(moved["users"][0]["organisation"], "moved");
+    let refilled = async {
+        while metric(&a, "mama_lookup_cache_entries").await < ids.len() as f64 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), refilled)
+        .await
+        .expect("the preloader filled the cache again");
+    let misses = metric(&a, "mama_lookup_cache_misses_total").await;
+    let again = look(&a, &token, &[&ids[5], &ids[9]]).await;
+    assert_eq!(again["users"][0]["organisation"], "moved");
+    assert_eq!(metric(&a, "mama_lookup_cache_misses_total").await, misses);
+}
+
 /// The lookup cache never answers what the database no longer holds: every
 /// change made behind the instance's back (raw SQL here, as another instance,
 /// the CLI or an operator would) is seen by the next call, in each table the

@@ -504,6 +504,18 @@ async fn look(a: &ApiApp, token: &str, ids: &[&str]) -> Value {
     r.json::<Value>().await.unwrap()
 }
 
+/// Waits (at most 20 s) until the lookup cache holds `n` answers.
+async fn cache_holds(a: &ApiApp, n: usize) {
+    let filled = async {
+        while metric(a, "mama_lookup_cache_entries").await < n as f64 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), filled)
+        .await
+        .unwrap_or_else(|_| panic!("the preloader filled the cache with {n} answers"));
+}
+
 #[tokio::test]
 async fn the_lookup_cache_is_filled_ahead_of_the_lookups_and_again_after_a_change() {
     let a = spawn_api_app(|s| s.lookup_cache_preload = Some(Duration::from_secs(1))).await;
@@ -516,14 +528,7 @@ async fn the_lookup_cache_is_filled_ahead_of_the_lookups_and_again_after_a_chang
     // One lookup sees the counter the creations moved: it empties the cache,
     // which wakes the preloader; nobody asks for the other 29.
     look(&a, &token, &[&ids[0]]).await;
-    let filled = async {
-        while metric(&a, "mama_lookup_cache_entries").await < ids.len() as f64 {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(20), filled)
-        .await
-        .expect("the preloader filled the cache");
+    cache_holds(&a, ids.len()).await;
     let (hits, misses) = (
         metric(&a, "mama_lookup_cache_hits_total").await,
         metric(&a, "mama_lookup_cache_misses_total").await,
@@ -548,14 +553,7 @@ async fn the_lookup_cache_is_filled_ahead_of_the_lookups_and_again_after_a_chang
         .await;
     let moved = look(&a, &token, &[&ids[5]]).await;
     assert_eq!(moved["users"][0]["organisation"], "moved");
-    let refilled = async {
-        while metric(&a, "mama_lookup_cache_entries").await < ids.len() as f64 {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(20), refilled)
-        .await
-        .expect("the preloader filled the cache again");
+    cache_holds(&a, ids.len()).await;
     let misses = metric(&a, "mama_lookup_cache_misses_total").await;
     let again = look(&a, &token, &[&ids[5], &ids[9]]).await;
     assert_eq!(again["users"][0]["organisation"], "moved");

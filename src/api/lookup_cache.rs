@@ -256,12 +256,8 @@ impl LookupCache {
     }
 
     /// Answers held now.
-    pub fn len(&self) -> usize {
+    fn len(&self) -> usize {
         self.lock().users.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// Moves the cache to `generation` if that is newer, emptying it.
@@ -374,9 +370,10 @@ pub fn answer(cipher: &KeyCipher, g: UserGrants) -> Result<Arc<Answer>, DecryptE
 const PRELOAD_PAGE: u64 = 1_000;
 
 /// Fills the cache from the database in the background, at start and after
-/// each reset (at most once per `every`, `MAMA_LOOKUP_CACHE_PRELOAD_SECONDS`), so the first lookups after
-/// a start or a change find their users in memory instead of reading them
-/// (100 users cost PostgreSQL about 3.5 ms per call, measured). Each fill reads
+/// each reset (at most once per `every`, `MAMA_LOOKUP_CACHE_PRELOAD_SECONDS`),
+/// so the first lookups after a start or a change find their users in memory
+/// instead of reading them (100 users cost PostgreSQL about 3.5 ms per call,
+/// measured). A fill that fails is tried again after the pause. Each fill reads
 /// the counter, moves the cache to it, and stores users page by page (by
 /// primary key) under it until the cache is full, by the cache's own rule: a
 /// page read after the counter moved again is not stored, and that reset wakes
@@ -394,22 +391,25 @@ pub fn spawn_preloader(
         }
         loop {
             let started = tokio::time::Instant::now();
-            let reset = cache.reset.notified();
-            tokio::pin!(reset);
-            match generation(&db).await {
-                Ok(generation) => {
-                    cache.advance(&mut cache.lock(), generation);
-                    // Listening from here on: a reset by a lookup during the
-                    // fill wakes the next one; the move just made does not.
-                    reset.as_mut().enable();
-                    match fill(&db, &cipher, &cache, generation, &stop).await {
-                        Ok(n) => tracing::debug!(users = n, "lookup cache preloaded"),
-                        Err(e) => {
-                            tracing::warn!(error = %e, "lookup cache preload failed; lookups read their users")
-                        }
-                    }
+            let filled = async {
+                let generation = generation(&db).await?;
+                // Created under the lock, right after this fill's own move: a
+                // `Notified` hears every `notify_waiters` from its creation on,
+                // so a later reset (by a lookup) wakes the next fill and this
+                // move does not.
+                let reset = {
+                    let mut inner = cache.lock();
+                    cache.advance(&mut inner, generation);
+                    cache.reset.notified()
+                };
+                let n = fill(&db, &cipher, &cache, generation, &stop).await?;
+                Ok::<_, DbErr>((n, reset))
+            };
+            match filled.await {
+                Ok((n, reset)) => {
+                    tracing::debug!(users = n, "lookup cache preloaded");
                     tokio::select! {
-                        _ = &mut reset => {}
+                        _ = reset => {}
                         _ = stop.stopped() => return,
                     }
                 }

@@ -126,7 +126,10 @@ async fn lookup_answers(
     // The counter first: answers read after it are at least that new.
     let generation = lookup_cache::generation(&data.db).await?;
     let (found, missing) = cache.get(generation, ids);
-    let mut found: HashMap<_, _> = found.into_iter().map(|(id, a)| (id, Ok(a))).collect();
+    let mut found: HashMap<_, _> = found
+        .into_iter()
+        .map(|a| (a.user_id().to_string(), Ok(a)))
+        .collect();
     if !missing.is_empty() {
         let fresh = read(&missing).await?;
         let fresh_ok: Vec<_> = fresh.values().filter_map(|a| a.as_ref().ok()).collect();

@@ -27,7 +27,7 @@
 //! When full, half the entries are dropped.
 use std::{
     borrow::Borrow,
-    collections::{HashMap, HashSet},
+    collections::HashSet,
     hash::{Hash, Hasher},
     sync::{Arc, Mutex},
     time::Duration,
@@ -284,15 +284,11 @@ impl LookupCache {
             .set_lookup_cache_entries(inner.users.len(), inner.bytes);
     }
 
-    /// The cached answers among `ids` at `generation`, keyed by ID, and the IDs
-    /// not cached. A newer generation empties the cache; an older one (this call
-    /// read the counter before another call saw it move) uses nothing.
-    pub fn get(
-        &self,
-        generation: i64,
-        ids: &[String],
-    ) -> (HashMap<String, Arc<Answer>>, Vec<String>) {
-        let mut found = HashMap::with_capacity(ids.len());
+    /// The cached answers among `ids` at `generation` (each knows its ID), and
+    /// the IDs not cached. A newer generation empties the cache; an older one
+    /// (this call read the counter before another call saw it move) uses nothing.
+    pub fn get(&self, generation: i64, ids: &[String]) -> (Vec<Arc<Answer>>, Vec<String>) {
+        let mut found = Vec::with_capacity(ids.len());
         let mut missing = vec![];
         {
             let mut inner = self.lock();
@@ -300,9 +296,7 @@ impl LookupCache {
             let current = generation == inner.generation;
             for id in ids {
                 match inner.users.get(id.as_str()).filter(|_| current) {
-                    Some(e) => {
-                        found.insert(id.clone(), e.0.clone());
-                    }
+                    Some(e) => found.push(e.0.clone()),
                     None => missing.push(id.clone()),
                 }
             }
@@ -552,6 +546,10 @@ mod tests {
         LookupCache::new(capacity, Arc::new(Metrics::default()))
     }
 
+    fn user_ids(found: &[Arc<Answer>]) -> Vec<&str> {
+        found.iter().map(|a| a.user_id()).collect()
+    }
+
     fn ids(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
     }
@@ -564,7 +562,7 @@ mod tests {
         assert_eq!(miss, ids(&["a", "b"]));
         c.put(5, [answer("a")].iter());
         let (hit, miss) = c.get(5, &ids(&["a", "b"]));
-        assert_eq!(hit.keys().collect::<Vec<_>>(), ["a"]);
+        assert_eq!(user_ids(&hit), ["a"]);
         assert_eq!(miss, ids(&["b"]));
         // A change moved the counter: nothing cached is used, the cache empties.
         let (hit, miss) = c.get(6, &ids(&["a"]));
@@ -587,12 +585,12 @@ mod tests {
             c.put(1, [answer(&format!("u{i}"))].iter());
             assert!(c.lock().users.len() <= 4);
         }
-        assert!(c.get(1, &ids(&["u19"])).0.contains_key("u19"));
+        assert_eq!(user_ids(&c.get(1, &ids(&["u19"])).0), ["u19"]);
         // A batch as large as the cache into a full cache: still within it.
         let batch: Vec<_> = (20..24).map(|i| answer(&format!("u{i}"))).collect();
         c.put(1, batch.iter());
         assert!(c.lock().users.len() <= 4);
-        assert!(c.get(1, &ids(&["u23"])).0.contains_key("u23"));
+        assert_eq!(user_ids(&c.get(1, &ids(&["u23"])).0), ["u23"]);
         // The same answers again replace, not add; the byte count follows.
         c.put(1, batch.iter());
         let inner = c.lock();

@@ -43,6 +43,12 @@ const PAUSE_BETWEEN_PASSES: Duration = Duration::from_millis(5);
 const ROWS_PER_STATEMENT: usize = 256;
 /// Most index rows per INSERT on PostgreSQL.
 const ROWS_PER_STATEMENT_PG: usize = 1024;
+// `insert_sql` keeps one statement per power of two up to the larger bound.
+const _: () = assert!(
+    ROWS_PER_STATEMENT.is_power_of_two()
+        && ROWS_PER_STATEMENT_PG.is_power_of_two()
+        && ROWS_PER_STATEMENT <= ROWS_PER_STATEMENT_PG
+);
 /// Rows per run of the index (about 250 pages of 4 KiB).
 pub const RUN_ROWS: i64 = migration::AUDIT_TARGET_RUN_ROWS;
 
@@ -166,7 +172,9 @@ async fn insert_rows(
 /// `INSERT … VALUES (?, ?, ?), … ON CONFLICT DO NOTHING` for `len` rows (a power
 /// of two up to [`ROWS_PER_STATEMENT_PG`]), written once per length.
 fn insert_sql(len: usize) -> &'static str {
-    static SQL: [std::sync::OnceLock<String>; 11] = [const { std::sync::OnceLock::new() }; 11];
+    const LENGTHS: usize = ROWS_PER_STATEMENT_PG.trailing_zeros() as usize + 1;
+    static SQL: [std::sync::OnceLock<String>; LENGTHS] =
+        [const { std::sync::OnceLock::new() }; LENGTHS];
     debug_assert!(len.is_power_of_two() && len <= ROWS_PER_STATEMENT_PG);
     SQL[len.trailing_zeros() as usize].get_or_init(|| {
         format!(

@@ -126,7 +126,7 @@ pub async fn connect_with(url: &DatabaseUrl, t: PoolTuning) -> Result<DatabaseCo
                 } else {
                     sea_orm::sqlx::sqlite::SqliteSynchronous::Normal
                 })
-                .busy_timeout(Duration::from_secs(10))
+                .busy_timeout(BUSY_TIMEOUT)
                 .foreign_keys(true)
                 .pragma("cache_size", format!("-{cache_kib}"))
                 .statement_cache_capacity(statements)
@@ -198,17 +198,124 @@ where
     result
 }
 
+/// How long a write waits for SQLite's lock, in this process's write gate and
+/// then in SQLite's own busy handler.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Begins a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`: it
-/// waits (busy timeout) for the write lock up front instead of failing with
-/// SQLITE_BUSY when a read inside it is later upgraded to a write while another
-/// connection has committed. PostgreSQL ignores the mode.
-pub async fn begin_write(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction, DbErr> {
+/// takes the write lock up front instead of failing with SQLITE_BUSY when a read
+/// inside it is later upgraded to a write while another connection has committed.
+/// PostgreSQL ignores the mode.
+///
+/// On SQLite it first takes this process's write gate for the database file, so
+/// the instance's own writers (the audit writer, the sealer, the indexer, edits)
+/// queue in order and are woken the moment the lock is free. Without it they met
+/// in SQLite's busy handler, which polls by sleeping 1, 2, 5 … up to 100 ms:
+/// the lock sat idle while a writer slept, and the lookups waiting on the audit
+/// batch paid for it in their tail (see the README). Another process on the same
+/// file still meets the busy handler.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
     use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
-    db.begin_with_options(TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..Default::default()
-    })
-    .await
+    let gate = match write_gate(db) {
+        None => None,
+        Some(gate) => Some(
+            tokio::time::timeout(BUSY_TIMEOUT, gate.lock_owned())
+                .await
+                .map_err(|_| {
+                    DbErr::Custom(format!(
+                        "no write lock on the database after {} s: another write of this instance held it",
+                        BUSY_TIMEOUT.as_secs()
+                    ))
+                })?,
+        ),
+    };
+    let txn = db
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
+        .await?;
+    Ok(WriteTxn { txn, _gate: gate })
+}
+
+/// This process's write gate for `db`'s SQLite file (`None` on PostgreSQL, whose
+/// writers do not share one lock). Pools on the same file share one gate.
+fn write_gate(db: &DatabaseConnection) -> Option<std::sync::Arc<tokio::sync::Mutex<()>>> {
+    use std::{
+        collections::HashMap,
+        path::PathBuf,
+        sync::{Arc, LazyLock, Mutex, Weak},
+    };
+    type Gates = Mutex<HashMap<PathBuf, Weak<tokio::sync::Mutex<()>>>>;
+    static GATES: LazyLock<Gates> = LazyLock::new(Default::default);
+    if db.get_database_backend() != sea_orm::DbBackend::Sqlite {
+        return None;
+    }
+    let file = db
+        .get_sqlite_connection_pool()
+        .connect_options()
+        .get_filename()
+        .to_path_buf();
+    let mut gates = GATES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(gate) = gates.get(&file).and_then(Weak::upgrade) {
+        return Some(gate);
+    }
+    gates.retain(|_, g| g.strong_count() > 0);
+    let gate = Arc::new(tokio::sync::Mutex::new(()));
+    gates.insert(file, Arc::downgrade(&gate));
+    Some(gate)
+}
+
+/// A transaction begun by [`begin_write`]: it holds the write gate until it is
+/// committed, rolled back or dropped (the transaction is rolled back first).
+pub struct WriteTxn {
+    txn: sea_orm::DatabaseTransaction,
+    _gate: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTxn {
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), DbErr> {
+        self.txn.rollback().await
+    }
+}
+
+/// The transaction itself, for what takes one by type (a savepoint, say).
+impl std::ops::Deref for WriteTxn {
+    type Target = sea_orm::DatabaseTransaction;
+    fn deref(&self) -> &Self::Target {
+        &self.txn
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for WriteTxn {
+    fn get_database_backend(&self) -> sea_orm::DbBackend {
+        self.txn.get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<sea_orm::ExecResult, DbErr> {
+        self.txn.execute_raw(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<sea_orm::ExecResult, DbErr> {
+        self.txn.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<sea_orm::QueryResult>, DbErr> {
+        self.txn.query_one_raw(stmt).await
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
+        self.txn.query_all_raw(stmt).await
+    }
+
+    fn support_returning(&self) -> bool {
+        self.txn.support_returning()
+    }
 }
 
 /// A statement written with `?` placeholders, for either backend (PostgreSQL

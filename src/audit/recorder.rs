@@ -22,7 +22,6 @@ use actix_web::{
     web,
 };
 use chrono::Utc;
-use sea_orm::DatabaseTransaction;
 use serde_json::{Map, Value};
 
 use super::{Action, Actor, Event, Outcome, insert};
@@ -237,7 +236,7 @@ impl AuditCtx {
     /// land together or not at all. `status` is what the handler is about to answer.
     pub async fn commit(
         &self,
-        txn: DatabaseTransaction,
+        txn: crate::db::WriteTxn,
         status: StatusCode,
     ) -> Result<(), AppError> {
         let ev = self.event(status);

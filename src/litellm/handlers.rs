@@ -463,7 +463,7 @@ pub async fn models_refresh(
         Ok(names) => {
             data.notices.set(super::worker::NOTICE, None);
             let txn = crate::db::begin_write(&data.db).await?;
-            crate::catalogue::store(&txn, &names).await?;
+            crate::catalogue::store(&*txn, &names).await?;
             audit.detail("models", names.len());
             audit.commit(txn, StatusCode::SEE_OTHER).await?;
             session::push_flash(

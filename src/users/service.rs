@@ -642,7 +642,7 @@ pub async fn edit_from_form(
     u: &user::Model,
     form: &super::forms::EditForm,
     tz: chrono_tz::Tz,
-) -> Result<(sea_orm::DatabaseTransaction, Change), EditFailure> {
+) -> Result<(crate::db::WriteTxn, Change), EditFailure> {
     let edit = check_edit(form, tz).map_err(EditFailure::Invalid)?;
     let submitted = edit.version;
     let txn = crate::db::begin_write(db).await.map_err(EditFailure::Db)?;

@@ -8,7 +8,9 @@
 # full_page_writes=on, i.e. production durability), seeds 100,000 users, creates an
 # API client without a rate limit, and drives POST /api/v1/keys/lookup with wrk
 # (100 random IDs per call, every call audited) at 1, 8, 32 and 128 connections.
-# It prints req/s, p50 and p99 per concurrency, mama's peak RSS (VmHWM), one
+# After a warm-up that also waits for the lookup cache's preload, it prints
+# req/s, p50, p99, mama's CPU per call and its resident memory (anonymous +
+# file-backed) per concurrency, mama's peak RSS (VmHWM), one
 # keep-alive client with `Accept-Encoding: gzip, deflate` against one with
 # `identity`, and the machine's load average before and after.
 #
@@ -85,6 +87,9 @@ start_pg() {
 }
 
 rss_peak_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+# mama's resident memory now, "anon+file" in MB: anonymous (heap, stacks) and
+# file-backed (the binary's own code and read-only data, shared and clean).
+rss_now() { awk '/RssAnon/ {a=$2} /RssFile/ {f=$2} END {printf "%d+%d", a/1024, f/1024}' "/proc/$1/status" 2>/dev/null || echo "?"; }
 # mama's CPU time so far (user + system), in clock ticks.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 TICKS=$(getconf CLK_TCK)
@@ -104,7 +109,17 @@ run_one() { # name database_url
   export TOKEN=$token USERS
   # Warm-up (caches, connection pool), not counted.
   ACCEPT_ENCODING= wrk -t2 -c8 -d3s -s "$WORK/lookup.lua" "http://127.0.0.1:$PORT/api/v1/keys/lookup" >/dev/null
+  # ...and the preloader's fill of the lookup cache (up to 60 s), so the first
+  # step does not pay for it.
+  local cached=0
+  for _ in $(seq 1 120); do
+    cached=$(curl -fs "http://127.0.0.1:$PORT/metrics" | awk '/^mama_lookup_cache_entries / {print $2}')
+    [ "${cached:-0}" -ge "$USERS" ] && break
+    sleep 0.5
+  done
+  echo "   lookup cache after the warm-up: ${cached:-?} answers"
   echo "   load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "   mama RSS after the warm-up (cache preloaded), anon+file: $(rss_now "$MAMA_PID") MB"
   # cpu ms/call: mama's user+system CPU during the run divided by the calls answered
   # (background sealing and indexing included), the figure that does not depend on
   # how busy the rest of the machine is.
@@ -114,7 +129,7 @@ run_one() { # name database_url
     perf record -q -F 499 -p "$MAMA_PID" -o "$BENCH_PERF_DIR/$name.data" 2>/dev/null &
     perf_pid=$!
   fi
-  printf '   %-6s %10s %9s %9s %8s %8s %12s\n' conns "req/s" "p50 ms" "p99 ms" non-200 errors "cpu ms/call"
+  printf '   %-6s %10s %9s %9s %8s %8s %12s %14s\n' conns "req/s" "p50 ms" "p99 ms" non-200 errors "cpu ms/call" "RSS anon+file"
   for c in $CONNS; do
     local t=$(( c < 2 ? 1 : 2 ))
     local line c0 c1
@@ -123,8 +138,9 @@ run_one() { # name database_url
       "http://127.0.0.1:$PORT/api/v1/keys/lookup" | grep '^RESULT')
     c1=$(cpu_ticks "$MAMA_PID")
     read -r _ n rps p50 p99 st er <<<"$line"
-    printf '   %-6s %10s %9s %9s %8s %8s %12s\n' "$c" "$rps" "$p50" "$p99" "$st" "$er" \
-      "$(awk -v d=$((c1 - c0)) -v n="$n" -v t="$TICKS" 'BEGIN { printf "%.2f", n ? d * 1000 / t / n : 0 }')"
+    printf '   %-6s %10s %9s %9s %8s %8s %12s %14s\n' "$c" "$rps" "$p50" "$p99" "$st" "$er" \
+      "$(awk -v d=$((c1 - c0)) -v n="$n" -v t="$TICKS" 'BEGIN { printf "%.2f", n ? d * 1000 / t / n : 0 }')" \
+      "$(rss_now "$MAMA_PID")"
   done
   if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true; fi
   echo "   one keep-alive client, 100 IDs:"

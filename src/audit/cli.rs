@@ -7,10 +7,7 @@ use clap::Subcommand;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::{Action, Event, Outcome, chain, checkpoint, export};
-use crate::{
-    config::Settings,
-    entities::{audit_event, audit_target},
-};
+use crate::{config::Settings, entities::audit_event};
 
 #[derive(Subcommand, Debug)]
 pub enum AuditCommand {
@@ -192,21 +189,13 @@ async fn archive(
         .into_tuple()
         .all(&txn)
         .await?;
+    super::indexer::prune(&txn, anchor.seq, last.seq).await?;
     for chunk in ids.chunks(1000) {
-        audit_target::Entity::delete_many()
-            .filter(audit_target::Column::EventId.is_in(chunk.to_vec()))
-            .exec(&txn)
-            .await?;
         audit_event::Entity::delete_many()
             .filter(audit_event::Column::Id.is_in(chunk.to_vec()))
             .exec(&txn)
             .await?;
     }
-    // Runs of the target index that lay wholly in the pruned stretch are empty now.
-    crate::entities::audit_target_run::Entity::delete_many()
-        .filter(crate::entities::audit_target_run::Column::MaxSeq.lte(last.seq))
-        .exec(&txn)
-        .await?;
     chain::set_anchor(&txn, last.seq, &last.hash).await?;
     // The prune is itself a signed checkpoint, outside the database: without it a
     // moved anchor is indistinguishable from deleted evidence.

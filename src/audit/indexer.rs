@@ -222,6 +222,45 @@ async fn store_runs(
     Ok(())
 }
 
+/// Deletes the index rows of the events at chain positions `after < seq <=
+/// through` (the stretch `mama audit archive` prunes), before the events go. The
+/// index has no foreign key to the events (migration
+/// `audit_targets_without_event_key`), so nothing else removes them. Runs hold
+/// chain positions in order: a run whose highest seq is within the stretch goes
+/// whole, by the key's prefix; a run reaching past it, and starting at or below
+/// the stretch's highest event id, loses only those events' rows (a scan of
+/// that run). Runs emptied are dropped.
+pub async fn prune(txn: &impl ConnectionTrait, after: i64, through: i64) -> Result<(), DbErr> {
+    use crate::db::exec;
+    exec(
+        txn,
+        "DELETE FROM audit_targets WHERE run IN \
+         (SELECT run FROM audit_target_runs WHERE max_seq <= ?)",
+        vec![through.into()],
+    )
+    .await?;
+    exec(
+        txn,
+        "DELETE FROM audit_targets WHERE run IN (SELECT run FROM audit_target_runs \
+         WHERE max_seq > ? AND min_event_id <= \
+         (SELECT MAX(id) FROM audit_events WHERE seq > ? AND seq <= ?)) \
+         AND event_id IN (SELECT id FROM audit_events WHERE seq > ? AND seq <= ?)",
+        vec![
+            through.into(),
+            after.into(),
+            through.into(),
+            after.into(),
+            through.into(),
+        ],
+    )
+    .await?;
+    audit_target_run::Entity::delete_many()
+        .filter(audit_target_run::Column::MaxSeq.lte(through))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
 /// Recomputes every run's row from the index itself (after rows were written
 /// around the indexer, as the bench seeders do).
 pub async fn rebuild_runs(db: &DatabaseConnection) -> Result<(), DbErr> {
@@ -275,9 +314,10 @@ pub fn spawn_indexer(
                 Ok(n) => {
                     failing = false;
                     if n > 0 && !stop.is_stopped() {
-                        // Let the request path's writer take the write lock in between:
-                        // on SQLite a writer that found the lock taken sleeps in its
-                        // busy handler, and would miss a gap of a mere task yield.
+                        // Let other writers take the write lock in between. This
+                        // instance's writers queue at the write gate (`db::begin_write`)
+                        // ahead of the next pass; another process's writer polls from
+                        // SQLite's busy handler and would miss a gap of a task yield.
                         tokio::time::sleep(PAUSE_BETWEEN_PASSES).await;
                         continue;
                     }

@@ -359,6 +359,27 @@ async fn archiving_prunes_only_with_a_retention_period_and_the_rest_still_verifi
     for d in [5, 1] {
         old_event(&db, d, "new-user").await;
     }
+    // Indexed, in one run: the archive must cut through it.
+    chain::seal_all(&db, &keys()).await.unwrap();
+    mama::audit::indexer::index_pending(&db, 100, 1_000)
+        .await
+        .unwrap();
+    let indexed = |user: &'static str| {
+        let db = db.clone();
+        async move {
+            use sea_orm::{ColumnTrait, QueryFilter};
+            mama::entities::audit_target::Entity::find()
+                .filter(mama::entities::audit_target::Column::UserId.eq(user))
+                .all(&db)
+                .await
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(
+        (indexed("old-user").await, indexed("new-user").await),
+        (3, 2)
+    );
     let dir = std::env::temp_dir().join("mama-tests");
     std::fs::create_dir_all(&dir).unwrap();
     let suffix = crate::helpers::rand_suffix();
@@ -403,6 +424,11 @@ async fn archiving_prunes_only_with_a_retention_period_and_the_rest_still_verifi
     let left = audit_event::Entity::find().all(&db).await.unwrap();
     assert!(left.iter().all(|e| !e.targets.contains("old-user")));
     assert!(left.iter().any(|e| e.action == "audit.archive"));
+    // The pruned events' index rows went with them; the others stay.
+    assert_eq!(
+        (indexed("old-user").await, indexed("new-user").await),
+        (0, 2)
+    );
     let r = chain::verify(&db, &keys()).await.unwrap();
     assert!(r.ok, "{}", r.summary());
     assert!(r.head_seq > 3);

@@ -386,8 +386,9 @@ async fn upgrading_moves_the_indexed_targets_into_runs_and_back() {
     mama::db::migrate_up(&db_url).await.unwrap();
     // One connection, as `mama migrate` runs them.
     let db = mama::db::connect(&db_url, 1).await.unwrap();
-    // The schema before runs, with events indexed the old way.
-    migration::Migrator::down(&db, Some(1)).await.unwrap();
+    // The schema before runs (this and the next migration undone), with events
+    // indexed the old way.
+    migration::Migrator::down(&db, Some(2)).await.unwrap();
     let mut ids = vec![];
     for i in 0..300 {
         let mut ev = Event::system("test", Action::UserView, Outcome::Success);
@@ -448,7 +449,7 @@ async fn upgrading_moves_the_indexed_targets_into_runs_and_back() {
         }]
     );
     // And back down: the same pairs, keyed the old way.
-    migration::Migrator::down(&db, Some(1)).await.unwrap();
+    migration::Migrator::down(&db, Some(2)).await.unwrap();
     let back = db
         .query_all_raw(sea_orm::Statement::from_string(
             db.get_database_backend(),
@@ -499,4 +500,56 @@ async fn the_indexer_starts_a_new_run_past_its_row_bound_and_searches_span_runs(
     for limit in [1, 7, 100] {
         assert_eq!(all_pages(&app, &f, limit).await, odd, "{limit} per page");
     }
+}
+
+#[tokio::test]
+async fn the_index_loses_its_event_key_and_keeps_its_rows_both_ways() {
+    use migration::MigratorTrait;
+    use sea_orm::ConnectionTrait;
+    let url = crate::helpers::fresh_database().await;
+    let db_url = mama::config::DatabaseUrl::new(url.to_string());
+    mama::db::migrate_up(&db_url).await.unwrap();
+    let db = mama::db::connect(&db_url, 1).await.unwrap();
+    let mut ids = vec![];
+    for i in 0..50 {
+        let mut ev = Event::system("test", Action::UserView, Outcome::Success);
+        ev.targets = vec![format!("u-{}", i % 5), "everyone".into()];
+        ids.push(mama::audit::insert(&db, &ev).await.unwrap());
+    }
+    mama::audit::chain::seal_all(&db, &crate::audit_chain::keys())
+        .await
+        .unwrap();
+    assert_eq!(
+        mama::audit::indexer::index_pending(&db, 1_000, 100_000)
+            .await
+            .unwrap(),
+        50
+    );
+    let rows = || async {
+        let mut r: Vec<(i64, String, i64)> = mama::entities::audit_target::Entity::find()
+            .all(&db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| (m.run, m.user_id, m.event_id))
+            .collect();
+        r.sort();
+        r
+    };
+    let indexed = rows().await;
+    assert_eq!(indexed.len(), 100);
+    // Without the key, a row may name an event that does not exist (only the
+    // archive deletes events, and it deletes their rows itself).
+    let orphan = "INSERT INTO audit_targets (run, user_id, event_id) VALUES (0, 'x', 999999999)";
+    db.execute_unprepared(orphan).await.unwrap();
+    // Down: the key is back (the orphan is dropped), every real row kept.
+    migration::Migrator::down(&db, Some(1)).await.unwrap();
+    assert_eq!(rows().await, indexed);
+    assert!(
+        db.execute_unprepared(orphan).await.is_err(),
+        "the key refuses it"
+    );
+    migration::Migrator::up(&db, None).await.unwrap();
+    assert_eq!(rows().await, indexed);
+    db.execute_unprepared(orphan).await.unwrap();
 }

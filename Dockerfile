@@ -3,6 +3,7 @@
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
+COPY .cargo ./.cargo
 COPY migration ./migration
 COPY src ./src
 COPY templates ./templates
@@ -28,11 +29,12 @@ VOLUME ["/data"]
 # MAMA_INITIAL_ADMIN_PASSWORD, so secrets
 # are never generated into the data volume and nobody can claim admin/admin.
 # A throwaway container may say MAMA_THROWAWAY=true instead.
-# GLIBC_TUNABLES: two malloc arenas, and buffers of 128 KiB or more (the
-# lookup's bodies) mapped and returned to the system when freed, instead of
-# glibc's default of one arena per core and a threshold that grows until such
-# buffers fragment the heap: RSS then stays flat instead of creeping
-# (README, "Memory"). Run the bare binary with the same variable.
+# GLIBC_TUNABLES: Rust's allocations go to jemalloc (built-in settings,
+# .cargo/config.toml); these cover what still uses glibc's malloc (SQLite, TLS):
+# two malloc arenas, and buffers of 128 KiB or more mapped and returned to the
+# system when freed, instead of one arena per core and a threshold that grows
+# until such buffers fragment the heap (README, "Memory"). Run the bare binary
+# with the same variable.
 ENV MAMA_BIND=0.0.0.0:8080 \
     DATABASE_URL=sqlite:///data/mama.db?mode=rwc \
     MAMA_REQUIRE_SECRETS=true \

@@ -109,13 +109,15 @@ run_one() { # name database_url
   export TOKEN=$token USERS
   # Warm-up (caches, connection pool), not counted.
   ACCEPT_ENCODING= wrk -t2 -c8 -d3s -s "$WORK/lookup.lua" "http://127.0.0.1:$PORT/api/v1/keys/lookup" >/dev/null
-  # ...and the preloader's fill of the lookup cache (up to 60 s), so the first
-  # step does not pay for it.
-  local cached=0
+  # ...and the preloader's fill of the lookup cache (until it stops growing, at
+  # most 60 s), so the first step does not pay for it.
+  local cached=0 before=-1
   for _ in $(seq 1 120); do
     cached=$(curl -fs "http://127.0.0.1:$PORT/metrics" | awk '/^mama_lookup_cache_entries / {print $2}')
     [ "${cached:-0}" -ge "$USERS" ] && break
-    sleep 0.5
+    [ "${cached:-0}" -gt 0 ] && [ "${cached:-0}" -eq "$before" ] && break
+    before=${cached:-0}
+    sleep 1
   done
   echo "   lookup cache after the warm-up: ${cached:-?} answers"
   echo "   load before: $(cut -d' ' -f1-3 /proc/loadavg)"

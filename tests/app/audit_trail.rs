@@ -377,15 +377,21 @@ async fn a_search_by_user_over_hundreds_of_index_runs_is_exact_page_by_page() {
     }
 }
 
+/// A fresh, fully migrated database (dropped with the first value) and one
+/// connection to it, as `mama migrate` runs migrations.
+async fn migrated_database() -> (crate::helpers::TestDatabase, sea_orm::DatabaseConnection) {
+    let url = crate::helpers::fresh_database().await;
+    let db_url = mama::config::DatabaseUrl::new(url.to_string());
+    mama::db::migrate_up(&db_url).await.unwrap();
+    let db = mama::db::connect(&db_url, 1).await.unwrap();
+    (url, db)
+}
+
 #[tokio::test]
 async fn upgrading_moves_the_indexed_targets_into_runs_and_back() {
     use migration::MigratorTrait;
     use sea_orm::ConnectionTrait;
-    let url = crate::helpers::fresh_database().await;
-    let db_url = mama::config::DatabaseUrl::new(url.to_string());
-    mama::db::migrate_up(&db_url).await.unwrap();
-    // One connection, as `mama migrate` runs them.
-    let db = mama::db::connect(&db_url, 1).await.unwrap();
+    let (_url, db) = migrated_database().await;
     // The schema before runs (this and the next migration undone), with events
     // indexed the old way.
     migration::Migrator::down(&db, Some(2)).await.unwrap();
@@ -506,10 +512,7 @@ async fn the_indexer_starts_a_new_run_past_its_row_bound_and_searches_span_runs(
 async fn the_index_loses_its_event_key_and_keeps_its_rows_both_ways() {
     use migration::MigratorTrait;
     use sea_orm::ConnectionTrait;
-    let url = crate::helpers::fresh_database().await;
-    let db_url = mama::config::DatabaseUrl::new(url.to_string());
-    mama::db::migrate_up(&db_url).await.unwrap();
-    let db = mama::db::connect(&db_url, 1).await.unwrap();
+    let (_url, db) = migrated_database().await;
     let mut ids = vec![];
     for i in 0..50 {
         let mut ev = Event::system("test", Action::UserView, Outcome::Success);

@@ -90,6 +90,8 @@ rss_peak_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0
 # mama's resident memory now, "anon+file" in MB: anonymous (heap, stacks) and
 # file-backed (the binary's own code and read-only data, shared and clean).
 rss_now() { awk '/RssAnon/ {a=$2} /RssFile/ {f=$2} END {printf "%d+%d", a/1024, f/1024}' "/proc/$1/status" 2>/dev/null || echo "?"; }
+# The value of one of mama's metrics (empty if mama does not answer).
+metric() { curl -fs "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 # mama's CPU time so far (user + system), in clock ticks.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 TICKS=$(getconf CLK_TCK)
@@ -113,7 +115,7 @@ run_one() { # name database_url
   # most 60 s), so the first step does not pay for it.
   local cached=0 before=-1
   for _ in $(seq 1 120); do
-    cached=$(curl -fs "http://127.0.0.1:$PORT/metrics" | awk '/^mama_lookup_cache_entries / {print $2}')
+    cached=$(metric mama_lookup_cache_entries)
     [ "${cached:-0}" -ge "$USERS" ] && break
     [ "${cached:-0}" -gt 0 ] && [ "${cached:-0}" -eq "$before" ] && break
     before=${cached:-0}
@@ -150,7 +152,7 @@ run_one() { # name database_url
   # first shares the cores with it.
   for _ in $(seq 1 30); do
     local lag
-    lag=$(curl -fs "http://127.0.0.1:$PORT/metrics" | awk '/^mama_audit_index_lag_events / {print $2}')
+    lag=$(metric mama_audit_index_lag_events)
     [ "${lag:-0}" -lt 500 ] && break
     sleep 1
   done

@@ -11,7 +11,7 @@ use sea_orm_migration::sea_orm::DbBackend;
 /// that pass holds the write lock the lookups' group commit waits for. Rows are
 /// only ever written by the indexer for events it has just read, and only
 /// `mama audit archive` deletes events: it now deletes their index rows itself,
-/// by run (`audit::cli`). Searches use the primary key `(run, user_id,
+/// by run (`audit::indexer::prune`). Searches use the primary key `(run, user_id,
 /// event_id)`, never `event_id` alone.
 #[derive(DeriveMigrationName)]
 pub struct Migration;

@@ -135,6 +135,27 @@ pub async fn connect_with(url: &DatabaseUrl, t: PoolTuning) -> Result<DatabaseCo
     Database::connect(opts).await
 }
 
+/// One connection to a SQLite file whose commits do not sync the WAL
+/// (`synchronous=NORMAL`), for derived data whose loss in a power cut is redone
+/// (the audit target index); `None` on PostgreSQL and for an in-memory SQLite,
+/// which a second pool would not share.
+pub async fn connect_unsynced(
+    url: &DatabaseUrl,
+    sqlite_cache_kib: u32,
+    statement_cache: usize,
+) -> Result<Option<DatabaseConnection>, DbErr> {
+    if sqlite_path(url.expose()).is_none() {
+        return Ok(None);
+    }
+    let t = PoolTuning {
+        max_connections: 1,
+        sqlite_cache_kib,
+        synchronous_full: false,
+        statement_cache,
+    };
+    Ok(Some(connect_with(url, t).await?))
+}
+
 /// Applies pending migrations. On PostgreSQL the whole run holds a session-level
 /// advisory lock on one dedicated connection, so instances starting together take
 /// turns; SQLite serialises writers by itself.

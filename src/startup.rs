@@ -110,8 +110,21 @@ impl Application {
                 listener_stop.clone(),
             ),
         ));
+        // On SQLite the indexer has a connection of its own whose commits do not
+        // sync the WAL: the index is derived from the sealed events and its
+        // watermark commits with its rows, so a commit lost to a power cut is
+        // redone; each is made durable by the next audit batch's sync anyway.
+        // Its pass then holds the write lock the audit batches need for its
+        // inserts only, not for an fsync as well.
+        let index_db = db::connect_unsynced(
+            &data.settings.database_url,
+            data.settings.sqlite_cache_kib,
+            data.settings.db_statement_cache,
+        )
+        .await?
+        .unwrap_or_else(|| conn.clone());
         let indexer = audit::indexer::spawn_indexer(
-            conn.clone(),
+            index_db,
             data.settings.audit_index_interval,
             data.settings.audit_index_batch_events,
             data.settings.audit_index_batch_rows,
@@ -119,6 +132,7 @@ impl Application {
         );
         let writer = audit::AuditWriter::spawn(
             conn.clone(),
+            audit::chain::AuditKeys::from_secrets(&data.settings.secrets),
             data.settings.audit_batch_max,
             data.settings.audit_batch_wait,
             data.metrics.clone(),

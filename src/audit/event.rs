@@ -120,6 +120,49 @@ fn row(ev: &Event) -> audit_event::ActiveModel {
     }
 }
 
+/// The rows of `events` sealed as they are stored: ids from `first_id` on, chain
+/// positions after `head`, each linked under the current audit key (see
+/// [`super::chain::insert_sealed`]). Returns them with the new head.
+pub(crate) fn sealed_rows(
+    events: &[&Event],
+    first_id: i64,
+    mut head: super::chain::Anchor,
+    keys: &super::chain::AuditKeys,
+) -> Result<(Vec<audit_event::ActiveModel>, super::chain::Anchor), DbErr> {
+    use sea_orm::TryIntoModel;
+    let mut rows = Vec::with_capacity(events.len());
+    for (ev, id) in events.iter().zip(first_id..) {
+        let seq = head.seq + 1;
+        let mut am = row(ev);
+        am.id = Set(id);
+        am.seq = Set(Some(seq));
+        am.prev_hash = Set(None);
+        am.hash = Set(None);
+        am.link_key = Set(Some(keys.current_id().to_string()));
+        // The link covers the stored fields, so it is made from the row itself.
+        let hash = keys.current_link(&head.hash, &am.clone().try_into_model()?, seq);
+        am.prev_hash = Set(Some(std::mem::replace(&mut head.hash, hash.clone())));
+        am.hash = Set(Some(hash));
+        head.seq = seq;
+        rows.push(am);
+    }
+    Ok((rows, head))
+}
+
+/// Stores rows built by [`sealed_rows`] with multi-row INSERTs.
+pub(crate) async fn insert_rows(
+    conn: &impl ConnectionTrait,
+    rows: Vec<audit_event::ActiveModel>,
+) -> Result<(), DbErr> {
+    let mut rows = rows.into_iter();
+    for len in crate::db::pow2_lengths(rows.len(), EVENTS_PER_STATEMENT) {
+        audit_event::Entity::insert_many(rows.by_ref().take(len))
+            .exec_without_returning(conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Stores the event on `conn`, which may be a transaction: a write and its event
 /// then commit or roll back together.
 pub async fn insert(conn: &impl ConnectionTrait, ev: &Event) -> Result<i64, DbErr> {

@@ -59,23 +59,70 @@ pub async fn indexed_seq(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
 
 /// Indexes the next sealed events after the watermark, at most `max_events`
 /// events or about `max_rows` index rows; returns how many events.
+///
+/// The events are read, parsed and sorted into rows before the write lock is
+/// taken (on SQLite the lock the group-commit writer needs for every batch of
+/// lookups); under it the pass only checks that nobody indexed meanwhile (the
+/// watermark and the newest run are as read), then inserts.
 pub async fn index_pending(
     db: &DatabaseConnection,
     max_events: u64,
     max_rows: usize,
 ) -> Result<u64, DbErr> {
-    use audit_event::Column as C;
+    let mark = indexed_seq(db).await?;
     // Nothing new sealed: no write transaction (on SQLite it would take the
     // database's write lock every interval for nothing).
-    if head_seq(db).await? <= indexed_seq(db).await? {
+    if head_seq(db).await? <= mark {
         return Ok(0);
     }
+    let newest = newest_run(db).await?;
+    let Some(pass) = plan(db, mark, newest.clone(), max_events, max_rows).await? else {
+        return Ok(0);
+    };
     let txn = crate::db::begin_write(db).await?;
     if db.get_database_backend() == DbBackend::Postgres {
         txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({INDEX_LOCK_KEY})"))
             .await?;
     }
-    let mark = indexed_seq(&txn).await?;
+    if indexed_seq(&txn).await? != mark || newest_run(&txn).await? != newest {
+        // Another instance indexed these meanwhile; the next pass starts after it.
+        txn.commit().await?;
+        return Ok(0);
+    }
+    insert_rows(&txn, pass.rows).await?;
+    store_runs(&txn, pass.runs).await?;
+    state_set(&txn, INDEXED_SEQ, &pass.last_seq).await?;
+    txn.commit().await?;
+    Ok(pass.events)
+}
+
+/// What one pass writes: its rows (sorted), the runs they land in, and the
+/// watermark after it.
+struct Pass {
+    rows: Vec<(i64, String, i64)>,
+    runs: std::collections::BTreeMap<i64, audit_target_run::Model>,
+    last_seq: i64,
+    events: u64,
+}
+
+/// The newest run of the index, if any.
+async fn newest_run(db: &impl ConnectionTrait) -> Result<Option<audit_target_run::Model>, DbErr> {
+    audit_target_run::Entity::find()
+        .order_by_desc(audit_target_run::Column::Run)
+        .one(db)
+        .await
+}
+
+/// Reads the sealed events after `mark` and lays out their index rows after
+/// the `newest` run (`None` when there are none).
+async fn plan(
+    db: &impl ConnectionTrait,
+    mark: i64,
+    newest: Option<audit_target_run::Model>,
+    max_events: u64,
+    max_rows: usize,
+) -> Result<Option<Pass>, DbErr> {
+    use audit_event::Column as C;
     let events: Vec<(i64, i64, String)> = audit_event::Entity::find()
         .select_only()
         .column(C::Id)
@@ -85,16 +132,11 @@ pub async fn index_pending(
         .order_by_asc(C::Seq)
         .limit(max_events)
         .into_tuple()
-        .all(&txn)
+        .all(db)
         .await?;
     let Some(&(_, mut last_seq, _)) = events.first() else {
-        txn.commit().await?;
-        return Ok(0);
+        return Ok(None);
     };
-    let newest = audit_target_run::Entity::find()
-        .order_by_desc(audit_target_run::Column::Run)
-        .one(&txn)
-        .await?;
     let mut run = newest.as_ref().map_or(0, |r| r.run);
     let mut rows: Vec<(i64, String, i64)> = Vec::new();
     // The runs this pass writes to, from the newest stored one on, as they will
@@ -135,11 +177,12 @@ pub async fn index_pending(
     }
     rows.sort_unstable();
     rows.dedup();
-    insert_rows(&txn, rows).await?;
-    store_runs(&txn, runs).await?;
-    state_set(&txn, INDEXED_SEQ, &last_seq).await?;
-    txn.commit().await?;
-    Ok(taken)
+    Ok(Some(Pass {
+        rows,
+        runs,
+        last_seq,
+        events: taken,
+    }))
 }
 
 /// Inserts index rows (sorted, consumed): multi-row INSERTs of power-of-two

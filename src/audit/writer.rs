@@ -11,6 +11,10 @@
 //! that arrive while a commit runs form the next batch. An optional extra wait
 //! (`MAMA_AUDIT_BATCH_WAIT_US`, default 0) trades latency for bigger batches.
 //!
+//! On SQLite the writer also seals its events as it stores them (ids, chain
+//! positions and links, [`super::chain::insert_sealed`]), in the same
+//! transaction; on PostgreSQL the sealer does, later.
+//!
 //! Writes that must commit together with their event (user edits) do not come
 //! here: they call [`super::insert`] in their own transaction.
 use std::{sync::Arc, time::Duration};
@@ -18,7 +22,7 @@ use std::{sync::Arc, time::Duration};
 use sea_orm::DatabaseConnection;
 use tokio::sync::{mpsc, oneshot};
 
-use super::Event;
+use super::{Event, chain::AuditKeys};
 use crate::metrics::Metrics;
 
 /// The largest batch a writer may be configured with.
@@ -54,6 +58,7 @@ impl AuditWriter {
     /// Its batches are counted in `metrics`.
     pub fn spawn(
         db: DatabaseConnection,
+        keys: AuditKeys,
         max_batch: usize,
         wait: Duration,
         metrics: Arc<Metrics>,
@@ -61,7 +66,7 @@ impl AuditWriter {
         let (tx, rx) = mpsc::channel(QUEUE);
         let max_batch = max_batch.clamp(1, MAX_BATCH_LIMIT);
         let wait = wait.min(MAX_WAIT_LIMIT);
-        tokio::spawn(run(db, rx, max_batch, wait, metrics));
+        tokio::spawn(run(db, keys, rx, max_batch, wait, metrics));
         AuditWriter { tx }
     }
 
@@ -92,6 +97,7 @@ impl AuditWriter {
 
 async fn run(
     db: DatabaseConnection,
+    keys: AuditKeys,
     mut rx: mpsc::Receiver<Job>,
     max_batch: usize,
     wait: Duration,
@@ -119,7 +125,7 @@ async fn run(
         let result = if events == 0 {
             Ok(())
         } else {
-            commit(&db, &batch).await
+            commit(&db, &keys, &batch).await
         };
         if events > 0 {
             metrics.record_audit_batch(events, result.is_ok());
@@ -136,12 +142,21 @@ async fn run(
     }
 }
 
-async fn commit(db: &DatabaseConnection, batch: &[Job]) -> Result<(), StoreError> {
+async fn commit(
+    db: &DatabaseConnection,
+    keys: &AuditKeys,
+    batch: &[Job],
+) -> Result<(), StoreError> {
     let err = |e: sea_orm::DbErr| StoreError::Batch(e.to_string());
     let events: Vec<&Event> = batch.iter().filter_map(|j| j.event.as_ref()).collect();
     let txn = crate::db::begin_write(db).await.map_err(err)?;
-    super::event::insert_many(&txn, &events)
+    if !super::chain::insert_sealed(&txn, keys, &events)
         .await
-        .map_err(err)?;
+        .map_err(err)?
+    {
+        super::event::insert_many(&txn, &events)
+            .await
+            .map_err(err)?;
+    }
     txn.commit().await.map_err(err)
 }

@@ -433,3 +433,73 @@ async fn archiving_prunes_only_with_a_retention_period_and_the_rest_still_verifi
     assert!(r.ok, "{}", r.summary());
     assert!(r.head_seq > 3);
 }
+
+#[tokio::test]
+async fn the_writer_seals_its_batch_as_it_stores_it_on_sqlite_behind_any_waiting_event() {
+    use sea_orm::{DbBackend, PaginatorTrait};
+    let url = fresh_database().await;
+    let db_url = mama::config::DatabaseUrl::new(url.to_string());
+    mama::db::migrate_up(&db_url).await.unwrap();
+    let db = mama::db::connect(&db_url, 2).await.unwrap();
+    let keys = keys();
+    let ev = |n: usize| {
+        let mut e = Event::system("test", Action::UserView, Outcome::Success);
+        e.targets = vec![format!("u{n}")];
+        e
+    };
+    let store = |events: Vec<Event>| {
+        let (db, keys) = (db.clone(), keys.clone());
+        async move {
+            let refs: Vec<&Event> = events.iter().collect();
+            let txn = mama::db::begin_write(&db).await.unwrap();
+            let sealed = chain::insert_sealed(&txn, &keys, &refs).await.unwrap();
+            txn.commit().await.unwrap();
+            sealed
+        }
+    };
+    let links = || async {
+        audit_event::Entity::find()
+            .order_by_asc(audit_event::Column::Id)
+            .all(&db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.id, e.seq))
+            .collect::<Vec<_>>()
+    };
+    let sealed = store(vec![ev(1), ev(2), ev(3)]).await;
+    if db.get_database_backend() != DbBackend::Sqlite {
+        // PostgreSQL hands ids out before commit: its sealer seals, later.
+        assert!(!sealed);
+        assert_eq!(audit_event::Entity::find().count(&db).await.unwrap(), 0);
+        return;
+    }
+    assert!(sealed);
+    assert_eq!(
+        links().await,
+        vec![(1, Some(1)), (2, Some(2)), (3, Some(3))]
+    );
+    // An edit's event, stored unsealed in its own transaction, is sealed first:
+    // the writer stores nothing sealed while one waits.
+    mama::audit::insert(&db, &ev(4)).await.unwrap();
+    assert!(!store(vec![ev(5)]).await);
+    assert_eq!(chain::seal_all(&db, &keys).await.unwrap(), 1);
+    assert!(store(vec![ev(5), ev(6)]).await);
+    let all = links().await;
+    assert_eq!(
+        all,
+        (1..=6).map(|i| (i, Some(i))).collect::<Vec<_>>(),
+        "the chain keeps id order"
+    );
+    let report = chain::verify(&db, &keys).await.unwrap();
+    assert!(report.ok, "{}", report.summary());
+    assert_eq!(report.checked, 6);
+    // Ids are never handed out twice, even after the newest events are gone.
+    audit_event::Entity::delete_many()
+        .filter(audit_event::Column::Id.gt(4))
+        .exec(&db)
+        .await
+        .unwrap();
+    assert!(store(vec![ev(7)]).await);
+    assert_eq!(links().await.last(), Some(&(7, Some(5))));
+}

@@ -161,11 +161,14 @@ async fn resolve(req: &HttpRequest) -> Result<ApiCaller, AppError> {
         .and_then(|n| u32::try_from(n).ok())
         .filter(|n| *n > 0)
         .unwrap_or(data.settings.api_rate_limit_per_minute);
-    let quota = if data.settings.api_rate_limit_shared {
-        Some(super::rate_limit::take_shared(&data.db, client.id, per_minute, Utc::now()).await?)
-    } else {
-        req.app_data::<web::Data<RateLimiter>>()
-            .map(|limiter| limiter.take(client.id, per_minute))
+    let quota = match req.app_data::<web::Data<RateLimiter>>() {
+        Some(limiter) if data.settings.api_rate_limit_shared => Some(
+            limiter
+                .take_shared(&data.db, client.id, per_minute, Utc::now())
+                .await?,
+        ),
+        Some(limiter) => Some(limiter.take(client.id, per_minute)),
+        None => None,
     };
     if let Some(quota) = quota {
         req.extensions_mut().insert(quota);

@@ -2,13 +2,20 @@
 //! (`MAMA_API_RATE_LIMIT_SCOPE`):
 //!
 //! - `database` (the default): a fixed one-minute window counted in the
-//!   `api_rate_windows` table, one UPSERT per call that adds 1 and returns the
+//!   `api_rate_windows` table, shared by every instance. An instance reserves
+//!   the window's calls in blocks: one UPSERT adds a block and returns the
 //!   count (`INSERT … ON CONFLICT DO UPDATE … RETURNING`, atomic on SQLite and
-//!   PostgreSQL). Every instance counts in the same row, so a limit of N allows
-//!   exactly N calls per calendar minute in total, whichever instance answers;
-//!   over any sliding 60 s at most 2N (the end of one window and the start of the
-//!   next) — the same worst case as the in-memory bucket, whose full burst plus a
-//!   minute of refill is also 2N.
+//!   PostgreSQL), and the block's calls are numbered in memory. A block is 1 %
+//!   of the limit (at least 1, at most [`MAX_BLOCK`]), so a client with a limit
+//!   under 200 a minute still costs one write per call, and a busy one with a
+//!   high limit one per hundred: under load that write per call was a commit
+//!   (and an fsync) per lookup, outside the audit's group commit. A call
+//!   numbered above the limit is refused, so N instances never allow more than
+//!   N calls per calendar minute in total, whichever answers; a block an
+//!   instance has not used up when the minute ends is lost, so they may allow
+//!   up to one block per other instance fewer. Over any sliding 60 s at most 2N
+//!   (the end of one window and the start of the next) — the same worst case as
+//!   the in-memory bucket, whose full burst plus a minute of refill is also 2N.
 //! - `instance`: a token bucket per client in this process's memory (with N
 //!   instances behind a load balancer a client gets up to N times its limit).
 use std::{collections::HashMap, sync::Mutex, time::Instant};
@@ -28,9 +35,27 @@ struct Bucket {
     last: Instant,
 }
 
-/// The buckets of every client seen by this instance.
+/// The calls of a shared window this instance reserved and has not numbered yet.
+struct Block {
+    window: i64,
+    /// The next call's number in the window, and the last one reserved.
+    next: i64,
+    last: i64,
+}
+
+/// The most calls reserved by one write of a shared window.
+pub const MAX_BLOCK: i64 = 1_000;
+
+/// The buckets (`instance`) and reserved blocks (`database`) of every client seen
+/// by this instance.
 #[derive(Default)]
-pub struct RateLimiter(Mutex<HashMap<i32, Bucket>>);
+pub struct RateLimiter {
+    buckets: Mutex<HashMap<i32, Bucket>>,
+    blocks: Mutex<HashMap<i32, Block>>,
+    /// Held while a block is reserved, so the calls that found none wait for
+    /// it instead of each reserving one (and losing the rest).
+    reserving: tokio::sync::Mutex<()>,
+}
 
 /// The state of a client's bucket after one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +79,7 @@ impl RateLimiter {
         let per_minute = per_minute.max(1);
         let cap = f64::from(per_minute);
         let rate = cap / 60.0; // tokens per second
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         let b = map.entry(client).or_insert(Bucket {
             tokens: cap,
             last: now,
@@ -80,27 +105,80 @@ impl RateLimiter {
 /// The length of a shared window.
 const WINDOW_SECS: i64 = 60;
 
-/// Counts one call of `client` in the shared window of `now` and answers its
-/// quota: one statement (plus, once per client and minute, a delete of its older
-/// windows, so the table holds about one row per active client).
-pub async fn take_shared(
-    db: &impl ConnectionTrait,
+impl RateLimiter {
+    /// Counts one call of `client` in the shared window of `now` and answers
+    /// its quota: from this instance's block when one is left, otherwise after
+    /// reserving the next block (see the module's documentation).
+    pub async fn take_shared(
+        &self,
+        db: &sea_orm::DatabaseConnection,
+        client: i32,
+        per_minute: u32,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Quota, DbErr> {
+        let per_minute = per_minute.max(1);
+        let ts = now.timestamp();
+        let window = ts - ts.rem_euclid(WINDOW_SECS);
+        let reset_secs = (window + WINDOW_SECS - ts) as u64;
+        let quota = |hits| window_quota(per_minute, hits, reset_secs);
+        if let Some(hits) = self.number(client, window) {
+            return Ok(quota(hits));
+        }
+        let _reserving = self.reserving.lock().await;
+        if let Some(hits) = self.number(client, window) {
+            return Ok(quota(hits));
+        }
+        let size = block_size(per_minute);
+        let last = reserve(db, client, window, size).await?;
+        let mut blocks = self.blocks.lock().unwrap_or_else(|e| e.into_inner());
+        blocks.insert(
+            client,
+            Block {
+                window,
+                next: last - size + 2,
+                last,
+            },
+        );
+        Ok(quota(last - size + 1))
+    }
+
+    /// The next number of `client`'s block in `window`, if one is left.
+    fn number(&self, client: i32, window: i64) -> Option<i64> {
+        let mut blocks = self.blocks.lock().unwrap_or_else(|e| e.into_inner());
+        let b = blocks.get_mut(&client)?;
+        (b.window == window && b.next <= b.last).then(|| {
+            b.next += 1;
+            b.next - 1
+        })
+    }
+}
+
+/// Calls reserved per write for a limit of `per_minute`: 1 %, 1 to [`MAX_BLOCK`].
+pub fn block_size(per_minute: u32) -> i64 {
+    (i64::from(per_minute) / 100).clamp(1, MAX_BLOCK)
+}
+
+/// Adds `size` calls to `client`'s shared `window` and returns the number of
+/// the last (one statement in a write transaction, which on SQLite queues at the
+/// instance's write gate; plus, when the window is new, a delete of the
+/// client's older windows, so the table holds about one row per active client).
+async fn reserve(
+    db: &sea_orm::DatabaseConnection,
     client: i32,
-    per_minute: u32,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<Quota, DbErr> {
-    let per_minute = per_minute.max(1);
-    let ts = now.timestamp();
-    let window = ts - ts.rem_euclid(WINDOW_SECS);
-    let b = db.get_database_backend();
+    window: i64,
+    size: i64,
+) -> Result<i64, DbErr> {
+    let txn = crate::db::begin_write(db).await?;
+    let b = txn.get_database_backend();
     // Raw SQL: SeaORM's insert cannot return the updated column of an upsert.
-    let row = db
+    let row = txn
         .query_one_raw(crate::db::stmt(
             b,
-            "INSERT INTO api_rate_windows (client_id, window_start, hits) VALUES (?, ?, 1) \
-             ON CONFLICT (client_id, window_start) DO UPDATE SET hits = api_rate_windows.hits + 1 \
+            "INSERT INTO api_rate_windows (client_id, window_start, hits) VALUES (?, ?, ?) \
+             ON CONFLICT (client_id, window_start) \
+             DO UPDATE SET hits = api_rate_windows.hits + excluded.hits \
              RETURNING hits",
-            vec![client.into(), window.into()],
+            vec![client.into(), window.into(), (size as i32).into()],
         ))
         .await?
         .ok_or_else(|| DbErr::Custom("the rate-limit upsert returned no row".into()))?;
@@ -108,19 +186,16 @@ pub async fn take_shared(
         .try_get_by_index::<i32>(0)
         .map(i64::from)
         .or_else(|_| row.try_get_by_index::<i64>(0))?;
-    if hits == 1 {
-        db.execute_raw(crate::db::stmt(
+    if hits == size {
+        txn.execute_raw(crate::db::stmt(
             b,
             "DELETE FROM api_rate_windows WHERE client_id = ? AND window_start < ?",
             vec![client.into(), window.into()],
         ))
         .await?;
     }
-    Ok(window_quota(
-        per_minute,
-        hits,
-        (window + WINDOW_SECS - ts) as u64,
-    ))
+    txn.commit().await?;
+    Ok(hits)
 }
 
 /// The quota after the `hits`-th call of a window that ends in `reset_secs`.

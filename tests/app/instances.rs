@@ -496,3 +496,79 @@ async fn two_instances_on_one_database_allow_a_client_its_limit_in_total_not_twi
         "{statuses:?}"
     );
 }
+
+/// The hits of every shared window, by client.
+async fn window_hits(db: &DatabaseConnection) -> Vec<i64> {
+    use sea_orm::{ConnectionTrait, Statement};
+    db.query_all_raw(Statement::from_string(
+        db.get_database_backend(),
+        "SELECT CAST(hits AS BIGINT) FROM api_rate_windows ORDER BY client_id",
+    ))
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.try_get_by_index::<i64>(0).unwrap())
+    .collect()
+}
+
+#[tokio::test]
+async fn a_high_limit_is_reserved_in_blocks_of_one_percent_and_still_never_exceeded() {
+    let one = crate::helpers::spawn_app().await;
+    let two = crate::helpers::spawn_app_on(&one.database_url, |_| {}).await;
+    crate::helpers::clear_of_minute_edge().await;
+    let http = reqwest::Client::new();
+    let call = |addr: String, token: String| {
+        let http = http.clone();
+        async move {
+            let r = http
+                .post(format!("{addr}/api/v1/keys/lookup"))
+                .bearer_auth(&token)
+                .json(&json!({"user_ids": ["nobody"]}))
+                .send()
+                .await
+                .unwrap();
+            let remaining: u32 = r.headers()["x-ratelimit-remaining"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            (r.status().as_u16(), remaining)
+        }
+    };
+    // 1,000 a minute: blocks of 10. 25 calls, alternating: each instance
+    // reserves a block, numbers its calls from it, then reserves the next.
+    let token = api_token(&one.db, &[Scope::KeysRead], Some(1000)).await;
+    let mut seen = vec![];
+    for i in 0..25 {
+        let addr = if i % 2 == 0 { &one.addr } else { &two.addr };
+        seen.push(call(addr.clone(), token.clone()).await);
+    }
+    assert!(seen.iter().all(|(s, _)| *s == 200), "{seen:?}");
+    // Four writes of 10 (13 calls on one instance, 12 on the other), not 25
+    // writes of 1.
+    assert_eq!(window_hits(&one.db).await, vec![40]);
+    // The numbers are the window's: each instance counts down from its blocks.
+    assert_eq!(seen[0].1, 999, "{seen:?}");
+    assert_eq!(seen[1].1, 989, "{seen:?}");
+    assert_eq!(seen[2].1, 998, "{seen:?}");
+    // 200 a minute: blocks of 2. 500 calls over both instances, 25 at a time:
+    // never more than the limit, and at most one block per other instance less.
+    let token = api_token(&one.db, &[Scope::KeysRead], Some(200)).await;
+    let mut allowed = 0;
+    for round in 0..20 {
+        let calls = (0..25).map(|i| {
+            let addr = if (round + i) % 2 == 0 {
+                one.addr.clone()
+            } else {
+                two.addr.clone()
+            };
+            call(addr, token.clone())
+        });
+        allowed += join_all(calls)
+            .await
+            .iter()
+            .filter(|(s, _)| *s == 200)
+            .count();
+    }
+    assert!((198..=200).contains(&allowed), "{allowed} allowed of 200");
+}

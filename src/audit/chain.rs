@@ -301,37 +301,35 @@ async fn write_links(
 /// fsync, and the write lock held for up to 1,000 events while lookups wait):
 /// measured, that was most of what bounded lookups on SQLite (README).
 ///
-/// Returns `false`, storing nothing, on PostgreSQL (ids come from a sequence and
-/// become visible out of order; its sealer seals under an advisory lock) and
-/// when unsealed events are waiting (written with an edit in its own
-/// transaction): the chain takes events in id order, so those go first, by the
-/// sealer, and the caller stores these unsealed behind them.
+/// Returns `false`, storing nothing, when unsealed events are waiting (written
+/// with an edit in its own transaction): the chain takes events in id order, so
+/// the sealer seals those first and the caller stores these unsealed behind
+/// them. Also `false` on PostgreSQL, whose sealer seals later: there the same
+/// needs the sealers' advisory lock and four more statements per batch, and
+/// measured it cost more than the sealer's UPDATEs (README).
 pub async fn insert_sealed(
     txn: &impl ConnectionTrait,
     keys: &AuditKeys,
     events: &[&super::Event],
 ) -> Result<bool, DbErr> {
     let backend = txn.get_database_backend();
-    if backend != DbBackend::Sqlite || events.is_empty() {
+    if backend != DbBackend::Sqlite || events.is_empty() || any_unsealed(txn).await? {
         return Ok(false);
     }
-    // The last id given (AUTOINCREMENT keeps it in `sqlite_sequence`, so pruned
-    // ids are never reused) and whether anything waits for the sealer.
+    // The last id given: AUTOINCREMENT keeps it in `sqlite_sequence`, so pruned
+    // ids are never handed out again.
     let row = txn
         .query_one_raw(crate::db::stmt(
             backend,
-            "SELECT EXISTS (SELECT 1 FROM audit_events WHERE seq IS NULL), \
-             MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'audit_events'), 0), \
-                 COALESCE((SELECT MAX(id) FROM audit_events), 0))",
+            "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'audit_events'), 0), \
+             COALESCE((SELECT MAX(id) FROM audit_events), 0))",
             vec![],
         ))
         .await?
         .ok_or_else(|| DbErr::Custom("no row for the audit trail's last id".into()))?;
-    if row.try_get_by_index::<bool>(0)? {
-        return Ok(false);
-    }
-    let last_id: i64 = row.try_get_by_index(1)?;
-    let (rows, _) = super::event::sealed_rows(events, last_id + 1, head(txn).await?, keys)?;
+    let last: i64 = row.try_get_by_index(0)?;
+    let ids = (last + 1..).take(events.len());
+    let (rows, _) = super::event::sealed_rows(events, ids, head(txn).await?, keys)?;
     super::event::insert_rows(txn, rows).await?;
     Ok(true)
 }

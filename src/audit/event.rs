@@ -120,18 +120,18 @@ fn row(ev: &Event) -> audit_event::ActiveModel {
     }
 }
 
-/// The rows of `events` sealed as they are stored: ids from `first_id` on, chain
-/// positions after `head`, each linked under the current audit key (see
-/// [`super::chain::insert_sealed`]). Returns them with the new head.
+/// The rows of `events` sealed as they are stored: with the ids `ids` (as many,
+/// ascending), chain positions after `head`, each linked under the current audit
+/// key (see [`super::chain::insert_sealed`]). Returns them with the new head.
 pub(crate) fn sealed_rows(
     events: &[&Event],
-    first_id: i64,
+    ids: impl IntoIterator<Item = i64>,
     mut head: super::chain::Anchor,
     keys: &super::chain::AuditKeys,
 ) -> Result<(Vec<audit_event::ActiveModel>, super::chain::Anchor), DbErr> {
     use sea_orm::TryIntoModel;
     let mut rows = Vec::with_capacity(events.len());
-    for (ev, id) in events.iter().zip(first_id..) {
+    for (ev, id) in events.iter().zip(ids) {
         let seq = head.seq + 1;
         let mut am = row(ev);
         am.id = Set(id);

@@ -469,7 +469,7 @@ async fn the_writer_seals_its_batch_as_it_stores_it_on_sqlite_behind_any_waiting
     };
     let sealed = store(vec![ev(1), ev(2), ev(3)]).await;
     if db.get_database_backend() != DbBackend::Sqlite {
-        // PostgreSQL hands ids out before commit: its sealer seals, later.
+        // PostgreSQL's sealer seals, later.
         assert!(!sealed);
         assert_eq!(audit_event::Entity::find().count(&db).await.unwrap(), 0);
         return;

@@ -142,9 +142,13 @@ async fn resolve(req: &HttpRequest) -> Result<ApiCaller, AppError> {
         .app_data::<web::Data<AppData>>()
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("app data missing")))?;
     let hash = sha256_hex(&token(req)?);
-    let Some(client) = queries::find_by_token_hash(&data.db, &hash).await? else {
+    let Some((client, generation)) =
+        queries::find_by_token_hash_with_generation(&data.db, &hash).await?
+    else {
         return Err(AppError::Unauthorized("invalid API token".into()));
     };
+    req.extensions_mut()
+        .insert(super::lookup_cache::ReadGeneration(generation));
     let audit = AuditCtx::of(req);
     audit.set_actor(Actor::ApiClient {
         id: client.id,

@@ -6,7 +6,7 @@ use std::{
     sync::{Arc, OnceLock},
 };
 
-use actix_web::{HttpRequest, HttpResponse, http::header, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, http::header, web};
 
 use super::{
     ApiCaller,
@@ -67,24 +67,36 @@ pub async fn lookup(
             return Err(e);
         }
     };
-    audit.targets(ids.clone());
     audit.detail("requested", ids.len());
-    let mut found = lookup_answers(&data, &cache, &ids).await?;
+    let generation = req
+        .extensions()
+        .get::<lookup_cache::ReadGeneration>()
+        .map(|g| g.0);
+    let found = match lookup_answers(&data, &cache, &ids, generation).await {
+        Ok(found) => found,
+        Err(e) => {
+            audit.targets(ids);
+            return Err(e);
+        }
+    };
     let mut users = Vec::with_capacity(found.len());
     let mut not_found = vec![];
     let mut errors = vec![];
-    for id in ids {
-        match found.remove(&id) {
+    for (id, answer) in ids.iter().zip(found) {
+        match answer {
             Some(Ok(answer)) => users.push(answer),
             // One unreadable row fails that user only, named in `errors`.
             Some(Err(e)) => errors.push(contract::LookupError {
-                user_id: id,
+                user_id: id.clone(),
                 code: e.code().to_string(),
                 message: e.to_string(),
             }),
-            None => not_found.push(id),
+            None => not_found.push(id.clone()),
         }
     }
+    // The IDs move into the event (its targets) once the answer no longer
+    // needs them.
+    audit.targets(ids);
     audit.detail("found", users.len());
     audit.detail("not_found_count", not_found.len());
     audit.detail("not_found", not_found.clone());
@@ -102,15 +114,16 @@ pub async fn lookup(
         .body(lookup_cache::response_body(&users, &not_found, &errors)))
 }
 
-/// The answers for `ids` (external IDs), keyed by ID: cached ones at the
-/// database's current read generation, the rest read, their keys decrypted, and
-/// cached. A stored key that cannot be decrypted fails its user only (and is
-/// not cached).
+/// The answers for `ids` (external IDs), in their order (`None`: no such
+/// user): cached ones at the read generation `generation` (read now when the
+/// token guard did not), the rest read, their keys decrypted, and cached. A
+/// stored key that cannot be decrypted fails its user only (and is not cached).
 async fn lookup_answers(
     data: &AppData,
     cache: &LookupCache,
     ids: &[String],
-) -> Result<HashMap<String, Result<Arc<Answer>, DecryptError>>, AppError> {
+    generation: Option<i64>,
+) -> Result<Vec<Option<Result<Arc<Answer>, DecryptError>>>, AppError> {
     let read = |ids| async move {
         Ok::<_, AppError>(
             queries::lookup(&data.db, ids)
@@ -120,23 +133,41 @@ async fn lookup_answers(
                 .collect::<HashMap<_, _>>(),
         )
     };
+    let from = |mut read: HashMap<String, _>, ids: &[String]| {
+        ids.iter().map(|id| read.remove(id)).collect::<Vec<_>>()
+    };
     if !cache.enabled() {
-        return read(ids).await;
+        return Ok(from(read(ids).await?, ids));
     }
-    // The counter first: answers read after it are at least that new.
-    let generation = lookup_cache::generation(&data.db).await?;
-    let (found, missing) = cache.get(generation, ids);
-    let mut found: HashMap<_, _> = found
-        .into_iter()
-        .map(|a| (a.user_id().to_string(), Ok(a)))
+    // The counter first (the token guard read it with the token): answers read
+    // after it are at least that new.
+    let generation = match generation {
+        Some(g) => g,
+        None => lookup_cache::generation(&data.db).await?,
+    };
+    let cached = cache.get(generation, ids);
+    let missing: Vec<String> = ids
+        .iter()
+        .zip(&cached)
+        .filter(|(_, a)| a.is_none())
+        .map(|(id, _)| id.clone())
         .collect();
-    if !missing.is_empty() {
+    let mut fresh = if missing.is_empty() {
+        HashMap::new()
+    } else {
         let fresh = read(&missing).await?;
         let fresh_ok: Vec<_> = fresh.values().filter_map(|a| a.as_ref().ok()).collect();
         cache.put(generation, fresh_ok.into_iter());
-        found.extend(fresh);
-    }
-    Ok(found)
+        fresh
+    };
+    Ok(ids
+        .iter()
+        .zip(cached)
+        .map(|(id, a)| match a {
+            Some(a) => Some(Ok(a)),
+            None => fresh.remove(id),
+        })
+        .collect())
 }
 
 async fn read_lookup(

@@ -284,26 +284,25 @@ impl LookupCache {
             .set_lookup_cache_entries(inner.users.len(), inner.bytes);
     }
 
-    /// The cached answers among `ids` at `generation` (each knows its ID), and
-    /// the IDs not cached. A newer generation empties the cache; an older one
+    /// The cached answers of `ids` at `generation`, in their order (`None`: not
+    /// cached). A newer generation empties the cache; an older one
     /// (this call read the counter before another call saw it move) uses nothing.
-    pub fn get(&self, generation: i64, ids: &[String]) -> (Vec<Arc<Answer>>, Vec<String>) {
-        let mut found = Vec::with_capacity(ids.len());
-        let mut missing = vec![];
-        {
+    pub fn get(&self, generation: i64, ids: &[String]) -> Vec<Option<Arc<Answer>>> {
+        let found: Vec<Option<Arc<Answer>>> = {
             let mut inner = self.lock();
             self.advance(&mut inner, generation);
-            let current = generation == inner.generation;
-            for id in ids {
-                match inner.users.get(id.as_str()).filter(|_| current) {
-                    Some(e) => found.push(e.0.clone()),
-                    None => missing.push(id.clone()),
-                }
+            if generation == inner.generation {
+                ids.iter()
+                    .map(|id| inner.users.get(id.as_str()).map(|e| e.0.clone()))
+                    .collect()
+            } else {
+                vec![None; ids.len()]
             }
-        }
+        };
+        let hits = found.iter().filter(|a| a.is_some()).count() as u64;
         self.metrics
-            .record_lookup_cache(found.len() as u64, missing.len() as u64);
-        (found, missing)
+            .record_lookup_cache(hits, ids.len() as u64 - hits);
+        found
     }
 
     /// Stores answers read from the database after the counter was read as
@@ -445,6 +444,13 @@ async fn fill(
     Ok(stored)
 }
 
+/// The read generation as the API token guard read it, with the caller's
+/// token (one statement, `api_clients::queries::find_by_token_hash_with_generation`).
+/// Answers checked against it are at least as new as the moment the call was
+/// authenticated.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadGeneration(pub i64);
+
 /// The counter of changes to what the lookup answers (see the module doc).
 pub async fn generation(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
     let row = db
@@ -463,6 +469,19 @@ pub async fn generation(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `LookupCache::get` split into the answers found and the IDs missing.
+    fn get(c: &LookupCache, generation: i64, ids: &[String]) -> (Vec<Arc<Answer>>, Vec<String>) {
+        let found = c.get(generation, ids);
+        assert_eq!(found.len(), ids.len(), "one slot per ID, in order");
+        let missing = ids
+            .iter()
+            .zip(&found)
+            .filter(|(_, a)| a.is_none())
+            .map(|(id, _)| id.clone())
+            .collect();
+        (found.into_iter().flatten().collect(), missing)
+    }
     use crate::api::contract::LookupResponse;
     use chrono::TimeZone;
 
@@ -557,40 +576,40 @@ mod tests {
     #[test]
     fn answers_are_served_only_at_the_generation_they_were_read_at() {
         let c = cache(10);
-        let (hit, miss) = c.get(5, &ids(&["a", "b"]));
+        let (hit, miss) = get(&c, 5, &ids(&["a", "b"]));
         assert!(hit.is_empty());
         assert_eq!(miss, ids(&["a", "b"]));
         c.put(5, [answer("a")].iter());
-        let (hit, miss) = c.get(5, &ids(&["a", "b"]));
+        let (hit, miss) = get(&c, 5, &ids(&["a", "b"]));
         assert_eq!(user_ids(&hit), ["a"]);
         assert_eq!(miss, ids(&["b"]));
         // A change moved the counter: nothing cached is used, the cache empties.
-        let (hit, miss) = c.get(6, &ids(&["a"]));
+        let (hit, miss) = get(&c, 6, &ids(&["a"]));
         assert!(hit.is_empty());
         assert_eq!(miss, ids(&["a"]));
         // An answer read at the older counter is not stored at the newer one.
         c.put(5, [answer("a")].iter());
-        assert!(c.get(6, &ids(&["a"])).0.is_empty());
+        assert!(get(&c, 6, &ids(&["a"])).0.is_empty());
         // A call that read an older counter than the cache's uses nothing.
         c.put(6, [answer("a")].iter());
-        assert!(c.get(5, &ids(&["a"])).0.is_empty());
-        assert_eq!(c.get(6, &ids(&["a"])).0.len(), 1);
+        assert!(get(&c, 5, &ids(&["a"])).0.is_empty());
+        assert_eq!(get(&c, 6, &ids(&["a"])).0.len(), 1);
     }
 
     #[test]
     fn a_full_cache_drops_entries_and_stays_within_its_bound() {
         let c = cache(4);
-        c.get(1, &[]);
+        get(&c, 1, &[]);
         for i in 0..20 {
             c.put(1, [answer(&format!("u{i}"))].iter());
             assert!(c.lock().users.len() <= 4);
         }
-        assert_eq!(user_ids(&c.get(1, &ids(&["u19"])).0), ["u19"]);
+        assert_eq!(user_ids(&get(&c, 1, &ids(&["u19"])).0), ["u19"]);
         // A batch as large as the cache into a full cache: still within it.
         let batch: Vec<_> = (20..24).map(|i| answer(&format!("u{i}"))).collect();
         c.put(1, batch.iter());
         assert!(c.lock().users.len() <= 4);
-        assert_eq!(user_ids(&c.get(1, &ids(&["u23"])).0), ["u23"]);
+        assert_eq!(user_ids(&get(&c, 1, &ids(&["u23"])).0), ["u23"]);
         // The same answers again replace, not add; the byte count follows.
         c.put(1, batch.iter());
         let inner = c.lock();
@@ -601,6 +620,6 @@ mod tests {
         let off = cache(0);
         off.get(1, &[]);
         off.put(1, [answer("a")].iter());
-        assert!(off.get(1, &ids(&["a"])).0.is_empty());
+        assert!(get(&off, 1, &ids(&["a"])).0.is_empty());
     }
 }

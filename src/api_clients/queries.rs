@@ -25,12 +25,31 @@ pub async fn find_by_name(
     ApiClient::find().filter(C::Name.eq(name)).one(db).await
 }
 
-/// The client whose token hashes to `sha256` (revoked or not).
-pub async fn find_by_token_hash(
+/// The client whose token hashes to `sha256` (revoked or not), and the read
+/// generation (`read_generation.n`), in one statement: every API call resolves
+/// its token, and the lookup checks its cached answers against that counter; on
+/// SQLite each statement is a hand-off to a connection thread and back.
+pub async fn find_by_token_hash_with_generation(
     db: &impl ConnectionTrait,
     sha256: &str,
-) -> Result<Option<api_client::Model>, DbErr> {
-    crate::db::by_key(ApiClient::find().filter(C::TokenSha256.eq(sha256)), db).await
+) -> Result<Option<(api_client::Model, i64)>, DbErr> {
+    use sea_orm::{FromQueryResult, QuerySelect, QueryTrait};
+    let stmt = ApiClient::find()
+        .filter(C::TokenSha256.eq(sha256))
+        .expr_as(
+            Expr::cust("(SELECT CAST(n AS BIGINT) FROM read_generation WHERE id = 1)"),
+            "read_generation",
+        )
+        .build(db.get_database_backend());
+    // No `.one()`: it would bind a LIMIT (see `db::by_key`); the token is unique.
+    let Some(row) = db.query_one_raw(stmt).await? else {
+        return Ok(None);
+    };
+    let generation: Option<i64> = row.try_get("", "read_generation")?;
+    Ok(Some((
+        api_client::Model::from_query_result(&row, "")?,
+        generation.unwrap_or(0),
+    )))
 }
 
 /// Sets `revoked_at` unless already set; true when this call revoked it.

@@ -448,13 +448,7 @@ async fn two_instances_on_one_database_allow_a_client_its_limit_in_total_not_twi
     let mut statuses = vec![];
     for i in 0..2 * n {
         let addr = if i % 2 == 0 { &one.addr } else { &two.addr };
-        let r = http
-            .post(format!("{addr}/api/v1/keys/lookup"))
-            .bearer_auth(&token)
-            .json(&json!({"user_ids": ["nobody"]}))
-            .send()
-            .await
-            .unwrap();
+        let r = lookup_nobody(&http, addr, &token).await;
         statuses.push((i % 2, r.status().as_u16()));
     }
     let ok: Vec<_> = statuses.iter().filter(|(_, s)| *s == 200).collect();
@@ -473,16 +467,7 @@ async fn two_instances_on_one_database_allow_a_client_its_limit_in_total_not_twi
             two.addr.clone()
         };
         let (http, token) = (http.clone(), token.clone());
-        async move {
-            http.post(format!("{addr}/api/v1/keys/lookup"))
-                .bearer_auth(&token)
-                .json(&json!({"user_ids": ["nobody"]}))
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
+        async move { lookup_nobody(&http, &addr, &token).await.status().as_u16() }
     });
     let statuses = join_all(calls).await;
     assert_eq!(
@@ -495,6 +480,16 @@ async fn two_instances_on_one_database_allow_a_client_its_limit_in_total_not_twi
         n,
         "{statuses:?}"
     );
+}
+
+/// One lookup of an unknown user at `addr` with `token`.
+async fn lookup_nobody(http: &reqwest::Client, addr: &str, token: &str) -> reqwest::Response {
+    http.post(format!("{addr}/api/v1/keys/lookup"))
+        .bearer_auth(token)
+        .json(&json!({"user_ids": ["nobody"]}))
+        .send()
+        .await
+        .unwrap()
 }
 
 /// The hits of every shared window, by client.
@@ -520,13 +515,7 @@ async fn a_high_limit_is_reserved_in_blocks_of_one_percent_and_still_never_excee
     let call = |addr: String, token: String| {
         let http = http.clone();
         async move {
-            let r = http
-                .post(format!("{addr}/api/v1/keys/lookup"))
-                .bearer_auth(&token)
-                .json(&json!({"user_ids": ["nobody"]}))
-                .send()
-                .await
-                .unwrap();
+            let r = lookup_nobody(&http, &addr, &token).await;
             let remaining: u32 = r.headers()["x-ratelimit-remaining"]
                 .to_str()
                 .unwrap()

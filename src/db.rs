@@ -386,24 +386,14 @@ pub async fn by_key<E: sea_orm::EntityTrait>(
     Ok(select.all(db).await?.into_iter().next())
 }
 
-/// `items` cut into slices whose lengths are powers of two, at most `max` (a
-/// power of two), largest first: 100 rows go as 64 + 32 + 4.
+/// The lengths to cut `n` items into: powers of two, at most `max` (a power of
+/// two), largest first: 100 rows go as 64 + 32 + 4.
 ///
 /// Every length of a multi-row INSERT is a statement of its own, which the
 /// database parses and plans and each connection's statement cache keeps (a
 /// 5,000-row INSERT cost SQLite about 2 million instructions to parse, every
 /// pass of the target indexer). Cut this way, any batch uses at most
 /// `log2(max) + 1` shapes, all of which stay prepared.
-pub fn pow2_chunks<T>(items: &[T], max: usize) -> impl Iterator<Item = &[T]> {
-    let mut rest = items;
-    pow2_lengths(items.len(), max).map(move |n| {
-        let (chunk, tail) = rest.split_at(n);
-        rest = tail;
-        chunk
-    })
-}
-
-/// The lengths [`pow2_chunks`] cuts `n` items into.
 pub fn pow2_lengths(mut n: usize, max: usize) -> impl Iterator<Item = usize> {
     debug_assert!(max.is_power_of_two());
     std::iter::from_fn(move || {
@@ -422,7 +412,7 @@ pub fn pow2_lengths(mut n: usize, max: usize) -> impl Iterator<Item = usize> {
 
 /// `items` (not empty) with its last item repeated up to the next power of two:
 /// an `IN (…)` list of any length then takes one of a few prepared shapes (see
-/// [`pow2_chunks`]); a repeated value changes nothing an `IN` matches.
+/// [`pow2_lengths`]); a repeated value changes nothing an `IN` matches.
 pub fn pow2_padded<T: Clone>(items: &[T]) -> Vec<T> {
     let mut v = items.to_vec();
     if let Some(last) = items.last() {
@@ -439,7 +429,14 @@ mod tests {
     fn batches_take_power_of_two_shapes_and_keep_every_item_in_order() {
         for len in [0usize, 1, 2, 3, 7, 100, 511, 512, 513, 1300, 5000] {
             let items: Vec<usize> = (0..len).collect();
-            let chunks: Vec<&[usize]> = pow2_chunks(&items, 512).collect();
+            let mut rest = items.as_slice();
+            let chunks: Vec<&[usize]> = pow2_lengths(len, 512)
+                .map(|n| {
+                    let (chunk, tail) = rest.split_at(n);
+                    rest = tail;
+                    chunk
+                })
+                .collect();
             assert!(
                 chunks
                     .iter()
@@ -448,7 +445,7 @@ mod tests {
             assert_eq!(chunks.concat(), items, "len {len}");
             assert!(chunks.windows(2).all(|w| w[0].len() >= w[1].len()));
         }
-        let lens: Vec<usize> = pow2_chunks(&[0; 100], 512).map(<[_]>::len).collect();
+        let lens: Vec<usize> = pow2_lengths(100, 512).collect();
         assert_eq!(lens, [64, 32, 4]);
         assert_eq!(pow2_padded(&[1, 2, 3]), [1, 2, 3, 3]);
         assert_eq!(pow2_padded(&[1, 2]), [1, 2]);

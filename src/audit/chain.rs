@@ -330,7 +330,7 @@ pub async fn insert_sealed(
         .ok_or_else(|| DbErr::Custom("no row for the audit trail's last id".into()))?;
     let last: i64 = row.try_get_by_index(0)?;
     let ids = (last + 1..).take(events.len());
-    let (rows, _) = super::event::sealed_rows(events, ids, head(txn).await?, keys)?;
+    let rows = super::event::sealed_rows(events, ids, head(txn).await?, keys)?;
     super::event::insert_rows(txn, rows).await?;
     Ok(true)
 }

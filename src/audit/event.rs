@@ -122,13 +122,13 @@ fn row(ev: &Event) -> audit_event::ActiveModel {
 
 /// The rows of `events` sealed as they are stored: with the ids `ids` (as many,
 /// ascending), chain positions after `head`, each linked under the current audit
-/// key (see [`super::chain::insert_sealed`]). Returns them with the new head.
+/// key (see [`super::chain::insert_sealed`]).
 pub(crate) fn sealed_rows(
     events: &[&Event],
     ids: impl IntoIterator<Item = i64>,
     mut head: super::chain::Anchor,
     keys: &super::chain::AuditKeys,
-) -> Result<(Vec<audit_event::ActiveModel>, super::chain::Anchor), DbErr> {
+) -> Result<Vec<audit_event::ActiveModel>, DbErr> {
     use sea_orm::TryIntoModel;
     let mut rows = Vec::with_capacity(events.len());
     for (ev, id) in events.iter().zip(ids) {
@@ -146,10 +146,11 @@ pub(crate) fn sealed_rows(
         head.seq = seq;
         rows.push(am);
     }
-    Ok((rows, head))
+    Ok(rows)
 }
 
-/// Stores rows built by [`sealed_rows`] with multi-row INSERTs.
+/// Stores event rows (unsealed from [`row`], or built by [`sealed_rows`]) with
+/// multi-row INSERTs of power-of-two lengths.
 pub(crate) async fn insert_rows(
     conn: &impl ConnectionTrait,
     rows: Vec<audit_event::ActiveModel>,
@@ -173,19 +174,14 @@ pub async fn insert(conn: &impl ConnectionTrait, ev: &Event) -> Result<i64, DbEr
 }
 
 /// Most events per INSERT statement (a power of two, see
-/// [`crate::db::pow2_chunks`]): 17 bound columns each stays far below SQLite's
+/// [`crate::db::pow2_lengths`]): 17 bound columns each stays far below SQLite's
 /// limit of 32,766 bound variables.
 const EVENTS_PER_STATEMENT: usize = 512;
 
 /// Stores many events with multi-row INSERTs on `conn` (the group-commit writer's
 /// transaction).
 pub async fn insert_many(conn: &impl ConnectionTrait, events: &[&Event]) -> Result<(), DbErr> {
-    for chunk in crate::db::pow2_chunks(events, EVENTS_PER_STATEMENT) {
-        audit_event::Entity::insert_many(chunk.iter().map(|e| row(e)))
-            .exec_without_returning(conn)
-            .await?;
-    }
-    Ok(())
+    insert_rows(conn, events.iter().map(|e| row(e)).collect()).await
 }
 
 /// The user IDs of a stored `targets` column.

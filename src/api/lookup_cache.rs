@@ -469,6 +469,8 @@ pub async fn generation(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::contract::LookupResponse;
+    use chrono::TimeZone;
 
     /// `LookupCache::get` split into the answers found and the IDs missing.
     fn get(c: &LookupCache, generation: i64, ids: &[String]) -> (Vec<Arc<Answer>>, Vec<String>) {
@@ -482,8 +484,6 @@ mod tests {
             .collect();
         (found.into_iter().flatten().collect(), missing)
     }
-    use crate::api::contract::LookupResponse;
-    use chrono::TimeZone;
 
     fn grants(user_id: &str, alias: Option<&str>) -> UserGrants {
         let t = chrono::Utc.with_ymd_and_hms(2026, 12, 2, 9, 0, 0).unwrap();

@@ -3,7 +3,8 @@
 //! Events are inserted *unsealed* (`seq`, `prev_hash`, `hash` NULL), so any number
 //! of mama instances can insert at once without contending for the chain's head.
 //! (On SQLite, whose writers share one lock anyway, the audit batch writer
-//! links its events as it inserts them: [`insert_sealed`].) A sealer (a background task in every instance, and `mama audit verify`) takes the
+//! links its events as it inserts them: [`insert_sealed`].) A sealer (a
+//! background task in every instance, and `mama audit verify`) takes the
 //! unsealed events in id order under a lock (a PostgreSQL transaction-level advisory
 //! lock; on SQLite the single writer) and gives each `seq = last + 1`,
 //! `prev_hash = hash(last)` and `hash = HMAC-SHA-256(audit key, prev_hash, canonical(event))`

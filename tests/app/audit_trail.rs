@@ -509,6 +509,45 @@ async fn the_indexer_starts_a_new_run_past_its_row_bound_and_searches_span_runs(
 }
 
 #[tokio::test]
+async fn an_index_row_already_stored_does_not_stop_the_indexer_nor_repeat_in_searches() {
+    use sea_orm::ConnectionTrait;
+    let app = spawn_app_with(|s| s.audit_index_interval = Duration::from_secs(3600)).await;
+    let mut ids = vec![];
+    for _ in 0..3 {
+        ids.push(put(&app, Action::UserView, Outcome::Success, &["ann", "bo"]).await);
+    }
+    // A row the indexer is about to write is there already (nothing the app
+    // does leaves one; a hand-made repair could): its plain INSERT fails.
+    app.db
+        .execute_raw(sea_orm::Statement::from_sql_and_values(
+            app.db.get_database_backend(),
+            match app.db.get_database_backend() {
+                sea_orm::DbBackend::Postgres => {
+                    "INSERT INTO audit_targets (run, user_id, event_id) VALUES ($1, $2, $3)"
+                }
+                _ => "INSERT INTO audit_targets (run, user_id, event_id) VALUES (?, ?, ?)",
+            },
+            [0i64.into(), "ann".into(), ids[1].into()],
+        ))
+        .await
+        .unwrap();
+    seal_and_index(&app, 100).await;
+    assert_eq!(
+        mama::audit::indexer::lag(&app.db).await.unwrap(),
+        0,
+        "the indexer went past the stored row"
+    );
+    let newest_first: Vec<i64> = ids.iter().rev().copied().collect();
+    for user in ["ann", "bo"] {
+        let f = mama::audit::queries::AuditFilter {
+            target_user: Some(user.into()),
+            ..Default::default()
+        };
+        assert_eq!(all_pages(&app, &f, 2).await, newest_first, "{user}");
+    }
+}
+
+#[tokio::test]
 async fn the_index_loses_its_event_key_and_keeps_its_rows_both_ways() {
     use migration::MigratorTrait;
     use sea_orm::ConnectionTrait;

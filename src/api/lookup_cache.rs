@@ -75,6 +75,8 @@ pub struct Answer {
     buf: Box<[u8]>,
     /// Where the ID and each of those values end in `buf`.
     ends: [u32; MEMBERS.len()],
+    /// The key as a JSON string, quotes and escapes included, so writing an
+    /// answer copies bytes only.
     key: SecretString,
 }
 
@@ -114,15 +116,25 @@ impl Answer {
                 ends[if i < KEY_MEMBER { i + 1 } else { i }] = buf.len() as u32;
             }
         }
+        // The temporary JSON is wiped when dropped; the secret is a copy of it.
+        let key = secrecy::zeroize::Zeroizing::new(
+            serde_json::to_string(key.expose_secret()).expect("a string serialises"),
+        );
         Answer {
             buf: buf.into_boxed_slice(),
             ends,
-            key,
+            key: SecretString::from(key.as_str()),
         }
     }
 
     pub fn user_id(&self) -> &str {
-        std::str::from_utf8(&self.buf[..self.ends[0] as usize]).expect("the ID is UTF-8")
+        std::str::from_utf8(self.user_id_bytes()).expect("the ID is UTF-8")
+    }
+
+    /// The ID's bytes: what the cache hashes and compares (no UTF-8 check per
+    /// probe).
+    fn user_id_bytes(&self) -> &[u8] {
+        &self.buf[..self.ends[0] as usize]
     }
 
     /// Appends the answer to `out`.
@@ -132,8 +144,7 @@ impl Answer {
         for (i, member) in MEMBERS.iter().enumerate() {
             out.extend_from_slice(member.as_bytes());
             if i == KEY_MEMBER {
-                serde_json::to_writer(&mut *out, self.key.expose_secret())
-                    .expect("a string serialises");
+                out.extend_from_slice(self.key.expose_secret().as_bytes());
                 continue;
             }
             let end = self.ends[value] as usize;
@@ -200,22 +211,23 @@ fn write_json(out: &mut Vec<u8>, v: &impl Serialize) {
     serde_json::to_writer(out, v).expect("a lookup answer serialises");
 }
 
-/// A cached answer, found by its user's ID (the ID is not stored twice).
+/// A cached answer, found by its user's ID as bytes (the ID is not stored
+/// twice).
 struct Entry(Arc<Answer>);
 
-impl Borrow<str> for Entry {
-    fn borrow(&self) -> &str {
-        self.0.user_id()
+impl Borrow<[u8]> for Entry {
+    fn borrow(&self) -> &[u8] {
+        self.0.user_id_bytes()
     }
 }
 impl Hash for Entry {
     fn hash<H: Hasher>(&self, h: &mut H) {
-        self.0.user_id().hash(h)
+        self.0.user_id_bytes().hash(h)
     }
 }
 impl PartialEq for Entry {
     fn eq(&self, other: &Entry) -> bool {
-        self.0.user_id() == other.0.user_id()
+        self.0.user_id_bytes() == other.0.user_id_bytes()
     }
 }
 impl Eq for Entry {}
@@ -293,7 +305,7 @@ impl LookupCache {
             self.advance(&mut inner, generation);
             if generation == inner.generation {
                 ids.iter()
-                    .map(|id| inner.users.get(id.as_str()).map(|e| e.0.clone()))
+                    .map(|id| inner.users.get(id.as_bytes()).map(|e| e.0.clone()))
                     .collect()
             } else {
                 vec![None; ids.len()]

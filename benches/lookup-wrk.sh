@@ -18,7 +18,10 @@
 # BENCH_PORT (18480), BENCH_PGPORT (55494), BENCH_RUST_LOG (info), and any MAMA_*
 # variable, which is passed to mama (e.g. MAMA_AUDIT_BATCH_MAX). BENCH_PERF_DIR=/some/dir
 # records a flat `perf` profile of mama (by symbol, all threads) during the runs at
-# each concurrency into that directory (`perf report -i DIR/sqlite.data --no-children`).
+# each concurrency into that directory (`perf report -i DIR/sqlite.data --no-children`);
+# BENCH_PERF_ARGS replaces its options ("-F 499"), e.g. "-F 99 --call-graph dwarf".
+# BENCH_PG_STATEMENTS=N loads pg_stat_statements into the PostgreSQL cluster and
+# prints the N statements that took most of its execution time over the whole run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WHICH=${1:-all}
@@ -82,9 +85,13 @@ start_pg() {
   mkdir -p "$PGDATA_DIR" && chown postgres "$PGDATA_DIR" && chmod 700 "$PGDATA_DIR"
   runuser -u postgres -- "$bin/initdb" -D "$PGDATA_DIR/data" -U mama --auth=trust -E UTF8 --no-locale >/dev/null
   runuser -u postgres -- "$bin/pg_ctl" -D "$PGDATA_DIR/data" -l "$PGDATA_DIR/log" -w \
-    -o "-p $PGPORT -k $PGDATA_DIR -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on -c full_page_writes=on -c shared_buffers=128MB" start >/dev/null
+    -o "-p $PGPORT -k $PGDATA_DIR -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on -c full_page_writes=on -c shared_buffers=128MB${BENCH_PG_STATEMENTS:+ -c shared_preload_libraries=pg_stat_statements}" start >/dev/null
   runuser -u postgres -- "$bin/createdb" -h 127.0.0.1 -p "$PGPORT" -U mama mama_bench
+  if [ -n "${BENCH_PG_STATEMENTS:-}" ]; then
+    pg_sql 'CREATE EXTENSION pg_stat_statements' >/dev/null
+  fi
 }
+pg_sql() { runuser -u postgres -- "$(pg_bin)/psql" -h 127.0.0.1 -p "$PGPORT" -U mama -d mama_bench -tAc "$1"; }
 
 rss_peak_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 # mama's resident memory now, "anon+file" in MB: anonymous (heap, stacks) and
@@ -130,7 +137,7 @@ run_one() { # name database_url
   local perf_pid=
   if [ -n "${BENCH_PERF_DIR:-}" ]; then
     mkdir -p "$BENCH_PERF_DIR"
-    perf record -q -F 499 -p "$MAMA_PID" -o "$BENCH_PERF_DIR/$name.data" 2>/dev/null &
+    perf record -q ${BENCH_PERF_ARGS:--F 499} -p "$MAMA_PID" -o "$BENCH_PERF_DIR/$name.data" 2>/dev/null &
     perf_pid=$!
   fi
   printf '   %-6s %10s %9s %9s %8s %8s %12s %14s\n' conns "req/s" "p50 ms" "p99 ms" non-200 errors "cpu ms/call" "RSS anon+file"
@@ -176,6 +183,10 @@ if [ "$WHICH" = sqlite ] || [ "$WHICH" = all ]; then
 fi
 if [ "$WHICH" = postgres ] || [ "$WHICH" = all ]; then
   start_pg
-  echo "   (PostgreSQL: fsync=$(runuser -u postgres -- "$(pg_bin)/psql" -h 127.0.0.1 -p "$PGPORT" -U mama -d mama_bench -tAc 'SHOW fsync'), synchronous_commit=$(runuser -u postgres -- "$(pg_bin)/psql" -h 127.0.0.1 -p "$PGPORT" -U mama -d mama_bench -tAc 'SHOW synchronous_commit'))"
+  echo "   (PostgreSQL: fsync=$(pg_sql 'SHOW fsync'), synchronous_commit=$(pg_sql 'SHOW synchronous_commit'))"
   run_one postgres "postgres://mama@127.0.0.1:$PGPORT/mama_bench"
+  if [ -n "${BENCH_PG_STATEMENTS:-}" ]; then
+    echo "   PostgreSQL's statements by execution time (ms total, calls, ms per call):"
+    pg_sql "SELECT round(total_exec_time)::text || ' | ' || calls || ' | ' || round((total_exec_time / calls)::numeric, 3) || ' | ' || left(regexp_replace(query, '\s+', ' ', 'g'), 140) FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT ${BENCH_PG_STATEMENTS}" | sed 's/^/   /'
+  fi
 fi

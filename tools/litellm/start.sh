@@ -49,6 +49,22 @@ if [ -f "$DIR/run/litellm.pid" ] && running "$(cat "$DIR/run/litellm.pid")"; the
   die "the proxy (pid $(cat "$DIR/run/litellm.pid")) runs but does not answer; run stop.sh"
 fi
 
+# A start that was killed half-way (CI cancelled, the machine restarted) can leave a
+# venv, node_modules or a database that look installed but are not. `.ready` is
+# written only once the proxy answered, and removed before anything is installed
+# or started: without it, whatever an earlier start left is removed first.
+READY="$DIR/.ready"
+if [ ! -f "$READY" ] && [ -n "$(ls -A "$DIR" | grep -vxE 'run|logs|bin')" ]; then
+  say "an earlier start did not finish; starting again from a clean $DIR"
+  MAMA_LITELLM_DIR="$DIR" "$HERE/stop.sh" >/dev/null 2>&1 || true
+  PGB="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)"
+  if [ -n "$PGB" ] && [ -f "$DIR/pg/data/PG_VERSION" ]; then
+    runuser -u postgres -- "$PGB/pg_ctl" -D "$DIR/pg/data" -m immediate -w stop >/dev/null 2>&1 || true
+  fi
+  rm -rf "$DIR/venv" "$DIR/node" "$DIR/pg" "$DIR/prisma-cache" "$DIR/prisma-home" "$DIR/config.yaml"
+fi
+rm -f "$READY"
+
 # 1. Debian packages, only those missing.
 PGBIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)"
 need=()
@@ -155,5 +171,6 @@ until curl -sf "http://127.0.0.1:$PORT/health/liveliness" >/dev/null; do
   [ "$(date +%s)" -lt "$deadline" ] || { tail -40 "$DIR/logs/litellm.log" >&2; die "LiteLLM did not answer within ${TIMEOUT}s"; }
   sleep 0.5
 done
+touch "$READY"
 say "up"
 echo "http://127.0.0.1:$PORT"

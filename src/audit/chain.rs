@@ -315,23 +315,38 @@ pub async fn insert_sealed(
     events: &[&super::Event],
 ) -> Result<bool, DbErr> {
     let backend = txn.get_database_backend();
-    if backend != DbBackend::Sqlite || events.is_empty() || any_unsealed(txn).await? {
+    if backend != DbBackend::Sqlite || events.is_empty() {
         return Ok(false);
     }
-    // The last id given: AUTOINCREMENT keeps it in `sqlite_sequence`, so pruned
-    // ids are never handed out again.
+    // In one statement (each is a hand-off to the connection's thread): whether
+    // an event waits for the sealer, the last id given (AUTOINCREMENT keeps it
+    // in `sqlite_sequence`, so pruned ids are never handed out again), and the
+    // head, as `head` reads it.
     let row = txn
         .query_one_raw(crate::db::stmt(
             backend,
-            "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'audit_events'), 0), \
-             COALESCE((SELECT MAX(id) FROM audit_events), 0))",
+            "SELECT EXISTS (SELECT 1 FROM audit_events WHERE seq IS NULL), \
+             MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'audit_events'), 0), \
+             COALESCE((SELECT MAX(id) FROM audit_events), 0)), \
+             (SELECT seq FROM audit_events WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1), \
+             (SELECT hash FROM audit_events WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1)",
             vec![],
         ))
         .await?
         .ok_or_else(|| DbErr::Custom("no row for the audit trail's last id".into()))?;
-    let last: i64 = row.try_get_by_index(0)?;
+    if row.try_get_by_index::<bool>(0)? {
+        return Ok(false);
+    }
+    let last: i64 = row.try_get_by_index(1)?;
+    let head = match (
+        row.try_get_by_index::<Option<i64>>(2)?,
+        row.try_get_by_index::<Option<String>>(3)?,
+    ) {
+        (Some(seq), Some(hash)) => Anchor { seq, hash },
+        _ => anchor(txn).await?,
+    };
     let ids = (last + 1..).take(events.len());
-    let rows = super::event::sealed_rows(events, ids, head(txn).await?, keys)?;
+    let rows = super::event::sealed_rows(events, ids, head, keys)?;
     super::event::insert_rows(txn, rows).await?;
     Ok(true)
 }

@@ -21,7 +21,9 @@
 # each concurrency into that directory (`perf report -i DIR/sqlite.data --no-children`);
 # BENCH_PERF_ARGS replaces its options ("-F 499"), e.g. "-F 99 --call-graph dwarf".
 # BENCH_PG_STATEMENTS=N loads pg_stat_statements into the PostgreSQL cluster and
-# prints the N statements that took most of its execution time over the whole run.
+# prints the N statements that took most of its planning and execution time over
+# the whole run, and the checkpoints PostgreSQL made. BENCH_PG_OPTIONS adds server
+# options ("-c name=value …"), for diagnosis: the figures are PostgreSQL's defaults.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WHICH=${1:-all}
@@ -85,7 +87,7 @@ start_pg() {
   mkdir -p "$PGDATA_DIR" && chown postgres "$PGDATA_DIR" && chmod 700 "$PGDATA_DIR"
   runuser -u postgres -- "$bin/initdb" -D "$PGDATA_DIR/data" -U mama --auth=trust -E UTF8 --no-locale >/dev/null
   runuser -u postgres -- "$bin/pg_ctl" -D "$PGDATA_DIR/data" -l "$PGDATA_DIR/log" -w \
-    -o "-p $PGPORT -k $PGDATA_DIR -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on -c full_page_writes=on -c shared_buffers=128MB${BENCH_PG_STATEMENTS:+ -c shared_preload_libraries=pg_stat_statements}" start >/dev/null
+    -o "-p $PGPORT -k $PGDATA_DIR -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on -c full_page_writes=on -c shared_buffers=128MB${BENCH_PG_STATEMENTS:+ -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_planning=on} ${BENCH_PG_OPTIONS:-}" start >/dev/null
   runuser -u postgres -- "$bin/createdb" -h 127.0.0.1 -p "$PGPORT" -U mama mama_bench
   if [ -n "${BENCH_PG_STATEMENTS:-}" ]; then
     pg_sql 'CREATE EXTENSION pg_stat_statements' >/dev/null
@@ -102,6 +104,14 @@ metric() { curl -fs "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" '$1 == m {p
 # mama's CPU time so far (user + system), in clock ticks.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 TICKS=$(getconf CLK_TCK)
+# The bench cluster's CPU ticks (postmaster and every child), 0 without one.
+pg_ticks() {
+  local pm
+  pm=$(head -1 "$PGDATA_DIR/data/postmaster.pid" 2>/dev/null) || { echo 0; return; }
+  local t=0 p
+  for p in "$pm" $(pgrep -P "$pm"); do t=$((t + $(cpu_ticks "$p"))); done
+  echo "$t"
+}
 
 run_one() { # name database_url
   local name=$1 url=$2
@@ -140,26 +150,30 @@ run_one() { # name database_url
     perf record -q ${BENCH_PERF_ARGS:--F 499} -p "$MAMA_PID" -o "$BENCH_PERF_DIR/$name.data" 2>/dev/null &
     perf_pid=$!
   fi
-  printf '   %-6s %10s %9s %9s %8s %8s %12s %14s %12s\n' conns "req/s" "p50 ms" "p99 ms" non-200 errors "cpu ms/call" "RSS anon+file" "in mama ms"
+  printf '   %-6s %10s %9s %9s %8s %8s %12s %14s %12s %11s\n' conns "req/s" "p50 ms" "p99 ms" non-200 errors "cpu ms/call" "RSS anon+file" "in mama ms" "pg cpu ms"
   for c in $CONNS; do
     local t=$(( c < 2 ? 1 : 2 ))
-    local line c0 c1 s0 n0
+    local line c0 c1 g0 g1 s0 n0
     c0=$(cpu_ticks "$MAMA_PID")
+    g0=$(pg_ticks)
     s0=$(metric 'mama_http_request_duration_seconds_sum{group="api"}')
     n0=$(metric 'mama_http_request_duration_seconds_count{group="api"}')
     line=$(ACCEPT_ENCODING= wrk -t$t -c"$c" -d"$DURATION" --latency -s "$WORK/lookup.lua" \
       "http://127.0.0.1:$PORT/api/v1/keys/lookup" | grep '^RESULT')
     c1=$(cpu_ticks "$MAMA_PID")
+    g1=$(pg_ticks)
     read -r _ n rps p50 p99 st er <<<"$line"
     # "in mama": the mean of mama's own request timer (from the request's
     # dispatch to its answer) over the step; the rest of a call's time it spent
-    # in wrk, the kernel, or waiting for a worker thread.
-    printf '   %-6s %10s %9s %9s %8s %8s %12s %14s %12s\n' "$c" "$rps" "$p50" "$p99" "$st" "$er" \
+    # in wrk, the kernel, or waiting for a worker thread. "pg cpu ms": the bench
+    # cluster's CPU (every PostgreSQL process) per call, as mama's.
+    printf '   %-6s %10s %9s %9s %8s %8s %12s %14s %12s %11s\n' "$c" "$rps" "$p50" "$p99" "$st" "$er" \
       "$(awk -v d=$((c1 - c0)) -v n="$n" -v t="$TICKS" 'BEGIN { printf "%.2f", n ? d * 1000 / t / n : 0 }')" \
       "$(rss_now "$MAMA_PID")" \
       "$(awk -v s0="${s0:-0}" -v n0="${n0:-0}" -v s1="$(metric 'mama_http_request_duration_seconds_sum{group="api"}')" \
         -v n1="$(metric 'mama_http_request_duration_seconds_count{group="api"}')" \
-        'BEGIN { printf "%.2f", (n1 > n0 ? (s1 - s0) * 1000 / (n1 - n0) : 0) }')"
+        'BEGIN { printf "%.2f", (n1 > n0 ? (s1 - s0) * 1000 / (n1 - n0) : 0) }')" \
+      "$(awk -v d=$((g1 - g0)) -v n="$n" -v t="$TICKS" 'BEGIN { printf "%.2f", n ? d * 1000 / t / n : 0 }')"
   done
   if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true; fi
   # The pair below compares two clients: first let the indexer work off the
@@ -194,7 +208,8 @@ if [ "$WHICH" = postgres ] || [ "$WHICH" = all ]; then
   echo "   (PostgreSQL: fsync=$(pg_sql 'SHOW fsync'), synchronous_commit=$(pg_sql 'SHOW synchronous_commit'))"
   run_one postgres "postgres://mama@127.0.0.1:$PGPORT/mama_bench"
   if [ -n "${BENCH_PG_STATEMENTS:-}" ]; then
-    echo "   PostgreSQL's statements by execution time (ms total, calls, ms per call):"
-    pg_sql "SELECT round(total_exec_time)::text || ' | ' || calls || ' | ' || round((total_exec_time / calls)::numeric, 3) || ' | ' || left(regexp_replace(query, '\s+', ' ', 'g'), 140) FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT ${BENCH_PG_STATEMENTS}" | sed 's/^/   /'
+    echo "   checkpoints (timed, requested), WAL MB: $(pg_sql "SELECT checkpoints_timed || ', ' || checkpoints_req FROM pg_stat_bgwriter"), $(pg_sql "SELECT pg_current_wal_lsn() - '0/0'::pg_lsn" | awk '{printf "%d", $1 / 1048576}')"
+    echo "   PostgreSQL's statements by planning + execution time (ms total, of it planning, calls, ms per call, WAL MB):"
+    pg_sql "SELECT round(total_plan_time + total_exec_time)::text || ' | ' || round(total_plan_time) || ' | ' || calls || ' | ' || round(((total_plan_time + total_exec_time) / calls)::numeric, 3) || ' | ' || round(wal_bytes / 1048576) || ' | ' || left(regexp_replace(query, '\s+', ' ', 'g'), 120) FROM pg_stat_statements ORDER BY total_plan_time + total_exec_time DESC LIMIT ${BENCH_PG_STATEMENTS}" | sed 's/^/   /'
   fi
 fi

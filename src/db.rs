@@ -373,6 +373,16 @@ pub async fn exec(
         .rows_affected())
 }
 
+/// The first row of `sql` (with `?` placeholders) on either backend, if any.
+pub async fn query_row(
+    db: &impl sea_orm::ConnectionTrait,
+    sql: &str,
+    values: Vec<sea_orm::Value>,
+) -> Result<Option<sea_orm::QueryResult>, sea_orm::DbErr> {
+    let backend = db.get_database_backend();
+    db.query_one_raw(stmt(backend, sql, values)).await
+}
+
 /// The one row `select` matches, for a select by a primary or unique key, read
 /// without `LIMIT`: SeaORM's `.one()` binds `LIMIT ?`, and SQLite re-prepares a
 /// statement whose LIMIT is a bound parameter on every run (its planner

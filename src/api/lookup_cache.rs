@@ -465,13 +465,8 @@ pub struct ReadGeneration(pub i64);
 
 /// The counter of changes to what the lookup answers (see the module doc).
 pub async fn generation(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
-    let row = db
-        .query_one_raw(crate::db::stmt(
-            db.get_database_backend(),
-            "SELECT n FROM read_generation WHERE id = 1",
-            vec![],
-        ))
-        .await?;
+    let row =
+        crate::db::query_row(db, "SELECT n FROM read_generation WHERE id = 1", vec![]).await?;
     Ok(match row {
         Some(r) => r.try_get_by_index::<i64>(0)?,
         None => 0,

@@ -20,7 +20,7 @@
 //!   instances behind a load balancer a client gets up to N times its limit).
 use std::{collections::HashMap, sync::Mutex, time::Instant};
 
-use sea_orm::{ConnectionTrait, DbErr};
+use sea_orm::DbErr;
 
 use actix_web::{
     HttpMessage,
@@ -169,29 +169,27 @@ async fn reserve(
     size: i64,
 ) -> Result<i64, DbErr> {
     let txn = crate::db::begin_write(db).await?;
-    let b = txn.get_database_backend();
     // Raw SQL: SeaORM's insert cannot return the updated column of an upsert.
-    let row = txn
-        .query_one_raw(crate::db::stmt(
-            b,
-            "INSERT INTO api_rate_windows (client_id, window_start, hits) VALUES (?, ?, ?) \
-             ON CONFLICT (client_id, window_start) \
-             DO UPDATE SET hits = api_rate_windows.hits + excluded.hits \
-             RETURNING hits",
-            vec![client.into(), window.into(), (size as i32).into()],
-        ))
-        .await?
-        .ok_or_else(|| DbErr::Custom("the rate-limit upsert returned no row".into()))?;
+    let row = crate::db::query_row(
+        &txn,
+        "INSERT INTO api_rate_windows (client_id, window_start, hits) VALUES (?, ?, ?) \
+         ON CONFLICT (client_id, window_start) \
+         DO UPDATE SET hits = api_rate_windows.hits + excluded.hits \
+         RETURNING hits",
+        vec![client.into(), window.into(), (size as i32).into()],
+    )
+    .await?
+    .ok_or_else(|| DbErr::Custom("the rate-limit upsert returned no row".into()))?;
     let hits: i64 = row
         .try_get_by_index::<i32>(0)
         .map(i64::from)
         .or_else(|_| row.try_get_by_index::<i64>(0))?;
     if hits == size {
-        txn.execute_raw(crate::db::stmt(
-            b,
+        crate::db::exec(
+            &txn,
             "DELETE FROM api_rate_windows WHERE client_id = ? AND window_start < ?",
             vec![client.into(), window.into()],
-        ))
+        )
         .await?;
     }
     txn.commit().await?;

@@ -222,13 +222,12 @@ async fn anchor(db: &impl ConnectionTrait) -> Result<Anchor, DbErr> {
 pub async fn head(db: &impl ConnectionTrait) -> Result<Anchor, DbErr> {
     // Raw SQL: `.one()` would bind its LIMIT, and SQLite re-prepares a
     // statement whose LIMIT is bound on every run (see `db::by_key`).
-    let last = db
-        .query_one_raw(crate::db::stmt(
-            db.get_database_backend(),
-            "SELECT seq, hash FROM audit_events WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1",
-            vec![],
-        ))
-        .await?;
+    let last = crate::db::query_row(
+        db,
+        "SELECT seq, hash FROM audit_events WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1",
+        vec![],
+    )
+    .await?;
     match last {
         Some(r) => Ok(Anchor {
             seq: r.try_get_by_index::<Option<i64>>(0)?.unwrap_or_default(),
@@ -314,26 +313,24 @@ pub async fn insert_sealed(
     keys: &AuditKeys,
     events: &[&super::Event],
 ) -> Result<bool, DbErr> {
-    let backend = txn.get_database_backend();
-    if backend != DbBackend::Sqlite || events.is_empty() {
+    if txn.get_database_backend() != DbBackend::Sqlite || events.is_empty() {
         return Ok(false);
     }
     // In one statement (each is a hand-off to the connection's thread): whether
     // an event waits for the sealer, the last id given (AUTOINCREMENT keeps it
     // in `sqlite_sequence`, so pruned ids are never handed out again), and the
     // head, as `head` reads it.
-    let row = txn
-        .query_one_raw(crate::db::stmt(
-            backend,
-            "SELECT EXISTS (SELECT 1 FROM audit_events WHERE seq IS NULL), \
+    let row = crate::db::query_row(
+        txn,
+        "SELECT EXISTS (SELECT 1 FROM audit_events WHERE seq IS NULL), \
              MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'audit_events'), 0), \
              COALESCE((SELECT MAX(id) FROM audit_events), 0)), \
              (SELECT seq FROM audit_events WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1), \
              (SELECT hash FROM audit_events WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1)",
-            vec![],
-        ))
-        .await?
-        .ok_or_else(|| DbErr::Custom("no row for the audit trail's last id".into()))?;
+        vec![],
+    )
+    .await?
+    .ok_or_else(|| DbErr::Custom("no row for the audit trail's last id".into()))?;
     if row.try_get_by_index::<bool>(0)? {
         return Ok(false);
     }
@@ -353,13 +350,12 @@ pub async fn insert_sealed(
 
 /// Whether any event waits for the sealer (one probe of the unsealed index).
 async fn any_unsealed(db: &impl ConnectionTrait) -> Result<bool, DbErr> {
-    let row = db
-        .query_one_raw(crate::db::stmt(
-            db.get_database_backend(),
-            "SELECT EXISTS (SELECT 1 FROM audit_events WHERE seq IS NULL)",
-            vec![],
-        ))
-        .await?;
+    let row = crate::db::query_row(
+        db,
+        "SELECT EXISTS (SELECT 1 FROM audit_events WHERE seq IS NULL)",
+        vec![],
+    )
+    .await?;
     Ok(match row {
         Some(r) => r.try_get_by_index::<bool>(0)?,
         None => false,

@@ -218,22 +218,37 @@ async fn anchor(db: &impl ConnectionTrait) -> Result<Anchor, DbErr> {
     Ok(state_get(db, ANCHOR).await?.unwrap_or_else(Anchor::genesis))
 }
 
+/// The newest sealed event's seq and hash; no row when nothing is sealed. Raw
+/// SQL: `.one()` would bind its LIMIT, and SQLite re-prepares a statement whose
+/// LIMIT is bound on every run (see `db::by_key`).
+const HEAD_SQL: &str =
+    "SELECT seq, hash FROM audit_events WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1";
+/// Whether any event waits for the sealer (one probe of the unsealed index).
+const ANY_UNSEALED_SQL: &str = "SELECT EXISTS (SELECT 1 FROM audit_events WHERE seq IS NULL)";
+
 /// The last sealed event's seq and hash (or the anchor).
 pub async fn head(db: &impl ConnectionTrait) -> Result<Anchor, DbErr> {
-    // Raw SQL: `.one()` would bind its LIMIT, and SQLite re-prepares a
-    // statement whose LIMIT is bound on every run (see `db::by_key`).
-    let last = crate::db::query_row(
-        db,
-        "SELECT seq, hash FROM audit_events WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1",
-        vec![],
-    )
-    .await?;
-    match last {
-        Some(r) => Ok(Anchor {
-            seq: r.try_get_by_index::<Option<i64>>(0)?.unwrap_or_default(),
-            hash: r.try_get_by_index::<Option<String>>(1)?.unwrap_or_default(),
-        }),
-        None => anchor(db).await,
+    let last = crate::db::query_row(db, HEAD_SQL, vec![]).await?;
+    head_in(db, last.as_ref(), 0).await
+}
+
+/// The head as [`HEAD_SQL`] read it into `row`'s columns `at` (seq) and `at + 1`
+/// (hash); the anchor when there is no row or they are NULL (nothing sealed).
+async fn head_in(
+    db: &impl ConnectionTrait,
+    row: Option<&sea_orm::QueryResult>,
+    at: usize,
+) -> Result<Anchor, DbErr> {
+    let (seq, hash) = match row {
+        Some(r) => (
+            r.try_get_by_index::<Option<i64>>(at)?,
+            r.try_get_by_index::<Option<String>>(at + 1)?,
+        ),
+        None => (None, None),
+    };
+    match (seq, hash) {
+        (Some(seq), Some(hash)) => Ok(Anchor { seq, hash }),
+        _ => anchor(db).await,
     }
 }
 
@@ -320,42 +335,31 @@ pub async fn insert_sealed(
     // an event waits for the sealer, the last id given (AUTOINCREMENT keeps it
     // in `sqlite_sequence`, so pruned ids are never handed out again), and the
     // head, as `head` reads it.
-    let row = crate::db::query_row(
-        txn,
-        "SELECT EXISTS (SELECT 1 FROM audit_events WHERE seq IS NULL), \
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "SELECT ({ANY_UNSEALED_SQL}), \
              MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'audit_events'), 0), \
-             COALESCE((SELECT MAX(id) FROM audit_events), 0)), \
-             (SELECT seq FROM audit_events WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1), \
-             (SELECT hash FROM audit_events WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1)",
-        vec![],
-    )
-    .await?
-    .ok_or_else(|| DbErr::Custom("no row for the audit trail's last id".into()))?;
+             COALESCE((SELECT MAX(id) FROM audit_events), 0)), h.seq, h.hash \
+             FROM (SELECT 1) AS one LEFT JOIN ({HEAD_SQL}) AS h ON 1"
+        )
+    });
+    let row = crate::db::query_row(txn, &SQL, vec![])
+        .await?
+        .ok_or_else(|| DbErr::Custom("no row for the audit trail's last id".into()))?;
     if row.try_get_by_index::<bool>(0)? {
         return Ok(false);
     }
     let last: i64 = row.try_get_by_index(1)?;
-    let head = match (
-        row.try_get_by_index::<Option<i64>>(2)?,
-        row.try_get_by_index::<Option<String>>(3)?,
-    ) {
-        (Some(seq), Some(hash)) => Anchor { seq, hash },
-        _ => anchor(txn).await?,
-    };
+    let head = head_in(txn, Some(&row), 2).await?;
     let ids = (last + 1..).take(events.len());
     let rows = super::event::sealed_rows(events, ids, head, keys)?;
     super::event::insert_rows(txn, rows).await?;
     Ok(true)
 }
 
-/// Whether any event waits for the sealer (one probe of the unsealed index).
+/// Whether any event waits for the sealer ([`ANY_UNSEALED_SQL`]).
 async fn any_unsealed(db: &impl ConnectionTrait) -> Result<bool, DbErr> {
-    let row = crate::db::query_row(
-        db,
-        "SELECT EXISTS (SELECT 1 FROM audit_events WHERE seq IS NULL)",
-        vec![],
-    )
-    .await?;
+    let row = crate::db::query_row(db, ANY_UNSEALED_SQL, vec![]).await?;
     Ok(match row {
         Some(r) => r.try_get_by_index::<bool>(0)?,
         None => false,

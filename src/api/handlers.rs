@@ -146,12 +146,7 @@ async fn lookup_answers(
         None => lookup_cache::generation(&data.db).await?,
     };
     let cached = cache.get(generation, ids);
-    let missing: Vec<String> = ids
-        .iter()
-        .zip(&cached)
-        .filter(|(_, a)| a.is_none())
-        .map(|(id, _)| id.clone())
-        .collect();
+    let missing = lookup_cache::missing(ids, &cached);
     let mut fresh = if missing.is_empty() {
         HashMap::new()
     } else {

@@ -456,6 +456,16 @@ async fn fill(
     Ok(stored)
 }
 
+/// The IDs whose slot in `found` (as [`LookupCache::get`] answers `ids`) is
+/// empty: those to read from the database.
+pub fn missing(ids: &[String], found: &[Option<Arc<Answer>>]) -> Vec<String> {
+    ids.iter()
+        .zip(found)
+        .filter(|(_, a)| a.is_none())
+        .map(|(id, _)| id.clone())
+        .collect()
+}
+
 /// The read generation as the API token guard read it, with the caller's
 /// token (one statement, `api_clients::queries::find_by_token_hash_with_generation`).
 /// Answers checked against it are at least as new as the moment the call was
@@ -483,12 +493,7 @@ mod tests {
     fn get(c: &LookupCache, generation: i64, ids: &[String]) -> (Vec<Arc<Answer>>, Vec<String>) {
         let found = c.get(generation, ids);
         assert_eq!(found.len(), ids.len(), "one slot per ID, in order");
-        let missing = ids
-            .iter()
-            .zip(&found)
-            .filter(|(_, a)| a.is_none())
-            .map(|(id, _)| id.clone())
-            .collect();
+        let missing = missing(ids, &found);
         (found.into_iter().flatten().collect(), missing)
     }
 

@@ -104,6 +104,8 @@ metric() { curl -fs "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" '$1 == m {p
 # mama's CPU time so far (user + system), in clock ticks.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 TICKS=$(getconf CLK_TCK)
+# Milliseconds of CPU per call: $1 clock ticks over $2 calls.
+per_call() { awk -v d="$1" -v n="$2" -v t="$TICKS" 'BEGIN { printf "%.2f", n ? d * 1000 / t / n : 0 }'; }
 # The bench cluster's CPU ticks (postmaster and every child), 0 without one.
 pg_ticks() {
   local pm
@@ -172,12 +174,12 @@ run_one() { # name database_url
     # in wrk, the kernel, or waiting for a worker thread. "pg cpu ms": the bench
     # cluster's CPU (every PostgreSQL process) per call, as mama's.
     printf '   %-6s %10s %9s %9s %8s %8s %12s %14s %12s %11s\n' "$c" "$rps" "$p50" "$p99" "$st" "$er" \
-      "$(awk -v d=$((c1 - c0)) -v n="$n" -v t="$TICKS" 'BEGIN { printf "%.2f", n ? d * 1000 / t / n : 0 }')" \
+      "$(per_call $((c1 - c0)) "$n")" \
       "$(rss_now "$MAMA_PID")" \
       "$(awk -v s0="${s0:-0}" -v n0="${n0:-0}" -v s1="$(metric 'mama_http_request_duration_seconds_sum{group="api"}')" \
         -v n1="$(metric 'mama_http_request_duration_seconds_count{group="api"}')" \
         'BEGIN { printf "%.2f", (n1 > n0 ? (s1 - s0) * 1000 / (n1 - n0) : 0) }')" \
-      "$(awk -v d=$((g1 - g0)) -v n="$n" -v t="$TICKS" 'BEGIN { printf "%.2f", n ? d * 1000 / t / n : 0 }')"
+      "$(per_call $((g1 - g0)) "$n")"
   done
   if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true; fi
   # The pair below compares two clients: first let the indexer work off the

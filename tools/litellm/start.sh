@@ -53,20 +53,19 @@ fi
 # venv, node_modules or a database that look installed but are not. `.ready` is
 # written only once the proxy answered, and removed before anything is installed
 # or started: without it, whatever an earlier start left is removed first.
+PGBIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)"
 READY="$DIR/.ready"
 if [ ! -f "$READY" ] && [ -n "$(ls -A "$DIR" | grep -vxE 'run|logs|bin')" ]; then
   say "an earlier start did not finish; starting again from a clean $DIR"
   MAMA_LITELLM_DIR="$DIR" "$HERE/stop.sh" >/dev/null 2>&1 || true
-  PGB="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)"
-  if [ -n "$PGB" ] && [ -f "$DIR/pg/data/PG_VERSION" ]; then
-    runuser -u postgres -- "$PGB/pg_ctl" -D "$DIR/pg/data" -m immediate -w stop >/dev/null 2>&1 || true
+  if [ -n "$PGBIN" ] && [ -f "$DIR/pg/data/PG_VERSION" ]; then
+    runuser -u postgres -- "$PGBIN/pg_ctl" -D "$DIR/pg/data" -m immediate -w stop >/dev/null 2>&1 || true
   fi
   rm -rf "$DIR/venv" "$DIR/node" "$DIR/pg" "$DIR/prisma-cache" "$DIR/prisma-home" "$DIR/config.yaml"
 fi
 rm -f "$READY"
 
 # 1. Debian packages, only those missing.
-PGBIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)"
 need=()
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 command -v node >/dev/null || need+=(nodejs)

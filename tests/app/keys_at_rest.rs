@@ -176,8 +176,10 @@ async fn one_corrupt_row_does_not_fail_a_1000_id_lookup() {
     let a = spawn_api_app(|_| {}).await;
     let ids: Vec<String> = (0..1000).map(|i| format!("u{i:04}")).collect();
     {
-        use sea_orm::TransactionTrait;
-        let txn = a.app.db.begin().await.unwrap();
+        // As the app's own writers do: a deferred transaction that reads first
+        // fails with "database is locked" on SQLite when a background writer
+        // (sealer, indexer, audit batch) commits before its first write.
+        let txn = mama::db::begin_write(&a.app.db).await.unwrap();
         for id in &ids {
             mama::users::service::create_user(
                 &txn,

@@ -75,7 +75,10 @@ pub struct Settings {
     pub audit_batch_wait: Duration,
     /// How often an idle target indexer looks for new sealed events.
     pub audit_index_interval: Duration,
-    /// Most events, and about how many index rows, per indexer transaction.
+    /// How long sealed events may wait for a run's worth of targets before the
+    /// indexer writes them anyway (0: at its next pass).
+    pub audit_index_max_wait: Duration,
+    /// Most events, and about how many (user, event) pairs, per indexer pass.
     pub audit_index_batch_events: u64,
     pub audit_index_batch_rows: usize,
     /// Response bodies at least this large are compressed for clients that accept it.
@@ -264,16 +267,6 @@ impl Settings {
                 .map_or(4, |n| 2 * n.get() as u32)
                 .clamp(4, 16)
         };
-        // Rows per indexer pass. On SQLite a pass holds the one write lock that the
-        // lookups' group commit needs, so passes stay short; on PostgreSQL they
-        // block nobody, and each pass costs a commit (an fsync): at 5,000 the
-        // indexer fell 11,628 events behind ~1,000 lookups/s of 100 IDs, at
-        // 50,000 it kept within 459 (README, "Lookup benchmark from outside").
-        let index_rows_default = if database_url.is_postgres() {
-            50_000
-        } else {
-            5_000
-        };
         let secrets = load_secrets(env)?;
         let security = security_settings(env)?;
         let litellm = match env.get("LITELLM_BASE_URL").filter(|s| !s.trim().is_empty()) {
@@ -405,6 +398,12 @@ impl Settings {
             audit_index_interval: Duration::from_millis(
                 env.parse("MAMA_AUDIT_INDEX_INTERVAL_MS", 500)?,
             ),
+            audit_index_max_wait: Duration::from_millis(bounded(
+                env.parse("MAMA_AUDIT_INDEX_MAX_WAIT_MS", 5_000)?,
+                0,
+                3_600_000,
+                "MAMA_AUDIT_INDEX_MAX_WAIT_MS",
+            )?),
             audit_index_batch_events: bounded(
                 env.parse("MAMA_AUDIT_INDEX_BATCH_EVENTS", 2_000)?,
                 1,
@@ -412,7 +411,12 @@ impl Settings {
                 "MAMA_AUDIT_INDEX_BATCH_EVENTS",
             )?,
             audit_index_batch_rows: bounded(
-                env.parse("MAMA_AUDIT_INDEX_BATCH_ROWS", index_rows_default)?,
+                // One run of the index a pass (`audit::indexer`): a smaller bound
+                // makes passes rewrite a partly filled run more often.
+                env.parse(
+                    "MAMA_AUDIT_INDEX_BATCH_ROWS",
+                    migration::AUDIT_TARGET_RUN_ROWS as usize,
+                )?,
                 1,
                 1_000_000,
                 "MAMA_AUDIT_INDEX_BATCH_ROWS",
@@ -453,6 +457,9 @@ impl Settings {
         // Power-loss durability is the disk's business, not the suite's (the
         // PostgreSQL test cluster runs with fsync off for the same reason).
         s.sqlite_synchronous_full = false;
+        // Tests see their events indexed at the indexer's next pass; the wait for
+        // a run's worth has a test of its own.
+        s.audit_index_max_wait = Duration::ZERO;
         s
     }
 }

@@ -125,9 +125,12 @@ impl Application {
         .unwrap_or_else(|| conn.clone());
         let indexer = audit::indexer::spawn_indexer(
             index_db,
-            data.settings.audit_index_interval,
-            data.settings.audit_index_batch_events,
-            data.settings.audit_index_batch_rows,
+            audit::indexer::Pace {
+                every: data.settings.audit_index_interval,
+                max_wait: data.settings.audit_index_max_wait,
+                max_events: data.settings.audit_index_batch_events,
+                max_rows: data.settings.audit_index_batch_rows,
+            },
             listener_stop.clone(),
         );
         let writer = audit::AuditWriter::spawn(

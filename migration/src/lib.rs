@@ -29,10 +29,9 @@ mod m20261202_130000_users_sort_indexes;
 mod m20261202_140000_create_read_generation;
 mod m20261202_150000_audit_targets_runs;
 mod m20261203_010000_audit_targets_without_event_key;
+mod m20261203_120000_audit_target_chunks;
 
-pub use m20261202_150000_audit_targets_runs::{
-    RUN_ROWS as AUDIT_TARGET_RUN_ROWS, RUNS_FROM_TARGETS as AUDIT_TARGET_RUNS_FROM_TARGETS,
-};
+pub use m20261202_150000_audit_targets_runs::RUN_ROWS as AUDIT_TARGET_RUN_ROWS;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -68,6 +67,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_140000_create_read_generation::Migration),
             Box::new(m20261202_150000_audit_targets_runs::Migration),
             Box::new(m20261203_010000_audit_targets_without_event_key::Migration),
+            Box::new(m20261203_120000_audit_target_chunks::Migration),
         ]
     }
 }

@@ -1,20 +1,23 @@
-//! The `audit_targets` index ("who read user X"), filled off the request path.
+//! The target index ("who read user X"), filled off the request path.
 //!
 //! An event row carries its targets (the `targets` column); requests never write
-//! `audit_targets`. A background task in every instance indexes sealed events in
-//! chain order (`seq`) up to a watermark kept in `app_state`, in large batches
-//! whose rows are sorted by key. The watermark and the rows it covers commit in
-//! one transaction, under a lock (a PostgreSQL advisory lock; SQLite's single
-//! writer), so any number of instances can run it, and a restart resumes where it
-//! stopped.
+//! the index. A background task in every instance indexes sealed events in
+//! chain order (`seq`) up to a watermark kept in `app_state`. The watermark and
+//! the rows it covers commit in one transaction, under a lock (a PostgreSQL
+//! advisory lock; SQLite's single writer), so any number of instances can run
+//! it, and a restart resumes where it stopped.
 //!
-//! The key leads with a run: the indexer fills the newest run, in chain order,
-//! until it holds `RUN_ROWS` rows, then starts the next. A batch's rows land in
-//! the newest run's pages (a few hundred), not on one random leaf page of the
-//! whole index each, which a database writes whole. `audit_target_runs` keeps
-//! each run's event-id range and ceiling for the searches (`queries::search`) and
-//! its highest seq for the archive, written in the same transaction. Runs are
-//! not merged: a search costs one index seek per run it probes.
+//! The index is a sequence of runs, each a stretch of the chain whose (user,
+//! event) pairs are stored sorted by user and cut into chunks of a few hundred
+//! pairs (`audit_target_chunks`, encoded by [`super::chunk`]). A pass writes one
+//! run whole: it fills the newest run up to `RUN_ROWS` pairs, rewriting it with
+//! the new pairs merged in when it was not full, or starts the next. In a busy
+//! trail the indexer waits until a run's worth is pending, so each run is
+//! written once; in a quiet one it indexes what is there after at most
+//! `max_wait` ([`spawn_indexer`]). `audit_target_runs` keeps each run's
+//! event-id range and ceiling for the searches (`queries::search`, one index
+//! seek per run) and its highest seq for the archive, written in the same
+//! transaction. Runs are not merged.
 //!
 //! Why `seq` and not the event id: ids are handed out before commit, so on
 //! PostgreSQL a smaller id can become visible after a larger one; seqs are given
@@ -23,14 +26,16 @@
 //!
 //! Queries by user stay exact by reading the unindexed tail too: the events with
 //! no seq yet or a seq above the watermark (see `queries::search`).
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr, sea_query::OnConflict,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::OnConflict,
 };
 
 use super::chain::{state_get, state_set};
+use super::chunk;
+use crate::db::{exec, query_row};
 use crate::entities::{audit_event, audit_target_run};
 
 /// `app_state` name of the watermark: every event with `seq <=` it is indexed.
@@ -39,17 +44,9 @@ pub const INDEXED_SEQ: &str = "audit.targets.indexed_seq";
 const INDEX_LOCK_KEY: i64 = 0x6174_6978;
 /// The pause after a pass that found work, before the next one.
 const PAUSE_BETWEEN_PASSES: Duration = Duration::from_millis(5);
-/// Most index rows per INSERT on SQLite (see [`insert_rows`]).
-const ROWS_PER_STATEMENT: usize = 256;
-/// Most index rows per INSERT on PostgreSQL.
-const ROWS_PER_STATEMENT_PG: usize = 1024;
-// `insert_sql` keeps one statement per power of two up to the larger bound.
-const _: () = assert!(
-    ROWS_PER_STATEMENT.is_power_of_two()
-        && ROWS_PER_STATEMENT_PG.is_power_of_two()
-        && ROWS_PER_STATEMENT <= ROWS_PER_STATEMENT_PG
-);
-/// Rows per run of the index (about 250 pages of 4 KiB).
+/// Most chunks per INSERT (a run of `RUN_ROWS` lookup pairs is ~150 chunks).
+const CHUNKS_PER_STATEMENT: usize = 64;
+/// Pairs per run of the index: a pass never writes more than one run.
 pub const RUN_ROWS: i64 = migration::AUDIT_TARGET_RUN_ROWS;
 
 /// The watermark (0 when nothing was ever indexed).
@@ -57,47 +54,28 @@ pub async fn indexed_seq(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
     Ok(state_get::<i64>(db, INDEXED_SEQ).await?.unwrap_or(0))
 }
 
-/// Indexes the next sealed events after the watermark, at most `max_events`
-/// events or about `max_rows` index rows; returns how many events.
-///
-/// The events are read, parsed and sorted into rows before the write lock is
-/// taken (on SQLite the lock the group-commit writer needs for every batch of
-/// lookups); under it the pass only checks that nobody indexed meanwhile (the
-/// watermark and the newest run are as read), then inserts.
+/// Indexes the next sealed events after the watermark into one run, at most
+/// `max_events` events or about `max_rows` new pairs; returns how many events.
 pub async fn index_pending(
     db: &DatabaseConnection,
     max_events: u64,
     max_rows: usize,
 ) -> Result<u64, DbErr> {
-    match index_pass(db, max_events, max_rows, Conflicts::Fail).await {
-        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-            // Nothing indexes an event twice (the watermark is checked under the
-            // lock), but a row already there must not stop the indexer: the pass
-            // rolled back and is done again, skipping such rows.
-            tracing::warn!(error = %e, "an index row was already stored; indexing the pass again, skipping such rows");
-            index_pass(db, max_events, max_rows, Conflicts::Skip).await
-        }
-        done => done,
-    }
+    index_pending_in_runs_of(db, max_events, max_rows, RUN_ROWS).await
 }
 
-/// What an index row that is already stored does to a pass.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Conflicts {
-    /// Fails it: a plain INSERT. On PostgreSQL `ON CONFLICT DO NOTHING` costs
-    /// each row a speculative insertion, measured at about three times a plain
-    /// row (100 passes of 1,024 rows: 0.9–1.0 s against 0.06–0.6 s); it was
-    /// three quarters of PostgreSQL's time on the lookup bench.
-    Fail,
-    /// Skips it (`ON CONFLICT DO NOTHING`).
-    Skip,
-}
-
-async fn index_pass(
+/// [`index_pending`] with runs of `run_rows` pairs (tests make many runs).
+///
+/// The events are read, the newest run (when it is to grow) decoded, and the
+/// run's chunks encoded before the write lock is taken (on SQLite the lock the
+/// group-commit writer needs for every batch of lookups); under it the pass
+/// only checks that nobody indexed meanwhile (the watermark and the newest run
+/// are as read), then replaces the run's chunks.
+pub async fn index_pending_in_runs_of(
     db: &DatabaseConnection,
     max_events: u64,
     max_rows: usize,
-    conflicts: Conflicts,
+    run_rows: i64,
 ) -> Result<u64, DbErr> {
     let mark = indexed_seq(db).await?;
     // Nothing new sealed: no write transaction (on SQLite it would take the
@@ -106,7 +84,7 @@ async fn index_pass(
         return Ok(0);
     }
     let newest = newest_run(db).await?;
-    let Some(pass) = plan(db, mark, newest.clone(), max_events, max_rows).await? else {
+    let Some(pass) = plan(db, mark, newest.as_ref(), max_events, max_rows, run_rows).await? else {
         return Ok(0);
     };
     let txn = crate::db::begin_write(db).await?;
@@ -119,18 +97,32 @@ async fn index_pass(
         txn.commit().await?;
         return Ok(0);
     }
-    insert_rows(&txn, pass.rows, conflicts).await?;
-    store_runs(&txn, pass.runs).await?;
+    if let Some((run, chunks)) = pass.run {
+        // Nothing the indexer writes lies past the newest run; a chunk that does
+        // (a hand-made repair) must not make the pass fail for ever.
+        exec(
+            &txn,
+            "DELETE FROM audit_target_chunks WHERE run > ?",
+            vec![run.run.into()],
+        )
+        .await?;
+        exec(
+            &txn,
+            "DELETE FROM audit_target_runs WHERE run > ?",
+            vec![run.run.into()],
+        )
+        .await?;
+        store_run(&txn, run, chunks).await?;
+    }
     state_set(&txn, INDEXED_SEQ, &pass.last_seq).await?;
     txn.commit().await?;
     Ok(pass.events)
 }
 
-/// What one pass writes: its rows (sorted), the runs they land in, and the
-/// watermark after it.
+/// What one pass writes: the run it fills (its row and all its chunks; `None`
+/// when the events named nobody) and the watermark after it.
 struct Pass {
-    rows: Vec<(i64, String, i64)>,
-    runs: std::collections::BTreeMap<i64, audit_target_run::Model>,
+    run: Option<(audit_target_run::Model, Vec<chunk::Chunk>)>,
     last_seq: i64,
     events: u64,
 }
@@ -143,14 +135,16 @@ async fn newest_run(db: &impl ConnectionTrait) -> Result<Option<audit_target_run
         .await
 }
 
-/// Reads the sealed events after `mark` and lays out their index rows after
-/// the `newest` run (`None` when there are none).
+/// Reads the sealed events after `mark` and lays out the run they go to: the
+/// `newest` one grown when it holds fewer than `run_rows` pairs, else a new one
+/// (`None` when no event is pending).
 async fn plan(
     db: &impl ConnectionTrait,
     mark: i64,
-    newest: Option<audit_target_run::Model>,
+    newest: Option<&audit_target_run::Model>,
     max_events: u64,
     max_rows: usize,
+    run_rows: i64,
 ) -> Result<Option<Pass>, DbErr> {
     use audit_event::Column as C;
     let events: Vec<(i64, i64, String)> = audit_event::Entity::find()
@@ -167,125 +161,106 @@ async fn plan(
     let Some(&(_, mut last_seq, _)) = events.first() else {
         return Ok(None);
     };
-    let mut run = newest.as_ref().map_or(0, |r| r.run);
-    let mut rows: Vec<(i64, String, i64)> = Vec::new();
-    // The runs this pass writes to, from the newest stored one on, as they will
-    // be after it (their ceilings are set by `store_runs`).
-    let mut runs: std::collections::BTreeMap<i64, audit_target_run::Model> =
-        newest.into_iter().map(|r| (r.run, r)).collect();
-    let mut taken = 0u64;
+    let (mut run, mut pairs) = match newest {
+        Some(n) if n.row_count < run_rows => (n.clone(), run_pairs(db, n.run).await?),
+        _ => {
+            let ceiling = newest.map_or(i64::MIN, |n| n.ceiling_event_id);
+            let next = audit_target_run::Model {
+                run: newest.map_or(0, |n| n.run + 1),
+                min_event_id: i64::MAX,
+                max_event_id: i64::MIN,
+                ceiling_event_id: ceiling,
+                max_seq: 0,
+                row_count: 0,
+            };
+            (next, Vec::new())
+        }
+    };
+    let (mut added, mut taken) = (0usize, 0u64);
     for (id, seq, targets) in &events {
-        if !rows.is_empty() && rows.len() >= max_rows {
+        let full = added >= max_rows || run.row_count >= run_rows;
+        if taken > 0 && full {
             break;
         }
         let targets = super::event::stored_targets(targets);
         if !targets.is_empty() {
-            if runs.get(&run).is_some_and(|r| r.row_count >= RUN_ROWS) {
-                run += 1;
-            }
-            let n = targets.len() as i64;
-            rows.extend(
+            added += targets.len();
+            run.row_count += targets.len() as i64;
+            run.min_event_id = run.min_event_id.min(*id);
+            run.max_event_id = run.max_event_id.max(*id);
+            run.max_seq = run.max_seq.max(*seq);
+            pairs.extend(
                 targets
                     .into_iter()
-                    .map(|u| (run, super::event::truncate(&u, 128), *id)),
+                    .map(|u| (super::event::truncate(&u, 128), *id)),
             );
-            let g = runs.entry(run).or_insert(audit_target_run::Model {
-                run,
-                min_event_id: *id,
-                max_event_id: *id,
-                ceiling_event_id: 0,
-                max_seq: *seq,
-                row_count: 0,
-            });
-            g.min_event_id = g.min_event_id.min(*id);
-            g.max_event_id = g.max_event_id.max(*id);
-            g.max_seq = g.max_seq.max(*seq);
-            g.row_count += n;
         }
         last_seq = *seq;
         taken += 1;
     }
-    rows.sort_unstable();
-    rows.dedup();
+    let run = if added == 0 {
+        None
+    } else {
+        pairs.sort_unstable();
+        pairs.dedup();
+        run.row_count = pairs.len() as i64;
+        run.ceiling_event_id = run.ceiling_event_id.max(run.max_event_id);
+        Some((run, chunk::encode(&pairs)))
+    };
     Ok(Some(Pass {
-        rows,
-        runs,
+        run,
         last_seq,
         events: taken,
     }))
 }
 
-/// Inserts index rows (sorted, consumed): multi-row INSERTs of power-of-two
-/// lengths ([`crate::db::pow2_lengths`]) written as SQL once per length and
-/// bound directly. SeaORM's `insert_many` built an expression tree and cloned
-/// every value per row, about 7 % of a lookup's instructions (callgrind); one
-/// JSON array unpacked by SQLite's `json_each` cost more still (its `->>`
-/// re-parses each element).
-async fn insert_rows(
-    txn: &impl ConnectionTrait,
-    rows: Vec<(i64, String, i64)>,
-    conflicts: Conflicts,
-) -> Result<(), DbErr> {
-    let max = match txn.get_database_backend() {
-        // A statement's bound values are copied in one go; PostgreSQL pays a
-        // round trip per statement, SQLite a hand-off to its connection thread.
-        DbBackend::Postgres => ROWS_PER_STATEMENT_PG,
-        _ => ROWS_PER_STATEMENT,
-    };
-    let mut rows = rows.into_iter();
-    for len in crate::db::pow2_lengths(rows.len(), max) {
-        let mut values = Vec::with_capacity(len * 3);
-        for (run, user, event) in rows.by_ref().take(len) {
-            values.extend([run.into(), user.into(), event.into()]);
+/// Every (user, event) pair of a run, sorted.
+async fn run_pairs(db: &impl ConnectionTrait, run: i64) -> Result<Vec<(String, i64)>, DbErr> {
+    let mut pairs = Vec::new();
+    for bytes in run_chunks(db, run).await? {
+        for (user, events) in chunk::decode(&bytes) {
+            pairs.extend(events.into_iter().map(|e| (user.clone(), e)));
         }
-        crate::db::exec(txn, insert_sql(len, conflicts), values).await?;
     }
-    Ok(())
+    Ok(pairs)
 }
 
-/// `INSERT … VALUES (?, ?, ?), …` for `len` rows (a power of two up to
-/// [`ROWS_PER_STATEMENT_PG`]), with `ON CONFLICT DO NOTHING` when `conflicts`
-/// skips, written once per length.
-fn insert_sql(len: usize, conflicts: Conflicts) -> &'static str {
-    const LENGTHS: usize = ROWS_PER_STATEMENT_PG.trailing_zeros() as usize + 1;
-    static SQL: [[std::sync::OnceLock<String>; LENGTHS]; 2] =
-        [const { [const { std::sync::OnceLock::new() }; LENGTHS] }; 2];
-    debug_assert!(len.is_power_of_two() && len <= ROWS_PER_STATEMENT_PG);
-    let skip = conflicts == Conflicts::Skip;
-    SQL[usize::from(skip)][len.trailing_zeros() as usize].get_or_init(|| {
-        format!(
-            "INSERT INTO audit_targets (run, user_id, event_id) VALUES {}{}",
-            vec!["(?, ?, ?)"; len].join(", "),
-            if skip {
-                " ON CONFLICT (run, user_id, event_id) DO NOTHING"
-            } else {
-                ""
-            }
-        )
-    })
+/// The encoded chunks of a run, in key order.
+async fn run_chunks(db: &impl ConnectionTrait, run: i64) -> Result<Vec<Vec<u8>>, DbErr> {
+    let backend = db.get_database_backend();
+    let rows = db
+        .query_all_raw(crate::db::stmt(
+            backend,
+            "SELECT pairs FROM audit_target_chunks WHERE run = ? ORDER BY first_user",
+            vec![run.into()],
+        ))
+        .await?;
+    rows.iter().map(|r| r.try_get_by_index(0)).collect()
 }
 
-/// Stores the runs a pass wrote to (under the indexer's lock), each with its
-/// ceiling: the highest event id of it and every older run. The first is the
-/// newest stored run, whose ceiling already covers the runs before it.
-async fn store_runs(
+/// Replaces a run's chunks and stores its row (under the indexer's lock).
+async fn store_run(
     txn: &impl ConnectionTrait,
-    runs: std::collections::BTreeMap<i64, audit_target_run::Model>,
+    run: audit_target_run::Model,
+    chunks: Vec<chunk::Chunk>,
 ) -> Result<(), DbErr> {
     use audit_target_run::Column as R;
-    if runs.is_empty() {
-        return Ok(());
+    exec(
+        txn,
+        "DELETE FROM audit_target_chunks WHERE run = ?",
+        vec![run.run.into()],
+    )
+    .await?;
+    let mut chunks = chunks.into_iter();
+    for len in crate::db::pow2_lengths(chunks.len(), CHUNKS_PER_STATEMENT) {
+        let mut values = Vec::with_capacity(len * 3);
+        for c in chunks.by_ref().take(len) {
+            values.extend([run.run.into(), c.first_user.into(), c.pairs.into()]);
+        }
+        exec(txn, insert_sql(len), values).await?;
     }
-    let mut ceiling = i64::MIN;
-    let models: Vec<audit_target_run::ActiveModel> = runs
-        .into_values()
-        .map(|mut m| {
-            ceiling = ceiling.max(m.ceiling_event_id).max(m.max_event_id);
-            m.ceiling_event_id = ceiling;
-            m.into()
-        })
-        .collect();
-    audit_target_run::Entity::insert_many(models)
+    let model: audit_target_run::ActiveModel = run.into();
+    audit_target_run::Entity::insert(model)
         .on_conflict(
             OnConflict::column(R::Run)
                 .update_columns([
@@ -302,54 +277,257 @@ async fn store_runs(
     Ok(())
 }
 
-/// Deletes the index rows of the events at chain positions `after < seq <=
-/// through` (the stretch `mama audit archive` prunes), before the events go. The
-/// index has no foreign key to the events (migration
-/// `audit_targets_without_event_key`), so nothing else removes them. Runs hold
-/// chain positions in order: a run whose highest seq is within the stretch goes
-/// whole, by the key's prefix; a run reaching past it, and starting at or below
-/// the stretch's highest event id, loses only those events' rows (a scan of
-/// that run). Runs emptied are dropped.
+/// `INSERT … VALUES (?, ?, ?), …` for `len` chunks (a power of two up to
+/// [`CHUNKS_PER_STATEMENT`]), written once per length.
+fn insert_sql(len: usize) -> &'static str {
+    const LENGTHS: usize = CHUNKS_PER_STATEMENT.trailing_zeros() as usize + 1;
+    static SQL: [std::sync::OnceLock<String>; LENGTHS] =
+        [const { std::sync::OnceLock::new() }; LENGTHS];
+    debug_assert!(len.is_power_of_two() && len <= CHUNKS_PER_STATEMENT);
+    SQL[len.trailing_zeros() as usize].get_or_init(|| {
+        format!(
+            "INSERT INTO audit_target_chunks (run, first_user, pairs) VALUES {}",
+            vec!["(?, ?, ?)"; len].join(", ")
+        )
+    })
+}
+
+/// Writes runs for `events` (id, seq, targets) after every stored run, around
+/// the indexer: the bench seeders' events, which the indexer would otherwise
+/// take one pass per run. Leaves the watermark alone.
+pub async fn write_runs(
+    txn: &impl ConnectionTrait,
+    events: &[(i64, i64, Vec<String>)],
+) -> Result<(), DbErr> {
+    let newest = newest_run(txn).await?;
+    let mut ceiling = newest.as_ref().map_or(i64::MIN, |n| n.ceiling_event_id);
+    let mut next = newest.map_or(0, |n| n.run + 1);
+    let mut rest = events;
+    while !rest.is_empty() {
+        let mut n = 0;
+        let mut rows = 0i64;
+        while n < rest.len() && rows < RUN_ROWS {
+            rows += rest[n].2.len() as i64;
+            n += 1;
+        }
+        let (these, later) = rest.split_at(n);
+        rest = later;
+        let mut pairs: Vec<(String, i64)> = these
+            .iter()
+            .flat_map(|(id, _, ts)| {
+                ts.iter()
+                    .map(move |u| (super::event::truncate(u, 128), *id))
+            })
+            .collect();
+        if pairs.is_empty() {
+            continue;
+        }
+        pairs.sort_unstable();
+        pairs.dedup();
+        let max_event_id = these.iter().map(|e| e.0).max().unwrap_or(0);
+        ceiling = ceiling.max(max_event_id);
+        let run = audit_target_run::Model {
+            run: next,
+            min_event_id: these.iter().map(|e| e.0).min().unwrap_or(0),
+            max_event_id,
+            ceiling_event_id: ceiling,
+            max_seq: these.iter().map(|e| e.1).max().unwrap_or(0),
+            row_count: pairs.len() as i64,
+        };
+        store_run(txn, run, chunk::encode(&pairs)).await?;
+        next += 1;
+    }
+    Ok(())
+}
+
+/// Deletes the index entries of the events at chain positions `after < seq <=
+/// through` (the stretch `mama audit archive` prunes), before the events go.
+/// Runs hold chain positions in order: a run whose highest seq is within the
+/// stretch goes whole; a run reaching past it, and starting at or below the
+/// stretch's highest event id, is rewritten without those events. Runs emptied
+/// are dropped.
 pub async fn prune(txn: &impl ConnectionTrait, after: i64, through: i64) -> Result<(), DbErr> {
-    use crate::db::exec;
+    use audit_target_run::Column as R;
     exec(
         txn,
-        "DELETE FROM audit_targets WHERE run IN \
+        "DELETE FROM audit_target_chunks WHERE run IN \
          (SELECT run FROM audit_target_runs WHERE max_seq <= ?)",
         vec![through.into()],
     )
     .await?;
-    exec(
-        txn,
-        "DELETE FROM audit_targets WHERE run IN (SELECT run FROM audit_target_runs \
-         WHERE max_seq > ? AND min_event_id <= \
-         (SELECT MAX(id) FROM audit_events WHERE seq > ? AND seq <= ?)) \
-         AND event_id IN (SELECT id FROM audit_events WHERE seq > ? AND seq <= ?)",
-        vec![
-            through.into(),
-            after.into(),
-            through.into(),
-            after.into(),
-            through.into(),
-        ],
-    )
-    .await?;
     audit_target_run::Entity::delete_many()
-        .filter(audit_target_run::Column::MaxSeq.lte(through))
+        .filter(R::MaxSeq.lte(through))
         .exec(txn)
         .await?;
+    let top: Option<i64> = query_row(
+        txn,
+        "SELECT MAX(id) FROM audit_events WHERE seq > ? AND seq <= ?",
+        vec![after.into(), through.into()],
+    )
+    .await?
+    .map(|r| r.try_get_by_index(0))
+    .transpose()?
+    .flatten();
+    let Some(top) = top else {
+        return Ok(());
+    };
+    let cut = audit_target_run::Entity::find()
+        .filter(R::MinEventId.lte(top))
+        .all(txn)
+        .await?;
+    for mut run in cut {
+        let gone: std::collections::HashSet<i64> = audit_event::Entity::find()
+            .select_only()
+            .column(audit_event::Column::Id)
+            .filter(audit_event::Column::Seq.gt(after))
+            .filter(audit_event::Column::Seq.lte(through))
+            .filter(audit_event::Column::Id.between(run.min_event_id, run.max_event_id))
+            .into_tuple::<i64>()
+            .all(txn)
+            .await?
+            .into_iter()
+            .collect();
+        if gone.is_empty() {
+            continue;
+        }
+        let mut pairs = run_pairs(txn, run.run).await?;
+        pairs.retain(|p| !gone.contains(&p.1));
+        if pairs.is_empty() {
+            exec(
+                txn,
+                "DELETE FROM audit_target_chunks WHERE run = ?",
+                vec![run.run.into()],
+            )
+            .await?;
+            audit_target_run::Entity::delete_by_id(run.run)
+                .exec(txn)
+                .await?;
+            continue;
+        }
+        run.min_event_id = pairs.iter().map(|p| p.1).min().unwrap_or(run.min_event_id);
+        run.row_count = pairs.len() as i64;
+        store_run(txn, run, chunk::encode(&pairs)).await?;
+    }
     Ok(())
 }
 
-/// Recomputes every run's row from the index itself (after rows were written
-/// around the indexer, as the bench seeders do).
+/// Recomputes every run's row from its chunks (after chunks were moved around
+/// the indexer). A run's highest seq is taken over its event-id range: never
+/// below the truth, so the archive only ever rewrites a run it could drop.
 pub async fn rebuild_runs(db: &DatabaseConnection) -> Result<(), DbErr> {
     let txn = crate::db::begin_write(db).await?;
+    let backend = db.get_database_backend();
+    let rows = txn
+        .query_all_raw(crate::db::stmt(
+            backend,
+            "SELECT run, pairs FROM audit_target_chunks ORDER BY run",
+            vec![],
+        ))
+        .await?;
+    let mut runs: std::collections::BTreeMap<i64, audit_target_run::Model> = Default::default();
+    for row in rows {
+        let (run, bytes): (i64, Vec<u8>) = (row.try_get_by_index(0)?, row.try_get_by_index(1)?);
+        let m = runs.entry(run).or_insert(audit_target_run::Model {
+            run,
+            min_event_id: i64::MAX,
+            max_event_id: i64::MIN,
+            ceiling_event_id: 0,
+            max_seq: 0,
+            row_count: 0,
+        });
+        for (_, events) in chunk::decode(&bytes) {
+            m.row_count += events.len() as i64;
+            for e in events {
+                m.min_event_id = m.min_event_id.min(e);
+                m.max_event_id = m.max_event_id.max(e);
+            }
+        }
+    }
     txn.execute_unprepared("DELETE FROM audit_target_runs")
         .await?;
-    txn.execute_unprepared(migration::AUDIT_TARGET_RUNS_FROM_TARGETS)
-        .await?;
+    let mut ceiling = i64::MIN;
+    for mut m in runs.into_values() {
+        ceiling = ceiling.max(m.max_event_id);
+        m.ceiling_event_id = ceiling;
+        m.max_seq = query_row(
+            &txn,
+            "SELECT COALESCE(MAX(seq), 0) FROM audit_events WHERE id BETWEEN ? AND ?",
+            vec![m.min_event_id.into(), m.max_event_id.into()],
+        )
+        .await?
+        .map(|r| r.try_get_by_index(0))
+        .transpose()?
+        .unwrap_or(0);
+        let am: audit_target_run::ActiveModel = m.into();
+        audit_target_run::Entity::insert(am)
+            .exec_without_returning(&txn)
+            .await?;
+    }
     txn.commit().await
+}
+
+/// A run as a search by user sees it: its number, its ceiling (the highest
+/// event id of it and every older run) and the one chunk that can hold the
+/// user (`None` when every chunk of the run starts after the user).
+pub struct UserChunk {
+    pub run: i64,
+    pub ceiling: i64,
+    pub pairs: Option<Vec<u8>>,
+}
+
+/// The `limit` newest runs older than `older_than` whose event-id range meets
+/// `(low, before)`, newest first, each with the chunk that can hold `user`: one
+/// statement, one backward seek of the chunks' key per run.
+pub async fn user_chunks(
+    db: &impl ConnectionTrait,
+    user: &str,
+    older_than: i64,
+    before: Option<i64>,
+    low: Option<i64>,
+    limit: u64,
+) -> Result<Vec<UserChunk>, DbErr> {
+    let backend = db.get_database_backend();
+    // The chunks' order is bytewise (Rust's `str` order); on PostgreSQL the
+    // column is in the "C" collation (migration `audit_target_chunks`).
+    let sql = format!(
+        "SELECT r.run, r.ceiling_event_id, (SELECT c.pairs FROM audit_target_chunks c \
+         WHERE c.run = r.run AND c.first_user <= ? ORDER BY c.first_user DESC LIMIT 1) \
+         FROM audit_target_runs r WHERE r.run < ? AND r.min_event_id < ? AND r.max_event_id > ? \
+         ORDER BY r.run DESC LIMIT {limit}"
+    );
+    let rows = db
+        .query_all_raw(crate::db::stmt(
+            backend,
+            &sql,
+            vec![
+                user.into(),
+                older_than.into(),
+                before.unwrap_or(i64::MAX).into(),
+                low.unwrap_or(i64::MIN).into(),
+            ],
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(UserChunk {
+                run: r.try_get_by_index(0)?,
+                ceiling: r.try_get_by_index(1)?,
+                pairs: r.try_get_by_index(2)?,
+            })
+        })
+        .collect()
+}
+
+/// Every event the index lists for `user`, newest first.
+pub async fn indexed_events(db: &impl ConnectionTrait, user: &str) -> Result<Vec<i64>, DbErr> {
+    let mut ids: Vec<i64> = user_chunks(db, user, i64::MAX, None, None, i64::MAX as u64)
+        .await?
+        .into_iter()
+        .filter_map(|c| c.pairs)
+        .flat_map(|p| chunk::events_of(&p, user))
+        .collect();
+    ids.sort_unstable_by(|a, b| b.cmp(a));
+    Ok(ids)
 }
 
 /// How many events the index does not cover yet: those not sealed, and those
@@ -362,6 +540,25 @@ pub async fn lag(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
         .count(db)
         .await? as i64;
     Ok(unsealed + (head_seq(db).await? - mark).max(0))
+}
+
+/// The sealed events above the watermark, counting at most `max_events` of
+/// them, and the targets they name: what a pass would index now.
+async fn pending(db: &impl ConnectionTrait, max_events: u64) -> Result<(i64, i64), DbErr> {
+    let mark = indexed_seq(db).await?;
+    let row = query_row(
+        db,
+        &format!(
+            "SELECT COUNT(*), COALESCE(SUM(target_count), 0) FROM \
+             (SELECT target_count FROM audit_events WHERE seq > ? ORDER BY seq LIMIT {max_events}) p"
+        ),
+        vec![mark.into()],
+    )
+    .await?;
+    match row {
+        Some(r) => Ok((r.try_get_by_index(0)?, r.try_get_by_index(1)?)),
+        None => Ok((0, 0)),
+    }
 }
 
 /// The highest sealed seq (0 when none): one probe of the seq index.
@@ -378,19 +575,56 @@ async fn head_seq(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
     Ok(head.flatten().unwrap_or(0))
 }
 
+/// How the background indexer paces itself.
+#[derive(Clone, Copy, Debug)]
+pub struct Pace {
+    /// The sleep when there is nothing to do.
+    pub every: Duration,
+    /// How long pending events may wait for a run's worth to gather: a run
+    /// rewritten for every few events would cost its whole size each time.
+    pub max_wait: Duration,
+    pub max_events: u64,
+    pub max_rows: usize,
+}
+
+/// Whether a pass is due: a run's worth of pairs is pending, or events have
+/// waited `max_wait` (`waiting` is when this indexer first saw them).
+async fn due(
+    db: &impl ConnectionTrait,
+    pace: &Pace,
+    waiting: &mut Option<Instant>,
+) -> Result<bool, DbErr> {
+    if pace.max_wait.is_zero() {
+        return Ok(true);
+    }
+    let (events, rows) = pending(db, pace.max_events).await?;
+    if events == 0 {
+        *waiting = None;
+        return Ok(false);
+    }
+    let since = *waiting.get_or_insert_with(Instant::now);
+    Ok(rows >= RUN_ROWS || events as u64 >= pace.max_events || since.elapsed() >= pace.max_wait)
+}
+
 /// The background indexer every instance runs: after each pass that found work
-/// it goes on at once, otherwise it sleeps `every`.
+/// it goes on at once, otherwise it sleeps `pace.every`.
 pub fn spawn_indexer(
     db: DatabaseConnection,
-    every: Duration,
-    max_events: u64,
-    max_rows: usize,
+    pace: Pace,
     mut stop: crate::shutdown::Stop,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut failing = false;
+        let mut waiting = None;
         loop {
-            match index_pending(&db, max_events, max_rows).await {
+            let pass = async {
+                if !due(&db, &pace, &mut waiting).await? {
+                    return Ok(0);
+                }
+                waiting = None;
+                index_pending(&db, pace.max_events, pace.max_rows).await
+            };
+            match pass.await {
                 Ok(n) => {
                     failing = false;
                     if n > 0 && !stop.is_stopped() {
@@ -408,7 +642,7 @@ pub fn spawn_indexer(
                 }
                 Err(_) => {}
             }
-            if stop.sleep(every).await {
+            if stop.sleep(pace.every).await {
                 return;
             }
         }

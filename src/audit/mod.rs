@@ -4,6 +4,7 @@
 mod action;
 pub mod chain;
 pub mod checkpoint;
+pub mod chunk;
 pub mod cli;
 mod event;
 pub mod export;

@@ -6,7 +6,8 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use crate::entities::{audit_event, audit_target, audit_target_run};
+use super::{chunk, indexer};
+use crate::entities::audit_event;
 
 /// What an auditor filters on. Every field is optional.
 #[derive(Debug, Clone, Default)]
@@ -69,7 +70,7 @@ async fn id_bounds(
 
 /// Up to `limit` events matching `f` with `id < before` (or the newest), newest first.
 ///
-/// By target user it is exact although the `audit_targets` index lags: it reads
+/// By target user it is exact although the target index lags: it reads
 /// the unindexed tail first (one statement, a consistent snapshot), then the
 /// index, and merges. Events only move forward (unsealed → sealed → indexed), so
 /// reading in the opposite order never misses one that existed at the start.
@@ -86,69 +87,70 @@ pub async fn search(
     };
     let mut found = unindexed_tail(db, q.clone(), user).await?;
     sort_and_cut(&mut found, limit);
-    // The runs that can hold a match, newest first, RUNS_PER_QUERY at a time;
-    // once the page is full, the runs left cannot change it when even their
-    // ceiling (the highest event id of a run and every older one) is older than
-    // the page's oldest event.
-    let mut older_than = i64::MAX;
+    // The runs newest first, a few at first (a user in many events fills a
+    // page from the newest run), more each round up to `MAX_RUNS_PER_QUERY`
+    // (a user in few events may be in any run). Once the page is full, a run
+    // cannot change it when even its ceiling (the highest event id of it and
+    // every older run) is older than the page's oldest event.
+    let full = |found: &[audit_event::Model], ceiling: i64| {
+        found.len() as u64 >= limit && found.last().is_some_and(|e| e.id > ceiling)
+    };
+    let (mut older_than, mut runs_per_query) = (i64::MAX, FIRST_RUNS_PER_QUERY);
     loop {
-        let runs = candidate_runs(db, older_than, before, low).await?;
-        let Some(&(_, ceiling)) = runs.first() else {
-            break;
-        };
-        let full = found.len() as u64 >= limit;
-        if full && found.last().is_some_and(|e| e.id > ceiling) {
-            break;
+        let runs = indexer::user_chunks(db, user, older_than, before, low, runs_per_query).await?;
+        let (mut ids, mut rest_older) = (Vec::new(), false);
+        for run in &runs {
+            // The runs before it in this batch are newer: their events are
+            // still to be read.
+            if full(&found, run.ceiling) {
+                rest_older = true;
+                break;
+            }
+            ids.extend(
+                run.pairs
+                    .as_deref()
+                    .map(|p| chunk::events_of(p, user))
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|&id| before.is_none_or(|b| id < b) && low.is_none_or(|l| id > l)),
+            );
         }
-        older_than = runs.last().map_or(i64::MIN, |r| r.0);
-        let batch = runs.iter().map(|r| r.0);
-        found.extend(
-            indexed(q.clone(), user, before, low, batch)
-                .limit(limit)
-                .all(db)
-                .await?,
-        );
-        sort_and_cut(&mut found, limit);
-        if runs.len() < RUNS_PER_QUERY as usize {
-            break;
+        ids.sort_unstable_by(|a, b| b.cmp(a));
+        ids.dedup();
+        for slice in ids.chunks(EVENTS_PER_QUERY) {
+            if full(&found, slice[0]) {
+                break;
+            }
+            found.extend(
+                q.clone()
+                    .filter(audit_event::Column::Id.is_in(slice.iter().copied()))
+                    .all(db)
+                    .await?,
+            );
+            sort_and_cut(&mut found, limit);
         }
+        match runs.last() {
+            _ if rest_older => break,
+            Some(r) if runs.len() as u64 == runs_per_query => older_than = r.run,
+            _ => break,
+        }
+        runs_per_query = (runs_per_query * 4).min(MAX_RUNS_PER_QUERY);
     }
     Ok(found)
 }
 
-/// Runs of `audit_targets` probed by one statement (one index seek each).
-const RUNS_PER_QUERY: u64 = 256;
+/// Runs read by a search's first statement, and at most by one (one index
+/// seek each).
+const FIRST_RUNS_PER_QUERY: u64 = 4;
+const MAX_RUNS_PER_QUERY: u64 = 256;
+/// Events fetched by id per statement.
+const EVENTS_PER_QUERY: usize = 256;
 
 /// Newest first, each event once, at most `limit`.
 fn sort_and_cut(found: &mut Vec<audit_event::Model>, limit: u64) {
     found.sort_unstable_by_key(|e| std::cmp::Reverse(e.id));
     found.dedup_by_key(|e| e.id);
     found.truncate(limit as usize);
-}
-
-/// The next `RUNS_PER_QUERY` runs older than `older_than` whose event-id range
-/// meets `(low, before)`, newest first, with their ceilings.
-async fn candidate_runs(
-    db: &impl ConnectionTrait,
-    older_than: i64,
-    before: Option<i64>,
-    low: Option<i64>,
-) -> Result<Vec<(i64, i64)>, DbErr> {
-    use audit_target_run::Column as R;
-    let mut q = audit_target_run::Entity::find()
-        .select_only()
-        .column(R::Run)
-        .column(R::CeilingEventId)
-        .filter(R::Run.lt(older_than))
-        .order_by_desc(R::Run)
-        .limit(RUNS_PER_QUERY);
-    if let Some(b) = before {
-        q = q.filter(R::MinEventId.lt(b));
-    }
-    if let Some(l) = low {
-        q = q.filter(R::MaxEventId.gt(l));
-    }
-    q.into_tuple().all(db).await
 }
 
 /// Every filter but the target user, newest first.
@@ -222,42 +224,6 @@ async fn unindexed_tail(
                 .any(|t| t == user)
         })
         .collect())
-}
-
-/// `q` restricted to the events the index lists for `user` in `runs`: one seek of
-/// the `(run, user_id, event_id)` key per run.
-fn indexed(
-    mut q: sea_orm::Select<audit_event::Entity>,
-    user: &str,
-    before: Option<i64>,
-    low: Option<i64>,
-    runs: impl Iterator<Item = i64>,
-) -> sea_orm::Select<audit_event::Entity> {
-    use sea_orm::{
-        QueryTrait,
-        sea_query::{Expr, ExprTrait},
-    };
-    let t = audit_target::Entity;
-    q = q.filter(Expr::col((t, audit_target::Column::Run)).is_in(runs));
-    q = q.filter(Expr::col((t, audit_target::Column::UserId)).eq(user.to_string()));
-    if let Some(b) = before {
-        q = q.filter(Expr::col((t, audit_target::Column::EventId)).lt(b));
-    }
-    if let Some(l) = low {
-        q = q.filter(Expr::col((t, audit_target::Column::EventId)).gt(l));
-    }
-    let stmt = QueryTrait::query(&mut q);
-    stmt.inner_join(
-        t,
-        Expr::col((t, audit_target::Column::EventId))
-            .equals((audit_event::Entity, audit_event::Column::Id)),
-    );
-    stmt.clear_order_by();
-    stmt.order_by(
-        (t, audit_target::Column::EventId),
-        sea_orm::sea_query::Order::Desc,
-    );
-    q
 }
 
 /// Up to `limit` events older than `before` (or the newest), newest first.

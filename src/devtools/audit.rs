@@ -12,7 +12,7 @@ use sea_orm::{
 use crate::{
     audit::{chain, export, queries},
     config::Settings,
-    entities::{audit_event, audit_target},
+    entities::audit_event,
 };
 
 #[derive(Subcommand, Debug)]
@@ -104,12 +104,6 @@ pub async fn generate(
         .one(db)
         .await?;
     let mut id = last.as_ref().map_or(0, |e| e.id);
-    // The generated rows fill new runs of the target index, after any there are.
-    let newest_run = crate::entities::audit_target_run::Entity::find()
-        .order_by_desc(crate::entities::audit_target_run::Column::Run)
-        .one(db)
-        .await?;
-    let mut indexed_rows = newest_run.map_or(0, |r| (r.run + 1) * crate::audit::indexer::RUN_ROWS);
     let head = audit_event::Entity::find()
         .filter(audit_event::Column::Seq.is_not_null())
         .order_by_desc(audit_event::Column::Seq)
@@ -142,7 +136,6 @@ pub async fn generate(
     while done < n {
         let k = BATCH.min(n - done);
         let mut rows = Vec::with_capacity(k as usize);
-        let mut targets = Vec::with_capacity(k as usize * 2);
         for i in 0..k {
             id += 1;
             seq += 1;
@@ -194,14 +187,6 @@ pub async fn generate(
                 link_key: None,
             };
             let hash = keys.current_link(&prev, &m, seq);
-            for t in &ts {
-                targets.push(audit_target::ActiveModel {
-                    run: Set(indexed_rows / crate::audit::indexer::RUN_ROWS),
-                    user_id: Set(t.clone()),
-                    event_id: Set(id),
-                });
-                indexed_rows += 1;
-            }
             let mut am: audit_event::ActiveModel = m.into();
             am.seq = Set(Some(seq));
             am.prev_hash = Set(Some(prev.clone()));
@@ -213,23 +198,21 @@ pub async fn generate(
         }
         let txn = crate::db::begin_write(db).await?;
         audit_event::Entity::insert_many(rows).exec(&txn).await?;
-        audit_target::Entity::insert_many(targets)
-            .exec(&txn)
-            .await?;
         txn.commit().await?;
         done += k;
         if done % report_every < BATCH {
             eprintln!("  {done} / {n}");
         }
     }
-    crate::audit::indexer::rebuild_runs(db).await?;
+    // Sealed: the indexer's own passes index them (one run each).
+    while crate::audit::indexer::index_pending(db, 20_000, usize::MAX).await? > 0 {}
     if db.get_database_backend() == DbBackend::Postgres {
         db.execute_unprepared(
             "SELECT setval(pg_get_serial_sequence('audit_events', 'id'), (SELECT max(id) FROM audit_events))",
         )
         .await?;
         db.execute_unprepared("ANALYZE audit_events").await?;
-        db.execute_unprepared("ANALYZE audit_targets").await?;
+        db.execute_unprepared("ANALYZE audit_target_chunks").await?;
     } else {
         db.execute_unprepared("ANALYZE").await?;
     }
@@ -260,15 +243,18 @@ pub async fn generate_sql(
     while done < n {
         let k = CHUNK.min(n - done);
         let (lo, hi) = (done + 1, done + k);
-        // h: a cheap per-row hash; the event's position g decides its time.
+        // h: a cheap per-row hash; the event's position g decides its time. The
+        // hot user is in ~15 % of events, ahead of the other (sorted targets).
+        let hot = format!("((g * 40503) % 100 < 15 AND (g * 7919) % {users} <> 0)");
         let select = if pg {
             format!(
                 "SELECT {start_id} + g, timestamptz '{start_s}+00' + (g * {step}) * interval '1 microsecond', \
                  md5(g::text), 'admin', '1', 'admin' || (g % 20), \
                  (ARRAY[{actions}])[1 + ((g * 2654435761) % 10)::int], \
                  CASE WHEN g % 20 = 0 THEN 'denied' ELSE 'success' END, 200, 500 + g % 5000, \
-                 '10.0.0.1', 'bench', 'GET', '/users', 1, \
-                 '[\"u' || lpad(((g * 7919) % {users})::text, 6, '0') || '\"]', \
+                 '10.0.0.1', 'bench', 'GET', '/users', 1 + {hot}::int, \
+                 '[' || CASE WHEN {hot} THEN '\"u000000\",' ELSE '' END || \
+                 '\"u' || lpad(((g * 7919) % {users})::text, 6, '0') || '\"]', \
                  '{{\"count\":1}}' \
                  FROM generate_series({lo}::bigint, {hi}::bigint) AS g",
                 step = span_us / n as i64,
@@ -281,8 +267,9 @@ pub async fn generate_sql(
                  printf('%016x%016x', g * 2654435761, g), 'admin', '1', 'admin' || (g % 20), \
                  json_extract('[{actions_json}]', '$[' || ((g * 2654435761) % 10) || ']'), \
                  CASE WHEN g % 20 = 0 THEN 'denied' ELSE 'success' END, 200, 500 + g % 5000, \
-                 '10.0.0.1', 'bench', 'GET', '/users', 1, \
-                 '[\"u' || printf('%06d', (g * 7919) % {users}) || '\"]', \
+                 '10.0.0.1', 'bench', 'GET', '/users', 1 + ({hot}), \
+                 '[' || CASE WHEN {hot} THEN '\"u000000\",' ELSE '' END || \
+                 '\"u' || printf('%06d', (g * 7919) % {users}) || '\"]', \
                  '{{\"count\":1}}' FROM s",
                 step = span_us / n as i64,
                 actions_json = actions.replace('\'', "\""),
@@ -295,38 +282,32 @@ pub async fn generate_sql(
              target_count, targets, details) {select}"
         ))
         .await?;
-        let (a, b) = (start_id + lo as i64, start_id + hi as i64);
-        // Runs by id (ids follow the chain here): about 1.3 rows per event.
-        let run = crate::audit::indexer::RUN_ROWS * 3 / 4;
-        let user = if pg {
-            format!("'u' || lpad(((id * 7919) % {users})::text, 6, '0')")
-        } else {
-            format!("'u' || printf('%06d', (id * 7919) % {users})")
-        };
-        txn.execute_unprepared(&format!(
-            "INSERT INTO audit_targets (run, user_id, event_id) SELECT id / {run}, {user}, id \
-             FROM audit_events WHERE id BETWEEN {a} AND {b}"
-        ))
-        .await?;
-        // The hot user, in ~15 % of events.
-        txn.execute_unprepared(&format!(
-            "INSERT INTO audit_targets (run, user_id, event_id) SELECT id / {run}, 'u000000', id \
-             FROM audit_events WHERE id BETWEEN {a} AND {b} AND (id * 40503) % 100 < 15 \
-             AND (id * 7919) % {users} <> 0"
-        ))
-        .await?;
+        // Unsealed, so the indexer would not take them: runs written here.
+        let events: Vec<(i64, String)> = audit_event::Entity::find()
+            .select_only()
+            .column(audit_event::Column::Id)
+            .column(audit_event::Column::Targets)
+            .filter(audit_event::Column::Id.between(start_id + lo as i64, start_id + hi as i64))
+            .order_by_asc(audit_event::Column::Id)
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        let events: Vec<(i64, i64, Vec<String>)> = events
+            .into_iter()
+            .map(|(id, t)| (id, 0, serde_json::from_str(&t).unwrap_or_default()))
+            .collect();
+        crate::audit::indexer::write_runs(&txn, &events).await?;
         txn.commit().await?;
         done += k;
         eprintln!("  {done} / {n}");
     }
-    crate::audit::indexer::rebuild_runs(db).await?;
     if pg {
         db.execute_unprepared(
             "SELECT setval(pg_get_serial_sequence('audit_events', 'id'), (SELECT max(id) FROM audit_events))",
         )
         .await?;
         db.execute_unprepared("ANALYZE audit_events").await?;
-        db.execute_unprepared("ANALYZE audit_targets").await?;
+        db.execute_unprepared("ANALYZE audit_target_chunks").await?;
     } else {
         db.execute_unprepared("ANALYZE").await?;
     }

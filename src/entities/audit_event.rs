@@ -32,15 +32,6 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(has_many = "super::audit_target::Entity")]
-    Targets,
-}
-
-impl Related<super::audit_target::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Targets.def()
-    }
-}
+pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}

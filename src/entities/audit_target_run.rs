@@ -1,4 +1,5 @@
-//! Table `audit_target_runs`: one row per run of `audit_targets`.
+//! Table `audit_target_runs`: one row per run of the target index
+//! (`audit_target_chunks`).
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -13,6 +14,7 @@ pub struct Model {
     pub ceiling_event_id: i64,
     /// The run's highest chain position (0 for unsealed rows of the seeders).
     pub max_seq: i64,
+    /// The run's (user, event) pairs.
     pub row_count: i64,
 }
 

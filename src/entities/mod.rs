@@ -4,7 +4,7 @@ pub mod admin_session;
 pub mod api_client;
 pub mod app_state;
 pub mod audit_event;
-pub mod audit_target;
+pub mod audit_target_chunk;
 pub mod audit_target_run;
 pub mod key_sync_state;
 pub mod login_throttle;

@@ -132,12 +132,6 @@ async fn deleting_the_newest_events_is_caught_and_the_missing_range_named() {
     let last = cut[9].seq.unwrap();
     for e in cut {
         s.app
-            .sql(&format!(
-                "DELETE FROM audit_targets WHERE event_id = {}",
-                e.id
-            ))
-            .await;
-        s.app
             .sql(&format!("DELETE FROM audit_events WHERE id = {}", e.id))
             .await;
     }
@@ -219,12 +213,6 @@ async fn deleting_the_oldest_events_and_moving_the_anchor_is_caught() {
     let s = setup().await;
     let through = &s.chain[3];
     for e in &s.chain[..4] {
-        s.app
-            .sql(&format!(
-                "DELETE FROM audit_targets WHERE event_id = {}",
-                e.id
-            ))
-            .await;
         s.app
             .sql(&format!("DELETE FROM audit_events WHERE id = {}", e.id))
             .await;

@@ -342,31 +342,48 @@ async fn a_search_by_user_over_hundreds_of_index_runs_is_exact_page_by_page() {
     }
     mine.reverse();
     mine_updates.reverse();
-    seal_and_index(&app, 1000).await;
+    // Each event a run of its own (700 runs: searches read them 4, 16, 64, then
+    // 256 at a time), first in id order, then numbered in an order that has
+    // nothing to do with the ids (no run can be skipped early then, and the
+    // answer must not change).
+    mama::audit::chain::seal_all(&app.db, &crate::audit_chain::keys())
+        .await
+        .unwrap();
+    while mama::audit::indexer::index_pending_in_runs_of(&app.db, 1, 100_000, 1)
+        .await
+        .unwrap()
+        > 0
+    {}
+    let runs = mama::entities::audit_target_run::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert!(runs.len() >= 700, "{} runs", runs.len());
     let by_user = |user: &str, actions: Vec<String>| mama::audit::queries::AuditFilter {
         target_user: Some(user.into()),
         actions,
         ..Default::default()
     };
     let updates = vec![Action::UserUpdate.as_str().to_string()];
-    // Runs of 256 events hold these 700 in three runs. Relabel so that each event
-    // is a run of its own (700 runs: three statements of 256), first in id order,
-    // then in an order that has nothing to do with the ids (no run can be skipped
-    // early then, and the answer must not change).
-    for relabel in ["event_id", "(event_id * 7919) % 1009"] {
-        app.sql(&format!("UPDATE audit_targets SET run = {relabel}"))
-            .await;
-        mama::audit::indexer::rebuild_runs(&app.db).await.unwrap();
+    for order in ["by id", "scrambled"] {
+        if order == "scrambled" {
+            // In two steps: a run's new number may be another's old one.
+            app.sql("UPDATE audit_target_chunks SET run = run + 1000000")
+                .await;
+            app.sql("UPDATE audit_target_chunks SET run = ((run - 1000000) * 7919) % 1009")
+                .await;
+            mama::audit::indexer::rebuild_runs(&app.db).await.unwrap();
+        }
         for limit in [3, 1000] {
             assert_eq!(
                 all_pages(&app, &by_user("runs-user", vec![]), limit).await,
                 mine,
-                "{relabel}, {limit} per page"
+                "{order}, {limit} per page"
             );
             assert_eq!(
                 all_pages(&app, &by_user("runs-user", updates.clone()), limit).await,
                 mine_updates,
-                "{relabel}, {limit} per page, updates only"
+                "{order}, {limit} per page, updates only"
             );
         }
         assert!(
@@ -387,14 +404,36 @@ async fn migrated_database() -> (crate::helpers::TestDatabase, sea_orm::Database
     (url, db)
 }
 
+/// The rows of the index of a row per pair (`audit_targets`, before chunks),
+/// sorted.
+async fn pair_rows(db: &sea_orm::DatabaseConnection) -> Vec<(i64, String, i64)> {
+    use sea_orm::ConnectionTrait;
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT run, user_id, event_id FROM audit_targets ORDER BY run, user_id, event_id",
+        ))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| {
+            (
+                r.try_get("", "run").unwrap(),
+                r.try_get("", "user_id").unwrap(),
+                r.try_get("", "event_id").unwrap(),
+            )
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn upgrading_moves_the_indexed_targets_into_runs_and_back() {
     use migration::MigratorTrait;
     use sea_orm::ConnectionTrait;
     let (_url, db) = migrated_database().await;
-    // The schema before runs (this and the next migration undone), with events
-    // indexed the old way.
-    migration::Migrator::down(&db, Some(2)).await.unwrap();
+    // The schema before runs (this, the next and the chunks' migration undone),
+    // with events indexed the old way.
+    migration::Migrator::down(&db, Some(3)).await.unwrap();
     let mut ids = vec![];
     for i in 0..300 {
         let mut ev = Event::system("test", Action::UserView, Outcome::Success);
@@ -416,21 +455,18 @@ async fn upgrading_moves_the_indexed_targets_into_runs_and_back() {
         .await
         .unwrap();
     }
-    migration::Migrator::up(&db, None).await.unwrap();
-    let rows = mama::entities::audit_target::Entity::find()
-        .all(&db)
-        .await
-        .unwrap();
+    migration::Migrator::up(&db, Some(1)).await.unwrap();
+    let rows = pair_rows(&db).await;
     assert_eq!(
         rows.len(),
         300,
         "the unsealed event's row is left to the indexer"
     );
     // In chain order, 32,768 rows a run: all 300 in run 0.
-    for r in &rows {
-        let n: usize = ids.iter().position(|&i| i == r.event_id).unwrap();
-        assert_eq!(r.user_id, format!("old-{}", n % 2));
-        assert_eq!(r.run, 0);
+    for (run, user, event) in &rows {
+        let n: usize = ids.iter().position(|i| i == event).unwrap();
+        assert_eq!(user, &format!("old-{}", n % 2));
+        assert_eq!(*run, 0);
     }
     let runs = mama::entities::audit_target_run::Entity::find()
         .all(&db)
@@ -455,7 +491,7 @@ async fn upgrading_moves_the_indexed_targets_into_runs_and_back() {
         }]
     );
     // And back down: the same pairs, keyed the old way.
-    migration::Migrator::down(&db, Some(2)).await.unwrap();
+    migration::Migrator::down(&db, Some(1)).await.unwrap();
     let back = db
         .query_all_raw(sea_orm::Statement::from_string(
             db.get_database_backend(),
@@ -485,7 +521,8 @@ async fn the_indexer_starts_a_new_run_past_its_row_bound_and_searches_span_runs(
         ev.targets = targets;
         ids.push(mama::audit::insert(&app.db, &ev).await.unwrap());
     }
-    // Small passes, so that the run boundary falls between passes too.
+    // Small passes, each rewriting the run it grows, so that the run boundary
+    // falls between passes too.
     seal_and_index(&app, 3).await;
     let runs = mama::entities::audit_target_run::Entity::find()
         .order_by_asc(mama::entities::audit_target_run::Column::Run)
@@ -498,6 +535,13 @@ async fn the_indexer_starts_a_new_run_past_its_row_bound_and_searches_span_runs(
     assert_eq!(mine[0].row_count + mine[1].row_count, 40_000);
     assert!(mine[0].ceiling_event_id <= mine[1].ceiling_event_id);
     assert_eq!(mine[1].ceiling_event_id, ids[39]);
+    // Every pair is in its run's chunks once: 1,000 users a pass in each.
+    assert_eq!(
+        mama::audit::indexer::indexed_events(&app.db, "crowd-500")
+            .await
+            .unwrap(),
+        ids.iter().rev().copied().collect::<Vec<_>>()
+    );
     let odd: Vec<i64> = ids.iter().rev().step_by(2).copied().collect();
     let f = mama::audit::queries::AuditFilter {
         target_user: Some("odd".into()),
@@ -509,33 +553,47 @@ async fn the_indexer_starts_a_new_run_past_its_row_bound_and_searches_span_runs(
 }
 
 #[tokio::test]
-async fn an_index_row_already_stored_does_not_stop_the_indexer_nor_repeat_in_searches() {
+async fn a_chunk_left_where_the_indexer_writes_does_not_stop_it_nor_repeat_in_searches() {
     use sea_orm::ConnectionTrait;
     let app = spawn_app_with(|s| s.audit_index_interval = Duration::from_secs(3600)).await;
     let mut ids = vec![];
     for _ in 0..3 {
         ids.push(put(&app, Action::UserView, Outcome::Success, &["ann", "bo"]).await);
     }
-    // A row the indexer is about to write is there already (nothing the app
-    // does leaves one; a hand-made repair could): its plain INSERT fails.
-    app.db
-        .execute_raw(sea_orm::Statement::from_sql_and_values(
-            app.db.get_database_backend(),
-            match app.db.get_database_backend() {
-                sea_orm::DbBackend::Postgres => {
-                    "INSERT INTO audit_targets (run, user_id, event_id) VALUES ($1, $2, $3)"
-                }
-                _ => "INSERT INTO audit_targets (run, user_id, event_id) VALUES (?, ?, ?)",
-            },
-            [0i64.into(), "ann".into(), ids[1].into()],
-        ))
+    // Chunks in the run the indexer fills next and in one past it (nothing the
+    // app does leaves one; a hand-made repair could), naming an event it is
+    // about to index: neither may make its INSERT fail.
+    let next_run = mama::entities::audit_target_run::Entity::find()
+        .order_by_desc(mama::entities::audit_target_run::Column::Run)
+        .one(&app.db)
         .await
-        .unwrap();
+        .unwrap()
+        .map_or(0, |r| r.run + 1);
+    let stray = mama::audit::chunk::encode(&[("ann".to_string(), ids[1])]);
+    for run in [next_run, next_run + 5] {
+        app.db
+            .execute_raw(sea_orm::Statement::from_sql_and_values(
+                app.db.get_database_backend(),
+                match app.db.get_database_backend() {
+                    sea_orm::DbBackend::Postgres => {
+                        "INSERT INTO audit_target_chunks (run, first_user, pairs) VALUES ($1, $2, $3)"
+                    }
+                    _ => "INSERT INTO audit_target_chunks (run, first_user, pairs) VALUES (?, ?, ?)",
+                },
+                [
+                    run.into(),
+                    "ann".into(),
+                    stray[0].pairs.clone().into(),
+                ],
+            ))
+            .await
+            .unwrap();
+    }
     seal_and_index(&app, 100).await;
     assert_eq!(
         mama::audit::indexer::lag(&app.db).await.unwrap(),
         0,
-        "the indexer went past the stored row"
+        "the indexer went past the stored chunks"
     );
     let newest_first: Vec<i64> = ids.iter().rev().copied().collect();
     for user in ["ann", "bo"] {
@@ -544,6 +602,13 @@ async fn an_index_row_already_stored_does_not_stop_the_indexer_nor_repeat_in_sea
             ..Default::default()
         };
         assert_eq!(all_pages(&app, &f, 2).await, newest_first, "{user}");
+        assert_eq!(
+            mama::audit::indexer::indexed_events(&app.db, user)
+                .await
+                .unwrap(),
+            newest_first,
+            "{user}: listed once"
+        );
     }
 }
 
@@ -558,27 +623,18 @@ async fn the_index_loses_its_event_key_and_keeps_its_rows_both_ways() {
         ev.targets = vec![format!("u-{}", i % 5), "everyone".into()];
         ids.push(mama::audit::insert(&db, &ev).await.unwrap());
     }
-    mama::audit::chain::seal_all(&db, &crate::audit_chain::keys())
+    // The schema of a row per pair, without the key, filled as it was.
+    migration::Migrator::down(&db, Some(1)).await.unwrap();
+    for (i, id) in ids.iter().enumerate() {
+        db.execute_unprepared(&format!(
+            "INSERT INTO audit_targets (run, user_id, event_id) VALUES (0, 'u-{}', {id}), \
+             (0, 'everyone', {id})",
+            i % 5
+        ))
         .await
         .unwrap();
-    assert_eq!(
-        mama::audit::indexer::index_pending(&db, 1_000, 100_000)
-            .await
-            .unwrap(),
-        50
-    );
-    let rows = || async {
-        let mut r: Vec<(i64, String, i64)> = mama::entities::audit_target::Entity::find()
-            .all(&db)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|m| (m.run, m.user_id, m.event_id))
-            .collect();
-        r.sort();
-        r
-    };
-    let indexed = rows().await;
+    }
+    let indexed = pair_rows(&db).await;
     assert_eq!(indexed.len(), 100);
     // Without the key, a row may name an event that does not exist (only the
     // archive deletes events, and it deletes their rows itself).
@@ -586,12 +642,150 @@ async fn the_index_loses_its_event_key_and_keeps_its_rows_both_ways() {
     db.execute_unprepared(orphan).await.unwrap();
     // Down: the key is back (the orphan is dropped), every real row kept.
     migration::Migrator::down(&db, Some(1)).await.unwrap();
-    assert_eq!(rows().await, indexed);
+    assert_eq!(pair_rows(&db).await, indexed);
     assert!(
         db.execute_unprepared(orphan).await.is_err(),
         "the key refuses it"
     );
-    migration::Migrator::up(&db, None).await.unwrap();
-    assert_eq!(rows().await, indexed);
+    migration::Migrator::up(&db, Some(1)).await.unwrap();
+    assert_eq!(pair_rows(&db).await, indexed);
     db.execute_unprepared(orphan).await.unwrap();
+}
+
+#[tokio::test]
+async fn chunks_replace_the_row_per_pair_both_ways_and_the_indexer_rebuilds_from_the_events() {
+    use migration::MigratorTrait;
+    let (_url, db) = migrated_database().await;
+    let mut ids = vec![];
+    for i in 0..60 {
+        let mut ev = Event::system("test", Action::UserView, Outcome::Success);
+        ev.targets = vec![format!("u-{}", i % 6), "everyone".into()];
+        ids.push(mama::audit::insert(&db, &ev).await.unwrap());
+    }
+    mama::audit::chain::seal_all(&db, &crate::audit_chain::keys())
+        .await
+        .unwrap();
+    let index_all = || async {
+        while mama::audit::indexer::index_pending(&db, 1_000, 100_000)
+            .await
+            .unwrap()
+            > 0
+        {}
+    };
+    index_all().await;
+    let everyone: Vec<i64> = ids.iter().rev().copied().collect();
+    let u2: Vec<i64> = ids
+        .iter()
+        .rev()
+        .copied()
+        .filter(|id| (id - ids[0]) % 6 == 2)
+        .collect();
+    let check = || async {
+        assert_eq!(
+            mama::audit::indexer::indexed_events(&db, "everyone")
+                .await
+                .unwrap(),
+            everyone
+        );
+        assert_eq!(
+            mama::audit::indexer::indexed_events(&db, "u-2")
+                .await
+                .unwrap(),
+            u2
+        );
+        assert_eq!(mama::audit::indexer::lag(&db).await.unwrap(), 0);
+    };
+    check().await;
+    // Down: a row per pair, empty, and the watermark gone: the old indexer
+    // would start over from the events.
+    migration::Migrator::down(&db, Some(1)).await.unwrap();
+    assert!(pair_rows(&db).await.is_empty());
+    assert_eq!(mama::audit::indexer::indexed_seq(&db).await.unwrap(), 0);
+    assert_eq!(
+        mama::entities::audit_target_run::Entity::find()
+            .all(&db)
+            .await
+            .unwrap(),
+        vec![]
+    );
+    // Up: chunks, empty, until the indexer has read the events again.
+    migration::Migrator::up(&db, None).await.unwrap();
+    assert_eq!(mama::audit::indexer::lag(&db).await.unwrap(), 60);
+    assert!(
+        mama::audit::indexer::indexed_events(&db, "everyone")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    index_all().await;
+    check().await;
+}
+
+#[tokio::test]
+async fn a_quiet_trail_waits_for_a_runs_worth_or_the_longest_wait() {
+    // Waits for an hour unless a run's worth of targets is pending.
+    let app = spawn_app_with(|s| {
+        s.audit_index_interval = Duration::from_millis(20);
+        s.audit_index_max_wait = Duration::from_secs(3600);
+        s.audit_seal_interval = Duration::from_millis(20);
+    })
+    .await;
+    let mut quiet = vec![];
+    for _ in 0..3 {
+        quiet.push(put(&app, Action::UserView, Outcome::Success, &["quiet"]).await);
+    }
+    quiet.reverse();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let indexed = |user: &'static str| {
+        let db = app.db.clone();
+        async move {
+            mama::audit::indexer::indexed_events(&db, user)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(
+        indexed("quiet").await.is_empty(),
+        "indexed before a run's worth"
+    );
+    assert!(mama::audit::indexer::lag(&app.db).await.unwrap() >= 3);
+    let f = mama::audit::queries::AuditFilter {
+        target_user: Some("quiet".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        all_pages(&app, &f, 10).await,
+        quiet,
+        "found through the tail"
+    );
+    // A run's worth (34 events of 1,000 targets): indexed without the wait.
+    for _ in 0..34 {
+        let mut ev = Event::system("test", Action::UserView, Outcome::Success);
+        ev.targets = (0..1000).map(|i| format!("crowd-{i}")).collect();
+        mama::audit::insert(&app.db, &ev).await.unwrap();
+    }
+    let mut waited = 0;
+    while indexed("quiet").await != quiet {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += 1;
+        assert!(waited < 400, "a run's worth was never indexed");
+    }
+    // With a short longest wait, a lone event is indexed after it.
+    let short = spawn_app_with(|s| {
+        s.audit_index_interval = Duration::from_millis(20);
+        s.audit_index_max_wait = Duration::from_millis(200);
+        s.audit_seal_interval = Duration::from_millis(20);
+    })
+    .await;
+    let lone = put(&short, Action::UserView, Outcome::Success, &["lone"]).await;
+    let mut waited = 0;
+    while mama::audit::indexer::indexed_events(&short.db, "lone")
+        .await
+        .unwrap()
+        != vec![lone]
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += 1;
+        assert!(waited < 400, "the lone event was never indexed");
+    }
 }

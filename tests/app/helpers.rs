@@ -318,7 +318,7 @@ impl TestApp {
 
     /// Makes every audit insert fail (the tables are renamed away).
     pub async fn break_audit_store(&self) {
-        self.sql("ALTER TABLE audit_targets RENAME TO audit_targets_off")
+        self.sql("ALTER TABLE audit_target_chunks RENAME TO audit_target_chunks_off")
             .await;
         self.sql("ALTER TABLE audit_events RENAME TO audit_events_off")
             .await;
@@ -327,7 +327,7 @@ impl TestApp {
     pub async fn restore_audit_store(&self) {
         self.sql("ALTER TABLE audit_events_off RENAME TO audit_events")
             .await;
-        self.sql("ALTER TABLE audit_targets_off RENAME TO audit_targets")
+        self.sql("ALTER TABLE audit_target_chunks_off RENAME TO audit_target_chunks")
             .await;
     }
 

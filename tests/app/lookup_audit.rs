@@ -15,7 +15,7 @@ use base64::Engine;
 use mama::{
     api_clients::Scope,
     audit::{chain, indexer},
-    entities::{audit_event, audit_target},
+    entities::audit_event,
 };
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use secrecy::ExposeSecret;
@@ -332,9 +332,7 @@ async fn events_of(a: &ApiApp, token: &str, user: &str) -> Vec<String> {
 }
 
 async fn index_rows(a: &ApiApp, user: &str) -> usize {
-    audit_target::Entity::find()
-        .filter(audit_target::Column::UserId.eq(user))
-        .all(&a.app.db)
+    indexer::indexed_events(&a.app.db, user)
         .await
         .unwrap()
         .len()

@@ -9,8 +9,8 @@
 //! audited), and prints p50/p99 and requests/s. In the same run it measures the
 //! raw database time of the same two selects plus one audit event committed on
 //! its own (what the group-commit writer does for a lone request: one event row
-//! whose `targets` column carries the 100 IDs as JSON; the `audit_targets` index
-//! rows are written later by the background indexer, off the request), and LiteLLM's
+//! whose `targets` column carries the 100 IDs as JSON; the target index
+//! is written later by the background indexer, off the request), and LiteLLM's
 //! nearest equivalent — one `GET /key/list?user_id=…` per user for the same 100
 //! users — against the peer at `MAMA_TEST_LITELLM_URL` (default 127.0.0.1:4010).
 use std::time::{Duration, Instant};
@@ -238,7 +238,7 @@ async fn main() {
 
     // ---- raw database time: the same two selects + one event committed alone ----
     // Like the writer's batch of one: BEGIN IMMEDIATE, one event row (targets as
-    // JSON in it, no audit_targets rows), COMMIT.
+    // JSON in it, no index rows), COMMIT.
     let mut raw = vec![];
     for i in 0..300 {
         let ids = &id_sets[i % id_sets.len()];

@@ -123,7 +123,8 @@ pub async fn search(
             }
             found.extend(
                 q.clone()
-                    .filter(audit_event::Column::Id.is_in(slice.iter().copied()))
+                    // Padded: a few IN shapes stay prepared (`db::pow2_padded`).
+                    .filter(audit_event::Column::Id.is_in(crate::db::pow2_padded(slice)))
                     .all(db)
                     .await?,
             );

@@ -202,7 +202,7 @@ async fn unindexed_tail(
     user: &str,
 ) -> Result<Vec<audit_event::Model>, DbErr> {
     use audit_event::Column as C;
-    use sea_orm::{Condition, sea_query::LikeExpr};
+    use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, Query, UnionType};
     let mark = super::indexer::indexed_seq(db).await?;
     let quoted = serde_json::to_string(user).unwrap_or_default();
     let pattern = format!(
@@ -212,8 +212,22 @@ async fn unindexed_tail(
             .replace('%', "\\%")
             .replace('_', "\\_")
     );
+    // The tail by its ids, from the seq index (`seq IS NULL`, then `seq >
+    // mark`): with `seq IS NULL OR seq > mark` beside an id bound (a page's
+    // cursor) SQLite walked the primary key instead, 190 ms for a page 10,000
+    // events deep in a trail of a million (`mama audit bench`).
+    let mut tail = Query::select();
+    tail.column(C::Id)
+        .from(audit_event::Entity)
+        .and_where(Expr::col(C::Seq).is_null());
+    let mut above = Query::select();
+    above
+        .column(C::Id)
+        .from(audit_event::Entity)
+        .and_where(Expr::col(C::Seq).gt(mark));
+    tail.union(UnionType::All, above);
     let rows = q
-        .filter(Condition::any().add(C::Seq.is_null()).add(C::Seq.gt(mark)))
+        .filter(C::Id.in_subquery(tail))
         .filter(C::Targets.like(LikeExpr::new(pattern).escape('\\')))
         .all(db)
         .await?;

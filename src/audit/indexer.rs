@@ -348,6 +348,13 @@ pub async fn write_runs(
 /// are dropped.
 pub async fn prune(txn: &impl ConnectionTrait, after: i64, through: i64) -> Result<(), DbErr> {
     use audit_target_run::Column as R;
+    // Under the indexer's lock: a pass rewriting the same run meanwhile would
+    // otherwise fail on the chunks this inserts (SQLite's one writer does it
+    // already).
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({INDEX_LOCK_KEY})"))
+            .await?;
+    }
     exec(
         txn,
         "DELETE FROM audit_target_chunks WHERE run IN \

@@ -4,9 +4,7 @@
 //! mode (`MAMA_REQUIRE_SECRETS`) it must, so a fresh deployment cannot be claimed by
 //! whoever connects first. Either way it must be changed at first login.
 use chrono::Utc;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, EntityTrait, TransactionSession, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
 use secrecy::SecretString;
 
 use super::{Role, queries};
@@ -19,10 +17,13 @@ const MARKER: &str = "super_admin_seeded";
 
 /// Returns true when the super admin was created by this call.
 pub async fn seed_super_admin(
-    db: &impl TransactionTrait,
+    db: &sea_orm::DatabaseConnection,
     secrets: &crate::config::Secrets,
 ) -> anyhow::Result<bool> {
-    let txn = db.begin().await?;
+    // A write transaction from the start: on SQLite a deferred one that reads
+    // the marker first cannot take the write lock once another instance on the
+    // same file has committed in between ("database is locked").
+    let txn = crate::db::begin_write(db).await?;
     if app_state::Entity::find_by_id(MARKER)
         .one(&txn)
         .await?

@@ -612,17 +612,23 @@ async fn a_chunk_left_where_the_indexer_writes_does_not_stop_it_nor_repeat_in_se
     }
 }
 
+/// `n` events, the i-th naming `u-{i % users}` and `everyone`; their ids.
+async fn spread_events(db: &sea_orm::DatabaseConnection, n: usize, users: usize) -> Vec<i64> {
+    let mut ids = vec![];
+    for i in 0..n {
+        let mut ev = Event::system("test", Action::UserView, Outcome::Success);
+        ev.targets = vec![format!("u-{}", i % users), "everyone".into()];
+        ids.push(mama::audit::insert(db, &ev).await.unwrap());
+    }
+    ids
+}
+
 #[tokio::test]
 async fn the_index_loses_its_event_key_and_keeps_its_rows_both_ways() {
     use migration::MigratorTrait;
     use sea_orm::ConnectionTrait;
     let (_url, db) = migrated_database().await;
-    let mut ids = vec![];
-    for i in 0..50 {
-        let mut ev = Event::system("test", Action::UserView, Outcome::Success);
-        ev.targets = vec![format!("u-{}", i % 5), "everyone".into()];
-        ids.push(mama::audit::insert(&db, &ev).await.unwrap());
-    }
+    let ids = spread_events(&db, 50, 5).await;
     // The schema of a row per pair, without the key, filled as it was.
     migration::Migrator::down(&db, Some(1)).await.unwrap();
     for (i, id) in ids.iter().enumerate() {
@@ -656,12 +662,7 @@ async fn the_index_loses_its_event_key_and_keeps_its_rows_both_ways() {
 async fn chunks_replace_the_row_per_pair_both_ways_and_the_indexer_rebuilds_from_the_events() {
     use migration::MigratorTrait;
     let (_url, db) = migrated_database().await;
-    let mut ids = vec![];
-    for i in 0..60 {
-        let mut ev = Event::system("test", Action::UserView, Outcome::Success);
-        ev.targets = vec![format!("u-{}", i % 6), "everyone".into()];
-        ids.push(mama::audit::insert(&db, &ev).await.unwrap());
-    }
+    let ids = spread_events(&db, 60, 6).await;
     mama::audit::chain::seal_all(&db, &crate::audit_chain::keys())
         .await
         .unwrap();

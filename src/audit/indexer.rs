@@ -35,7 +35,7 @@ use sea_orm::{
 
 use super::chain::{state_get, state_set};
 use super::chunk;
-use crate::db::{exec, query_row};
+use crate::db::{exec, query_all, query_row};
 use crate::entities::{audit_event, audit_target_run};
 
 /// `app_state` name of the watermark: every event with `seq <=` it is indexed.
@@ -161,57 +161,78 @@ async fn plan(
     let Some(&(_, mut last_seq, _)) = events.first() else {
         return Ok(None);
     };
-    let (mut run, mut pairs) = match newest {
-        Some(n) if n.row_count < run_rows => (n.clone(), run_pairs(db, n.run).await?),
-        _ => {
-            let ceiling = newest.map_or(i64::MIN, |n| n.ceiling_event_id);
-            let next = audit_target_run::Model {
-                run: newest.map_or(0, |n| n.run + 1),
-                min_event_id: i64::MAX,
-                max_event_id: i64::MIN,
-                ceiling_event_id: ceiling,
-                max_seq: 0,
-                row_count: 0,
-            };
-            (next, Vec::new())
-        }
+    // The run these events go to: the newest, grown while it holds fewer than
+    // `run_rows` pairs, else the next.
+    let (number, mut pairs, mut max_seq) = match newest {
+        Some(n) if n.row_count < run_rows => (n.run, run_pairs(db, n.run).await?, n.max_seq),
+        _ => (newest.map_or(0, |n| n.run + 1), Vec::new(), 0),
     };
+    let ceiling = newest.map_or(i64::MIN, |n| n.ceiling_event_id);
+    let held = pairs.len();
     let (mut added, mut taken) = (0usize, 0u64);
     for (id, seq, targets) in &events {
-        let full = added >= max_rows || run.row_count >= run_rows;
+        let full = added >= max_rows || (held + added) as i64 >= run_rows;
         if taken > 0 && full {
             break;
         }
         let targets = super::event::stored_targets(targets);
         if !targets.is_empty() {
             added += targets.len();
-            run.row_count += targets.len() as i64;
-            run.min_event_id = run.min_event_id.min(*id);
-            run.max_event_id = run.max_event_id.max(*id);
-            run.max_seq = run.max_seq.max(*seq);
-            pairs.extend(
-                targets
-                    .into_iter()
-                    .map(|u| (super::event::truncate(&u, 128), *id)),
-            );
+            max_seq = max_seq.max(*seq);
+            pairs.extend(pairs_of(*id, &targets));
         }
         last_seq = *seq;
         taken += 1;
     }
-    let run = if added == 0 {
-        None
-    } else {
-        pairs.sort_unstable();
-        pairs.dedup();
-        run.row_count = pairs.len() as i64;
-        run.ceiling_event_id = run.ceiling_event_id.max(run.max_event_id);
-        Some((run, chunk::encode(&pairs)))
-    };
+    let run = (added > 0).then(|| lay_out(number, pairs, ceiling, max_seq));
     Ok(Some(Pass {
         run,
         last_seq,
         events: taken,
     }))
+}
+
+/// The index's pairs of event `id` naming `targets` (IDs clipped as stored).
+fn pairs_of(id: i64, targets: &[String]) -> impl Iterator<Item = (String, i64)> + '_ {
+    targets
+        .iter()
+        .map(move |u| (super::event::truncate(u, 128), id))
+}
+
+/// Run `run` holding `pairs` (sorted and deduplicated here) and encoded, after
+/// runs whose ceiling is `ceiling`.
+fn lay_out(
+    run: i64,
+    mut pairs: Vec<(String, i64)>,
+    ceiling: i64,
+    max_seq: i64,
+) -> (audit_target_run::Model, Vec<chunk::Chunk>) {
+    pairs.sort_unstable();
+    pairs.dedup();
+    (
+        run_row(run, &pairs, ceiling, max_seq),
+        chunk::encode(&pairs),
+    )
+}
+
+/// The row of run `run` holding `pairs`, after runs whose ceiling is `ceiling`.
+fn run_row(
+    run: i64,
+    pairs: &[(String, i64)],
+    ceiling: i64,
+    max_seq: i64,
+) -> audit_target_run::Model {
+    let (min, max) = pairs.iter().fold((i64::MAX, i64::MIN), |(lo, hi), p| {
+        (lo.min(p.1), hi.max(p.1))
+    });
+    audit_target_run::Model {
+        run,
+        min_event_id: min,
+        max_event_id: max,
+        ceiling_event_id: ceiling.max(max),
+        max_seq,
+        row_count: pairs.len() as i64,
+    }
 }
 
 /// Every (user, event) pair of a run, sorted.
@@ -227,14 +248,12 @@ async fn run_pairs(db: &impl ConnectionTrait, run: i64) -> Result<Vec<(String, i
 
 /// The encoded chunks of a run, in key order.
 async fn run_chunks(db: &impl ConnectionTrait, run: i64) -> Result<Vec<Vec<u8>>, DbErr> {
-    let backend = db.get_database_backend();
-    let rows = db
-        .query_all_raw(crate::db::stmt(
-            backend,
-            "SELECT pairs FROM audit_target_chunks WHERE run = ? ORDER BY first_user",
-            vec![run.into()],
-        ))
-        .await?;
+    let rows = query_all(
+        db,
+        "SELECT pairs FROM audit_target_chunks WHERE run = ? ORDER BY first_user",
+        vec![run.into()],
+    )
+    .await?;
     rows.iter().map(|r| r.try_get_by_index(0)).collect()
 }
 
@@ -312,29 +331,17 @@ pub async fn write_runs(
         }
         let (these, later) = rest.split_at(n);
         rest = later;
-        let mut pairs: Vec<(String, i64)> = these
+        let pairs: Vec<(String, i64)> = these
             .iter()
-            .flat_map(|(id, _, ts)| {
-                ts.iter()
-                    .map(move |u| (super::event::truncate(u, 128), *id))
-            })
+            .flat_map(|(id, _, ts)| pairs_of(*id, ts))
             .collect();
         if pairs.is_empty() {
             continue;
         }
-        pairs.sort_unstable();
-        pairs.dedup();
-        let max_event_id = these.iter().map(|e| e.0).max().unwrap_or(0);
-        ceiling = ceiling.max(max_event_id);
-        let run = audit_target_run::Model {
-            run: next,
-            min_event_id: these.iter().map(|e| e.0).min().unwrap_or(0),
-            max_event_id,
-            ceiling_event_id: ceiling,
-            max_seq: these.iter().map(|e| e.1).max().unwrap_or(0),
-            row_count: pairs.len() as i64,
-        };
-        store_run(txn, run, chunk::encode(&pairs)).await?;
+        let max_seq = these.iter().map(|e| e.1).max().unwrap_or(0);
+        let (run, chunks) = lay_out(next, pairs, ceiling, max_seq);
+        ceiling = run.ceiling_event_id;
+        store_run(txn, run, chunks).await?;
         next += 1;
     }
     Ok(())
@@ -382,7 +389,7 @@ pub async fn prune(txn: &impl ConnectionTrait, after: i64, through: i64) -> Resu
         .filter(R::MinEventId.lte(top))
         .all(txn)
         .await?;
-    for mut run in cut {
+    for run in cut {
         let gone: std::collections::HashSet<i64> = audit_event::Entity::find()
             .select_only()
             .column(audit_event::Column::Id)
@@ -411,9 +418,8 @@ pub async fn prune(txn: &impl ConnectionTrait, after: i64, through: i64) -> Resu
                 .await?;
             continue;
         }
-        run.min_event_id = pairs.iter().map(|p| p.1).min().unwrap_or(run.min_event_id);
-        run.row_count = pairs.len() as i64;
-        store_run(txn, run, chunk::encode(&pairs)).await?;
+        let (rewritten, chunks) = lay_out(run.run, pairs, run.ceiling_event_id, run.max_seq);
+        store_run(txn, rewritten, chunks).await?;
     }
     Ok(())
 }
@@ -422,40 +428,23 @@ pub async fn prune(txn: &impl ConnectionTrait, after: i64, through: i64) -> Resu
 /// the indexer). A run's highest seq is taken over its event-id range: never
 /// below the truth, so the archive only ever rewrites a run it could drop.
 pub async fn rebuild_runs(db: &DatabaseConnection) -> Result<(), DbErr> {
+    use crate::entities::audit_target_chunk::Column as K;
     let txn = crate::db::begin_write(db).await?;
-    let backend = db.get_database_backend();
-    let rows = txn
-        .query_all_raw(crate::db::stmt(
-            backend,
-            "SELECT run, pairs FROM audit_target_chunks ORDER BY run",
-            vec![],
-        ))
+    let numbers: Vec<i64> = crate::entities::audit_target_chunk::Entity::find()
+        .select_only()
+        .column(K::Run)
+        .distinct()
+        .order_by_asc(K::Run)
+        .into_tuple()
+        .all(&txn)
         .await?;
-    let mut runs: std::collections::BTreeMap<i64, audit_target_run::Model> = Default::default();
-    for row in rows {
-        let (run, bytes): (i64, Vec<u8>) = (row.try_get_by_index(0)?, row.try_get_by_index(1)?);
-        let m = runs.entry(run).or_insert(audit_target_run::Model {
-            run,
-            min_event_id: i64::MAX,
-            max_event_id: i64::MIN,
-            ceiling_event_id: 0,
-            max_seq: 0,
-            row_count: 0,
-        });
-        for (_, events) in chunk::decode(&bytes) {
-            m.row_count += events.len() as i64;
-            for e in events {
-                m.min_event_id = m.min_event_id.min(e);
-                m.max_event_id = m.max_event_id.max(e);
-            }
-        }
-    }
     txn.execute_unprepared("DELETE FROM audit_target_runs")
         .await?;
     let mut ceiling = i64::MIN;
-    for mut m in runs.into_values() {
-        ceiling = ceiling.max(m.max_event_id);
-        m.ceiling_event_id = ceiling;
+    for number in numbers {
+        let pairs = run_pairs(&txn, number).await?;
+        let mut m = run_row(number, &pairs, ceiling, 0);
+        ceiling = m.ceiling_event_id;
         m.max_seq = query_row(
             &txn,
             "SELECT COALESCE(MAX(seq), 0) FROM audit_events WHERE id BETWEEN ? AND ?",
@@ -493,7 +482,6 @@ pub async fn user_chunks(
     low: Option<i64>,
     limit: u64,
 ) -> Result<Vec<UserChunk>, DbErr> {
-    let backend = db.get_database_backend();
     // The chunks' order is bytewise (Rust's `str` order); on PostgreSQL the
     // column is in the "C" collation (migration `audit_target_chunks`).
     let sql = format!(
@@ -502,18 +490,17 @@ pub async fn user_chunks(
          FROM audit_target_runs r WHERE r.run < ? AND r.min_event_id < ? AND r.max_event_id > ? \
          ORDER BY r.run DESC LIMIT {limit}"
     );
-    let rows = db
-        .query_all_raw(crate::db::stmt(
-            backend,
-            &sql,
-            vec![
-                user.into(),
-                older_than.into(),
-                before.unwrap_or(i64::MAX).into(),
-                low.unwrap_or(i64::MIN).into(),
-            ],
-        ))
-        .await?;
+    let rows = query_all(
+        db,
+        &sql,
+        vec![
+            user.into(),
+            older_than.into(),
+            before.unwrap_or(i64::MAX).into(),
+            low.unwrap_or(i64::MIN).into(),
+        ],
+    )
+    .await?;
     rows.iter()
         .map(|r| {
             Ok(UserChunk {

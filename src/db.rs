@@ -383,6 +383,16 @@ pub async fn query_row(
     db.query_one_raw(stmt(backend, sql, values)).await
 }
 
+/// Every row of `sql` (with `?` placeholders) on either backend.
+pub async fn query_all(
+    db: &impl sea_orm::ConnectionTrait,
+    sql: &str,
+    values: Vec<sea_orm::Value>,
+) -> Result<Vec<sea_orm::QueryResult>, sea_orm::DbErr> {
+    let backend = db.get_database_backend();
+    db.query_all_raw(stmt(backend, sql, values)).await
+}
+
 /// The one row `select` matches, for a select by a primary or unique key, read
 /// without `LIMIT`: SeaORM's `.one()` binds `LIMIT ?`, and SQLite re-prepares a
 /// statement whose LIMIT is a bound parameter on every run (its planner

@@ -95,9 +95,7 @@ async fn permissions(
          ORDER BY 3"
     );
     let values: Vec<sea_orm::Value> = pks.iter().chain(pks).map(|&p| p.into()).collect();
-    let rows = db
-        .query_all_raw(crate::db::stmt(db.get_database_backend(), &sql, values))
-        .await?;
+    let rows = crate::db::query_all(db, &sql, values).await?;
     rows.iter()
         .map(|r| {
             Ok((

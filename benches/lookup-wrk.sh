@@ -101,6 +101,11 @@ rss_peak_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0
 rss_now() { awk '/RssAnon/ {a=$2} /RssFile/ {f=$2} END {printf "%d+%d", a/1024, f/1024}' "/proc/$1/status" 2>/dev/null || echo "?"; }
 # The value of one of mama's metrics (empty if mama does not answer).
 metric() { curl -fs "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+# What jemalloc holds, "allocated/resident" in MB: live objects against its pages
+# in memory (free pages not yet returned included).
+heap_now() {
+  curl -fs "http://127.0.0.1:$PORT/metrics" | awk '$1 == "mama_allocator_bytes{kind=\"allocated\"}" {a=$2} $1 == "mama_allocator_bytes{kind=\"resident\"}" {r=$2} END {printf "%d/%d", a/1048576, r/1048576}'
+}
 # mama's CPU time so far (user + system), in clock ticks.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 TICKS=$(getconf CLK_TCK)
@@ -146,7 +151,7 @@ run_one() { # name database_url
   done
   echo "   lookup cache after the warm-up: ${cached:-?} answers"
   echo "   load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "   mama RSS after the warm-up (cache preloaded), anon+file: $(rss_now "$MAMA_PID") MB"
+  echo "   mama RSS after the warm-up (cache preloaded), anon+file: $(rss_now "$MAMA_PID") MB; jemalloc allocated/resident: $(heap_now) MB"
   # cpu ms/call: mama's user+system CPU during the run divided by the calls answered
   # (background sealing and indexing included), the figure that does not depend on
   # how busy the rest of the machine is.
@@ -156,7 +161,7 @@ run_one() { # name database_url
     perf record -q ${BENCH_PERF_ARGS:--F 499} -p "$MAMA_PID" -o "$BENCH_PERF_DIR/$name.data" 2>/dev/null &
     perf_pid=$!
   fi
-  printf '   %-6s %10s %9s %9s %8s %8s %12s %14s %12s %11s\n' conns "req/s" "p50 ms" "p99 ms" non-200 errors "cpu ms/call" "RSS anon+file" "in mama ms" "pg cpu ms"
+  printf '   %-6s %10s %9s %9s %8s %8s %12s %14s %12s %11s %14s\n' conns "req/s" "p50 ms" "p99 ms" non-200 errors "cpu ms/call" "RSS anon+file" "in mama ms" "pg cpu ms" "heap mid-step"
   for c in $CONNS; do
     local t=$(( c < 2 ? 1 : 2 ))
     local line c0 c1 g0 g1 s0 n0
@@ -164,8 +169,12 @@ run_one() { # name database_url
     g0=$(pg_ticks)
     s0=$(metric 'mama_http_request_duration_seconds_sum{group="api"}')
     n0=$(metric 'mama_http_request_duration_seconds_count{group="api"}')
+    # jemalloc's figures are read halfway through the step (after it, freed
+    # pages are already going back).
+    (sleep "$(( ${DURATION%s} / 2 ))"; heap_now >"$WORK/heap") &
     line=$(ACCEPT_ENCODING= wrk -t$t -c"$c" -d"$DURATION" --latency -s "$WORK/lookup.lua" \
       "http://127.0.0.1:$PORT/api/v1/keys/lookup" | grep '^RESULT')
+    wait $!
     c1=$(cpu_ticks "$MAMA_PID")
     g1=$(pg_ticks)
     read -r _ n rps p50 p99 st er <<<"$line"
@@ -173,13 +182,14 @@ run_one() { # name database_url
     # dispatch to its answer) over the step; the rest of a call's time it spent
     # in wrk, the kernel, or waiting for a worker thread. "pg cpu ms": the bench
     # cluster's CPU (every PostgreSQL process) per call, as mama's.
-    printf '   %-6s %10s %9s %9s %8s %8s %12s %14s %12s %11s\n' "$c" "$rps" "$p50" "$p99" "$st" "$er" \
+    printf '   %-6s %10s %9s %9s %8s %8s %12s %14s %12s %11s %14s\n' "$c" "$rps" "$p50" "$p99" "$st" "$er" \
       "$(per_call $((c1 - c0)) "$n")" \
       "$(rss_now "$MAMA_PID")" \
       "$(awk -v s0="${s0:-0}" -v n0="${n0:-0}" -v s1="$(metric 'mama_http_request_duration_seconds_sum{group="api"}')" \
         -v n1="$(metric 'mama_http_request_duration_seconds_count{group="api"}')" \
         'BEGIN { printf "%.2f", (n1 > n0 ? (s1 - s0) * 1000 / (n1 - n0) : 0) }')" \
-      "$(per_call $((g1 - g0)) "$n")"
+      "$(per_call $((g1 - g0)) "$n")" \
+      "$(cat "$WORK/heap")"
   done
   if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true; fi
   # The pair below compares two clients: first let the indexer work off the

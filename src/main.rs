@@ -14,9 +14,29 @@ use migration::{Migrator, MigratorTrait};
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// jemalloc's own figures for `/metrics` (`mama_allocator_bytes`); empty if
+/// it cannot be read.
+fn jemalloc_stats() -> Vec<(&'static str, u64)> {
+    use tikv_jemalloc_ctl::{epoch, stats};
+    if epoch::advance().is_err() {
+        return Vec::new();
+    }
+    [
+        ("allocated", stats::allocated::read()),
+        ("active", stats::active::read()),
+        ("resident", stats::resident::read()),
+        ("metadata", stats::metadata::read()),
+        ("retained", stats::retained::read()),
+    ]
+    .into_iter()
+    .filter_map(|(kind, v)| Some((kind, v.ok()? as u64)))
+    .collect()
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     mama::telemetry::init();
+    mama::metrics::set_allocator_probe(jemalloc_stats);
     let cli = Cli::parse();
     // Each command reads only what it needs: `migrate` and `healthcheck` must not
     // create development secrets as a side effect.

@@ -216,6 +216,63 @@ fn pool_usage(db: &DatabaseConnection) -> (u32, usize, u32) {
     }
 }
 
+/// What the process's allocator holds, by kind, in bytes. The binary chooses the
+/// allocator, so it installs the probe ([`set_allocator_probe`]); tests and the
+/// library's other users have none.
+pub type AllocatorProbe = fn() -> Vec<(&'static str, u64)>;
+
+static ALLOCATOR_PROBE: std::sync::OnceLock<AllocatorProbe> = std::sync::OnceLock::new();
+
+/// Installs the allocator's probe (once; later calls are ignored).
+pub fn set_allocator_probe(probe: AllocatorProbe) {
+    let _ = ALLOCATOR_PROBE.set(probe);
+}
+
+/// The process's resident memory from `/proc/self/status`, by kind (anonymous,
+/// file-backed, shared memory), in bytes; empty where there is no such file.
+fn resident() -> Vec<(&'static str, u64)> {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return Vec::new();
+    };
+    [
+        ("anon", "RssAnon:"),
+        ("file", "RssFile:"),
+        ("shmem", "RssShmem:"),
+        ("peak", "VmHWM:"),
+    ]
+    .into_iter()
+    .filter_map(|(kind, field)| {
+        let line = status.lines().find(|l| l.starts_with(field))?;
+        let kib: u64 = line[field.len()..]
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()?;
+        Some((kind, kib * 1024))
+    })
+    .collect()
+}
+
+/// Memory gauges: resident memory and, where the binary installed a probe, the
+/// allocator's own figures.
+fn render_memory(out: &mut String) {
+    out.push_str("# HELP mama_resident_memory_bytes Resident memory of this process by kind (peak: the highest total since start).\n# TYPE mama_resident_memory_bytes gauge\n");
+    for (kind, bytes) in resident() {
+        out.push_str(&format!(
+            "mama_resident_memory_bytes{{kind=\"{kind}\"}} {bytes}\n"
+        ));
+    }
+    if let Some(probe) = ALLOCATOR_PROBE.get() {
+        out.push_str("# HELP mama_allocator_bytes What Rust's allocator holds (allocated: live objects; active: their pages; resident: its pages in memory, free ones not yet returned included; metadata: its own; retained: address space kept unmapped).\n# TYPE mama_allocator_bytes gauge\n");
+        for (kind, bytes) in probe() {
+            out.push_str(&format!(
+                "mama_allocator_bytes{{kind=\"{kind}\"}} {bytes}\n"
+            ));
+        }
+    }
+}
+
 /// The Prometheus text: `m`'s counters and gauges read from `db` (served by
 /// `health::metrics`).
 pub async fn render(m: &Metrics, db: &DatabaseConnection) -> String {
@@ -362,5 +419,6 @@ pub async fn render(m: &Metrics, db: &DatabaseConnection) -> String {
         }
     }
     out.push_str(&format!("# HELP mama_database_up Whether the database answered the metrics queries.\n# TYPE mama_database_up gauge\nmama_database_up {up}\n"));
+    render_memory(&mut out);
     out
 }

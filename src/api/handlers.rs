@@ -111,7 +111,7 @@ pub async fn lookup(
     // the answers' ready JSON.
     Ok(HttpResponse::Ok()
         .content_type("application/json")
-        .body(lookup_cache::response_body(&users, &not_found, &errors)))
+        .body(lookup_cache::LookupBody::new(users, &not_found, &errors)))
 }
 
 /// The answers for `ids` (external IDs), in their order (`None`: no such

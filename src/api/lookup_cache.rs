@@ -154,6 +154,14 @@ impl Answer {
         out.push(b'}');
     }
 
+    /// Bytes [`Answer::write`] appends.
+    fn len(&self) -> usize {
+        MEMBERS.iter().map(|m| m.len()).sum::<usize>()
+            + (self.buf.len() - self.ends[0] as usize)
+            + self.key.expose_secret().len()
+            + 1
+    }
+
     /// Bytes held for this answer (the cache's memory, in `/metrics`).
     fn size(&self) -> usize {
         std::mem::size_of::<Answer>() + self.buf.len() + self.key.expose_secret().len()
@@ -183,28 +191,100 @@ pub fn user_key(g: UserGrants, key: String) -> UserKey {
     }
 }
 
-/// The whole lookup response from its parts, exactly as serde would write
-/// [`super::contract::LookupResponse`].
-pub fn response_body(
-    users: &[Arc<Answer>],
-    not_found: &[String],
-    errors: &[LookupError],
-) -> Vec<u8> {
-    let estimate: usize = users.iter().map(|a| a.buf.len() + 256).sum();
-    let mut out = Vec::with_capacity(estimate + 64);
-    out.extend_from_slice(b"{\"users\":[");
-    for (i, a) in users.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
+/// The lookup response, exactly as serde would write
+/// [`super::contract::LookupResponse`], written as it is sent: in pieces of
+/// about [`PIECE_BYTES`] from the answers themselves, with its length known
+/// ahead (a `Content-Length`, not chunked). Nothing of it exists before the
+/// audit middleware has stored the call's event and actix asks for the body, and
+/// none of it is kept after its piece is written: 128 calls in flight held a
+/// ~40 KB body each, and the connections' write buffers grew to 64 KB each to
+/// take them in one piece (README, "What bounds RSS").
+pub struct LookupBody {
+    users: std::vec::IntoIter<Arc<Answer>>,
+    /// Written at the start (`{"users":[`), false once it is.
+    opening: bool,
+    /// Whether an answer was written (a comma goes before the next).
+    any: bool,
+    /// `],"not_found":…,"errors":…}`, written after the last answer.
+    closing: Option<Vec<u8>>,
+    /// Bytes not yet written.
+    remaining: u64,
+}
+
+/// About how much [`LookupBody`] writes per piece: under the connection's
+/// write buffer (8 KiB), so it never grows.
+pub const PIECE_BYTES: usize = 7 * 1024;
+
+const OPENING: &[u8] = b"{\"users\":[";
+
+impl LookupBody {
+    pub fn new(users: Vec<Arc<Answer>>, not_found: &[String], errors: &[LookupError]) -> Self {
+        let mut closing = b"],\"not_found\":".to_vec();
+        write_json(&mut closing, &not_found);
+        closing.extend_from_slice(b",\"errors\":");
+        write_json(&mut closing, &errors);
+        closing.push(b'}');
+        let answers: usize = users.iter().map(|a| a.len()).sum();
+        let commas = users.len().saturating_sub(1);
+        LookupBody {
+            remaining: (OPENING.len() + answers + commas + closing.len()) as u64,
+            users: users.into_iter(),
+            opening: true,
+            any: false,
+            closing: Some(closing),
         }
-        a.write(&mut out);
     }
-    out.extend_from_slice(b"],\"not_found\":");
-    write_json(&mut out, &not_found);
-    out.extend_from_slice(b",\"errors\":");
-    write_json(&mut out, &errors);
-    out.push(b'}');
-    out
+
+    /// Appends the next piece to `out`; false when everything was written.
+    fn write_piece(&mut self, out: &mut Vec<u8>) -> bool {
+        let before = out.len();
+        if std::mem::take(&mut self.opening) {
+            out.extend_from_slice(OPENING);
+        }
+        while out.len() - before < PIECE_BYTES {
+            match self.users.next() {
+                Some(a) => {
+                    if std::mem::replace(&mut self.any, true) {
+                        out.push(b',');
+                    }
+                    a.write(out);
+                }
+                None => {
+                    if let Some(closing) = self.closing.take() {
+                        out.extend_from_slice(&closing);
+                    }
+                    break;
+                }
+            }
+        }
+        self.remaining -= (out.len() - before) as u64;
+        out.len() > before
+    }
+
+    /// The whole body at once.
+    pub fn into_vec(mut self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.remaining as usize);
+        while self.write_piece(&mut out) {}
+        out
+    }
+}
+
+impl actix_web::body::MessageBody for LookupBody {
+    type Error = std::convert::Infallible;
+
+    fn size(&self) -> actix_web::body::BodySize {
+        actix_web::body::BodySize::Sized(self.remaining)
+    }
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<actix_web::web::Bytes, Self::Error>>> {
+        let this = self.get_mut();
+        // An answer is written whole, so a piece can pass the mark by one.
+        let mut piece = Vec::with_capacity(PIECE_BYTES + 512);
+        std::task::Poll::Ready(this.write_piece(&mut piece).then(|| Ok(piece.into())))
+    }
 }
 
 fn write_json(out: &mut Vec<u8>, v: &impl Serialize) {
@@ -549,7 +629,10 @@ mod tests {
             code: "refused".into(),
             message: "the stored key cannot be decrypted".into(),
         }];
-        let body = response_body(&users, &not_found, &errors);
+        let body = LookupBody::new(users, &not_found, &errors);
+        let size = actix_web::body::MessageBody::size(&body);
+        let body = body.into_vec();
+        assert_eq!(size, actix_web::body::BodySize::Sized(body.len() as u64));
         let expected = serde_json::to_vec(&LookupResponse {
             users: gs
                 .iter()
@@ -562,6 +645,49 @@ mod tests {
         .unwrap();
         assert_eq!(
             String::from_utf8(body).unwrap(),
+            String::from_utf8(expected).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_long_body_goes_out_in_pieces_that_add_up_to_what_serde_writes() {
+        use actix_web::body::{BodySize, MessageBody};
+        use std::task::{Context, Poll, Waker};
+        let gs: Vec<_> = (0..100)
+            .map(|i| grants(&format!("u-{i:03}"), Some("alias")))
+            .collect();
+        let users: Vec<_> = gs
+            .iter()
+            .map(|g| Arc::new(Answer::of(g.clone(), SecretString::from("sk-key"))))
+            .collect();
+        let longest = users.iter().map(|a| a.len()).max().unwrap();
+        let not_found = vec!["nobody".to_string()];
+        let mut body = LookupBody::new(users, &not_found, &[]);
+        let announced = body.size();
+        let mut pieces = vec![];
+        let mut cx = Context::from_waker(Waker::noop());
+        while let Poll::Ready(Some(Ok(piece))) = std::pin::Pin::new(&mut body).poll_next(&mut cx) {
+            pieces.push(piece);
+        }
+        assert!(pieces.len() >= 4, "{} pieces", pieces.len());
+        assert!(
+            pieces.iter().all(|p| p.len() <= PIECE_BYTES + longest + 1),
+            "{:?}",
+            pieces.iter().map(|p| p.len()).collect::<Vec<_>>()
+        );
+        let whole = pieces.concat();
+        assert_eq!(announced, BodySize::Sized(whole.len() as u64));
+        let expected = serde_json::to_vec(&LookupResponse {
+            users: gs
+                .iter()
+                .map(|g| user_key(g.clone(), "sk-key".to_string()))
+                .collect(),
+            not_found,
+            errors: vec![],
+        })
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(whole).unwrap(),
             String::from_utf8(expected).unwrap()
         );
     }

@@ -86,9 +86,11 @@ pub async fn compress(
         return Ok(ServiceResponse::new(req, response));
     }
     let (response, body) = response.into_parts();
-    let bytes = match body.try_into_bytes() {
+    // A sized body written in pieces (the key lookup's) is read whole here,
+    // after the audit middleware stored its event.
+    let bytes = match actix_web::body::to_bytes(body).await {
         Ok(bytes) => bytes,
-        Err(body) => return Ok(ServiceResponse::new(req, response.set_body(body))),
+        Err(e) => return Err(actix_web::error::ErrorInternalServerError(e)),
     };
     match gzip(&bytes) {
         Ok(zipped) => {

@@ -358,7 +358,6 @@ pub fn build_server(
     // to 128 KiB) while the connection lives. Bodies written in pieces (the key
     // lookup's, `LookupBody`) go out piece by piece under this mark, so the buffer
     // of every keep-alive connection stays at 8 KiB instead of 64.
-    .h1_write_buffer_size(4 * 1024)
     // `Application::run_until_signal` handles SIGTERM/SIGINT (actix's own handler
     // would stop the server but not the worker, the indexer or the writer).
     .disable_signals()

@@ -123,14 +123,15 @@ async fn lookup_answers(
     cache: &LookupCache,
     ids: &[String],
     generation: Option<i64>,
-) -> Result<Vec<Option<Result<Arc<Answer>, DecryptError>>>, AppError> {
+) -> Result<Vec<Option<Result<Answer, DecryptError>>>, AppError> {
     let read = |ids| async move {
         Ok::<_, AppError>(
-            queries::lookup(&data.db, ids)
-                .await?
-                .into_iter()
-                .map(|(id, g)| (id, lookup_cache::answer(&data.cipher, g)))
-                .collect::<HashMap<_, _>>(),
+            lookup_cache::answers(
+                &data.cipher,
+                queries::lookup(&data.db, ids).await?.into_values(),
+            )
+            .into_iter()
+            .collect::<HashMap<_, _>>(),
         )
     };
     let from = |mut read: HashMap<String, _>, ids: &[String]| {

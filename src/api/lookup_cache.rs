@@ -26,9 +26,8 @@
 //! each for a typical user, measured in the README); `0` turns the cache off.
 //! When full, half the entries are dropped.
 use std::{
-    borrow::Borrow,
-    collections::HashSet,
-    hash::{Hash, Hasher},
+    collections::HashMap,
+    hash::BuildHasher,
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -68,16 +67,147 @@ const MEMBERS: [&str; 16] = [
 /// The key's place among [`MEMBERS`]; its value is not kept with the others.
 const KEY_MEMBER: usize = 2;
 
-/// One user's answer, ready to send.
+/// A varint (7 bits a byte, low first) appended to `out`.
+fn put_varint(out: &mut Vec<u8>, mut v: usize) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// The varint at `bytes[at..]` and where it ends.
+fn varint(bytes: &[u8], mut at: usize) -> (usize, usize) {
+    let (mut v, mut shift) = (0usize, 0);
+    loop {
+        let b = bytes[at];
+        at += 1;
+        v |= ((b & 0x7f) as usize) << shift;
+        if b < 0x80 {
+            return (v, at);
+        }
+        shift += 7;
+    }
+}
+
+fn varint_len(mut v: usize) -> usize {
+    let mut n = 1;
+    while v >= 0x80 {
+        v >>= 7;
+        n += 1;
+    }
+    n
+}
+
+/// Answers stored back to back in one allocation, wiped when the last answer
+/// pointing into it is dropped (it holds keys).
+///
+/// A record is: the length it writes (varint), the user's ID (varint length and
+/// bytes, what the cache hashes), the key as a JSON string (varint length and
+/// bytes), then the JSON value of every other member after the ID in
+/// [`MEMBERS`]' order, each either inline (varint `len << 1`, then the bytes) or,
+/// when the same value was stored inline earlier in the block, a reference to it
+/// (varint `at << 1 | 1`). Most members repeat from user to user (`null`,
+/// `false`, `"synced"`, the organisation, the model list), so a block of a
+/// page of users is about a third of the one-allocation-per-answer layout it
+/// replaced (README, "What bounds RSS").
+struct Block(Box<[u8]>);
+
+impl Drop for Block {
+    fn drop(&mut self) {
+        secrecy::zeroize::Zeroize::zeroize(&mut self.0[..]);
+    }
+}
+
+/// Writes answers into a [`Block`]. Its buffer never reallocates in place: it
+/// moves to a larger one whose predecessor is wiped, and the block is an exact
+/// copy of it, so no freed memory keeps a key.
+struct BlockBuilder {
+    buf: secrecy::zeroize::Zeroizing<Vec<u8>>,
+    /// Values stored inline so far: where.
+    seen: HashMap<Box<[u8]>, usize>,
+}
+
+impl BlockBuilder {
+    fn new() -> Self {
+        BlockBuilder {
+            buf: Vec::with_capacity(4096).into(),
+            seen: HashMap::new(),
+        }
+    }
+
+    fn reserve(&mut self, extra: usize) {
+        if self.buf.capacity() - self.buf.len() < extra {
+            let mut bigger =
+                Vec::with_capacity((self.buf.len() + extra).max(2 * self.buf.capacity()));
+            bigger.extend_from_slice(&self.buf);
+            // The old buffer is wiped as it is dropped.
+            self.buf = bigger.into();
+        }
+    }
+
+    /// Appends `g`'s answer with its `key`; its place in the block.
+    fn push(&mut self, g: UserGrants, key: &SecretString) -> u32 {
+        let id = g.user.user_id.clone();
+        // serde writes the whole answer (with an empty key); it is cut at the
+        // members' names, which occur nowhere else unescaped.
+        let json =
+            serde_json::to_string(&user_key(g, String::new())).expect("a lookup answer serialises");
+        let key = secrecy::zeroize::Zeroizing::new(
+            serde_json::to_string(key.expose_secret()).expect("a string serialises"),
+        );
+        let mut values = [(0usize, 0usize); MEMBERS.len()];
+        let mut at = 0;
+        for (i, member) in MEMBERS.iter().enumerate() {
+            debug_assert!(json[at..].starts_with(member));
+            let start = at + member.len();
+            at = match MEMBERS.get(i + 1) {
+                Some(next) => start + json[start..].find(next).expect("answers have every member"),
+                None => json.len() - 1,
+            };
+            values[i] = (start, at);
+        }
+        // What the answer writes: serde's JSON with the key in place of `""`.
+        let written = json.len() - 2 + key.len();
+        self.reserve(json.len() + key.len() + id.len() + 8 * MEMBERS.len());
+        let place = self.buf.len();
+        put_varint(&mut self.buf, written);
+        put_varint(&mut self.buf, id.len());
+        self.buf.extend_from_slice(id.as_bytes());
+        put_varint(&mut self.buf, key.len());
+        self.buf.extend_from_slice(key.as_bytes());
+        for (i, &(start, end)) in values.iter().enumerate().skip(1) {
+            if i == KEY_MEMBER {
+                continue;
+            }
+            let value = &json.as_bytes()[start..end];
+            match self.seen.get(value) {
+                Some(&at)
+                    if varint_len(at << 1 | 1) < varint_len(value.len() << 1) + value.len() =>
+                {
+                    put_varint(&mut self.buf, at << 1 | 1)
+                }
+                _ => {
+                    let at = self.buf.len();
+                    put_varint(&mut self.buf, value.len() << 1);
+                    self.buf.extend_from_slice(value);
+                    self.seen.entry(value.into()).or_insert(at);
+                }
+            }
+        }
+        u32::try_from(place).expect("a block is under 4 GiB")
+    }
+
+    fn finish(self) -> Arc<Block> {
+        Arc::new(Block(self.buf.as_slice().into()))
+    }
+}
+
+/// One user's answer, ready to send: its place in a shared [`Block`].
+#[derive(Clone)]
 pub struct Answer {
-    /// The user's ID, then the JSON of every member's value but the key's, back
-    /// to back: one allocation.
-    buf: Box<[u8]>,
-    /// Where the ID and each of those values end in `buf`.
-    ends: [u32; MEMBERS.len()],
-    /// The key as a JSON string, quotes and escapes included, so writing an
-    /// answer copies bytes only.
-    key: SecretString,
+    block: Arc<Block>,
+    at: u32,
 }
 
 impl std::fmt::Debug for Answer {
@@ -90,40 +220,13 @@ impl std::fmt::Debug for Answer {
 
 impl Answer {
     /// The answer of `g` (the user with its models and services) with its
-    /// decrypted `key`.
+    /// decrypted `key`, in a block of its own.
     pub fn of(g: UserGrants, key: SecretString) -> Answer {
-        let user_id = g.user.user_id.clone();
-        // serde writes the whole answer (with an empty key); it is cut at the
-        // members' names, which occur nowhere else unescaped.
-        let json =
-            serde_json::to_string(&user_key(g, String::new())).expect("a lookup answer serialises");
-        let mut buf = Vec::with_capacity(user_id.len() + json.len());
-        buf.extend_from_slice(user_id.as_bytes());
-        let mut ends = [0u32; MEMBERS.len()];
-        ends[0] = buf.len() as u32;
-        let mut at = 0;
-        for (i, member) in MEMBERS.iter().enumerate() {
-            debug_assert!(json[at..].starts_with(member));
-            let start = at + member.len();
-            at = match MEMBERS.get(i + 1) {
-                Some(next) => start + json[start..].find(next).expect("answers have every member"),
-                None => json.len() - 1,
-            };
-            if i != KEY_MEMBER {
-                buf.extend_from_slice(&json.as_bytes()[start..at]);
-                // `ends[0]` is the ID's; the key's slot (`ends[KEY_MEMBER]`) is
-                // the value before it.
-                ends[if i < KEY_MEMBER { i + 1 } else { i }] = buf.len() as u32;
-            }
-        }
-        // The temporary JSON is wiped when dropped; the secret is a copy of it.
-        let key = secrecy::zeroize::Zeroizing::new(
-            serde_json::to_string(key.expose_secret()).expect("a string serialises"),
-        );
+        let mut b = BlockBuilder::new();
+        let at = b.push(g, &key);
         Answer {
-            buf: buf.into_boxed_slice(),
-            ends,
-            key: SecretString::from(key.as_str()),
+            block: b.finish(),
+            at,
         }
     }
 
@@ -134,38 +237,54 @@ impl Answer {
     /// The ID's bytes: what the cache hashes and compares (no UTF-8 check per
     /// probe).
     fn user_id_bytes(&self) -> &[u8] {
-        &self.buf[..self.ends[0] as usize]
-    }
-
-    /// Appends the answer to `out`.
-    pub fn write(&self, out: &mut Vec<u8>) {
-        let mut start = self.ends[0] as usize;
-        let mut value = 1;
-        for (i, member) in MEMBERS.iter().enumerate() {
-            out.extend_from_slice(member.as_bytes());
-            if i == KEY_MEMBER {
-                out.extend_from_slice(self.key.expose_secret().as_bytes());
-                continue;
-            }
-            let end = self.ends[value] as usize;
-            out.extend_from_slice(&self.buf[start..end]);
-            (start, value) = (end, value + 1);
-        }
-        out.push(b'}');
+        id_at(&self.block.0, self.at as usize)
     }
 
     /// Bytes [`Answer::write`] appends.
     fn len(&self) -> usize {
-        MEMBERS.iter().map(|m| m.len()).sum::<usize>()
-            + (self.buf.len() - self.ends[0] as usize)
-            + self.key.expose_secret().len()
-            + 1
+        varint(&self.block.0, self.at as usize).0
     }
 
-    /// Bytes held for this answer (the cache's memory, in `/metrics`).
-    fn size(&self) -> usize {
-        std::mem::size_of::<Answer>() + self.buf.len() + self.key.expose_secret().len()
+    /// Appends the answer to `out`.
+    pub fn write(&self, out: &mut Vec<u8>) {
+        let bytes = &self.block.0[..];
+        let (written, at) = varint(bytes, self.at as usize);
+        out.reserve(written);
+        let (id_len, at) = varint(bytes, at);
+        let id = std::str::from_utf8(&bytes[at..at + id_len]).expect("the ID is UTF-8");
+        let (key_len, mut at) = varint(bytes, at + id_len);
+        let key = &bytes[at..at + key_len];
+        at += key_len;
+        out.extend_from_slice(MEMBERS[0].as_bytes());
+        write_json(out, &id);
+        for (i, member) in MEMBERS.iter().enumerate().skip(1) {
+            out.extend_from_slice(member.as_bytes());
+            if i == KEY_MEMBER {
+                out.extend_from_slice(key);
+                continue;
+            }
+            // Inline (`len << 1`, then the bytes) or where an inline copy is
+            // (`at << 1 | 1`).
+            let (h, next) = varint(bytes, at);
+            let (len, from) = if h & 1 == 1 {
+                let (inline, from) = varint(bytes, h >> 1);
+                at = next;
+                (inline >> 1, from)
+            } else {
+                at = next + (h >> 1);
+                (h >> 1, next)
+            };
+            out.extend_from_slice(&bytes[from..from + len]);
+        }
+        out.push(b'}');
     }
+}
+
+/// The ID of the record at `at`.
+fn id_at(bytes: &[u8], at: usize) -> &[u8] {
+    let (_, at) = varint(bytes, at);
+    let (len, at) = varint(bytes, at);
+    &bytes[at..at + len]
 }
 
 /// The contract's answer for `g` with `key`.
@@ -202,7 +321,7 @@ pub fn user_key(g: UserGrants, key: String) -> UserKey {
 /// but the extra writes cost ~0.1 ms of CPU a call, so only bodies over
 /// [`PIECE_BYTES`] (some 180 users) go out in pieces.
 pub struct LookupBody {
-    users: std::vec::IntoIter<Arc<Answer>>,
+    users: std::vec::IntoIter<Answer>,
     /// Written at the start (`{"users":[`), false once it is.
     opening: bool,
     /// Whether an answer was written (a comma goes before the next).
@@ -219,7 +338,7 @@ pub const PIECE_BYTES: usize = 64 * 1024;
 const OPENING: &[u8] = b"{\"users\":[";
 
 impl LookupBody {
-    pub fn new(users: Vec<Arc<Answer>>, not_found: &[String], errors: &[LookupError]) -> Self {
+    pub fn new(users: Vec<Answer>, not_found: &[String], errors: &[LookupError]) -> Self {
         let mut closing = b"],\"not_found\":".to_vec();
         write_json(&mut closing, &not_found);
         closing.extend_from_slice(b",\"errors\":");
@@ -292,40 +411,86 @@ fn write_json(out: &mut Vec<u8>, v: &impl Serialize) {
     serde_json::to_writer(out, v).expect("a lookup answer serialises");
 }
 
-/// A cached answer, found by its user's ID as bytes (the ID is not stored
-/// twice).
-struct Entry(Arc<Answer>);
-
-impl Borrow<[u8]> for Entry {
-    fn borrow(&self) -> &[u8] {
-        self.0.user_id_bytes()
-    }
+/// Where an answer is: its block's number and its place in the block.
+#[derive(Clone, Copy)]
+struct Slot {
+    block: u32,
+    at: u32,
 }
-impl Hash for Entry {
-    fn hash<H: Hasher>(&self, h: &mut H) {
-        self.0.user_id_bytes().hash(h)
-    }
-}
-impl PartialEq for Entry {
-    fn eq(&self, other: &Entry) -> bool {
-        self.0.user_id_bytes() == other.0.user_id_bytes()
-    }
-}
-impl Eq for Entry {}
 
 #[derive(Default)]
 struct Inner {
     /// The counter the entries were read at.
     generation: i64,
-    users: HashSet<Entry>,
-    /// What the answers hold, in bytes ([`Answer::size`]).
+    /// The answers by their user's ID.
+    index: hashbrown::HashTable<Slot>,
+    /// The blocks the index points into, oldest first; the first is numbered
+    /// `first_block`.
+    blocks: std::collections::VecDeque<Arc<Block>>,
+    first_block: u32,
+    /// What the blocks hold, in bytes.
     bytes: usize,
+    hasher: std::hash::RandomState,
 }
 
 impl Inner {
     fn clear(&mut self) {
-        self.users.clear();
+        self.index.clear();
+        self.blocks.clear();
+        self.first_block = 0;
         self.bytes = 0;
+    }
+
+    fn block(&self, n: u32) -> &Arc<Block> {
+        &self.blocks[(n - self.first_block) as usize]
+    }
+
+    fn find(&self, id: &[u8]) -> Option<Answer> {
+        let hash = self.hasher.hash_one(id);
+        let slot = self
+            .index
+            .find(hash, |s| id_at(&self.block(s.block).0, s.at as usize) == id)?;
+        Some(Answer {
+            block: self.block(slot.block).clone(),
+            at: slot.at,
+        })
+    }
+
+    /// Drops the oldest block and its answers.
+    fn drop_oldest(&mut self) {
+        let Some(gone) = self.blocks.pop_front() else {
+            return;
+        };
+        let n = self.first_block;
+        self.first_block += 1;
+        self.bytes -= gone.0.len();
+        self.index.retain(|s| s.block != n);
+    }
+
+    /// The number of `block`, registered if it is not the newest one already.
+    fn register(&mut self, block: &Arc<Block>) -> u32 {
+        if !self.blocks.back().is_some_and(|b| Arc::ptr_eq(b, block)) {
+            self.blocks.push_back(block.clone());
+            self.bytes += block.0.len();
+        }
+        self.first_block + self.blocks.len() as u32 - 1
+    }
+
+    fn insert(&mut self, a: &Answer) {
+        let block = self.register(&a.block);
+        let id = a.user_id_bytes();
+        let hash = self.hasher.hash_one(id);
+        let slot = Slot { block, at: a.at };
+        let (blocks, first) = (&self.blocks, self.first_block);
+        let id_of = |s: &Slot| id_at(&blocks[(s.block - first) as usize].0, s.at as usize);
+        match self.index.find_mut(hash, |s| id_of(s) == id) {
+            // Read twice (two calls missed it at once): the newer copy.
+            Some(old) => *old = slot,
+            None => {
+                self.index
+                    .insert_unique(hash, slot, |s| self.hasher.hash_one(id_of(s)));
+            }
+        }
     }
 }
 
@@ -350,7 +515,7 @@ impl LookupCache {
 
     /// Answers held now.
     fn len(&self) -> usize {
-        self.lock().users.len()
+        self.lock().index.len()
     }
 
     /// Moves the cache to `generation` if that is newer, emptying it.
@@ -373,21 +538,21 @@ impl LookupCache {
     }
 
     fn publish(&self, inner: &Inner) {
+        // The index's slots (8 bytes and a control byte each) count too.
+        let bytes = inner.bytes + inner.index.capacity() * (std::mem::size_of::<Slot>() + 1);
         self.metrics
-            .set_lookup_cache_entries(inner.users.len(), inner.bytes);
+            .set_lookup_cache_entries(inner.index.len(), bytes);
     }
 
     /// The cached answers of `ids` at `generation`, in their order (`None`: not
     /// cached). A newer generation empties the cache; an older one
     /// (this call read the counter before another call saw it move) uses nothing.
-    pub fn get(&self, generation: i64, ids: &[String]) -> Vec<Option<Arc<Answer>>> {
-        let found: Vec<Option<Arc<Answer>>> = {
+    pub fn get(&self, generation: i64, ids: &[String]) -> Vec<Option<Answer>> {
+        let found: Vec<Option<Answer>> = {
             let mut inner = self.lock();
             self.advance(&mut inner, generation);
             if generation == inner.generation {
-                ids.iter()
-                    .map(|id| inner.users.get(id.as_bytes()).map(|e| e.0.clone()))
-                    .collect()
+                ids.iter().map(|id| inner.find(id.as_bytes())).collect()
             } else {
                 vec![None; ids.len()]
             }
@@ -400,11 +565,12 @@ impl LookupCache {
 
     /// Stores answers read from the database after the counter was read as
     /// `generation`: only if the cache is still at that generation (false:
-    /// nothing stored).
+    /// nothing stored). When full, the oldest blocks (a preload page each, or
+    /// one lookup's misses) make room.
     pub fn put<'a>(
         &self,
         generation: i64,
-        answers: impl ExactSizeIterator<Item = &'a Arc<Answer>>,
+        answers: impl ExactSizeIterator<Item = &'a Answer>,
     ) -> bool {
         let n = answers.len().min(self.capacity);
         if n == 0 {
@@ -414,42 +580,50 @@ impl LookupCache {
         if inner.generation != generation {
             return false;
         }
-        while !inner.users.is_empty() && inner.users.len() + n > self.capacity {
-            // Drop every other entry, the first one included (so a single entry
-            // goes too and the loop always ends): cheap, and no entry is favoured.
-            let (mut keep, mut dropped) = (true, 0);
-            inner.users.retain(|e| {
-                keep = !keep;
-                if !keep {
-                    dropped += e.0.size();
-                }
-                keep
-            });
-            inner.bytes -= dropped;
+        while !inner.blocks.is_empty() && inner.index.len() + n > self.capacity {
+            inner.drop_oldest();
         }
         for a in answers.take(n) {
-            let size = a.size();
-            if let Some(old) = inner.users.replace(Entry(a.clone())) {
-                inner.bytes -= old.0.size();
-            }
-            inner.bytes += size;
+            inner.insert(a);
         }
         self.publish(&inner);
         true
     }
 }
 
-/// The answer of `g` with its key decrypted and checked; a key that cannot be
-/// read fails this user only (logged, never cached).
-pub fn answer(cipher: &KeyCipher, g: UserGrants) -> Result<Arc<Answer>, DecryptError> {
-    let u = &g.user;
-    match cipher.decrypt(&u.user_id, &u.key_ciphertext, &u.key_sha256) {
-        Ok(key) => Ok(Arc::new(Answer::of(g, key))),
-        Err(e) => {
-            tracing::warn!(user_id = %u.user_id, error = %e, "a stored key cannot be returned");
-            Err(e)
-        }
-    }
+/// The answers of `users` with their keys decrypted and checked, written into
+/// one block, in their order; a key that cannot be read fails its user only
+/// (logged, never cached).
+pub fn answers(
+    cipher: &KeyCipher,
+    users: impl IntoIterator<Item = UserGrants>,
+) -> Vec<(String, Result<Answer, DecryptError>)> {
+    let mut b = BlockBuilder::new();
+    let placed: Vec<_> = users
+        .into_iter()
+        .map(|g| {
+            let u = &g.user;
+            let id = u.user_id.clone();
+            match cipher.decrypt(&u.user_id, &u.key_ciphertext, &u.key_sha256) {
+                Ok(key) => (id, Ok(b.push(g, &key))),
+                Err(e) => {
+                    tracing::warn!(user_id = %u.user_id, error = %e, "a stored key cannot be returned");
+                    (id, Err(e))
+                }
+            }
+        })
+        .collect();
+    let block = b.finish();
+    placed
+        .into_iter()
+        .map(|(id, at)| {
+            let a = at.map(|at| Answer {
+                block: block.clone(),
+                at,
+            });
+            (id, a)
+        })
+        .collect()
 }
 
 /// Users per page of the preload.
@@ -524,10 +698,9 @@ async fn fill(
         let Some(last) = page.last() else { break };
         after = last.user.id;
         let room = cache.capacity.saturating_sub(cache.len());
-        let answers: Vec<_> = page
+        let answers: Vec<_> = answers(cipher, page.into_iter().take(room))
             .into_iter()
-            .filter_map(|g| answer(cipher, g).ok())
-            .take(room)
+            .filter_map(|(_, a)| a.ok())
             .collect();
         if !cache.put(generation, answers.iter()) {
             break;
@@ -539,7 +712,7 @@ async fn fill(
 
 /// The IDs whose slot in `found` (as [`LookupCache::get`] answers `ids`) is
 /// empty: those to read from the database.
-pub fn missing(ids: &[String], found: &[Option<Arc<Answer>>]) -> Vec<String> {
+pub fn missing(ids: &[String], found: &[Option<Answer>]) -> Vec<String> {
     ids.iter()
         .zip(found)
         .filter(|(_, a)| a.is_none())
@@ -571,7 +744,7 @@ mod tests {
     use chrono::TimeZone;
 
     /// `LookupCache::get` split into the answers found and the IDs missing.
-    fn get(c: &LookupCache, generation: i64, ids: &[String]) -> (Vec<Arc<Answer>>, Vec<String>) {
+    fn get(c: &LookupCache, generation: i64, ids: &[String]) -> (Vec<Answer>, Vec<String>) {
         let found = c.get(generation, ids);
         assert_eq!(found.len(), ids.len(), "one slot per ID, in order");
         let missing = missing(ids, &found);
@@ -619,11 +792,7 @@ mod tests {
         tricky.user.extra = "x\",\"key\":\"y".into();
         tricky.models = vec![",\"services\":".into()];
         let gs = [grants("u-1", Some("alias")), grants("ü-2", None), tricky];
-        let users: Vec<_> = gs
-            .iter()
-            .zip(keys)
-            .map(|(g, k)| Arc::new(Answer::of(g.clone(), SecretString::from(k))))
-            .collect();
+        let users = in_one_block(gs.iter().cloned().zip(keys));
         let not_found = vec!["nobody".to_string()];
         let errors = vec![LookupError {
             user_id: "u-3".into(),
@@ -654,14 +823,19 @@ mod tests {
     fn a_long_body_goes_out_in_pieces_that_add_up_to_what_serde_writes() {
         use actix_web::body::{BodySize, MessageBody};
         use std::task::{Context, Poll, Waker};
+        // Values that repeat (most members, a model list in three) and some
+        // that do not (the ID, every seventh alias).
         let gs: Vec<_> = (0..1000)
-            .map(|i| grants(&format!("u-{i:04}"), Some("alias")))
+            .map(|i| {
+                let alias = format!("alias-{}", i / 7);
+                let mut g = grants(&format!("u-{i:04}"), (i % 7 == 0).then_some(alias.as_str()));
+                g.models.truncate(i % 3);
+                g
+            })
             .collect();
-        let users: Vec<_> = gs
-            .iter()
-            .map(|g| Arc::new(Answer::of(g.clone(), SecretString::from("sk-key"))))
-            .collect();
+        let users = in_one_block(gs.iter().cloned().map(|g| (g, "sk-key")));
         let longest = users.iter().map(|a| a.len()).max().unwrap();
+        let users_block = users[0].block.clone();
         let not_found = vec!["nobody".to_string()];
         let mut body = LookupBody::new(users, &not_found, &[]);
         let announced = body.size();
@@ -678,6 +852,9 @@ mod tests {
         );
         let whole = pieces.concat();
         assert_eq!(announced, BodySize::Sized(whole.len() as u64));
+        // The block holds a fraction of what the answers write.
+        let held = users_block.0.len();
+        assert!(held * 4 < whole.len(), "{held} bytes for {}", whole.len());
         let expected = serde_json::to_vec(&LookupResponse {
             users: gs
                 .iter()
@@ -693,18 +870,32 @@ mod tests {
         );
     }
 
-    fn answer(user_id: &str) -> Arc<Answer> {
-        Arc::new(Answer::of(
-            grants(user_id, None),
-            SecretString::from("sk-x"),
-        ))
+    /// Answers written into one block, as a preload page's are.
+    fn in_one_block<'a>(pairs: impl IntoIterator<Item = (UserGrants, &'a str)>) -> Vec<Answer> {
+        let mut b = BlockBuilder::new();
+        let places: Vec<u32> = pairs
+            .into_iter()
+            .map(|(g, k)| b.push(g, &SecretString::from(k)))
+            .collect();
+        let block = b.finish();
+        places
+            .into_iter()
+            .map(|at| Answer {
+                block: block.clone(),
+                at,
+            })
+            .collect()
+    }
+
+    fn answer(user_id: &str) -> Answer {
+        Answer::of(grants(user_id, None), SecretString::from("sk-x"))
     }
 
     fn cache(capacity: usize) -> LookupCache {
         LookupCache::new(capacity, Arc::new(Metrics::default()))
     }
 
-    fn user_ids(found: &[Arc<Answer>]) -> Vec<&str> {
+    fn user_ids(found: &[Answer]) -> Vec<&str> {
         found.iter().map(|a| a.user_id()).collect()
     }
 
@@ -741,19 +932,20 @@ mod tests {
         get(&c, 1, &[]);
         for i in 0..20 {
             c.put(1, [answer(&format!("u{i}"))].iter());
-            assert!(c.lock().users.len() <= 4);
+            assert!(c.lock().index.len() <= 4);
         }
         assert_eq!(user_ids(&get(&c, 1, &ids(&["u19"])).0), ["u19"]);
         // A batch as large as the cache into a full cache: still within it.
         let batch: Vec<_> = (20..24).map(|i| answer(&format!("u{i}"))).collect();
         c.put(1, batch.iter());
-        assert!(c.lock().users.len() <= 4);
+        assert!(c.lock().index.len() <= 4);
         assert_eq!(user_ids(&get(&c, 1, &ids(&["u23"])).0), ["u23"]);
-        // The same answers again replace, not add; the byte count follows.
+        // The same answers again replace, not add; the byte count is the
+        // blocks'.
         c.put(1, batch.iter());
         let inner = c.lock();
-        assert_eq!(inner.users.len(), 4);
-        let held: usize = inner.users.iter().map(|e| e.0.size()).sum();
+        assert_eq!(inner.index.len(), 4);
+        let held: usize = inner.blocks.iter().map(|b| b.0.len()).sum();
         assert_eq!(inner.bytes, held);
         drop(inner);
         let off = cache(0);

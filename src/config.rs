@@ -322,7 +322,7 @@ impl Settings {
                 "MAMA_DB_STATEMENT_CACHE",
             )?,
             sqlite_cache_kib: bounded(
-                env.parse("MAMA_SQLITE_CACHE_KIB", 1024)?,
+                env.parse("MAMA_SQLITE_CACHE_KIB", crate::db::DEFAULT_SQLITE_CACHE_KIB)?,
                 64,
                 1 << 20,
                 "MAMA_SQLITE_CACHE_KIB",

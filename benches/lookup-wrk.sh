@@ -10,7 +10,8 @@
 # (100 random IDs per call, every call audited) at 1, 8, 32 and 128 connections.
 # After a warm-up that also waits for the lookup cache's preload, it prints
 # req/s, p50, p99, mama's CPU per call and its resident memory (anonymous +
-# file-backed) per concurrency, mama's peak RSS (VmHWM), one
+# file-backed) per concurrency, what jemalloc holds halfway through each step
+# (allocated / resident MB), mama's peak RSS (VmHWM) after each step and at the end, one
 # keep-alive client with `Accept-Encoding: gzip, deflate` against one with
 # `identity`, and the machine's load average before and after.
 #
@@ -151,7 +152,7 @@ run_one() { # name database_url
   done
   echo "   lookup cache after the warm-up: ${cached:-?} answers"
   echo "   load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "   mama RSS after the warm-up (cache preloaded), anon+file: $(rss_now "$MAMA_PID") MB; jemalloc allocated/resident: $(heap_now) MB"
+  echo "   mama RSS after the warm-up (cache preloaded), anon+file: $(rss_now "$MAMA_PID") MB; jemalloc allocated/resident: $(heap_now) MB; peak so far $(( $(rss_peak_kb "$MAMA_PID") / 1024 )) MB"
   # cpu ms/call: mama's user+system CPU during the run divided by the calls answered
   # (background sealing and indexing included), the figure that does not depend on
   # how busy the rest of the machine is.
@@ -161,7 +162,7 @@ run_one() { # name database_url
     perf record -q ${BENCH_PERF_ARGS:--F 499} -p "$MAMA_PID" -o "$BENCH_PERF_DIR/$name.data" 2>/dev/null &
     perf_pid=$!
   fi
-  printf '   %-6s %10s %9s %9s %8s %8s %12s %14s %12s %11s %14s\n' conns "req/s" "p50 ms" "p99 ms" non-200 errors "cpu ms/call" "RSS anon+file" "in mama ms" "pg cpu ms" "heap mid-step"
+  printf '   %-6s %10s %9s %9s %8s %8s %12s %14s %12s %11s %14s %11s\n' conns "req/s" "p50 ms" "p99 ms" non-200 errors "cpu ms/call" "RSS anon+file" "in mama ms" "pg cpu ms" "heap mid-step" "peak so far"
   for c in $CONNS; do
     local t=$(( c < 2 ? 1 : 2 ))
     local line c0 c1 g0 g1 s0 n0
@@ -182,14 +183,15 @@ run_one() { # name database_url
     # dispatch to its answer) over the step; the rest of a call's time it spent
     # in wrk, the kernel, or waiting for a worker thread. "pg cpu ms": the bench
     # cluster's CPU (every PostgreSQL process) per call, as mama's.
-    printf '   %-6s %10s %9s %9s %8s %8s %12s %14s %12s %11s %14s\n' "$c" "$rps" "$p50" "$p99" "$st" "$er" \
+    printf '   %-6s %10s %9s %9s %8s %8s %12s %14s %12s %11s %14s %11s\n' "$c" "$rps" "$p50" "$p99" "$st" "$er" \
       "$(per_call $((c1 - c0)) "$n")" \
       "$(rss_now "$MAMA_PID")" \
       "$(awk -v s0="${s0:-0}" -v n0="${n0:-0}" -v s1="$(metric 'mama_http_request_duration_seconds_sum{group="api"}')" \
         -v n1="$(metric 'mama_http_request_duration_seconds_count{group="api"}')" \
         'BEGIN { printf "%.2f", (n1 > n0 ? (s1 - s0) * 1000 / (n1 - n0) : 0) }')" \
       "$(per_call $((g1 - g0)) "$n")" \
-      "$(cat "$WORK/heap")"
+      "$(cat "$WORK/heap")" \
+      "$(( $(rss_peak_kb "$MAMA_PID") / 1024 ))"
   done
   if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true; fi
   # The pair below compares two clients: first let the indexer work off the

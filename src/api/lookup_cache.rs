@@ -8,9 +8,11 @@
 //! so each call read its 100 users back from the OS). This cache holds each
 //! user's answer as the JSON of its members' values (the names are written per
 //! call from one static list) and the user's key, decrypted and checked against
-//! its stored SHA-256 once, when the answer was read, as a [`SecretString`]
-//! (wiped when dropped). Process memory already holds the encryption keys, so it
-//! exposes nothing new (SECURITY.md, "Someone with the host").
+//! its stored SHA-256 once, when the answer was read, in blocks of answers read
+//! together (`Block`: a value repeated in the block is stored once), wiped
+//! when the last answer in them is dropped. Process memory already holds the
+//! encryption keys, so it exposes nothing new (SECURITY.md, "Someone with the
+//! host").
 //!
 //! **Never stale.** The migration `create_read_generation` keeps a counter
 //! (`read_generation.n`) that every change to `users`, `user_models`,
@@ -22,9 +24,9 @@
 //! is still at that counter, so an answer read before a change can never be
 //! served after the change became visible.
 //!
-//! `MAMA_LOOKUP_CACHE_USERS` bounds the entries (default 100,000, about 0.3 KB
-//! each for a typical user, measured in the README); `0` turns the cache off.
-//! When full, half the entries are dropped.
+//! `MAMA_LOOKUP_CACHE_USERS` bounds the entries (default 100,000; about 0.15 KB
+//! each for the bench's users, index included, measured in the README); `0`
+//! turns the cache off. When full, the oldest blocks are dropped.
 use std::{
     collections::HashMap,
     hash::BuildHasher,
@@ -203,7 +205,7 @@ impl BlockBuilder {
     }
 }
 
-/// One user's answer, ready to send: its place in a shared [`Block`].
+/// One user's answer, ready to send: its place in a shared `Block`.
 #[derive(Clone)]
 pub struct Answer {
     block: Arc<Block>,

@@ -79,19 +79,12 @@ impl PoolTuning {
     pub fn small(max_connections: u32) -> Self {
         Self {
             max_connections,
-            sqlite_cache_kib: DEFAULT_SQLITE_CACHE_KIB,
+            sqlite_cache_kib: crate::config::DEFAULT_SQLITE_CACHE_KIB,
             synchronous_full: true,
             statement_cache: crate::config::DEFAULT_STATEMENT_CACHE,
         }
     }
 }
-
-/// SQLite's page cache per pooled connection unless configured (KiB). Every
-/// audited request commits, and a WAL connection drops its cache when another
-/// one committed since its last read, so the cache serves one transaction's
-/// own re-reads (the B-trees' upper pages) and little more: 1,024 KiB held
-/// ~4 MB more across the pool than 64 (README, "What bounds RSS").
-pub const DEFAULT_SQLITE_CACHE_KIB: u32 = 256;
 
 /// Opens the pool: WAL, a busy timeout and foreign keys on SQLite.
 pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<DatabaseConnection, DbErr> {

@@ -422,3 +422,30 @@ pub async fn render(m: &Metrics, db: &DatabaseConnection) -> String {
     render_memory(&mut out);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_allocator_probe_the_binary_installs_is_rendered_by_kind() {
+        let mut before = String::new();
+        render_memory(&mut before);
+        assert!(
+            before.contains("mama_resident_memory_bytes{kind=\"anon\"}"),
+            "{before}"
+        );
+        set_allocator_probe(|| vec![("allocated", 7), ("resident", 11)]);
+        let mut out = String::new();
+        render_memory(&mut out);
+        assert!(out.contains("# TYPE mama_allocator_bytes gauge\n"), "{out}");
+        assert!(
+            out.contains("mama_allocator_bytes{kind=\"allocated\"} 7\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("mama_allocator_bytes{kind=\"resident\"} 11\n"),
+            "{out}"
+        );
+    }
+}

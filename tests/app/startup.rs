@@ -192,4 +192,12 @@ async fn metrics_time_requests_per_route_group_and_show_the_queue_the_pool_and_a
         "{text}"
     );
     assert!(text.contains("mama_audit_index_lag_events"), "{text}");
+    // Resident memory by kind; the peak is at least what is resident now.
+    let anon = metric(&text, "mama_resident_memory_bytes{kind=\"anon\"} ");
+    let file = metric(&text, "mama_resident_memory_bytes{kind=\"file\"} ");
+    assert!(anon > 1e6 && file > 1e6, "{text}");
+    assert!(
+        metric(&text, "mama_resident_memory_bytes{kind=\"peak\"} ") >= anon,
+        "{text}"
+    );
 }

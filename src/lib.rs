@@ -28,4 +28,5 @@ pub mod state;
 pub mod telemetry;
 pub mod text;
 pub mod users;
+pub mod varint;
 pub mod web;

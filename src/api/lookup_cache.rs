@@ -69,36 +69,16 @@ const MEMBERS: [&str; 16] = [
 /// The key's place among [`MEMBERS`]; its value is not kept with the others.
 const KEY_MEMBER: usize = 2;
 
-/// A varint (7 bits a byte, low first) appended to `out`.
-fn put_varint(out: &mut Vec<u8>, mut v: usize) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
+/// The varint at `bytes[at..]` (`crate::varint`) and where it ends; a block's
+/// varints are whole, it wrote them.
+fn varint(bytes: &[u8], at: usize) -> (usize, usize) {
+    let mut rest = &bytes[at..];
+    let v = crate::varint::get(&mut rest).expect("a block's varints are whole");
+    (v as usize, bytes.len() - rest.len())
 }
 
-/// The varint at `bytes[at..]` and where it ends.
-fn varint(bytes: &[u8], mut at: usize) -> (usize, usize) {
-    let (mut v, mut shift) = (0usize, 0);
-    loop {
-        let b = bytes[at];
-        at += 1;
-        v |= ((b & 0x7f) as usize) << shift;
-        if b < 0x80 {
-            return (v, at);
-        }
-        shift += 7;
-    }
-}
-
-fn varint_len(mut v: usize) -> usize {
-    let mut n = 1;
-    while v >= 0x80 {
-        v >>= 7;
-        n += 1;
-    }
-    n
+fn put_varint(out: &mut Vec<u8>, v: usize) {
+    crate::varint::put(out, v as u64)
 }
 
 /// Answers stored back to back in one allocation, wiped when the last answer
@@ -185,7 +165,8 @@ impl BlockBuilder {
             let value = &json.as_bytes()[start..end];
             match self.seen.get(value) {
                 Some(&at)
-                    if varint_len(at << 1 | 1) < varint_len(value.len() << 1) + value.len() =>
+                    if crate::varint::len((at << 1 | 1) as u64)
+                        < crate::varint::len((value.len() << 1) as u64) + value.len() =>
                 {
                     put_varint(&mut self.buf, at << 1 | 1)
                 }

@@ -12,6 +12,8 @@
 //! event id, then the gaps to each next one (ascending). All numbers are LEB128
 //! varints, so a lookup's pair costs about 7 bytes.
 
+use crate::varint::{get, put};
+
 /// A chunk is cut at the first user boundary past this many bytes: under
 /// PostgreSQL's TOAST threshold (~2 KB), so a chunk is stored inline, never
 /// compressed, and fits one SQLite page.
@@ -110,26 +112,6 @@ fn next_user(bytes: &mut &[u8], prev: &mut Vec<u8>) -> Option<(String, Vec<i64>)
 fn common_prefix(a: &str, b: &str) -> usize {
     let n = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
     (0..=n).rev().find(|&k| b.is_char_boundary(k)).unwrap_or(0)
-}
-
-fn put(buf: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        buf.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    buf.push(v as u8);
-}
-
-fn get(bytes: &mut &[u8]) -> Option<u64> {
-    let mut v = 0u64;
-    for (k, &b) in bytes.iter().enumerate().take(10) {
-        v |= u64::from(b & 0x7f) << (7 * k);
-        if b & 0x80 == 0 {
-            *bytes = &bytes[k + 1..];
-            return Some(v);
-        }
-    }
-    None
 }
 
 #[cfg(test)]

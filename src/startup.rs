@@ -354,10 +354,6 @@ pub fn build_server(
     // Answers go out in one write; without this a keep-alive client waits for
     // its delayed ACK (Nagle) on every call.
     .tcp_nodelay(true)
-    // A connection's write buffer starts at 8 KiB and keeps what it grew to (up
-    // to 128 KiB) while the connection lives. Bodies written in pieces (the key
-    // lookup's, `LookupBody`) go out piece by piece under this mark, so the buffer
-    // of every keep-alive connection stays at 8 KiB instead of 64.
     // `Application::run_until_signal` handles SIGTERM/SIGINT (actix's own handler
     // would stop the server but not the worker, the indexer or the writer).
     .disable_signals()

@@ -316,7 +316,7 @@ pub struct LookupBody {
 }
 
 /// About how much [`LookupBody`] writes per piece.
-pub const PIECE_BYTES: usize = 64 * 1024;
+const PIECE_BYTES: usize = 64 * 1024;
 
 const OPENING: &[u8] = b"{\"users\":[";
 

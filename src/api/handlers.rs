@@ -126,12 +126,9 @@ async fn lookup_answers(
 ) -> Result<Vec<Option<Result<Answer, DecryptError>>>, AppError> {
     let read = |ids| async move {
         Ok::<_, AppError>(
-            lookup_cache::answers(
-                &data.cipher,
-                queries::lookup(&data.db, ids).await?.into_values(),
-            )
-            .into_iter()
-            .collect::<HashMap<_, _>>(),
+            lookup_cache::answers(&data.cipher, queries::lookup(&data.db, ids).await?)
+                .into_iter()
+                .collect::<HashMap<_, _>>(),
         )
     };
     let from = |mut read: HashMap<String, _>, ids: &[String]| {

@@ -14,11 +14,9 @@ use crate::{entities::user, users::queries::UserGrants};
 /// any number of missing users take a few prepared shapes.
 const CHUNK: usize = 1024;
 
-/// The users among `ids` (external IDs), keyed by external ID.
-pub async fn lookup(
-    db: &impl ConnectionTrait,
-    ids: &[String],
-) -> Result<HashMap<String, UserGrants>, DbErr> {
+/// The users among `ids` (external IDs), with their grants, in no particular
+/// order.
+pub async fn lookup(db: &impl ConnectionTrait, ids: &[String]) -> Result<Vec<UserGrants>, DbErr> {
     let mut users = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(CHUNK) {
         users.extend(
@@ -28,11 +26,7 @@ pub async fn lookup(
                 .await?,
         );
     }
-    Ok(with_grants(db, users)
-        .await?
-        .into_iter()
-        .map(|g| (g.user.user_id.clone(), g))
-        .collect())
+    with_grants(db, users).await
 }
 
 /// Up to `limit` users after the primary key `after`, in key order, with their

@@ -401,77 +401,89 @@ struct Slot {
     at: u32,
 }
 
+/// The blocks the index points into, oldest first, numbered from `first`.
+#[derive(Default)]
+struct Blocks {
+    held: std::collections::VecDeque<Arc<Block>>,
+    first: u32,
+    /// What they hold, in bytes.
+    bytes: usize,
+}
+
+impl Blocks {
+    fn get(&self, n: u32) -> &Arc<Block> {
+        &self.held[(n - self.first) as usize]
+    }
+
+    /// The user ID `s` points to.
+    fn id(&self, s: &Slot) -> &[u8] {
+        id_at(&self.get(s.block).0, s.at as usize)
+    }
+
+    /// The number of `block`, registered if it is not the newest one already.
+    fn register(&mut self, block: &Arc<Block>) -> u32 {
+        if !self.held.back().is_some_and(|b| Arc::ptr_eq(b, block)) {
+            self.held.push_back(block.clone());
+            self.bytes += block.0.len();
+        }
+        self.first + self.held.len() as u32 - 1
+    }
+
+    /// Drops the oldest block; its number, if there was one.
+    fn drop_oldest(&mut self) -> Option<u32> {
+        let gone = self.held.pop_front()?;
+        self.bytes -= gone.0.len();
+        self.first += 1;
+        Some(self.first - 1)
+    }
+}
+
 #[derive(Default)]
 struct Inner {
     /// The counter the entries were read at.
     generation: i64,
     /// The answers by their user's ID.
     index: hashbrown::HashTable<Slot>,
-    /// The blocks the index points into, oldest first; the first is numbered
-    /// `first_block`.
-    blocks: std::collections::VecDeque<Arc<Block>>,
-    first_block: u32,
-    /// What the blocks hold, in bytes.
-    bytes: usize,
+    blocks: Blocks,
     hasher: std::hash::RandomState,
 }
 
 impl Inner {
     fn clear(&mut self) {
         self.index.clear();
-        self.blocks.clear();
-        self.first_block = 0;
-        self.bytes = 0;
-    }
-
-    fn block(&self, n: u32) -> &Arc<Block> {
-        &self.blocks[(n - self.first_block) as usize]
+        self.blocks = Blocks::default();
     }
 
     fn find(&self, id: &[u8]) -> Option<Answer> {
         let hash = self.hasher.hash_one(id);
-        let slot = self
-            .index
-            .find(hash, |s| id_at(&self.block(s.block).0, s.at as usize) == id)?;
+        let slot = self.index.find(hash, |s| self.blocks.id(s) == id)?;
         Some(Answer {
-            block: self.block(slot.block).clone(),
+            block: self.blocks.get(slot.block).clone(),
             at: slot.at,
         })
     }
 
     /// Drops the oldest block and its answers.
     fn drop_oldest(&mut self) {
-        let Some(gone) = self.blocks.pop_front() else {
-            return;
-        };
-        let n = self.first_block;
-        self.first_block += 1;
-        self.bytes -= gone.0.len();
-        self.index.retain(|s| s.block != n);
-    }
-
-    /// The number of `block`, registered if it is not the newest one already.
-    fn register(&mut self, block: &Arc<Block>) -> u32 {
-        if !self.blocks.back().is_some_and(|b| Arc::ptr_eq(b, block)) {
-            self.blocks.push_back(block.clone());
-            self.bytes += block.0.len();
+        if let Some(n) = self.blocks.drop_oldest() {
+            self.index.retain(|s| s.block != n);
         }
-        self.first_block + self.blocks.len() as u32 - 1
     }
 
     fn insert(&mut self, a: &Answer) {
-        let block = self.register(&a.block);
+        let slot = Slot {
+            block: self.blocks.register(&a.block),
+            at: a.at,
+        };
         let id = a.user_id_bytes();
         let hash = self.hasher.hash_one(id);
-        let slot = Slot { block, at: a.at };
-        let (blocks, first) = (&self.blocks, self.first_block);
-        let id_of = |s: &Slot| id_at(&blocks[(s.block - first) as usize].0, s.at as usize);
-        match self.index.find_mut(hash, |s| id_of(s) == id) {
+        let (blocks, hasher) = (&self.blocks, &self.hasher);
+        match self.index.find_mut(hash, |s| blocks.id(s) == id) {
             // Read twice (two calls missed it at once): the newer copy.
             Some(old) => *old = slot,
             None => {
                 self.index
-                    .insert_unique(hash, slot, |s| self.hasher.hash_one(id_of(s)));
+                    .insert_unique(hash, slot, |s| hasher.hash_one(blocks.id(s)));
             }
         }
     }
@@ -522,7 +534,7 @@ impl LookupCache {
 
     fn publish(&self, inner: &Inner) {
         // The index's slots (8 bytes and a control byte each) count too.
-        let bytes = inner.bytes + inner.index.capacity() * (std::mem::size_of::<Slot>() + 1);
+        let bytes = inner.blocks.bytes + inner.index.capacity() * (std::mem::size_of::<Slot>() + 1);
         self.metrics
             .set_lookup_cache_entries(inner.index.len(), bytes);
     }
@@ -563,7 +575,7 @@ impl LookupCache {
         if inner.generation != generation {
             return false;
         }
-        while !inner.blocks.is_empty() && inner.index.len() + n > self.capacity {
+        while !inner.blocks.held.is_empty() && inner.index.len() + n > self.capacity {
             inner.drop_oldest();
         }
         for a in answers.take(n) {
@@ -928,8 +940,8 @@ mod tests {
         c.put(1, batch.iter());
         let inner = c.lock();
         assert_eq!(inner.index.len(), 4);
-        let held: usize = inner.blocks.iter().map(|b| b.0.len()).sum();
-        assert_eq!(inner.bytes, held);
+        let held: usize = inner.blocks.held.iter().map(|b| b.0.len()).sum();
+        assert_eq!(inner.blocks.bytes, held);
         drop(inner);
         let off = cache(0);
         off.get(1, &[]);

@@ -298,11 +298,14 @@ pub fn user_key(g: UserGrants, key: String) -> UserKey {
 /// the audit middleware stored the call's event, not before. Its length is
 /// known ahead (a `Content-Length`, not chunked). Built in the handler, 128
 /// calls waiting for their group commit held a ~40 KB body each (~7 MB at 128
-/// connections, README "What bounds RSS"). A body of 100 users is one piece, so
-/// one write: in pieces of 7 KiB under a 4 KiB flush mark the connections' write
-/// buffers stayed at 8 KiB instead of 64 (another ~4 MB at 128 connections),
-/// but the extra writes cost ~0.1 ms of CPU a call, so only bodies over
-/// [`PIECE_BYTES`] (some 180 users) go out in pieces.
+/// connections, README "What bounds RSS"). It goes out in pieces of about
+/// [`PIECE_BYTES`]: actix copies a body into the connection's write buffer until
+/// that holds `h1_write_buffer_size` (16 KiB, `startup::build_server`), writes it,
+/// and keeps the buffer for the connection's next answer. One 36 KB piece grew
+/// every keep-alive connection's buffer to 64–72 KiB (9.4 MB at 128 connections,
+/// heaptrack); 12 KiB pieces keep it at 32 KiB, in two writes a call instead of
+/// one, at the same CPU per call (README, fourteenth session). A piece also stays
+/// in jemalloc's small size classes (up to 14 KiB), which its threads cache.
 pub struct LookupBody {
     users: std::vec::IntoIter<Answer>,
     /// Written at the start (`{"users":[`), false once it is.
@@ -316,7 +319,7 @@ pub struct LookupBody {
 }
 
 /// About how much [`LookupBody`] writes per piece.
-const PIECE_BYTES: usize = 64 * 1024;
+const PIECE_BYTES: usize = 12 * 1024;
 
 const OPENING: &[u8] = b"{\"users\":[";
 

@@ -612,6 +612,38 @@ async fn a_chunk_left_where_the_indexer_writes_does_not_stop_it_nor_repeat_in_se
     }
 }
 
+#[tokio::test]
+async fn a_pass_reads_its_events_a_page_at_a_time_within_its_bounds() {
+    // 600 events (the indexer reads 256 at a time), some naming nobody.
+    let app = spawn_app_with(|s| s.audit_index_interval = Duration::from_secs(3600)).await;
+    seal_and_index(&app, 1_000).await;
+    let ids = spread_events(&app.db, 600, 7).await;
+    for _ in 0..3 {
+        let ev = Event::system("test", Action::UserView, Outcome::Success);
+        mama::audit::insert(&app.db, &ev).await.unwrap();
+    }
+    mama::audit::chain::seal_all(&app.db, &crate::audit_chain::keys())
+        .await
+        .unwrap();
+    let index = |events, rows| mama::audit::indexer::index_pending(&app.db, events, rows);
+    // At most 300 events: the first page and part of the second.
+    assert_eq!(index(300, 100_000).await.unwrap(), 300);
+    let newest = |ids: &[i64]| ids.iter().rev().copied().collect::<Vec<_>>();
+    let everyone = mama::audit::indexer::indexed_events(&app.db, "everyone").await;
+    assert_eq!(everyone.unwrap(), newest(&ids[..300]));
+    // At most ~500 pairs: the event that reaches the bound is the last taken.
+    assert_eq!(index(2_000, 500).await.unwrap(), 250);
+    // The rest, over two pages, with the events that name nobody.
+    assert_eq!(index(2_000, 100_000).await.unwrap(), 53);
+    assert_eq!(index(2_000, 100_000).await.unwrap(), 0);
+    let everyone = mama::audit::indexer::indexed_events(&app.db, "everyone").await;
+    assert_eq!(everyone.unwrap(), newest(&ids));
+    let u3 = mama::audit::indexer::indexed_events(&app.db, "u-3").await;
+    let expected: Vec<i64> = ids.iter().skip(3).step_by(7).copied().collect();
+    assert_eq!(u3.unwrap(), newest(&expected));
+    assert_eq!(mama::audit::indexer::lag(&app.db).await.unwrap(), 0);
+}
+
 /// `n` events, the i-th naming `u-{i % users}` and `everyone`; their ids.
 async fn spread_events(db: &sea_orm::DatabaseConnection, n: usize, users: usize) -> Vec<i64> {
     let mut ids = vec![];

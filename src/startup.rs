@@ -351,7 +351,7 @@ pub fn build_server(
             .route("/", web::get().to(home))
             .default_service(web::to(not_found))
     })
-    // Answers go out in one write; without this a keep-alive client waits for
+    // Each write goes out at once; without this a keep-alive client waits for
     // its delayed ACK (Nagle) on every call.
     .tcp_nodelay(true)
     // A body is written once this much of it is buffered (actix's default is

@@ -29,12 +29,16 @@ VOLUME ["/data"]
 # MAMA_INITIAL_ADMIN_PASSWORD, so secrets
 # are never generated into the data volume and nobody can claim admin/admin.
 # A throwaway container may say MAMA_THROWAWAY=true instead.
-# Memory: every allocation, SQLite's and TLS's C code included, goes to the
-# jemalloc built into the binary, with its settings (.cargo/config.toml), so no
-# glibc malloc tunables are needed (README, "Memory").
+# GLIBC_TUNABLES: Rust's allocations go to jemalloc (built-in settings,
+# .cargo/config.toml); these cover what still uses glibc's malloc (SQLite, TLS):
+# two malloc arenas, and buffers of 128 KiB or more mapped and returned to the
+# system when freed, instead of one arena per core and a threshold that grows
+# until such buffers fragment the heap (README, "Memory"). Run the bare binary
+# with the same variable.
 ENV MAMA_BIND=0.0.0.0:8080 \
     DATABASE_URL=sqlite:///data/mama.db?mode=rwc \
-    MAMA_REQUIRE_SECRETS=true
+    MAMA_REQUIRE_SECRETS=true \
+    GLIBC_TUNABLES=glibc.malloc.arena_max=2:glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=262144
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=3s CMD ["/usr/local/bin/mama", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/mama"]

@@ -256,10 +256,10 @@ impl Settings {
             .parse()
             .context("MAMA_BIND must be host:port, e.g. 127.0.0.1:8080")?;
         // SQLite has one writer, and every pooled connection is one more thread
-        // with its own page cache: two per core (4 to 16) serve its readers.
-        // Measured on 2 cores under lookup load, when each such thread also had
-        // its own glibc malloc arena: 16 connections cost 4.2 ms of CPU per call
-        // and 123 MB peak RSS, 8 cost 3.6 ms and 96 MB, 4 cost 3.1 ms and 86 MB.
+        // with its own page cache and malloc arena: two per core (4 to 16) serve
+        // its readers. Measured on 2 cores under lookup load: 16 connections cost
+        // 4.2 ms of CPU per call and 123 MB peak RSS, 8 cost 3.6 ms and 96 MB,
+        // 4 cost 3.1 ms and 86 MB.
         let pool_default = if database_url.is_postgres() {
             16
         } else {

@@ -6,13 +6,11 @@ use mama::{
 };
 use migration::{Migrator, MigratorTrait};
 
-/// jemalloc, not glibc's malloc, for Rust's allocations and, unprefixed
-/// (Cargo.toml), for C code such as SQLite's as well. On the lookup bench it
-/// took mama's CPU per call from 2.13 to 1.51 ms at 32 connections, and taking
-/// SQLite's allocations out of glibc's arenas 3–4 MB off the peak RSS there
-/// (README, "Lookup benchmark from outside"). Its settings are built in from
-/// `JEMALLOC_SYS_WITH_MALLOC_CONF` in `.cargo/config.toml`; `MALLOC_CONF`
-/// overrides them at run time.
+/// jemalloc, not glibc's malloc, for Rust's allocations (C code such as SQLite
+/// keeps glibc's). On the lookup bench it took mama's CPU per call from 2.13 to
+/// 1.51 ms at 32 connections (README, "Lookup benchmark from outside"). Its
+/// settings are built in from `JEMALLOC_SYS_WITH_MALLOC_CONF` in
+/// `.cargo/config.toml`; `_RJEM_MALLOC_CONF` overrides them at run time.
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

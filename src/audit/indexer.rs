@@ -163,8 +163,9 @@ async fn plan(
     };
     let ceiling = newest.map_or(i64::MIN, |n| n.ceiling_event_id);
     let held = pairs.len();
+    // The pairs this pass may add: to the run's size, and at most `max_rows`.
     let room = usize::try_from(run_rows)
-        .unwrap_or(usize::MAX)
+        .unwrap_or(0)
         .saturating_sub(held)
         .min(max_rows);
     // What a full run adds, and a little for the event that passes the bound.
@@ -173,8 +174,7 @@ async fn plan(
     'pages: loop {
         let got = events.len() as u64;
         for (id, seq, targets) in &events {
-            let full = added >= max_rows || (held + added) as i64 >= run_rows;
-            if taken > 0 && full {
+            if taken > 0 && added >= room {
                 break 'pages;
             }
             let targets = super::event::stored_targets(targets);

@@ -364,10 +364,10 @@ async fn spend_through_the_proxy_appears_on_users_and_in_the_lookup_within_one_r
     let u = find(&a, &id).await;
     assert_eq!(u.spend, None, "no spend is known before the key was used");
     let key = a.key_of(&id).await;
-    for _ in 0..3 {
-        let (s, body) = complete(&base, &key).await;
-        assert_eq!(s, 200, "{body}");
-    }
+    // One completion: LiteLLM writes spend in batches, and several could be
+    // split across two, so the first spend seen might not be the last.
+    let (s, body) = complete(&base, &key).await;
+    assert_eq!(s, 200, "{body}");
     // LiteLLM writes spend to its database in batches; from the moment it
     // reports it, mama has it within one refresh interval (plus the call).
     let spend = eventually(Duration::from_secs(60), "LiteLLM to record spend", || {
@@ -474,9 +474,9 @@ async fn an_admin_sets_budgets_for_many_sees_spend_and_the_mark_and_blocks_and_u
     drain(&a.app).await;
     let spender = &ids[0];
     let key = a.key_of(spender).await;
-    for _ in 0..2 {
-        assert_eq!(complete(&base, &key).await.0, 200);
-    }
+    // One completion: LiteLLM writes spend in batches, so after two a read
+    // could see the first alone and the share would move under the test.
+    assert_eq!(complete(&base, &key).await.0, 200);
     let spend = eventually(Duration::from_secs(60), "mama to read the spend", || {
         let a = &a;
         async move { find(a, spender).await.spend.filter(|s| *s > 0.0) }

@@ -83,6 +83,8 @@ pub struct Settings {
     pub audit_index_batch_rows: usize,
     /// Response bodies at least this large are compressed for clients that accept it.
     pub compress_min_bytes: usize,
+    /// REST API requests worked on at once; the rest wait their turn (0: no limit).
+    pub api_max_in_flight: usize,
     /// Most user IDs one `POST /api/v1/keys/lookup` may ask for.
     pub api_max_lookup_ids: usize,
     /// Users whose lookup answers an instance keeps in memory (0: none).
@@ -256,16 +258,18 @@ impl Settings {
             .parse()
             .context("MAMA_BIND must be host:port, e.g. 127.0.0.1:8080")?;
         // SQLite has one writer, and every pooled connection is one more thread
-        // with its own page cache and malloc arena: two per core (4 to 16) serve
-        // its readers. Measured on 2 cores under lookup load: 16 connections cost
-        // 4.2 ms of CPU per call and 123 MB peak RSS, 8 cost 3.6 ms and 96 MB,
-        // 4 cost 3.1 ms and 86 MB.
+        // with its own page cache, prepared statements and malloc arena: one per
+        // core (2 to 16) serve its readers. Measured on 2 cores under lookup
+        // load: 16 connections cost 4.2 ms of CPU per call and 123 MB peak RSS,
+        // 8 cost 3.6 ms and 96 MB, 4 cost 3.1 ms and 86 MB (an older build);
+        // later 4 against 2 held 6 MB more at 32 calls at once for the same CPU
+        // per call (README, sixteenth session).
         let pool_default = if database_url.is_postgres() {
             16
         } else {
             std::thread::available_parallelism()
-                .map_or(4, |n| 2 * n.get() as u32)
-                .clamp(4, 16)
+                .map_or(2, |n| n.get() as u32)
+                .clamp(2, 16)
         };
         let secrets = load_secrets(env)?;
         let security = security_settings(env)?;
@@ -422,6 +426,12 @@ impl Settings {
                 "MAMA_AUDIT_INDEX_BATCH_ROWS",
             )?,
             compress_min_bytes: env.parse("MAMA_COMPRESS_MIN_BYTES", 2048)?,
+            api_max_in_flight: bounded(
+                env.parse("MAMA_API_MAX_IN_FLIGHT", DEFAULT_API_MAX_IN_FLIGHT)?,
+                0,
+                100_000,
+                "MAMA_API_MAX_IN_FLIGHT",
+            )?,
             shutdown_timeout: Duration::from_secs(bounded(
                 env.parse("MAMA_SHUTDOWN_TIMEOUT_SECONDS", 20)?,
                 1,
@@ -505,6 +515,12 @@ fn security_settings<F: Fn(&str) -> Option<String>>(
 /// own re-reads (the B-trees' upper pages) and little more: 1,024 KiB held
 /// ~4 MB more across the pool than 64 (README, "What bounds RSS").
 pub const DEFAULT_SQLITE_CACHE_KIB: u32 = 256;
+
+/// REST API requests worked on at once unless configured (`web::in_flight`):
+/// the group commit batches what is in flight, and on 2 cores 32 calls at once
+/// already give its throughput; beyond that each one only adds memory (README,
+/// sixteenth session).
+pub const DEFAULT_API_MAX_IN_FLIGHT: usize = 32;
 
 /// Prepared statements per pooled connection unless configured (`db::PoolTuning`).
 pub const DEFAULT_STATEMENT_CACHE: usize = 32;

@@ -47,8 +47,17 @@ pub async fn readyz(data: web::Data<AppData>) -> HttpResponse {
 }
 
 #[get("/metrics")]
-pub async fn metrics(data: web::Data<AppData>) -> HttpResponse {
+pub async fn metrics(
+    data: web::Data<AppData>,
+    in_flight: Option<web::Data<crate::web::in_flight::InFlight>>,
+) -> HttpResponse {
     let mut body = crate::metrics::render(&data.metrics, &data.db).await;
+    if let Some(gate) = in_flight {
+        let (limit, working, waiting, peak) = gate.figures();
+        body.push_str(&format!(
+            "# HELP mama_api_requests_in_flight REST API requests worked on now and waiting for their turn (MAMA_API_MAX_IN_FLIGHT).\n# TYPE mama_api_requests_in_flight gauge\nmama_api_requests_in_flight{{state=\"working\"}} {working}\nmama_api_requests_in_flight{{state=\"waiting\"}} {waiting}\n# HELP mama_api_requests_in_flight_peak The most REST API requests worked on at once since start.\n# TYPE mama_api_requests_in_flight_peak gauge\nmama_api_requests_in_flight_peak {peak}\n# HELP mama_api_max_in_flight The limit (0: none).\n# TYPE mama_api_max_in_flight gauge\nmama_api_max_in_flight {limit}\n"
+        ));
+    }
     // The audit index's lag is read here, not in `metrics` (which `state`, and so
     // `audit`, imports).
     match crate::audit::indexer::lag(&data.db).await {

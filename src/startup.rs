@@ -298,6 +298,9 @@ pub fn build_server(
         .as_secs()
         .saturating_sub(1)
         .max(1);
+    let in_flight = web::Data::new(ui::in_flight::InFlight::new(
+        data.settings.api_max_in_flight,
+    ));
     let compression = web::Data::new(ui::compress::Compression {
         min_bytes: data.settings.compress_min_bytes,
     });
@@ -316,6 +319,7 @@ pub fn build_server(
             .app_data(hasher.clone())
             .app_data(anonymous.clone())
             .app_data(compression.clone())
+            .app_data(in_flight.clone())
             .app_data(writer.clone())
             .app_data(lookup_cache.clone())
             .app_data(web::FormConfig::default().limit(4 << 20))
@@ -330,14 +334,16 @@ pub fn build_server(
                     .limit(4 << 20)
                     .error_handler(|e, _| bad_request(format!("bad JSON body: {e}"))),
             )
-            // The last `wrap` runs first: headers, compression, session, error
-            // rendering, then the audit recorder, innermost, so it sees every routed
-            // request's final status (and error rendering sees its request ID).
+            // The last `wrap` runs first: headers, the API's in-flight limit,
+            // compression, session, error rendering, then the audit recorder,
+            // innermost, so it sees every routed request's final status (and error
+            // rendering sees its request ID).
             .wrap(from_fn(audit::audit_middleware))
             .wrap(from_fn(crate::error::render_errors))
             .wrap(from_fn(ui::anon_limit::anonymous_limit))
             .wrap(session)
             .wrap(from_fn(ui::compress::compress))
+            .wrap(from_fn(ui::in_flight::limit))
             .wrap(ui::headers::security_headers(secure))
             .service(ui::assets::serve)
             .configure(health::routes)

@@ -7,6 +7,7 @@ pub mod compress;
 pub mod csrf;
 pub mod form_errors;
 pub mod headers;
+pub mod in_flight;
 pub mod pages;
 pub mod role;
 pub mod routes;

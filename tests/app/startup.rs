@@ -192,6 +192,17 @@ async fn metrics_time_requests_per_route_group_and_show_the_queue_the_pool_and_a
         "{text}"
     );
     assert!(text.contains("mama_audit_index_lag_events"), "{text}");
+    // The API's in-flight limit: one API call came through it, none is left.
+    assert_eq!(metric(&text, "mama_api_max_in_flight "), 32.0, "{text}");
+    assert_eq!(metric(&text, "mama_api_requests_in_flight_peak "), 1.0);
+    assert_eq!(
+        metric(&text, "mama_api_requests_in_flight{state=\"working\"} "),
+        0.0
+    );
+    assert_eq!(
+        metric(&text, "mama_api_requests_in_flight{state=\"waiting\"} "),
+        0.0
+    );
     // Resident memory by kind; the peak is at least what is resident now.
     let anon = metric(&text, "mama_resident_memory_bytes{kind=\"anon\"} ");
     let file = metric(&text, "mama_resident_memory_bytes{kind=\"file\"} ");

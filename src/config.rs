@@ -258,18 +258,18 @@ impl Settings {
             .parse()
             .context("MAMA_BIND must be host:port, e.g. 127.0.0.1:8080")?;
         // SQLite has one writer, and every pooled connection is one more thread
-        // with its own page cache, prepared statements and malloc arena: one per
-        // core (2 to 16) serve its readers. Measured on 2 cores under lookup
+        // with its own page cache, prepared statements and malloc arena: two per
+        // core (4 to 16) serve its readers. Measured on 2 cores under lookup
         // load: 16 connections cost 4.2 ms of CPU per call and 123 MB peak RSS,
-        // 8 cost 3.6 ms and 96 MB, 4 cost 3.1 ms and 86 MB (an older build);
-        // later 4 against 2 held 6 MB more at 32 calls at once for the same CPU
-        // per call (README, sixteenth session).
+        // 8 cost 3.6 ms and 96 MB, 4 cost 3.1 ms and 86 MB (an older build).
+        // 2 held 6 MB less than 4 but halved the calls a second at 8 at once
+        // (README, sixteenth session).
         let pool_default = if database_url.is_postgres() {
             16
         } else {
             std::thread::available_parallelism()
-                .map_or(2, |n| n.get() as u32)
-                .clamp(2, 16)
+                .map_or(4, |n| 2 * n.get() as u32)
+                .clamp(4, 16)
         };
         let secrets = load_secrets(env)?;
         let security = security_settings(env)?;

@@ -300,12 +300,14 @@ pub fn user_key(g: UserGrants, key: String) -> UserKey {
 /// calls waiting for their group commit held a ~40 KB body each (~7 MB at 128
 /// connections, README "What bounds RSS"). It goes out in pieces of about
 /// [`PIECE_BYTES`]: actix copies a body into the connection's write buffer until
-/// that holds `h1_write_buffer_size` (16 KiB, `startup::build_server`), writes it,
+/// that holds `h1_write_buffer_size` (4 KiB, `startup::build_server`), writes it,
 /// and keeps the buffer for the connection's next answer. One 36 KB piece grew
 /// every keep-alive connection's buffer to 64–72 KiB (9.4 MB at 128 connections,
-/// heaptrack); 12 KiB pieces keep it at 32 KiB, in two writes a call instead of
-/// one, at the same CPU per call (README, fourteenth session). A piece also stays
-/// in jemalloc's small size classes (up to 14 KiB), which its threads cache.
+/// heaptrack); 12 KiB pieces under 16 KiB kept it at 32 KiB (fourteenth
+/// session); 7 KiB pieces, each written at once, keep it at 8 KiB, in about six
+/// writes a call instead of two, within the CPU per call's spread (README,
+/// sixteenth session). A piece also stays in jemalloc's small size classes (up
+/// to 14 KiB), which its threads cache.
 pub struct LookupBody {
     users: std::vec::IntoIter<Answer>,
     /// Written at the start (`{"users":[`), false once it is.
@@ -318,8 +320,11 @@ pub struct LookupBody {
     remaining: u64,
 }
 
-/// About how much [`LookupBody`] writes per piece.
-const PIECE_BYTES: usize = 12 * 1024;
+/// About how much [`LookupBody`] writes per piece: with the connection's
+/// header and one answer past the mark, a piece fits the 8 KiB write buffer
+/// actix gives a connection, and the 4 KiB write mark (`startup::build_server`)
+/// sends each piece at once, so the buffer never grows.
+const PIECE_BYTES: usize = 7 * 1024;
 
 const OPENING: &[u8] = b"{\"users\":[";
 

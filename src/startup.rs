@@ -365,7 +365,7 @@ pub fn build_server(
     // which it keeps between answers, stays at the 8 KiB actix starts it with
     // (32 KiB with 12 KiB pieces under 16 KiB: 3 MB more at 128 connections;
     // README, sixteenth session).
-    .h1_write_buffer_size(4 * 1024)
+    .h1_write_buffer_size(api::lookup_cache::WRITE_MARK_BYTES)
     // `Application::run_until_signal` handles SIGTERM/SIGINT (actix's own handler
     // would stop the server but not the worker, the indexer or the writer).
     .disable_signals()

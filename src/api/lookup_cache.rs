@@ -300,7 +300,7 @@ pub fn user_key(g: UserGrants, key: String) -> UserKey {
 /// calls waiting for their group commit held a ~40 KB body each (~7 MB at 128
 /// connections, README "What bounds RSS"). It goes out in pieces of about
 /// [`PIECE_BYTES`]: actix copies a body into the connection's write buffer until
-/// that holds `h1_write_buffer_size` (4 KiB, `startup::build_server`), writes it,
+/// that holds [`WRITE_MARK_BYTES`] (`h1_write_buffer_size`), writes it,
 /// and keeps the buffer for the connection's next answer. One 36 KB piece grew
 /// every keep-alive connection's buffer to 64–72 KiB (9.4 MB at 128 connections,
 /// heaptrack); 12 KiB pieces under 16 KiB kept it at 32 KiB (fourteenth
@@ -322,9 +322,14 @@ pub struct LookupBody {
 
 /// About how much [`LookupBody`] writes per piece: with the connection's
 /// header and one answer past the mark, a piece fits the 8 KiB write buffer
-/// actix gives a connection, and the 4 KiB write mark (`startup::build_server`)
-/// sends each piece at once, so the buffer never grows.
+/// actix gives a connection, and [`WRITE_MARK_BYTES`] sends each piece at once,
+/// so the buffer never grows.
 const PIECE_BYTES: usize = 7 * 1024;
+
+/// The server's write mark (`h1_write_buffer_size`, set by
+/// `startup::build_server`): above a response head, below a piece, so that
+/// each piece of a [`LookupBody`] goes out as soon as it is buffered.
+pub const WRITE_MARK_BYTES: usize = 4 * 1024;
 
 const OPENING: &[u8] = b"{\"users\":[";
 

@@ -8,10 +8,7 @@
 //! connection. Throughput does not need more in flight than the group commit
 //! can batch on the machine's cores (measured in the README, "Runs of 3 Dec
 //! 2026 (sixteenth session)"). Pages, health and metrics are not held back.
-use std::sync::{
-    Arc,
-    atomic::{AtomicU64, Ordering},
-};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use actix_web::{
     Error,
@@ -26,7 +23,7 @@ use tokio::sync::Semaphore;
 #[derive(Debug)]
 pub struct InFlight {
     /// `None`: no limit (`MAMA_API_MAX_IN_FLIGHT=0`).
-    permits: Option<Arc<Semaphore>>,
+    permits: Option<Semaphore>,
     limit: usize,
     working: AtomicU64,
     waiting: AtomicU64,
@@ -37,7 +34,7 @@ pub struct InFlight {
 impl InFlight {
     pub fn new(limit: usize) -> Self {
         InFlight {
-            permits: (limit > 0).then(|| Arc::new(Semaphore::new(limit))),
+            permits: (limit > 0).then(|| Semaphore::new(limit)),
             limit,
             working: AtomicU64::new(0),
             waiting: AtomicU64::new(0),
@@ -77,6 +74,13 @@ impl Drop for Working<'_> {
 /// waiting drops it too).
 struct Waiting<'a>(&'a InFlight);
 
+impl<'a> Waiting<'a> {
+    fn start(gate: &'a InFlight) -> Self {
+        gate.waiting.fetch_add(1, Ordering::Relaxed);
+        Waiting(gate)
+    }
+}
+
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
         self.0.waiting.fetch_sub(1, Ordering::Relaxed);
@@ -96,10 +100,9 @@ pub async fn limit(
     };
     let _permit = match &gate.permits {
         Some(permits) => {
-            gate.waiting.fetch_add(1, Ordering::Relaxed);
-            let waiting = Waiting(&gate);
+            let waiting = Waiting::start(&gate);
             // The semaphore is never closed.
-            let permit = permits.clone().acquire_owned().await.ok();
+            let permit = permits.acquire().await.ok();
             drop(waiting);
             permit
         }
@@ -111,7 +114,7 @@ pub async fn limit(
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
+    use std::{sync::Arc, time::Duration};
 
     use actix_web::{App, HttpResponse, middleware::from_fn, test};
     use tokio::sync::Notify;

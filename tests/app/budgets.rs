@@ -364,12 +364,12 @@ async fn spend_through_the_proxy_appears_on_users_and_in_the_lookup_within_one_r
     let u = find(&a, &id).await;
     assert_eq!(u.spend, None, "no spend is known before the key was used");
     let key = a.key_of(&id).await;
-    // One completion: LiteLLM writes spend in batches, and several could be
-    // split across two, so the first spend seen might not be the last.
+    // One completion: LiteLLM writes spend to its database in batches, and the
+    // spends of several could land in two, so the first seen might not be the
+    // last. From the moment it reports it, mama has it within one refresh
+    // interval (plus the call).
     let (s, body) = complete(&base, &key).await;
     assert_eq!(s, 200, "{body}");
-    // LiteLLM writes spend to its database in batches; from the moment it
-    // reports it, mama has it within one refresh interval (plus the call).
     let spend = eventually(Duration::from_secs(60), "LiteLLM to record spend", || {
         let (base, master, h) = (base.clone(), master.clone(), u.key_sha256.clone());
         async move {

@@ -22,7 +22,7 @@ PORT=${BENCH_PORT:-18590}
 command -v valgrind >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null; }
 OUT=$(mktemp -d /tmp/mama-callgrind.XXXXXX)
 export MAMA_THROWAWAY=true LITELLM_BASE_URL= RUST_LOG=warn
-export GLIBC_TUNABLES=${GLIBC_TUNABLES-glibc.malloc.arena_max=2:glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=262144}
+export GLIBC_TUNABLES=${GLIBC_TUNABLES-glibc.malloc.arena_max=1:glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=262144}
 calls() { # count seed
   python3 - "$1" "$2" <<'PY'
 import http.client, json, os, random, sys

@@ -57,7 +57,7 @@ export MAMA_SECRET_KEY=$(head -c 64 /dev/urandom | base64 -w0)
 export MAMA_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64 -w0)
 export MAMA_THROWAWAY=true LITELLM_BASE_URL= RUST_LOG=${BENCH_RUST_LOG:-info}
 # The image's allocator settings (Dockerfile), unless the caller sets others.
-export GLIBC_TUNABLES=${GLIBC_TUNABLES-glibc.malloc.arena_max=2:glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=262144}
+export GLIBC_TUNABLES=${GLIBC_TUNABLES-glibc.malloc.arena_max=1:glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=262144}
 
 cat > "$WORK/lookup.lua" <<'LUA'
 -- 100 random IDs of the seeded users per call.

@@ -299,7 +299,7 @@ pub fn user_key(g: UserGrants, key: String) -> UserKey {
 /// known ahead (a `Content-Length`, not chunked). Built in the handler, 128
 /// calls waiting for their group commit held a ~40 KB body each (~7 MB at 128
 /// connections, README "What bounds RSS"). It goes out in pieces of about
-/// [`PIECE_BYTES`]: actix copies a body into the connection's write buffer until
+/// `PIECE_BYTES`: actix copies a body into the connection's write buffer until
 /// that holds [`WRITE_MARK_BYTES`] (`h1_write_buffer_size`), writes it,
 /// and keeps the buffer for the connection's next answer. One 36 KB piece grew
 /// every keep-alive connection's buffer to 64–72 KiB (9.4 MB at 128 connections,

@@ -12,7 +12,7 @@
 //! (`litellm.key.drift`), shown on `/sync/reconcile`, and the write is held until
 //! an admin decides (overwrite with mama's state, or adopt the change in mama).
 //!
-//! [`owned`] is the one place that says which fields mama owns: a field added to
+//! `owned` is the one place that says which fields mama owns: a field added to
 //! `KeySpec` and `KeyRow` is compared once it is added there. Since the budgets
 //! work it holds the limits as well (`max_budget`, `budget_duration`,
 //! `rpm_limit`, `tpm_limit`, `expires_at`, `blocked`). LiteLLM reports some of
@@ -180,7 +180,7 @@ pub fn owned_of_row(row: &KeyRow) -> Value {
 }
 
 /// Whether LiteLLM's value `theirs` of `field` is what mama's `ours` means, at
-/// `now` (see the module doc for each rule). Both are canonical (from [`owned`]).
+/// `now` (see the module doc for each rule). Both are canonical (from `owned`).
 pub fn same(field: &str, ours: &Value, theirs: &Value, now: chrono::DateTime<Utc>) -> bool {
     match field {
         "budget_duration" => ours.is_null() || ours == theirs,

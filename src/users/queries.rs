@@ -209,7 +209,7 @@ pub struct UserGrants {
 /// One page of the list and the number of users matching the search.
 ///
 /// A search is counted first (an index lookup), and the count picks the plan:
-/// up to [`MATCHES_FIRST_MAX`] matches are fetched through the index and sorted
+/// up to `MATCHES_FIRST_MAX` matches are fetched through the index and sorted
 /// (on PostgreSQL behind a `MATERIALIZED` fence, or its planner may walk the
 /// sort index instead and filter tens of thousands of rows when the matches
 /// cluster at the far end); more matches are dense, so walking the sort order

@@ -1,5 +1,5 @@
 //! Route tables: each feature's `mod.rs` lists its whole URL surface in one
-//! [`route_table!`], grouped by who may use it. The macro registers the routes
+//! [`route_table!`](crate::route_table!), grouped by who may use it. The macro registers the routes
 //! (each named after its audit action, with the group's guard wrapped once per
 //! route) and exports the same table as data, so tests walk the real table.
 use actix_web::{
@@ -78,7 +78,7 @@ async fn guard(
     Ok(next.call(req).await?.map_into_boxed_body())
 }
 
-/// The `SignedIn` guard (wrapped by [`route_table!`]).
+/// The `SignedIn` guard (wrapped by [`route_table!`](crate::route_table!)).
 pub async fn signed_in(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -86,7 +86,7 @@ pub async fn signed_in(
     guard(req, next, Access::SignedIn).await
 }
 
-/// The `Manager` guard (wrapped by [`route_table!`]).
+/// The `Manager` guard (wrapped by [`route_table!`](crate::route_table!)).
 pub async fn manager(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -94,7 +94,7 @@ pub async fn manager(
     guard(req, next, Access::Manager).await
 }
 
-/// The `SuperAdmin` guard (wrapped by [`route_table!`]).
+/// The `SuperAdmin` guard (wrapped by [`route_table!`](crate::route_table!)).
 pub async fn super_admin(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,

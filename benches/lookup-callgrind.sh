@@ -22,7 +22,11 @@ PORT=${BENCH_PORT:-18590}
 command -v valgrind >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null; }
 OUT=$(mktemp -d /tmp/mama-callgrind.XXXXXX)
 export MAMA_THROWAWAY=true LITELLM_BASE_URL= RUST_LOG=warn
-export GLIBC_TUNABLES=${GLIBC_TUNABLES-glibc.malloc.arena_max=1:glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=262144}
+# The image's allocator settings (the Dockerfile's GLIBC_TUNABLES, one place for
+# the value), unless the caller sets others (empty: glibc's defaults).
+IMAGE_TUNABLES=$(sed -n 's/^ *GLIBC_TUNABLES=\([^ \\]*\).*/\1/p' Dockerfile)
+[ -n "$IMAGE_TUNABLES" ] || { echo "no GLIBC_TUNABLES in the Dockerfile" >&2; exit 1; }
+export GLIBC_TUNABLES=${GLIBC_TUNABLES-$IMAGE_TUNABLES}
 calls() { # count seed
   python3 - "$1" "$2" <<'PY'
 import http.client, json, os, random, sys

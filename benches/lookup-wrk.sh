@@ -56,8 +56,11 @@ pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }
 export MAMA_SECRET_KEY=$(head -c 64 /dev/urandom | base64 -w0)
 export MAMA_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64 -w0)
 export MAMA_THROWAWAY=true LITELLM_BASE_URL= RUST_LOG=${BENCH_RUST_LOG:-info}
-# The image's allocator settings (Dockerfile), unless the caller sets others.
-export GLIBC_TUNABLES=${GLIBC_TUNABLES-glibc.malloc.arena_max=1:glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=262144}
+# The image's allocator settings (the Dockerfile's GLIBC_TUNABLES, one place for
+# the value), unless the caller sets others (empty: glibc's defaults).
+IMAGE_TUNABLES=$(sed -n 's/^ *GLIBC_TUNABLES=\([^ \\]*\).*/\1/p' Dockerfile)
+[ -n "$IMAGE_TUNABLES" ] || { echo "no GLIBC_TUNABLES in the Dockerfile" >&2; exit 1; }
+export GLIBC_TUNABLES=${GLIBC_TUNABLES-$IMAGE_TUNABLES}
 
 cat > "$WORK/lookup.lua" <<'LUA'
 -- 100 random IDs of the seeded users per call.

@@ -52,8 +52,11 @@ export MAMA_SECRET_KEY=$(head -c 64 /dev/urandom | base64 -w0)
 export MAMA_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64 -w0)
 export MAMA_THROWAWAY=true RUST_LOG=${SOAK_RUST_LOG:-warn}
 export MAMA_AUDIT_CHECKPOINT_FILE=off
-# The image's allocator settings (Dockerfile), unless the caller sets others.
-export GLIBC_TUNABLES=${GLIBC_TUNABLES-glibc.malloc.arena_max=1:glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=262144}
+# The image's allocator settings (the Dockerfile's GLIBC_TUNABLES, one place for
+# the value), unless the caller sets others (empty: glibc's defaults).
+IMAGE_TUNABLES=$(sed -n 's/^ *GLIBC_TUNABLES=\([^ \\]*\).*/\1/p' Dockerfile)
+[ -n "$IMAGE_TUNABLES" ] || { echo "no GLIBC_TUNABLES in the Dockerfile" >&2; exit 1; }
+export GLIBC_TUNABLES=${GLIBC_TUNABLES-$IMAGE_TUNABLES}
 # Every client here is 127.0.0.1: the page loads (anonymous) would empty the
 # address's anonymous bucket, and an empty bucket refuses the API clients of that
 # address too (see SECURITY.md). A soak measures mama, not that limiter.

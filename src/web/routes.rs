@@ -1,7 +1,8 @@
 //! Route tables: each feature's `mod.rs` lists its whole URL surface in one
-//! [`route_table!`](crate::route_table!), grouped by who may use it. The macro registers the routes
-//! (each named after its audit action, with the group's guard wrapped once per
-//! route) and exports the same table as data, so tests walk the real table.
+//! [`route_table!`](crate::route_table!), grouped by who may use it. The macro
+//! registers the routes (each named after its audit action, with the group's
+//! guard wrapped once per route) and exports the same table as data, so tests
+//! walk the real table.
 use actix_web::{
     HttpMessage,
     body::{BoxBody, MessageBody},
